@@ -1,0 +1,247 @@
+package endpoints
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"coracle.dev/apiserver/internal/registry"
+	"coracle.dev/apiserver/internal/resource"
+)
+
+// DefaultMaxBodyBytes is the largest request body accepted, as Kubernetes.
+const DefaultMaxBodyBytes = 3 * 1024 * 1024
+
+// Options configure the API handlers.
+type Options struct {
+	Registry *resource.Registry
+	Stores   map[*resource.Descriptor]*registry.Store
+	// ServerAddress is host:port clients reach this apiserver at, for /api.
+	ServerAddress string
+	MaxBodyBytes  int64
+	// MinRequestTimeout bounds watches that ask for no timeout: each gets
+	// a random timeout between it and twice it, as Kubernetes.
+	MinRequestTimeout time.Duration
+	// Shutdown is closed when the server begins to stop; open watches end.
+	Shutdown <-chan struct{}
+	// LongRunning counts open watches per resource.
+	LongRunning func(resource string, delta int)
+	Log         *zap.Logger
+}
+
+// API serves /api and /apis.
+type API struct {
+	opts Options
+	log  *zap.Logger
+}
+
+// New returns the API handlers.
+func New(opts Options) *API {
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MinRequestTimeout == 0 {
+		opts.MinRequestTimeout = 30 * time.Minute
+	}
+	if opts.LongRunning == nil {
+		opts.LongRunning = func(string, int) {}
+	}
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
+	}
+	return &API{opts: opts, log: opts.Log}
+}
+
+// Install registers the API routes on r.
+func (a *API) Install(r gin.IRoutes) {
+	r.GET("/api", a.serveCoreVersions)
+	r.GET("/apis", a.serveGroups)
+	r.Any("/api/:version", a.serveCore)
+	r.Any("/api/:version/*rest", a.serveCore)
+	r.GET("/apis/:group", a.serveGroup)
+	r.Any("/apis/:group/:version", a.serveNamed)
+	r.Any("/apis/:group/:version/*rest", a.serveNamed)
+}
+
+func (a *API) serveCore(c *gin.Context) {
+	a.serve(c, "", c.Param("version"), c.Param("rest"))
+}
+
+func (a *API) serveNamed(c *gin.Context) {
+	a.serve(c, c.Param("group"), c.Param("version"), c.Param("rest"))
+}
+
+func (a *API) serve(c *gin.Context, group, version, rest string) {
+	if strings.Trim(rest, "/") == "" {
+		if c.Request.Method != http.MethodGet {
+			writeError(c, methodNotSupported(emptyGR, strings.ToLower(c.Request.Method)))
+			return
+		}
+		a.serveResourceList(c, group, version)
+		return
+	}
+	info, ok := parseRequestInfo(c.Request.Method, group, version, rest, isTrue(c.Query("watch")))
+	if !ok {
+		writeError(c, notFound())
+		return
+	}
+	desc, ok := a.opts.Registry.Lookup(group, version, info.Resource)
+	if !ok || len(info.Extra) > 0 {
+		writeError(c, notFound())
+		return
+	}
+	if !desc.Namespaced && info.Namespace != "" {
+		writeError(c, notFound())
+		return
+	}
+	if desc.Namespaced && info.Name != "" && info.Namespace == "" {
+		writeError(c, notFound())
+		return
+	}
+	if info.Namespace != "" {
+		if msgs := apivalidationNamespace(info.Namespace); len(msgs) > 0 {
+			writeError(c, apierrors.NewBadRequest(fmt.Sprintf("invalid namespace %q: %s", info.Namespace, strings.Join(msgs, "; "))))
+			return
+		}
+	}
+	c.Set(ctxRequestInfo, info)
+	req := &request{api: a, c: c, info: info, desc: desc, store: a.opts.Stores[desc]}
+	if info.Subresource != "" {
+		req.serveSubresource()
+		return
+	}
+	switch info.Verb {
+	case VerbGet:
+		req.get()
+	case VerbList:
+		req.list()
+	case VerbWatch:
+		req.watch()
+	case VerbCreate:
+		req.create()
+	case VerbUpdate:
+		req.update()
+	case VerbPatch:
+		req.patch("")
+	case VerbDelete:
+		req.delete()
+	case VerbDeleteCollection:
+		req.deleteCollection()
+	default:
+		writeError(c, methodNotSupported(desc.GroupResource(), info.Verb))
+	}
+}
+
+// ctxRequestInfo is the gin context key under which the parsed request is
+// stored, for metrics and logs.
+const ctxRequestInfo = "coracle.requestInfo"
+
+// RequestInfoFrom returns the parsed request of c, if it was a resource
+// request.
+func RequestInfoFrom(c *gin.Context) (RequestInfo, bool) {
+	v, ok := c.Get(ctxRequestInfo)
+	if !ok {
+		return RequestInfo{}, false
+	}
+	info, ok := v.(RequestInfo)
+	return info, ok
+}
+
+// request is one resource request being served.
+type request struct {
+	api   *API
+	c     *gin.Context
+	info  RequestInfo
+	desc  *resource.Descriptor
+	store *registry.Store
+}
+
+func (r *request) ctx() context.Context { return r.c.Request.Context() }
+
+func (r *request) fail(err error) { writeError(r.c, err) }
+
+func (r *request) output() (output, bool) {
+	out, err := negotiate(r.c.GetHeader("Accept"))
+	if err != nil {
+		r.fail(err)
+		return 0, false
+	}
+	return out, true
+}
+
+func (r *request) dryRun() (bool, error) {
+	vals := r.c.QueryArray("dryRun")
+	for _, v := range vals {
+		if v != metav1.DryRunAll {
+			return false, apierrors.NewBadRequest(fmt.Sprintf("Invalid dry run value: %q: valid values are %q", v, metav1.DryRunAll))
+		}
+	}
+	return len(vals) > 0, nil
+}
+
+// listOptions reads selectors, paging and resourceVersion from the query.
+func (r *request) listOptions() (registry.ListOptions, error) {
+	q := r.c.Request.URL.Query()
+	opts := registry.ListOptions{
+		Namespace:            r.info.Namespace,
+		Continue:             q.Get("continue"),
+		ResourceVersion:      q.Get("resourceVersion"),
+		ResourceVersionMatch: metav1.ResourceVersionMatch(q.Get("resourceVersionMatch")),
+		Label:                labels.Everything(),
+		Field:                fields.Everything(),
+	}
+	if s := q.Get("labelSelector"); s != "" {
+		sel, err := labels.Parse(s)
+		if err != nil {
+			return opts, apierrors.NewBadRequest(fmt.Sprintf("unable to parse requirement: %v", strings.TrimPrefix(err.Error(), "unable to parse requirement: ")))
+		}
+		opts.Label = sel
+	}
+	if s := q.Get("fieldSelector"); s != "" {
+		sel, err := fields.ParseSelector(s)
+		if err != nil {
+			return opts, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector %q: %v", s, err))
+		}
+		for _, req := range sel.Requirements() {
+			if !r.desc.SupportsFieldLabel(req.Field) {
+				return opts, apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
+			}
+		}
+		opts.Field = sel
+	}
+	if r.info.Name != "" {
+		// A watch (or list) of one named object.
+		opts.Field = fields.AndSelectors(opts.Field, fields.OneTermEqualSelector("metadata.name", r.info.Name))
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return opts, apierrors.NewBadRequest(fmt.Sprintf("invalid limit %q: must be a non-negative integer", s))
+		}
+		opts.Limit = n
+	}
+	switch opts.ResourceVersionMatch {
+	case "", metav1.ResourceVersionMatchExact, metav1.ResourceVersionMatchNotOlderThan:
+	default:
+		return opts, apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersionMatch %q: must be Exact or NotOlderThan", opts.ResourceVersionMatch))
+	}
+	if opts.ResourceVersionMatch != "" && opts.ResourceVersion == "" && r.info.Verb != VerbWatch {
+		return opts, apierrors.NewBadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
+	}
+	if opts.Continue != "" && opts.ResourceVersion != "" && opts.ResourceVersion != "0" {
+		return opts, apierrors.NewBadRequest("specifying resource version is not allowed when using continue")
+	}
+	return opts, nil
+}
+
+func isTrue(s string) bool { return s == "1" || s == "true" || s == "True" }

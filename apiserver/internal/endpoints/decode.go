@@ -1,0 +1,143 @@
+package endpoints
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	sigsjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+// Field validation directives (the fieldValidation query parameter).
+const (
+	fieldValidationIgnore = "Ignore"
+	fieldValidationWarn   = "Warn"
+	fieldValidationStrict = "Strict"
+)
+
+func fieldValidation(c *gin.Context) (string, error) {
+	v := c.Query("fieldValidation")
+	switch v {
+	case "":
+		return fieldValidationWarn, nil
+	case fieldValidationIgnore, fieldValidationWarn, fieldValidationStrict:
+		return v, nil
+	}
+	return "", apierrors.NewBadRequest(fmt.Sprintf("fieldValidation: Unsupported value: %q: supported values: \"Ignore\", \"Strict\", \"Warn\"", v))
+}
+
+// readBody reads the request body, refusing more than limit bytes.
+func readBody(c *gin.Context, limit int64) ([]byte, error) {
+	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	data, err := io.ReadAll(r)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d", limit))
+	}
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("reading request body: %v", err))
+	}
+	return data, nil
+}
+
+// bodyJSON returns the body as JSON, converting YAML bodies.
+func bodyJSON(c *gin.Context, data []byte) ([]byte, error) {
+	ct := c.GetHeader("Content-Type")
+	mt := "application/json"
+	if ct != "" {
+		parsed, _, err := mime.ParseMediaType(ct)
+		if err != nil {
+			return nil, unsupportedMediaType(ct)
+		}
+		mt = parsed
+	}
+	switch mt {
+	case "application/json", "*/*":
+		return data, nil
+	case "application/yaml", "application/x-yaml", "text/yaml":
+		j, err := yaml.YAMLToJSON(data)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request is not valid YAML: %v", err))
+		}
+		return j, nil
+	}
+	return nil, unsupportedMediaType(ct)
+}
+
+func unsupportedMediaType(ct string) error {
+	return apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "", emptyGR, "",
+		fmt.Sprintf("the body of the request was in an unknown format (%s) - accepted media types include: application/json, application/yaml", ct), 0, false)
+}
+
+// typeMeta is read first, to check a body is of the kind the URL names.
+type typeMeta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+}
+
+// decodeInto decodes JSON into obj, which must be of apiVersion/kind.
+// Unknown and duplicate fields are refused, warned about or ignored per the
+// fieldValidation directive, as Kubernetes does.
+func decodeInto(data []byte, obj runtime.Object, apiVersion, kind, validation string) ([]string, error) {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil, apierrors.NewBadRequest("the body of the request was empty")
+	}
+	var tm typeMeta
+	if err := json.Unmarshal(data, &tm); err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request is not a valid JSON object: %v", jsonErrorText(err)))
+	}
+	if tm.APIVersion != "" && tm.APIVersion != apiVersion {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", tm.APIVersion, apiVersion))
+	}
+	if tm.Kind != "" && tm.Kind != kind {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the kind in the data (%s) does not match the expected kind (%s)", tm.Kind, kind))
+	}
+	strictErrs, err := sigsjson.UnmarshalStrict(data, obj, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request could not be decoded as %s: %s", kind, jsonErrorText(err)))
+	}
+	obj.GetObjectKind().SetGroupVersionKind(schemaGVK(apiVersion, kind))
+	if len(strictErrs) == 0 || validation == fieldValidationIgnore {
+		return nil, nil
+	}
+	msgs := make([]string, len(strictErrs))
+	for i, e := range strictErrs {
+		msgs[i] = e.Error()
+	}
+	if validation == fieldValidationStrict {
+		return nil, apierrors.NewBadRequest("strict decoding error: " + strings.Join(msgs, ", "))
+	}
+	return msgs, nil
+}
+
+func jsonErrorText(err error) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Sprintf("%v (at byte %d)", syn, syn.Offset)
+	}
+	return err.Error()
+}
+
+// decodeOptions decodes an options body (DeleteOptions, ...) leniently.
+func decodeOptions(data []byte, into any) error {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil
+	}
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(data, into); err != nil {
+		return apierrors.NewBadRequest(fmt.Sprintf("the body of the request could not be decoded: %s", jsonErrorText(err)))
+	}
+	return nil
+}
+
+func schemaGVK(apiVersion, kind string) schema.GroupVersionKind {
+	return schema.FromAPIVersionAndKind(apiVersion, kind)
+}

@@ -1,0 +1,55 @@
+package endpoints
+
+import (
+	"strings"
+
+	"github.com/munnerz/goautoneg"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+)
+
+// output is the form a response takes.
+type output int
+
+const (
+	outJSON output = iota
+	outYAML
+	outTable
+	outMetadata // PartialObjectMetadata(List)
+)
+
+// negotiate picks the output form from the Accept header. Protobuf and CBOR
+// are not served; a client that accepts nothing else gets 406.
+func negotiate(accept string) (output, error) {
+	if strings.TrimSpace(accept) == "" {
+		return outJSON, nil
+	}
+	for _, a := range goautoneg.ParseAccept(accept) {
+		if a.Q == 0 {
+			continue
+		}
+		mt := a.Type + "/" + a.SubType
+		switch mt {
+		case "application/json":
+			switch a.Params["as"] {
+			case "":
+				return outJSON, nil
+			case "Table":
+				if a.Params["g"] == "meta.k8s.io" && (a.Params["v"] == "v1" || a.Params["v"] == "v1beta1") {
+					return outTable, nil
+				}
+			case "PartialObjectMetadata", "PartialObjectMetadataList":
+				if a.Params["g"] == "meta.k8s.io" && (a.Params["v"] == "v1" || a.Params["v"] == "v1beta1") {
+					return outMetadata, nil
+				}
+			}
+		case "application/yaml":
+			if a.Params["as"] == "" {
+				return outYAML, nil
+			}
+		case "*/*", "application/*":
+			return outJSON, nil
+		}
+	}
+	return outJSON, apierrors.NewGenericServerResponse(406, "", emptyGR, "",
+		"only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io", 0, false)
+}

@@ -1,0 +1,164 @@
+package endpoints
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
+	"coracle.dev/apiserver/internal/registry"
+)
+
+// patchType reads the patch flavour from Content-Type.
+func patchType(ct string) (types.PatchType, error) {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		mt = ct
+	}
+	switch types.PatchType(mt) {
+	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
+		return types.PatchType(mt), nil
+	case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
+		return "", apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", emptyGR, "",
+			"server-side apply is not supported by Coracle; use kubectl apply (client-side) or a strategic merge patch", 0, false)
+	}
+	return "", apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", emptyGR, "",
+		fmt.Sprintf("the body of the request was in an unknown format (%s) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json", ct), 0, false)
+}
+
+// applyPatch applies patch of type pt to the JSON of current.
+func applyPatch(pt types.PatchType, current, patch []byte, schema runtime.Object) ([]byte, error) {
+	switch pt {
+	case types.JSONPatchType:
+		p, err := jsonpatch.DecodePatch(patch)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("the JSON patch is not valid: %v", err))
+		}
+		out, err := p.Apply(current)
+		if err != nil {
+			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", emptyGR, "", fmt.Sprintf("the JSON patch could not be applied: %v", err), 0, false)
+		}
+		return out, nil
+	case types.MergePatchType:
+		if !json.Valid(patch) {
+			return nil, apierrors.NewBadRequest("the merge patch is not valid JSON")
+		}
+		out, err := jsonpatch.MergePatch(current, patch)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("the merge patch could not be applied: %v", err))
+		}
+		return out, nil
+	case types.StrategicMergePatchType:
+		var m map[string]any
+		if err := json.Unmarshal(patch, &m); err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("the strategic merge patch is not a valid JSON object: %v", err))
+		}
+		out, err := strategicpatch.StrategicMergePatch(current, patch, schema)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("the strategic merge patch could not be applied: %v", err))
+		}
+		return out, nil
+	}
+	return nil, apierrors.NewBadRequest(fmt.Sprintf("unknown patch type %q", pt))
+}
+
+// patchSetsResourceVersion reports whether a patch names
+// metadata.resourceVersion, which makes it a precondition.
+func patchSetsResourceVersion(pt types.PatchType, patch []byte) bool {
+	if pt == types.JSONPatchType {
+		var ops []struct {
+			Path string `json:"path"`
+		}
+		if json.Unmarshal(patch, &ops) != nil {
+			return false
+		}
+		for _, op := range ops {
+			if op.Path == "/metadata/resourceVersion" {
+				return true
+			}
+		}
+		return false
+	}
+	var m struct {
+		Metadata map[string]any `json:"metadata"`
+	}
+	if json.Unmarshal(patch, &m) != nil {
+		return false
+	}
+	_, ok := m.Metadata["resourceVersion"]
+	return ok
+}
+
+// patch serves PATCH on the object or on its status (sub "status").
+func (r *request) patch(sub string) {
+	out, ok := r.output()
+	if !ok {
+		return
+	}
+	dry, err := r.dryRun()
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	validation, err := fieldValidation(r.c)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	pt, err := patchType(r.c.GetHeader("Content-Type"))
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	patchBytes, err := readBody(r.c, r.api.opts.MaxBodyBytes)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	pinned := patchSetsResourceVersion(pt, patchBytes)
+	var warnings []string
+	res, err := r.store.Update(r.ctx(), r.info.Namespace, r.info.Name, func(current runtime.Object) (runtime.Object, error) {
+		if current == nil {
+			return nil, apierrors.NewNotFound(r.desc.GroupResource(), r.info.Name)
+		}
+		obj, w, err := r.patched(current, pt, patchBytes, validation, pinned)
+		warnings = w
+		return obj, err
+	}, registry.UpdateOptions{DryRun: dry, Subresource: sub})
+	addWarnings(r.c, append(warnings, res.Warnings...))
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	r.respond(http.StatusOK, res.Object, out)
+}
+
+// patched returns current with the patch applied, decoded as the kind.
+func (r *request) patched(current runtime.Object, pt types.PatchType, patchBytes []byte, validation string, pinned bool) (runtime.Object, []string, error) {
+	curJSON, err := json.Marshal(current)
+	if err != nil {
+		return nil, nil, apierrors.NewInternalError(err)
+	}
+	newJSON, err := applyPatch(pt, curJSON, patchBytes, r.desc.New())
+	if err != nil {
+		return nil, nil, err
+	}
+	obj := r.desc.New()
+	warnings, err := decodeInto(newJSON, obj, r.desc.APIVersion(), r.desc.Kind, validation)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !pinned {
+		// No resourceVersion in the patch: apply to whatever is current.
+		m, _ := meta.Accessor(obj)
+		m.SetResourceVersion("")
+	}
+	return obj, warnings, nil
+}

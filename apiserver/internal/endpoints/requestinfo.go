@@ -1,0 +1,112 @@
+// Package endpoints serves the Kubernetes REST API over HTTP: it parses
+// request paths into (verb, group, version, namespace, resource, name,
+// subresource), negotiates JSON, YAML and Table output, decodes bodies with
+// Kubernetes' strictness rules, applies patches, streams watches, serves
+// discovery, and answers every error as a metav1.Status.
+package endpoints
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Verbs, as Kubernetes names them.
+const (
+	VerbGet              = "get"
+	VerbList             = "list"
+	VerbWatch            = "watch"
+	VerbCreate           = "create"
+	VerbUpdate           = "update"
+	VerbPatch            = "patch"
+	VerbDelete           = "delete"
+	VerbDeleteCollection = "deletecollection"
+)
+
+// RequestInfo is what a resource request path and method say.
+type RequestInfo struct {
+	Verb        string
+	Group       string
+	Version     string
+	Namespace   string
+	Resource    string
+	Name        string
+	Subresource string
+	// Parts beyond the subresource (unused by the served kinds).
+	Extra []string
+}
+
+// namespaceSubresources are the subresources of a namespace object, which
+// otherwise would read as a kind inside the namespace.
+var namespaceSubresources = map[string]bool{"status": true, "finalize": true}
+
+// parseRequestInfo reads the path after /api/v1 or /apis/{group}/{version}:
+// rest is e.g. "namespaces/default/pods/web-1/status".
+func parseRequestInfo(method, group, version, rest string, watchParam bool) (RequestInfo, bool) {
+	info := RequestInfo{Group: group, Version: version}
+	parts := splitPath(rest)
+	if len(parts) == 0 {
+		return info, false
+	}
+	watchPrefix := false
+	if parts[0] == "watch" {
+		watchPrefix = true
+		parts = parts[1:]
+		if len(parts) == 0 {
+			return info, false
+		}
+	}
+	if parts[0] == "namespaces" && len(parts) > 1 {
+		info.Namespace = parts[1]
+		if len(parts) > 2 && !namespaceSubresources[parts[2]] {
+			parts = parts[2:]
+		}
+	}
+	info.Resource = parts[0]
+	if len(parts) > 1 {
+		info.Name = parts[1]
+	}
+	if len(parts) > 2 {
+		info.Subresource = parts[2]
+	}
+	if len(parts) > 3 {
+		info.Extra = parts[3:]
+	}
+	if info.Resource == "namespaces" {
+		// /api/v1/namespaces/foo names the namespace object itself.
+		info.Namespace = ""
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead:
+		switch {
+		case watchPrefix || watchParam:
+			info.Verb = VerbWatch
+		case info.Name == "":
+			info.Verb = VerbList
+		default:
+			info.Verb = VerbGet
+		}
+	case http.MethodPost:
+		info.Verb = VerbCreate
+	case http.MethodPut:
+		info.Verb = VerbUpdate
+	case http.MethodPatch:
+		info.Verb = VerbPatch
+	case http.MethodDelete:
+		if info.Name == "" {
+			info.Verb = VerbDeleteCollection
+		} else {
+			info.Verb = VerbDelete
+		}
+	default:
+		return info, false
+	}
+	return info, true
+}
+
+func splitPath(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}

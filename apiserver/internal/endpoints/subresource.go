@@ -1,0 +1,337 @@
+package endpoints
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+
+	"coracle.dev/apiserver/internal/registry"
+	"coracle.dev/apiserver/internal/resource"
+)
+
+func (r *request) serveSubresource() {
+	sub := r.info.Subresource
+	if !r.desc.HasSubresource(sub) {
+		r.fail(notFound())
+		return
+	}
+	switch sub {
+	case resource.Status:
+		r.serveStatus()
+	case resource.Scale:
+		r.serveScale()
+	case resource.Binding:
+		r.onlyVerb(VerbCreate, r.bind)
+	case resource.Eviction:
+		r.onlyVerb(VerbCreate, r.evict)
+	case resource.Finalize:
+		r.onlyVerb(VerbUpdate, r.finalize)
+	default:
+		r.fail(notFound())
+	}
+}
+
+func (r *request) onlyVerb(verb string, serve func()) {
+	if r.info.Verb != verb {
+		r.fail(methodNotSupported(r.desc.GroupResource(), r.info.Verb))
+		return
+	}
+	serve()
+}
+
+func (r *request) serveStatus() {
+	switch r.info.Verb {
+	case VerbGet:
+		r.get()
+	case VerbUpdate:
+		r.update()
+	case VerbPatch:
+		r.patch(resource.Status)
+	default:
+		r.fail(methodNotSupported(r.desc.GroupResource(), r.info.Verb))
+	}
+}
+
+// scaleOf builds the autoscaling/v1 Scale of obj.
+func (r *request) scaleOf(obj runtime.Object) *autoscalingv1.Scale {
+	m, _ := meta.Accessor(obj)
+	spec, status, selector := r.desc.Scale.Get(obj)
+	return &autoscalingv1.Scale{
+		TypeMeta: metav1.TypeMeta{Kind: "Scale", APIVersion: "autoscaling/v1"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: m.GetName(), Namespace: m.GetNamespace(), UID: m.GetUID(),
+			ResourceVersion: m.GetResourceVersion(), CreationTimestamp: m.GetCreationTimestamp(),
+		},
+		Spec:   autoscalingv1.ScaleSpec{Replicas: spec},
+		Status: autoscalingv1.ScaleStatus{Replicas: status, Selector: selector},
+	}
+}
+
+func (r *request) serveScale() {
+	out, ok := r.output()
+	if !ok {
+		return
+	}
+	if r.info.Verb == VerbGet {
+		obj, err := r.store.Get(r.ctx(), r.info.Namespace, r.info.Name)
+		if err != nil {
+			r.fail(err)
+			return
+		}
+		writeObject(r.c, http.StatusOK, r.scaleOf(obj), out)
+		return
+	}
+	if r.info.Verb != VerbUpdate && r.info.Verb != VerbPatch {
+		r.fail(methodNotSupported(r.desc.GroupResource(), r.info.Verb))
+		return
+	}
+	dry, err := r.dryRun()
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	body, err := readBody(r.c, r.api.opts.MaxBodyBytes)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	var pt types.PatchType
+	if r.info.Verb == VerbPatch {
+		if pt, err = patchType(r.c.GetHeader("Content-Type")); err != nil {
+			r.fail(err)
+			return
+		}
+	} else if body, err = bodyJSON(r.c, body); err != nil {
+		r.fail(err)
+		return
+	}
+	res, err := r.store.Update(r.ctx(), r.info.Namespace, r.info.Name, func(current runtime.Object) (runtime.Object, error) {
+		if current == nil {
+			return nil, apierrors.NewNotFound(r.desc.GroupResource(), r.info.Name)
+		}
+		scale, err := r.desiredScale(current, body, pt)
+		if err != nil {
+			return nil, err
+		}
+		if scale.Spec.Replicas < 0 {
+			return nil, apierrors.NewInvalid(autoscalingv1.SchemeGroupVersion.WithKind("Scale").GroupKind(), r.info.Name,
+				fieldErrors("spec.replicas", fmt.Sprint(scale.Spec.Replicas), "must be greater than or equal to 0"))
+		}
+		m, _ := meta.Accessor(current)
+		if scale.ResourceVersion != "" && scale.ResourceVersion != m.GetResourceVersion() {
+			return nil, apierrors.NewConflict(r.desc.GroupResource(), r.info.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+		}
+		m.SetResourceVersion(scale.ResourceVersion)
+		r.desc.Scale.Set(current, scale.Spec.Replicas)
+		return current, nil
+	}, registry.UpdateOptions{DryRun: dry})
+	addWarnings(r.c, res.Warnings)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	writeObject(r.c, http.StatusOK, r.scaleOf(res.Object), out)
+}
+
+// desiredScale is the Scale the request asks for: the body of a PUT, or the
+// current Scale with the patch applied.
+func (r *request) desiredScale(current runtime.Object, body []byte, pt types.PatchType) (*autoscalingv1.Scale, error) {
+	scale := &autoscalingv1.Scale{}
+	if pt == "" {
+		if _, err := decodeInto(body, scale, "autoscaling/v1", "Scale", fieldValidationStrict); err != nil {
+			return nil, err
+		}
+		if scale.Name != "" && scale.Name != r.info.Name {
+			return nil, nameMismatch(scale.Name, r.info.Name)
+		}
+		return scale, nil
+	}
+	cur := r.scaleOf(current)
+	curJSON, _ := json.Marshal(cur)
+	patched, err := applyPatch(pt, curJSON, body, &autoscalingv1.Scale{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := decodeInto(patched, scale, "autoscaling/v1", "Scale", fieldValidationStrict); err != nil {
+		return nil, err
+	}
+	if !patchSetsResourceVersion(pt, body) {
+		scale.ResourceVersion = ""
+	}
+	return scale, nil
+}
+
+func nameMismatch(inBody, inURL string) error {
+	return apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", inBody, inURL))
+}
+
+func successStatus(code int) *metav1.Status {
+	return &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: int32(code)}
+}
+
+// bind assigns a pod to a node (pods/binding), as the scheduler does.
+func (r *request) bind() {
+	body, err := readBody(r.c, r.api.opts.MaxBodyBytes)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	if body, err = bodyJSON(r.c, body); err != nil {
+		r.fail(err)
+		return
+	}
+	binding := &corev1.Binding{}
+	if _, err := decodeInto(body, binding, "v1", "Binding", fieldValidationStrict); err != nil {
+		r.fail(err)
+		return
+	}
+	if binding.Name != "" && binding.Name != r.info.Name {
+		r.fail(nameMismatch(binding.Name, r.info.Name))
+		return
+	}
+	if binding.Target.Kind != "" && binding.Target.Kind != "Node" {
+		r.fail(apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind("Binding").GroupKind(), r.info.Name,
+			fieldErrors("target.kind", binding.Target.Kind, "must be empty or 'Node'")))
+		return
+	}
+	if binding.Target.Name == "" {
+		r.fail(apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind("Binding").GroupKind(), r.info.Name,
+			fieldErrors("target.name", "", "must be the name of a node")))
+		return
+	}
+	dry, err := r.dryRun()
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	_, err = r.store.Update(r.ctx(), r.info.Namespace, r.info.Name, func(current runtime.Object) (runtime.Object, error) {
+		if current == nil {
+			return nil, apierrors.NewNotFound(r.desc.GroupResource(), r.info.Name)
+		}
+		pod := current.(*corev1.Pod)
+		if binding.UID != "" && binding.UID != pod.UID {
+			return nil, apierrors.NewConflict(r.desc.GroupResource(), r.info.Name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", binding.UID, pod.UID))
+		}
+		if pod.DeletionTimestamp != nil {
+			return nil, apierrors.NewConflict(r.desc.GroupResource(), r.info.Name, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", pod.Name))
+		}
+		if pod.Spec.NodeName != "" {
+			return nil, apierrors.NewConflict(r.desc.GroupResource(), r.info.Name, fmt.Errorf("pod %v is already assigned to node %q", pod.Name, pod.Spec.NodeName))
+		}
+		pod.Spec.NodeName = binding.Target.Name
+		for k, v := range binding.Annotations {
+			if pod.Annotations == nil {
+				pod.Annotations = map[string]string{}
+			}
+			pod.Annotations[k] = v
+		}
+		setPodCondition(pod, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()})
+		pod.ResourceVersion = ""
+		return pod, nil
+	}, registry.UpdateOptions{DryRun: dry, Subresource: resource.Binding})
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	writeJSON(r.c, http.StatusCreated, successStatus(http.StatusCreated))
+}
+
+func setPodCondition(pod *corev1.Pod, cond corev1.PodCondition) {
+	for i, c := range pod.Status.Conditions {
+		if c.Type == cond.Type {
+			if c.Status == cond.Status {
+				cond.LastTransitionTime = c.LastTransitionTime
+			}
+			pod.Status.Conditions[i] = cond
+			return
+		}
+	}
+	pod.Status.Conditions = append(pod.Status.Conditions, cond)
+}
+
+// evict deletes a pod through pods/eviction. Coracle serves no
+// PodDisruptionBudgets yet, so every eviction is allowed.
+func (r *request) evict() {
+	body, err := readBody(r.c, r.api.opts.MaxBodyBytes)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	if body, err = bodyJSON(r.c, body); err != nil {
+		r.fail(err)
+		return
+	}
+	ev := &policyv1.Eviction{}
+	var tm typeMeta
+	_ = json.Unmarshal(body, &tm)
+	apiVersion := "policy/v1"
+	if tm.APIVersion == "policy/v1beta1" {
+		apiVersion = tm.APIVersion
+	}
+	if _, err := decodeInto(body, ev, apiVersion, "Eviction", fieldValidationIgnore); err != nil {
+		r.fail(err)
+		return
+	}
+	if ev.Name != "" && ev.Name != r.info.Name {
+		r.fail(nameMismatch(ev.Name, r.info.Name))
+		return
+	}
+	opts := ev.DeleteOptions
+	dry := false
+	if opts != nil {
+		for _, v := range opts.DryRun {
+			if v != metav1.DryRunAll {
+				r.fail(apierrors.NewBadRequest(fmt.Sprintf("Invalid dry run value: %q", v)))
+				return
+			}
+			dry = true
+		}
+	}
+	if _, err := r.store.Delete(r.ctx(), r.info.Namespace, r.info.Name, opts, dry); err != nil {
+		r.fail(err)
+		return
+	}
+	writeJSON(r.c, http.StatusCreated, successStatus(http.StatusCreated))
+}
+
+// finalize sets a namespace's spec.finalizers (namespaces/finalize): the
+// namespace controller removes "kubernetes" once the namespace is empty.
+func (r *request) finalize() {
+	out, ok := r.output()
+	if !ok {
+		return
+	}
+	obj, warnings, err := r.decodeBody()
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	want := obj.(*corev1.Namespace)
+	res, err := r.store.Update(r.ctx(), r.info.Namespace, r.info.Name, func(current runtime.Object) (runtime.Object, error) {
+		if current == nil {
+			return nil, apierrors.NewNotFound(r.desc.GroupResource(), r.info.Name)
+		}
+		ns := current.(*corev1.Namespace)
+		if want.ResourceVersion != "" && want.ResourceVersion != ns.ResourceVersion {
+			return nil, apierrors.NewConflict(r.desc.GroupResource(), r.info.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+		}
+		ns.Spec.Finalizers = want.Spec.Finalizers
+		ns.ResourceVersion = want.ResourceVersion
+		return ns, nil
+	}, registry.UpdateOptions{Subresource: resource.Finalize})
+	addWarnings(r.c, append(warnings, res.Warnings...))
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	r.respond(http.StatusOK, res.Object, out)
+}

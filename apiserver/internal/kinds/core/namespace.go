@@ -1,0 +1,64 @@
+package core
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"coracle.dev/apiserver/internal/resource"
+)
+
+// namespaceStrategy: a new namespace is Active with the "kubernetes"
+// finalizer; deleting it makes it Terminating until the namespace
+// controller empties it and clears spec.finalizers through /finalize.
+type namespaceStrategy struct{ resource.DefaultStrategy }
+
+var _ resource.DeletionHolder = namespaceStrategy{}
+
+func (namespaceStrategy) PrepareForCreate(obj runtime.Object) {
+	ns := obj.(*corev1.Namespace)
+	ns.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
+	if !hasFinalizer(ns.Spec.Finalizers, corev1.FinalizerKubernetes) {
+		ns.Spec.Finalizers = append(ns.Spec.Finalizers, corev1.FinalizerKubernetes)
+	}
+}
+
+func (namespaceStrategy) Default(obj runtime.Object) {
+	ns := obj.(*corev1.Namespace)
+	if ns.Labels == nil {
+		ns.Labels = map[string]string{}
+	}
+	// Every namespace carries its own name as a label, as Kubernetes sets.
+	ns.Labels[corev1.LabelMetadataName] = ns.Name
+}
+
+func (namespaceStrategy) PrepareForUpdate(obj, old runtime.Object) {
+	// spec.finalizers change only through /finalize.
+	obj.(*corev1.Namespace).Spec.Finalizers = old.(*corev1.Namespace).Spec.Finalizers
+}
+
+func (namespaceStrategy) ValidateStatusUpdate(obj, old runtime.Object) field.ErrorList {
+	ns, oldNS := obj.(*corev1.Namespace), old.(*corev1.Namespace)
+	var errs field.ErrorList
+	if oldNS.DeletionTimestamp != nil && ns.Status.Phase != corev1.NamespaceTerminating {
+		errs = append(errs, field.Invalid(field.NewPath("status", "phase"), ns.Status.Phase, "a namespace being deleted must stay Terminating"))
+	}
+	return errs
+}
+
+func (namespaceStrategy) HoldsDeletion(obj runtime.Object) bool {
+	return len(obj.(*corev1.Namespace).Spec.Finalizers) > 0
+}
+
+func (namespaceStrategy) MarkDeleting(obj runtime.Object) {
+	obj.(*corev1.Namespace).Status.Phase = corev1.NamespaceTerminating
+}
+
+func hasFinalizer(list []corev1.FinalizerName, f corev1.FinalizerName) bool {
+	for _, x := range list {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}

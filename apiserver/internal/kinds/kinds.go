@@ -1,0 +1,32 @@
+// Package kinds lists every kind the apiserver serves, group by group.
+package kinds
+
+import (
+	"coracle.dev/apiserver/internal/kinds/apps"
+	"coracle.dev/apiserver/internal/kinds/autoscaling"
+	"coracle.dev/apiserver/internal/kinds/batch"
+	"coracle.dev/apiserver/internal/kinds/coordination"
+	"coracle.dev/apiserver/internal/kinds/core"
+	"coracle.dev/apiserver/internal/kinds/discovery"
+	"coracle.dev/apiserver/internal/kinds/networking"
+	"coracle.dev/apiserver/internal/kinds/scheduling"
+	"coracle.dev/apiserver/internal/kinds/storage"
+	"coracle.dev/apiserver/internal/resource"
+)
+
+// All returns every served kind; core first, as discovery lists them.
+func All() []*resource.Descriptor {
+	var out []*resource.Descriptor
+	for _, group := range [][]*resource.Descriptor{
+		core.All(), apps.All(), batch.All(), coordination.All(), discovery.All(),
+		autoscaling.All(), networking.All(), storage.All(), scheduling.All(),
+	} {
+		out = append(out, group...)
+	}
+	return out
+}
+
+// NewRegistry returns the registry of every served kind.
+func NewRegistry() (*resource.Registry, error) {
+	return resource.NewRegistry(All()...)
+}

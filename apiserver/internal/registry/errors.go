@@ -1,0 +1,7 @@
+package registry
+
+import "k8s.io/apimachinery/pkg/util/validation/field"
+
+func fieldErr(path, value, detail string) field.ErrorList {
+	return field.ErrorList{field.Invalid(field.NewPath(path), value, detail)}
+}

@@ -1,0 +1,260 @@
+// Package registry gives every kind the Kubernetes object semantics on top
+// of storage and the watch cache: uid, timestamps, generateName, generation,
+// optimistic concurrency, defaults and validation through the kind's
+// strategy, status owned by the status subresource, finalizers and graceful
+// deletion, namespace lifecycle, and consistent paged lists.
+//
+// Every method returns Kubernetes status errors (k8s.io/apimachinery's
+// api/errors), ready for the HTTP layer to send.
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/storage"
+	"coracle.dev/apiserver/internal/watchcache"
+)
+
+// Allocator claims and releases what a kind allocates in etcd (a Service's
+// ClusterIPs and NodePorts) in the same transaction as the object's write.
+type Allocator interface {
+	// Allocate fills in obj's allocations and returns the claims and
+	// releases for writing obj over old (nil on create). taken names the
+	// key a previous attempt found taken, "" on the first attempt; the
+	// Allocator returns an Invalid error when that key was the client's
+	// own request, or picks again.
+	Allocate(obj, old runtime.Object, taken string) (storage.Side, error)
+	// Release returns the releases for deleting obj.
+	Release(obj runtime.Object) storage.Side
+}
+
+// NamespaceChecker refuses creates in namespaces that are missing or
+// terminating.
+type NamespaceChecker interface {
+	CheckCreate(ctx context.Context, namespace string) error
+}
+
+// Options build a Store.
+type Options struct {
+	Descriptor *resource.Descriptor
+	Storage    *storage.Store
+	Cache      *watchcache.Cache
+	// Namespaces is nil for cluster-scoped kinds.
+	Namespaces NamespaceChecker
+	// Allocator is nil for kinds that allocate nothing.
+	Allocator Allocator
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	Log *zap.Logger
+}
+
+// Store serves one kind.
+type Store struct {
+	desc      *resource.Descriptor
+	storage   *storage.Store
+	cache     *watchcache.Cache
+	ns        NamespaceChecker
+	alloc     Allocator
+	now       func() time.Time
+	log       *zap.Logger
+	hasStatus bool
+	hasSpec   bool
+	statusSub bool
+}
+
+// New returns the Store for opts.Descriptor.
+func New(opts Options) *Store {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	log := opts.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	sample := opts.Descriptor.New()
+	return &Store{
+		desc:      opts.Descriptor,
+		storage:   opts.Storage,
+		cache:     opts.Cache,
+		ns:        opts.Namespaces,
+		alloc:     opts.Allocator,
+		now:       now,
+		log:       log,
+		hasStatus: resource.HasField(sample, "Status"),
+		hasSpec:   resource.HasField(sample, "Spec"),
+		statusSub: opts.Descriptor.HasSubresource(resource.Status),
+	}
+}
+
+// Descriptor returns the kind the store serves.
+func (s *Store) Descriptor() *resource.Descriptor { return s.desc }
+
+// Cache returns the kind's watch cache.
+func (s *Store) Cache() *watchcache.Cache { return s.cache }
+
+// Result is a write's outcome.
+type Result struct {
+	Object   runtime.Object
+	Warnings []string
+	// Created is set when an update created the object.
+	Created bool
+	// Deleted is set when a delete (or an update removing the last
+	// finalizer) removed the object from storage.
+	Deleted bool
+}
+
+// CreateOptions of a create.
+type CreateOptions struct {
+	DryRun bool
+}
+
+const maxGenerateNameAttempts = 8
+
+// Create stores a new object in namespace ns.
+func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts CreateOptions) (Result, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return Result{}, apierrors.NewBadRequest(err.Error())
+	}
+	if s.desc.Namespaced {
+		if m.GetNamespace() == "" {
+			m.SetNamespace(ns)
+		} else if ns != "" && m.GetNamespace() != ns {
+			return Result{}, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+		}
+	} else {
+		m.SetNamespace("")
+	}
+	generated := m.GetName() == "" && m.GetGenerateName() != ""
+	if generated {
+		m.SetName(m.GetGenerateName() + utilrand.String(5))
+	}
+	s.fillSystemFields(m)
+	s.desc.Strategy.Default(obj)
+	s.desc.Strategy.PrepareForCreate(obj)
+	if errs := s.validateCreate(obj, m); len(errs) > 0 {
+		return Result{}, apierrors.NewInvalid(s.desc.GVK().GroupKind(), m.GetName(), errs)
+	}
+	if s.desc.Namespaced && s.ns != nil {
+		if err := s.ns.CheckCreate(ctx, m.GetNamespace()); err != nil {
+			return Result{}, err
+		}
+	}
+	warnings := s.desc.Strategy.Warnings(obj)
+	obj.GetObjectKind().SetGroupVersionKind(s.desc.GVK())
+	if opts.DryRun {
+		return Result{Object: obj, Warnings: warnings}, nil
+	}
+	original := obj.DeepCopyObject()
+	taken := ""
+	for attempt := 0; ; attempt++ {
+		side, err := s.allocate(obj, nil, taken)
+		if err != nil {
+			return Result{}, err
+		}
+		err = s.storage.Create(ctx, s.desc.Key(m.GetNamespace(), m.GetName()), obj, side)
+		var claim *storage.ClaimError
+		switch {
+		case err == nil:
+			return Result{Object: obj, Warnings: warnings}, nil
+		case errors.Is(err, storage.ErrExists) && generated && attempt < maxGenerateNameAttempts:
+			m.SetName(m.GetGenerateName() + utilrand.String(5))
+		case errors.Is(err, storage.ErrExists):
+			return Result{}, apierrors.NewAlreadyExists(s.desc.GroupResource(), m.GetName())
+		case errors.As(err, &claim) && attempt < 32:
+			taken = claim.Key
+			fresh := original.DeepCopyObject()
+			freshMeta, _ := meta.Accessor(fresh)
+			freshMeta.SetName(m.GetName())
+			obj, m = fresh, freshMeta
+		default:
+			return Result{}, s.storageError(err, m.GetName())
+		}
+	}
+}
+
+func (s *Store) allocate(obj, old runtime.Object, taken string) (storage.Side, error) {
+	if s.alloc == nil {
+		return storage.Side{}, nil
+	}
+	return s.alloc.Allocate(obj, old, taken)
+}
+
+func (s *Store) fillSystemFields(m metav1.Object) {
+	m.SetUID(uuid.NewUUID())
+	m.SetCreationTimestamp(metav1.NewTime(s.now().Truncate(time.Second)))
+	m.SetResourceVersion("")
+	m.SetDeletionTimestamp(nil)
+	m.SetDeletionGracePeriodSeconds(nil)
+	m.SetManagedFields(nil)
+	m.SetSelfLink("")
+	if s.desc.TracksGeneration {
+		m.SetGeneration(1)
+	} else {
+		m.SetGeneration(0)
+	}
+}
+
+func (s *Store) validateCreate(obj runtime.Object, m metav1.Object) field.ErrorList {
+	errs := apivalidation.ValidateObjectMetaAccessor(m, s.desc.Namespaced, s.nameValidator(), field.NewPath("metadata"))
+	return append(errs, s.desc.Strategy.Validate(obj)...)
+}
+
+func (s *Store) nameValidator() apivalidation.ValidateNameFunc {
+	if s.desc.NameValidator != nil {
+		return s.desc.NameValidator
+	}
+	return apivalidation.NameIsDNSSubdomain
+}
+
+// Get reads one object from storage.
+func (s *Store) Get(ctx context.Context, ns, name string) (runtime.Object, error) {
+	obj := s.desc.New()
+	if err := s.storage.Get(ctx, s.desc.Key(ns, name), obj); err != nil {
+		return nil, s.storageError(err, name)
+	}
+	return obj, nil
+}
+
+func (s *Store) storageError(err error, name string) error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return apierrors.NewNotFound(s.desc.GroupResource(), name)
+	case errors.Is(err, storage.ErrExists):
+		return apierrors.NewAlreadyExists(s.desc.GroupResource(), name)
+	case errors.Is(err, storage.ErrConflict):
+		return s.conflict(name)
+	case errors.Is(err, storage.ErrCompacted):
+		return apierrors.NewResourceExpired(err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return apierrors.NewTimeoutError(fmt.Sprintf("request to storage timed out for %s %q", s.desc.String(), name), 1)
+	}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return err
+	}
+	s.log.Error("storage failed", zap.String("resource", s.desc.String()), zap.String("name", name), zap.Error(err))
+	return apierrors.NewInternalError(err)
+}
+
+func (s *Store) conflict(name string) error {
+	return apierrors.NewConflict(s.desc.GroupResource(), name,
+		errors.New(registryConflictMessage))
+}
+
+const registryConflictMessage = "the object has been modified; please apply your changes to the latest version and try again"

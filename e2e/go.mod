@@ -1,0 +1,3 @@
+module coracle.dev/e2e
+
+go 1.26
