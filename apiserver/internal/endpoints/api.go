@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"coracle.dev/apiserver/internal/registry"
 	"coracle.dev/apiserver/internal/resource"
@@ -25,7 +26,9 @@ const DefaultMaxBodyBytes = 3 * 1024 * 1024
 // Options configure the API handlers.
 type Options struct {
 	Registry *resource.Registry
-	Stores   map[*resource.Descriptor]*registry.Store
+	// Scheme decodes protobuf bodies.
+	Scheme *runtime.Scheme
+	Stores map[*resource.Descriptor]*registry.Store
 	// ServerAddress is host:port clients reach this apiserver at, for /api.
 	ServerAddress string
 	MaxBodyBytes  int64
@@ -43,6 +46,7 @@ type Options struct {
 type API struct {
 	opts Options
 	log  *zap.Logger
+	dec  *decoder
 }
 
 // New returns the API handlers.
@@ -59,7 +63,7 @@ func New(opts Options) *API {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
-	return &API{opts: opts, log: opts.Log}
+	return &API{opts: opts, log: opts.Log, dec: newDecoder(opts.Scheme)}
 }
 
 // Install registers the API routes on r.

@@ -1,6 +1,7 @@
 package endpoints
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,10 +10,13 @@ import (
 	"net/http"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/gin-gonic/gin"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
@@ -61,7 +65,7 @@ func bodyJSON(c *gin.Context, data []byte) ([]byte, error) {
 		mt = parsed
 	}
 	switch mt {
-	case "application/json", "*/*":
+	case "application/json", "*/*", protobufContentType:
 		return data, nil
 	case "application/yaml", "application/x-yaml", "text/yaml":
 		j, err := yaml.YAMLToJSON(data)
@@ -74,9 +78,16 @@ func bodyJSON(c *gin.Context, data []byte) ([]byte, error) {
 }
 
 func unsupportedMediaType(ct string) error {
-	return apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "", emptyGR, "",
-		fmt.Sprintf("the body of the request was in an unknown format (%s) - accepted media types include: application/json, application/yaml", ct), 0, false)
+	return statusError(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, fmt.Sprintf("the body of the request was in an unknown format (%s) - accepted media types include: application/json, application/yaml", ct))
 }
+
+const protobufContentType = "application/vnd.kubernetes.protobuf"
+
+// isProtobuf reports whether the request body is Kubernetes protobuf, as
+// kubectl's typed commands (create configmap, scale, drain...) send.
+func isProtobuf(data []byte) bool { return bytes.HasPrefix(data, protobufMagic) }
+
+var protobufMagic = []byte{0x6b, 0x38, 0x73, 0x00}
 
 // typeMeta is read first, to check a body is of the kind the URL names.
 type typeMeta struct {
@@ -87,9 +98,12 @@ type typeMeta struct {
 // decodeInto decodes JSON into obj, which must be of apiVersion/kind.
 // Unknown and duplicate fields are refused, warned about or ignored per the
 // fieldValidation directive, as Kubernetes does.
-func decodeInto(data []byte, obj runtime.Object, apiVersion, kind, validation string) ([]string, error) {
+func (d *decoder) decodeInto(data []byte, obj runtime.Object, apiVersion, kind, validation string) ([]string, error) {
 	if len(strings.TrimSpace(string(data))) == 0 {
 		return nil, apierrors.NewBadRequest("the body of the request was empty")
+	}
+	if isProtobuf(data) {
+		return nil, d.decodeProtobuf(data, obj, apiVersion, kind)
 	}
 	var tm typeMeta
 	if err := json.Unmarshal(data, &tm); err != nil {
@@ -101,9 +115,10 @@ func decodeInto(data []byte, obj runtime.Object, apiVersion, kind, validation st
 	if tm.Kind != "" && tm.Kind != kind {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("the kind in the data (%s) does not match the expected kind (%s)", tm.Kind, kind))
 	}
+	gv := schemaGVK(apiVersion, kind).Version
 	strictErrs, err := sigsjson.UnmarshalStrict(data, obj, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
 	if err != nil {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request could not be decoded as %s: %s", kind, jsonErrorText(err)))
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %s", kind, gv, kind, jsonErrorText(err)))
 	}
 	obj.GetObjectKind().SetGroupVersionKind(schemaGVK(apiVersion, kind))
 	if len(strictErrs) == 0 || validation == fieldValidationIgnore {
@@ -114,7 +129,7 @@ func decodeInto(data []byte, obj runtime.Object, apiVersion, kind, validation st
 		msgs[i] = e.Error()
 	}
 	if validation == fieldValidationStrict {
-		return nil, apierrors.NewBadRequest("strict decoding error: " + strings.Join(msgs, ", "))
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: strict decoding error: %s", kind, gv, kind, strings.Join(msgs, ", ")))
 	}
 	return msgs, nil
 }
@@ -127,9 +142,41 @@ func jsonErrorText(err error) string {
 	return err.Error()
 }
 
+// decodeProtobuf decodes a protobuf body, which must hold apiVersion/kind.
+func (d *decoder) decodeProtobuf(data []byte, obj runtime.Object, apiVersion, kind string) error {
+	_, gvk, err := d.protobuf.Decode(data, nil, obj)
+	if err != nil {
+		return apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", kind, schemaGVK(apiVersion, kind).Version, kind, err))
+	}
+	if gvk.GroupVersion().String() != apiVersion {
+		return apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", gvk.GroupVersion(), apiVersion))
+	}
+	if gvk.Kind != kind {
+		return apierrors.NewBadRequest(fmt.Sprintf("the kind in the data (%s) does not match the expected kind (%s)", gvk.Kind, kind))
+	}
+	obj.GetObjectKind().SetGroupVersionKind(schemaGVK(apiVersion, kind))
+	return nil
+}
+
+// decoder decodes request bodies: JSON (and YAML converted to JSON) with
+// Kubernetes' strictness rules, or protobuf through the scheme.
+type decoder struct {
+	protobuf runtime.Decoder
+}
+
+func newDecoder(scheme *runtime.Scheme) *decoder {
+	return &decoder{protobuf: protobuf.NewSerializer(scheme, scheme)}
+}
+
 // decodeOptions decodes an options body (DeleteOptions, ...) leniently.
-func decodeOptions(data []byte, into any) error {
+func (d *decoder) decodeOptions(data []byte, into runtime.Object) error {
 	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil
+	}
+	if isProtobuf(data) {
+		if _, _, err := d.protobuf.Decode(data, nil, into); err != nil {
+			return apierrors.NewBadRequest(fmt.Sprintf("the body of the request could not be decoded: %v", err))
+		}
 		return nil
 	}
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(data, into); err != nil {

@@ -1,10 +1,12 @@
 package endpoints
 
 import (
+	"net/http"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/munnerz/goautoneg"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // output is the form a response takes.
@@ -50,6 +52,5 @@ func negotiate(accept string) (output, error) {
 			return outJSON, nil
 		}
 	}
-	return outJSON, apierrors.NewGenericServerResponse(406, "", emptyGR, "",
-		"only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io", 0, false)
+	return outJSON, statusError(http.StatusNotAcceptable, metav1.StatusReasonNotAcceptable, "only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io")
 }

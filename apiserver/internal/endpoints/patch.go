@@ -6,6 +6,8 @@ import (
 	"mime"
 	"net/http"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -26,11 +28,9 @@ func patchType(ct string) (types.PatchType, error) {
 	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
 		return types.PatchType(mt), nil
 	case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
-		return "", apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", emptyGR, "",
-			"server-side apply is not supported by Coracle; use kubectl apply (client-side) or a strategic merge patch", 0, false)
+		return "", statusError(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, "server-side apply is not supported by Coracle; use kubectl apply (client-side) or a strategic merge patch")
 	}
-	return "", apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", emptyGR, "",
-		fmt.Sprintf("the body of the request was in an unknown format (%s) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json", ct), 0, false)
+	return "", statusError(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, fmt.Sprintf("the body of the request was in an unknown format (%s) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json", ct))
 }
 
 // applyPatch applies patch of type pt to the JSON of current.
@@ -43,7 +43,7 @@ func applyPatch(pt types.PatchType, current, patch []byte, schema runtime.Object
 		}
 		out, err := p.Apply(current)
 		if err != nil {
-			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", emptyGR, "", fmt.Sprintf("the JSON patch could not be applied: %v", err), 0, false)
+			return nil, statusError(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, fmt.Sprintf("the JSON patch could not be applied: %v", err))
 		}
 		return out, nil
 	case types.MergePatchType:
@@ -151,7 +151,7 @@ func (r *request) patched(current runtime.Object, pt types.PatchType, patchBytes
 		return nil, nil, err
 	}
 	obj := r.desc.New()
-	warnings, err := decodeInto(newJSON, obj, r.desc.APIVersion(), r.desc.Kind, validation)
+	warnings, err := r.api.dec.decodeInto(newJSON, obj, r.desc.APIVersion(), r.desc.Kind, validation)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -104,9 +104,17 @@ func quoteWarning(s string) string {
 	return b.String()
 }
 
+// statusError is a Status error with exactly this code, reason and message.
+func statusError(code int, reason metav1.StatusReason, message string) error {
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure, Code: int32(code), Reason: reason, Message: message,
+	}}
+}
+
 // notFound is the 404 Kubernetes sends for a path it does not serve.
 func notFound() error {
-	return apierrors.NewGenericServerResponse(http.StatusNotFound, "", emptyGR, "", "the server could not find the requested resource", 0, false)
+	return statusError(http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
 }
 
 func methodNotSupported(gr schema.GroupResource, verb string) error {

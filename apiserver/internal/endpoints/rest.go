@@ -76,7 +76,7 @@ func (r *request) decodeBody() (runtime.Object, []string, error) {
 		return nil, nil, err
 	}
 	obj := r.desc.New()
-	warnings, err := decodeInto(data, obj, r.desc.APIVersion(), r.desc.Kind, validation)
+	warnings, err := r.api.dec.decodeInto(data, obj, r.desc.APIVersion(), r.desc.Kind, validation)
 	return obj, warnings, err
 }
 
@@ -170,7 +170,7 @@ func (r *request) deleteOptions() (*metav1.DeleteOptions, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if err := decodeOptions(data, opts); err != nil {
+	if err := r.api.dec.decodeOptions(data, opts); err != nil {
 		return nil, false, err
 	}
 	for _, v := range opts.DryRun {

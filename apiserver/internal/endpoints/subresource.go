@@ -147,7 +147,7 @@ func (r *request) serveScale() {
 func (r *request) desiredScale(current runtime.Object, body []byte, pt types.PatchType) (*autoscalingv1.Scale, error) {
 	scale := &autoscalingv1.Scale{}
 	if pt == "" {
-		if _, err := decodeInto(body, scale, "autoscaling/v1", "Scale", fieldValidationStrict); err != nil {
+		if _, err := r.api.dec.decodeInto(body, scale, "autoscaling/v1", "Scale", fieldValidationStrict); err != nil {
 			return nil, err
 		}
 		if scale.Name != "" && scale.Name != r.info.Name {
@@ -161,7 +161,7 @@ func (r *request) desiredScale(current runtime.Object, body []byte, pt types.Pat
 	if err != nil {
 		return nil, err
 	}
-	if _, err := decodeInto(patched, scale, "autoscaling/v1", "Scale", fieldValidationStrict); err != nil {
+	if _, err := r.api.dec.decodeInto(patched, scale, "autoscaling/v1", "Scale", fieldValidationStrict); err != nil {
 		return nil, err
 	}
 	if !patchSetsResourceVersion(pt, body) {
@@ -190,7 +190,7 @@ func (r *request) bind() {
 		return
 	}
 	binding := &corev1.Binding{}
-	if _, err := decodeInto(body, binding, "v1", "Binding", fieldValidationStrict); err != nil {
+	if _, err := r.api.dec.decodeInto(body, binding, "v1", "Binding", fieldValidationStrict); err != nil {
 		r.fail(err)
 		return
 	}
@@ -277,7 +277,7 @@ func (r *request) evict() {
 	if tm.APIVersion == "policy/v1beta1" {
 		apiVersion = tm.APIVersion
 	}
-	if _, err := decodeInto(body, ev, apiVersion, "Eviction", fieldValidationIgnore); err != nil {
+	if _, err := r.api.dec.decodeInto(body, ev, apiVersion, "Eviction", fieldValidationIgnore); err != nil {
 		r.fail(err)
 		return
 	}

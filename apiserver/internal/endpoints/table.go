@@ -100,7 +100,7 @@ func partialMetadata(obj runtime.Object) *metav1.PartialObjectMetadata {
 			UID: m.GetUID(), ResourceVersion: m.GetResourceVersion(), Generation: m.GetGeneration(),
 			CreationTimestamp: m.GetCreationTimestamp(), DeletionTimestamp: m.GetDeletionTimestamp(),
 			DeletionGracePeriodSeconds: m.GetDeletionGracePeriodSeconds(),
-			Labels: m.GetLabels(), Annotations: m.GetAnnotations(),
+			Labels:                     m.GetLabels(), Annotations: m.GetAnnotations(),
 			OwnerReferences: m.GetOwnerReferences(), Finalizers: m.GetFinalizers(),
 		}
 	}

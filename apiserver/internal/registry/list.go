@@ -83,6 +83,8 @@ func (s *Store) List(ctx context.Context, opts ListOptions) (runtime.Object, err
 		return s.buildList(items, rev, "", -1)
 	}
 	sopts := storage.ListOptions{Limit: opts.Limit}
+	// The key prefix already selects the namespace.
+	pred.Namespace = ""
 	if !pred.Empty() {
 		attrFn := watchcache.AttrFunc(s.desc.Fields)
 		sopts.Keep = func(obj runtime.Object) bool { return pred.Matches(obj, attrFn) }

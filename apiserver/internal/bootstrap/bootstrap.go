@@ -1,0 +1,170 @@
+// Package bootstrap creates what a Kubernetes apiserver guarantees exists:
+// the system namespaces, the `kubernetes` Service in `default` with this
+// apiserver as its endpoint, and the two system PriorityClasses. Every step
+// is idempotent: it runs at each start.
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"coracle.dev/apiserver/internal/registry"
+)
+
+// SystemNamespaces exist from the start.
+var SystemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
+
+// Stores gives the registry stores bootstrap writes through.
+type Stores struct {
+	Namespaces, Services, Endpoints, EndpointSlices, PriorityClasses *registry.Store
+}
+
+// Options of the bootstrap.
+type Options struct {
+	// ServiceIP is the `kubernetes` Service's ClusterIP (the range's first).
+	ServiceIP string
+	// AdvertiseIP and Port are where this apiserver is reached.
+	AdvertiseIP string
+	Port        int
+}
+
+// Run creates or repairs the bootstrap objects.
+func Run(ctx context.Context, s Stores, opts Options) error {
+	for _, ns := range SystemNamespaces {
+		if err := ensure(ctx, s.Namespaces, "", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return fmt.Errorf("namespace %s: %w", ns, err)
+		}
+	}
+	for _, pc := range systemPriorityClasses() {
+		if err := ensure(ctx, s.PriorityClasses, "", pc); err != nil {
+			return fmt.Errorf("priority class %s: %w", pc.Name, err)
+		}
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "kubernetes", Namespace: metav1.NamespaceDefault,
+			Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"},
+		},
+		Spec: corev1.ServiceSpec{
+			Type:            corev1.ServiceTypeClusterIP,
+			ClusterIP:       opts.ServiceIP,
+			SessionAffinity: corev1.ServiceAffinityNone,
+			Ports: []corev1.ServicePort{{
+				Name: "https", Protocol: corev1.ProtocolTCP, Port: 443, TargetPort: intstr.FromInt32(int32(opts.Port)),
+			}},
+		},
+	}
+	if err := ensure(ctx, s.Services, metav1.NamespaceDefault, svc); err != nil {
+		return fmt.Errorf("service default/kubernetes: %w", err)
+	}
+	// Endpoints may not be loopback addresses (Kubernetes' validation): a
+	// host with no other address gets the Service without endpoints.
+	if ip := net.ParseIP(opts.AdvertiseIP); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	if err := reconcileEndpoints(ctx, s, opts); err != nil {
+		return fmt.Errorf("endpoints default/kubernetes: %w", err)
+	}
+	return nil
+}
+
+func ensure(ctx context.Context, store *registry.Store, ns string, obj runtime.Object) error {
+	_, err := store.Create(ctx, ns, obj, registry.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+func systemPriorityClasses() []*schedulingv1.PriorityClass {
+	return []*schedulingv1.PriorityClass{
+		{
+			ObjectMeta:  metav1.ObjectMeta{Name: "system-node-critical"},
+			Value:       2000001000,
+			Description: "Used for system critical pods that must not be moved from their current node.",
+		},
+		{
+			ObjectMeta:  metav1.ObjectMeta{Name: "system-cluster-critical"},
+			Value:       2000000000,
+			Description: "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+		},
+	}
+}
+
+// reconcileEndpoints makes this apiserver's address one of the
+// `kubernetes` Service's endpoints, in both Endpoints and EndpointSlice.
+func reconcileEndpoints(ctx context.Context, s Stores, opts Options) error {
+	if net.ParseIP(opts.AdvertiseIP) == nil {
+		return fmt.Errorf("advertise address %q is not an IP", opts.AdvertiseIP)
+	}
+	port := int32(opts.Port)
+	_, err := s.Endpoints.Update(ctx, metav1.NamespaceDefault, "kubernetes", func(current runtime.Object) (runtime.Object, error) {
+		ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault}}
+		if current != nil {
+			ep = current.(*corev1.Endpoints)
+		}
+		ep.Labels = map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}
+		ips := []string{opts.AdvertiseIP}
+		if len(ep.Subsets) == 1 {
+			for _, a := range ep.Subsets[0].Addresses {
+				if a.IP != opts.AdvertiseIP {
+					ips = append(ips, a.IP)
+				}
+			}
+		}
+		sort.Strings(ips)
+		subset := corev1.EndpointSubset{Ports: []corev1.EndpointPort{{Name: "https", Port: port, Protocol: corev1.ProtocolTCP}}}
+		for _, ip := range ips {
+			subset.Addresses = append(subset.Addresses, corev1.EndpointAddress{IP: ip})
+		}
+		ep.Subsets = []corev1.EndpointSubset{subset}
+		ep.ResourceVersion = ""
+		return ep, nil
+	}, registry.UpdateOptions{})
+	if err != nil {
+		return err
+	}
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "kubernetes", Namespace: metav1.NamespaceDefault,
+			Labels: map[string]string{discoveryv1.LabelServiceName: "kubernetes", discoveryv1.LabelManagedBy: "apiserver.coracle.dev"},
+		},
+		AddressType: discoveryv1.AddressTypeIPv4,
+	}
+	name, proto := "https", corev1.ProtocolTCP
+	slice.Ports = []discoveryv1.EndpointPort{{Name: &name, Port: &port, Protocol: &proto}}
+	ready := true
+	slice.Endpoints = []discoveryv1.Endpoint{{Addresses: []string{opts.AdvertiseIP}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}}
+	if err := ensure(ctx, s.EndpointSlices, metav1.NamespaceDefault, slice.DeepCopy()); err != nil {
+		return err
+	}
+	_, err = s.EndpointSlices.Update(ctx, metav1.NamespaceDefault, "kubernetes", func(current runtime.Object) (runtime.Object, error) {
+		cur := current.(*discoveryv1.EndpointSlice)
+		seen := map[string]bool{}
+		var endpoints []discoveryv1.Endpoint
+		for _, e := range append(slice.Endpoints, cur.Endpoints...) {
+			if len(e.Addresses) == 0 || seen[e.Addresses[0]] {
+				continue
+			}
+			seen[e.Addresses[0]] = true
+			endpoints = append(endpoints, e)
+		}
+		sort.Slice(endpoints, func(i, j int) bool { return endpoints[i].Addresses[0] < endpoints[j].Addresses[0] })
+		cur.Endpoints = endpoints
+		cur.Ports = slice.Ports
+		cur.ResourceVersion = ""
+		return cur, nil
+	}, registry.UpdateOptions{})
+	return err
+}
+

@@ -1,0 +1,162 @@
+// Package etcd connects the apiserver to its etcd: an embedded member in
+// the apiserver's data directory when no servers are given, else an
+// external cluster.
+package etcd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+)
+
+// Options select embedded or external etcd.
+type Options struct {
+	// Servers are external etcd client URLs; empty starts an embedded etcd.
+	Servers []string
+	// CAFile, CertFile, KeyFile secure the connection to external servers.
+	CAFile, CertFile, KeyFile string
+
+	// DataDir holds the embedded member's data (DataDir/etcd).
+	DataDir string
+	// ClientURL and PeerURL are the embedded member's loopback listeners.
+	ClientURL string
+	PeerURL   string
+
+	Log *zap.Logger
+}
+
+// Etcd is a connected etcd, embedded or not.
+type Etcd struct {
+	Client   *clientv3.Client
+	embedded *embed.Etcd
+}
+
+// Start starts the embedded member (if any) and connects a client.
+func Start(ctx context.Context, opts Options) (*Etcd, error) {
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
+	}
+	e := &Etcd{}
+	endpoints := opts.Servers
+	var tlsCfg *tls.Config
+	if len(endpoints) == 0 {
+		emb, err := startEmbedded(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		e.embedded = emb
+		endpoints = []string{opts.ClientURL}
+	} else if opts.CAFile != "" || opts.CertFile != "" {
+		info := transport.TLSInfo{TrustedCAFile: opts.CAFile, CertFile: opts.CertFile, KeyFile: opts.KeyFile}
+		var err error
+		if tlsCfg, err = info.ClientConfig(); err != nil {
+			return nil, fmt.Errorf("etcd client TLS: %w", err)
+		}
+	}
+	client, err := clientv3.New(clientv3.Config{
+		Endpoints:            endpoints,
+		DialTimeout:          5 * time.Second,
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 5 * time.Second,
+		TLS:                  tlsCfg,
+		Logger:               opts.Log.Named("etcd-client").WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
+		MaxCallSendMsgSize:   8 << 20,
+	})
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("etcd client: %w", err)
+	}
+	e.Client = client
+	if err := e.waitHealthy(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func startEmbedded(ctx context.Context, opts Options) (*embed.Etcd, error) {
+	clientURL, err := url.Parse(opts.ClientURL)
+	if err != nil {
+		return nil, fmt.Errorf("embedded etcd client URL %q: %w", opts.ClientURL, err)
+	}
+	peerURL, err := url.Parse(opts.PeerURL)
+	if err != nil {
+		return nil, fmt.Errorf("embedded etcd peer URL %q: %w", opts.PeerURL, err)
+	}
+	cfg := embed.NewConfig()
+	cfg.Name = "coracle"
+	cfg.Dir = filepath.Join(opts.DataDir, "etcd")
+	cfg.ListenClientUrls = []url.URL{*clientURL}
+	cfg.AdvertiseClientUrls = []url.URL{*clientURL}
+	cfg.ListenPeerUrls = []url.URL{*peerURL}
+	cfg.AdvertisePeerUrls = []url.URL{*peerURL}
+	cfg.InitialCluster = cfg.Name + "=" + peerURL.String()
+	cfg.Logger = "zap"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(opts.Log.Named("etcd").WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
+	cfg.LogLevel = "warn"
+	cfg.ListenMetricsUrls = nil
+	emb, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded etcd in %s: %w", cfg.Dir, err)
+	}
+	select {
+	case <-emb.Server.ReadyNotify():
+		return emb, nil
+	case err := <-emb.Err():
+		emb.Close()
+		return nil, fmt.Errorf("embedded etcd: %w", err)
+	case <-time.After(60 * time.Second):
+		emb.Server.Stop()
+		emb.Close()
+		return nil, errors.New("embedded etcd did not become ready within 60s")
+	case <-ctx.Done():
+		emb.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// waitHealthy waits until a read through the client succeeds.
+func (e *Etcd) waitHealthy(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := e.Healthy(ctx)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("etcd not reachable: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Healthy performs a quorum read, as /readyz's etcd check.
+func (e *Etcd) Healthy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err := e.Client.Get(ctx, "health")
+	return err
+}
+
+// Close disconnects and stops the embedded member, if any.
+func (e *Etcd) Close() {
+	if e.Client != nil {
+		_ = e.Client.Close()
+	}
+	if e.embedded != nil {
+		e.embedded.Close()
+	}
+}

@@ -1,0 +1,133 @@
+package server
+
+import (
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"coracle.dev/shared/kubeconfig"
+	"coracle.dev/shared/pki"
+)
+
+// Certificate file names under DATA_DIR/pki.
+const (
+	caName      = "ca"
+	servingName = "apiserver"
+	adminName   = "admin"
+)
+
+// credentials are the apiserver's CA, serving pair and admin pair.
+type credentials struct {
+	ca, serving, admin *pki.KeyPair
+}
+
+// loadOrCreateCredentials reuses what DATA_DIR/pki holds and creates what
+// is missing. A serving certificate that no longer covers every address
+// the apiserver answers on is reissued by the same CA.
+func loadOrCreateCredentials(dir string, ips []net.IP, dnsNames []string) (*credentials, error) {
+	pkiDir := filepath.Join(dir, "pki")
+	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
+		return nil, err
+	}
+	c := &credentials{}
+	var err error
+	if pki.Exists(pkiDir, caName) {
+		if c.ca, err = pki.Load(pkiDir, caName); err != nil {
+			return nil, fmt.Errorf("load cluster CA: %w", err)
+		}
+	} else {
+		if c.ca, err = pki.NewCA("coracle-ca"); err != nil {
+			return nil, err
+		}
+		if err := c.ca.Write(pkiDir, caName); err != nil {
+			return nil, err
+		}
+	}
+	if pki.Exists(pkiDir, servingName) {
+		if c.serving, err = pki.Load(pkiDir, servingName); err != nil {
+			return nil, fmt.Errorf("load serving certificate: %w", err)
+		}
+	}
+	if c.serving == nil || !covers(c.serving.Cert, c.ca, ips, dnsNames) {
+		c.serving, err = c.ca.Issue(pki.Request{CommonName: "coracle-apiserver", DNSNames: dnsNames, IPs: ips, Usage: pki.ServerUsage})
+		if err != nil {
+			return nil, err
+		}
+		if err := c.serving.Write(pkiDir, servingName); err != nil {
+			return nil, err
+		}
+	}
+	if pki.Exists(pkiDir, adminName) {
+		if c.admin, err = pki.Load(pkiDir, adminName); err != nil {
+			return nil, fmt.Errorf("load admin certificate: %w", err)
+		}
+	} else {
+		c.admin, err = c.ca.Issue(pki.Request{CommonName: "kubernetes-admin", Organization: []string{"system:masters"}, Usage: pki.ClientUsage})
+		if err != nil {
+			return nil, err
+		}
+		if err := c.admin.Write(pkiDir, adminName); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// covers reports whether cert is signed by ca and valid for every address.
+func covers(cert *x509.Certificate, ca *pki.KeyPair, ips []net.IP, dnsNames []string) bool {
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: ca.CertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+		return false
+	}
+	for _, ip := range ips {
+		if cert.VerifyHostname(ip.String()) != nil {
+			return false
+		}
+	}
+	for _, n := range dnsNames {
+		if cert.VerifyHostname(n) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// writeAdminKubeconfig writes the admin credential for server.
+func (c *credentials) writeAdminKubeconfig(path, server string) error {
+	return kubeconfig.Write(path, c.adminCredentials(server))
+}
+
+func (c *credentials) adminCredentials(server string) kubeconfig.Credentials {
+	return kubeconfig.Credentials{
+		ClusterName: "coracle", Server: server, CAData: c.ca.CertPEM,
+		UserName: "admin", ClientCertData: c.admin.CertPEM, ClientKeyData: c.admin.KeyPEM,
+	}
+}
+
+// hostAddresses lists the host's interface IPv4 addresses.
+func hostAddresses() []net.IP {
+	var out []net.IP
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	for _, a := range addrs {
+		ipNet, ok := a.(*net.IPNet)
+		if !ok || ipNet.IP.To4() == nil {
+			continue
+		}
+		out = append(out, ipNet.IP.To4())
+	}
+	return out
+}
+
+// firstNonLoopback is the host's first non-loopback IPv4, or 127.0.0.1.
+func firstNonLoopback() net.IP {
+	for _, ip := range hostAddresses() {
+		if !ip.IsLoopback() {
+			return ip
+		}
+	}
+	return net.IPv4(127, 0, 0, 1).To4()
+}

@@ -1,0 +1,133 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+)
+
+// Config is everything an apiserver needs. Flags, a YAML file and
+// CORACLE_* variables fill it (see AddFlags); tests build it directly.
+type Config struct {
+	DataDir               string        `mapstructure:"data-dir"`
+	BindAddress           string        `mapstructure:"bind-address"`
+	SecurePort            int           `mapstructure:"secure-port"`
+	AdvertiseAddress      string        `mapstructure:"advertise-address"`
+	EtcdServers           []string      `mapstructure:"etcd-servers"`
+	EtcdCAFile            string        `mapstructure:"etcd-cafile"`
+	EtcdCertFile          string        `mapstructure:"etcd-certfile"`
+	EtcdKeyFile           string        `mapstructure:"etcd-keyfile"`
+	EmbeddedEtcdClientURL string        `mapstructure:"embedded-etcd-client-url"`
+	EmbeddedEtcdPeerURL   string        `mapstructure:"embedded-etcd-peer-url"`
+	ServiceClusterIPRange string        `mapstructure:"service-cluster-ip-range"`
+	ServiceNodePortRange  string        `mapstructure:"service-node-port-range"`
+	TokenAuthFile         string        `mapstructure:"token-auth-file"`
+	AdminKubeconfig       string        `mapstructure:"admin-kubeconfig"`
+	WatchCacheSize        int           `mapstructure:"watch-cache-size"`
+	WatchBookmarkInterval time.Duration `mapstructure:"watch-bookmark-interval"`
+	CompactionInterval    time.Duration `mapstructure:"etcd-compaction-interval"`
+	MinRequestTimeout     time.Duration `mapstructure:"min-request-timeout"`
+	ShutdownTimeout       time.Duration `mapstructure:"shutdown-timeout"`
+	LogLevel              string        `mapstructure:"log-level"`
+	LogFormat             string        `mapstructure:"log-format"`
+
+	// Log is the logger; nil means no logs. Not a flag.
+	Log *zap.Logger `mapstructure:"-"`
+}
+
+// Defaults, as Kubernetes' where it has them.
+const (
+	DefaultSecurePort            = 6443
+	DefaultServiceClusterIPRange = "10.96.0.0/12"
+	DefaultServiceNodePortRange  = "30000-32767"
+	DefaultEtcdClientURL         = "http://127.0.0.1:12379"
+	DefaultEtcdPeerURL           = "http://127.0.0.1:12380"
+)
+
+// AddFlags declares the apiserver's flags on fs with their defaults.
+func AddFlags(fs *pflag.FlagSet) {
+	fs.String("data-dir", "/var/lib/coracle/apiserver", "directory for the embedded etcd, the cluster CA and certificates, and admin.conf")
+	fs.String("bind-address", "0.0.0.0", "address to serve HTTPS on")
+	fs.Int("secure-port", DefaultSecurePort, "port to serve HTTPS on (0 picks a free port)")
+	fs.String("advertise-address", "", "address the `kubernetes` Service points at (default: the bind address, or the host's first non-loopback IPv4)")
+	fs.StringSlice("etcd-servers", nil, "external etcd client URLs; none starts an embedded etcd in --data-dir")
+	fs.String("etcd-cafile", "", "CA bundle to verify external etcd servers")
+	fs.String("etcd-certfile", "", "client certificate for external etcd servers")
+	fs.String("etcd-keyfile", "", "client key for external etcd servers")
+	fs.String("embedded-etcd-client-url", DefaultEtcdClientURL, "client URL of the embedded etcd (loopback)")
+	fs.String("embedded-etcd-peer-url", DefaultEtcdPeerURL, "peer URL of the embedded etcd (loopback)")
+	fs.String("service-cluster-ip-range", DefaultServiceClusterIPRange, "CIDR Service ClusterIPs are allocated from")
+	fs.String("service-node-port-range", DefaultServiceNodePortRange, "port range NodePorts are allocated from")
+	fs.String("token-auth-file", "", "CSV of static bearer tokens: token,user,uid[,\"group1,group2\"]")
+	fs.String("admin-kubeconfig", "", "where to write the admin kubeconfig (default DATA_DIR/admin.conf)")
+	fs.Int("watch-cache-size", 4096, "events kept per resource for watches to resume from")
+	fs.Duration("watch-bookmark-interval", time.Minute, "how often watchers that allow bookmarks get one")
+	fs.Duration("etcd-compaction-interval", 5*time.Minute, "how often old etcd revisions are compacted (0 disables)")
+	fs.Duration("min-request-timeout", 30*time.Minute, "watches without timeoutSeconds last between this and twice this")
+	fs.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests in flight")
+	fs.String("log-level", "info", "debug, info, warn or error")
+	fs.String("log-format", "json", "json or console")
+}
+
+// DefaultConfig is the configuration AddFlags' defaults describe.
+func DefaultConfig() Config {
+	return Config{
+		DataDir: "/var/lib/coracle/apiserver", BindAddress: "0.0.0.0", SecurePort: DefaultSecurePort,
+		EmbeddedEtcdClientURL: DefaultEtcdClientURL, EmbeddedEtcdPeerURL: DefaultEtcdPeerURL,
+		ServiceClusterIPRange: DefaultServiceClusterIPRange, ServiceNodePortRange: DefaultServiceNodePortRange,
+		WatchCacheSize: 4096, WatchBookmarkInterval: time.Minute, CompactionInterval: 5 * time.Minute,
+		MinRequestTimeout: 30 * time.Minute, ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// Validate checks the configuration, naming the bad setting.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir: required"))
+	}
+	if net.ParseIP(c.BindAddress) == nil {
+		errs = append(errs, fmt.Errorf("--bind-address %q: not an IP address", c.BindAddress))
+	}
+	if c.SecurePort < 0 || c.SecurePort > 65535 {
+		errs = append(errs, fmt.Errorf("--secure-port %d: must be 0-65535", c.SecurePort))
+	}
+	if c.AdvertiseAddress != "" && net.ParseIP(c.AdvertiseAddress) == nil {
+		errs = append(errs, fmt.Errorf("--advertise-address %q: not an IP address", c.AdvertiseAddress))
+	}
+	if _, _, err := net.ParseCIDR(c.ServiceClusterIPRange); err != nil {
+		errs = append(errs, fmt.Errorf("--service-cluster-ip-range %q: %v", c.ServiceClusterIPRange, err))
+	}
+	if _, _, err := ParsePortRange(c.ServiceNodePortRange); err != nil {
+		errs = append(errs, fmt.Errorf("--service-node-port-range %q: %v", c.ServiceNodePortRange, err))
+	}
+	for _, s := range c.EtcdServers {
+		if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+			errs = append(errs, fmt.Errorf("--etcd-servers %q: want an http:// or https:// URL", s))
+		}
+	}
+	if c.WatchCacheSize < 1 {
+		errs = append(errs, fmt.Errorf("--watch-cache-size %d: must be at least 1", c.WatchCacheSize))
+	}
+	return errors.Join(errs...)
+}
+
+// ParsePortRange parses "A-B".
+func ParsePortRange(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, errors.New("want A-B")
+	}
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo > hi {
+		return 0, 0, errors.New("want A-B with 1 <= A <= B <= 65535")
+	}
+	return lo, hi, nil
+}
