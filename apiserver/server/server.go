@@ -10,6 +10,7 @@ package server
 
 import (
 	"context"
+	stdlog "log"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -238,7 +239,7 @@ func (s *Server) Start(ctx context.Context) error {
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       90 * time.Second,
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 1000},
-		ErrorLog:          zap.NewStdLog(s.log.Named("http").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+		ErrorLog:          httpErrorLog(s.log),
 	}
 	if err := s.creds.writeAdminKubeconfig(s.cfg.AdminKubeconfig, s.URL()); err != nil {
 		s.stopBackground()
@@ -438,3 +439,13 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func emptyGR() schema.GroupResource { return schema.GroupResource{} }
+
+// httpErrorLog sends net/http's own messages (mostly TLS handshakes of
+// clients that went away) to the debug level.
+func httpErrorLog(log *zap.Logger) *stdlog.Logger {
+	l, err := zap.NewStdLogAt(log.Named("http"), zap.DebugLevel)
+	if err != nil {
+		return zap.NewStdLog(log.Named("http"))
+	}
+	return l
+}

@@ -68,7 +68,7 @@ func Start(ctx context.Context, opts Options) (*Etcd, error) {
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,
 		TLS:                  tlsCfg,
-		Logger:               opts.Log.Named("etcd-client").WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
+		Logger:               quieter(opts.Log.Named("etcd-client")),
 		MaxCallSendMsgSize:   8 << 20,
 	})
 	if err != nil {
@@ -101,7 +101,7 @@ func startEmbedded(ctx context.Context, opts Options) (*embed.Etcd, error) {
 	cfg.AdvertisePeerUrls = []url.URL{*peerURL}
 	cfg.InitialCluster = cfg.Name + "=" + peerURL.String()
 	cfg.Logger = "zap"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(opts.Log.Named("etcd").WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(quieter(opts.Log.Named("etcd")))
 	cfg.LogLevel = "warn"
 	cfg.ListenMetricsUrls = nil
 	emb, err := embed.StartEtcd(cfg)
@@ -159,4 +159,14 @@ func (e *Etcd) Close() {
 	if e.embedded != nil {
 		e.embedded.Close()
 	}
+}
+
+// quieter keeps etcd's own chatter to warnings and above, unless the logger
+// is already stricter (raising a logger's level below its own is an error
+// in zap).
+func quieter(log *zap.Logger) *zap.Logger {
+	if log.Core().Enabled(zap.InfoLevel) {
+		return log.WithOptions(zap.IncreaseLevel(zap.WarnLevel))
+	}
+	return log
 }

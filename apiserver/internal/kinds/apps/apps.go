@@ -4,6 +4,7 @@ package apps
 
 import (
 	appsv1 "k8s.io/api/apps/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -102,6 +103,9 @@ func StatefulSets() *resource.Descriptor {
 	d.New = func() runtime.Object { return &appsv1.StatefulSet{} }
 	d.NewList = func() runtime.Object { return &appsv1.StatefulSetList{} }
 	d.Strategy = statefulSetStrategy{}
+	// Pod names and hostnames are the set's name plus an ordinal, so it
+	// must be a DNS label, as Kubernetes requires.
+	d.NameValidator = apivalidation.NameIsDNSLabel
 	d.Subresources = []string{resource.Status, resource.Scale}
 	d.Table = printers.StatefulSet()
 	d.Scale = &resource.ScaleAccess{

@@ -24,9 +24,3 @@ func HorizontalPodAutoscalers() *resource.Descriptor {
 		Table:        printers.HorizontalPodAutoscaler(),
 	}
 }
-
-type hpaStrategy struct{ resource.DefaultStrategy }
-
-func (hpaStrategy) PrepareForCreate(obj runtime.Object) {
-	obj.(*autoscalingv2.HorizontalPodAutoscaler).Status = autoscalingv2.HorizontalPodAutoscalerStatus{}
-}

@@ -44,13 +44,3 @@ func CronJobs() *resource.Descriptor {
 		Table:        printers.CronJob(),
 	}
 }
-
-type jobStrategy struct{ resource.DefaultStrategy }
-
-func (jobStrategy) PrepareForCreate(obj runtime.Object) { obj.(*batchv1.Job).Status = batchv1.JobStatus{} }
-
-type cronJobStrategy struct{ resource.DefaultStrategy }
-
-func (cronJobStrategy) PrepareForCreate(obj runtime.Object) {
-	obj.(*batchv1.CronJob).Status = batchv1.CronJobStatus{}
-}

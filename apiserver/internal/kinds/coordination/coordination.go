@@ -24,5 +24,3 @@ func Leases() *resource.Descriptor {
 		Table:      printers.Lease(),
 	}
 }
-
-type leaseStrategy struct{ resource.DefaultStrategy }

@@ -23,5 +23,3 @@ func EndpointSlices() *resource.Descriptor {
 		Table:      printers.EndpointSlice(),
 	}
 }
-
-type endpointSliceStrategy struct{ resource.DefaultStrategy }

@@ -24,9 +24,3 @@ func Ingresses() *resource.Descriptor {
 		Table:        printers.Ingress(),
 	}
 }
-
-type ingressStrategy struct{ resource.DefaultStrategy }
-
-func (ingressStrategy) PrepareForCreate(obj runtime.Object) {
-	obj.(*networkingv1.Ingress).Status = networkingv1.IngressStatus{}
-}

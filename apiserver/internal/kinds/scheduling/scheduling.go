@@ -23,5 +23,3 @@ func PriorityClasses() *resource.Descriptor {
 		Table:      printers.PriorityClass(),
 	}
 }
-
-type priorityClassStrategy struct{ resource.DefaultStrategy }

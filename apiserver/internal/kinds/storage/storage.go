@@ -23,5 +23,3 @@ func StorageClasses() *resource.Descriptor {
 		Table:      printers.StorageClass(),
 	}
 }
-
-type storageClassStrategy struct{ resource.DefaultStrategy }
