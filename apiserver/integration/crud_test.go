@@ -395,3 +395,26 @@ func TestDryRunStoresNothing(t *testing.T) {
 		t.Fatalf("bad dryRun value: %d %s", r.code, r.body)
 	}
 }
+
+func TestPodPriorityFromClass(t *testing.T) {
+	c := start(t)
+	pods := c.client.CoreV1().Pods("default")
+	p := pod("critical")
+	p.Spec.PriorityClassName = "system-cluster-critical"
+	got, err := pods.Create(ctx(t), p, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Priority == nil || *got.Spec.Priority != 2000000000 {
+		t.Fatalf("priority %v", got.Spec.Priority)
+	}
+	p = pod("unknown-class")
+	p.Spec.PriorityClassName = "nope"
+	if _, err := pods.Create(ctx(t), p, metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("want Forbidden for a missing class, got %v", err)
+	}
+	plain, err := pods.Create(ctx(t), pod("plain"), metav1.CreateOptions{})
+	if err != nil || plain.Spec.Priority == nil || *plain.Spec.Priority != 0 {
+		t.Fatalf("plain pod priority %v err %v", plain.Spec.Priority, err)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
+	"coracle.dev/apiserver/internal/admission"
 	"coracle.dev/apiserver/internal/allocator"
 	"coracle.dev/apiserver/internal/authn"
 	"coracle.dev/apiserver/internal/bootstrap"
@@ -200,6 +201,9 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		if d.Group == "" && d.Resource == "services" {
 			opts.Allocator = s.services
+		}
+		if d.Group == "" && d.Resource == "pods" {
+			opts.Admitters = []registry.Admitter{&admission.Priority{Classes: priorityClasses{s}}}
 		}
 		s.stores[d] = registry.New(opts)
 	}

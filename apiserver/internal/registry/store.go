@@ -42,6 +42,12 @@ type Allocator interface {
 	Release(obj runtime.Object) storage.Side
 }
 
+// Admitter checks or completes a new object using other objects, as
+// Kubernetes' admission plugins do (Priority resolves a pod's class).
+type Admitter interface {
+	AdmitCreate(ctx context.Context, obj runtime.Object) error
+}
+
 // NamespaceChecker refuses creates in namespaces that are missing or
 // terminating.
 type NamespaceChecker interface {
@@ -57,6 +63,8 @@ type Options struct {
 	Namespaces NamespaceChecker
 	// Allocator is nil for kinds that allocate nothing.
 	Allocator Allocator
+	// Admitters run on create after defaulting, before validation.
+	Admitters []Admitter
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	Log *zap.Logger
@@ -69,6 +77,7 @@ type Store struct {
 	cache     *watchcache.Cache
 	ns        NamespaceChecker
 	alloc     Allocator
+	admit     []Admitter
 	now       func() time.Time
 	log       *zap.Logger
 	hasStatus bool
@@ -93,6 +102,7 @@ func New(opts Options) *Store {
 		cache:     opts.Cache,
 		ns:        opts.Namespaces,
 		alloc:     opts.Allocator,
+		admit:     opts.Admitters,
 		now:       now,
 		log:       log,
 		hasStatus: resource.HasField(sample, "Status"),
@@ -147,6 +157,11 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 	s.fillSystemFields(m)
 	s.desc.Strategy.Default(obj)
 	s.desc.Strategy.PrepareForCreate(obj)
+	for _, a := range s.admit {
+		if err := a.AdmitCreate(ctx, obj); err != nil {
+			return Result{}, err
+		}
+	}
 	if errs := s.validateCreate(obj, m); len(errs) > 0 {
 		return Result{}, apierrors.NewInvalid(s.desc.GVK().GroupKind(), m.GetName(), errs)
 	}

@@ -1,8 +1,13 @@
 package core
 
 import (
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"coracle.dev/apiserver/internal/resource"
@@ -35,6 +40,28 @@ func (namespaceStrategy) Default(obj runtime.Object) {
 func (namespaceStrategy) PrepareForUpdate(obj, old runtime.Object) {
 	// spec.finalizers change only through /finalize.
 	obj.(*corev1.Namespace).Spec.Finalizers = old.(*corev1.Namespace).Spec.Finalizers
+}
+
+// standardFinalizers are the finalizer names Kubernetes allows without a
+// domain prefix.
+var standardFinalizers = sets.New(string(corev1.FinalizerKubernetes), metav1.FinalizerOrphanDependents, metav1.FinalizerDeleteDependents)
+
+// Validate checks spec.finalizers: qualified names, unprefixed only when
+// standard.
+func (namespaceStrategy) Validate(obj runtime.Object) field.ErrorList {
+	ns := obj.(*corev1.Namespace)
+	var errs field.ErrorList
+	for i, f := range ns.Spec.Finalizers {
+		p := field.NewPath("spec", "finalizers").Index(i)
+		if fe := apivalidation.ValidateFinalizerName(string(f), p); len(fe) > 0 {
+			errs = append(errs, fe...)
+			continue
+		}
+		if !strings.Contains(string(f), "/") && !standardFinalizers.Has(string(f)) {
+			errs = append(errs, field.Invalid(p, string(f), "name is neither a standard finalizer name nor is it fully qualified"))
+		}
+	}
+	return errs
 }
 
 func (namespaceStrategy) ValidateStatusUpdate(obj, old runtime.Object) field.ErrorList {

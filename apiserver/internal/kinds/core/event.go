@@ -1,0 +1,82 @@
+package core
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"coracle.dev/apiserver/internal/resource"
+)
+
+// eventStrategy applies the core/v1 Event rules, which Kubernetes keeps
+// loose for old clients. Recorders PUT events to bump their count, so an
+// update may create.
+type eventStrategy struct{ resource.DefaultStrategy }
+
+// Length limits of the fields of events written with eventTime (the
+// events.k8s.io style).
+const (
+	reportingInstanceLengthLimit = 128
+	actionLengthLimit            = 128
+	reasonLengthLimit            = 128
+	noteLengthLimit              = 1024
+)
+
+func (eventStrategy) AllowCreateOnUpdate() bool { return true }
+
+func (eventStrategy) Validate(obj runtime.Object) field.ErrorList {
+	return validateEvent(obj.(*corev1.Event))
+}
+
+func (eventStrategy) ValidateUpdate(obj, _ runtime.Object) field.ErrorList {
+	return validateEvent(obj.(*corev1.Event))
+}
+
+// validateEvent checks an event lives in its object's namespace (or in
+// default, for cluster-scoped objects), and, for events with an eventTime,
+// that the reporting fields are there and short enough.
+func validateEvent(e *corev1.Event) field.ErrorList {
+	var errs field.ErrorList
+	nsPath := field.NewPath("involvedObject", "namespace")
+	const mismatch = "does not match event.namespace"
+	if e.EventTime.IsZero() {
+		if e.InvolvedObject.Namespace == "" {
+			if e.Namespace != metav1.NamespaceNone && e.Namespace != metav1.NamespaceDefault {
+				errs = append(errs, field.Invalid(nsPath, e.InvolvedObject.Namespace, mismatch))
+			}
+		} else if e.Namespace != e.InvolvedObject.Namespace {
+			errs = append(errs, field.Invalid(nsPath, e.InvolvedObject.Namespace, mismatch))
+		}
+	} else {
+		if e.InvolvedObject.Namespace == "" && e.Namespace != metav1.NamespaceDefault && e.Namespace != metav1.NamespaceSystem {
+			errs = append(errs, field.Invalid(nsPath, e.InvolvedObject.Namespace, mismatch))
+		}
+		if e.ReportingController == "" {
+			errs = append(errs, field.Required(field.NewPath("reportingController"), ""))
+		} else {
+			errs = append(errs, validateQualifiedName(e.ReportingController, field.NewPath("reportingController"))...)
+		}
+		errs = append(errs, requiredAndShort(e.ReportingInstance, reportingInstanceLengthLimit, field.NewPath("reportingInstance"))...)
+		errs = append(errs, requiredAndShort(e.Action, actionLengthLimit, field.NewPath("action"))...)
+		errs = append(errs, requiredAndShort(e.Reason, reasonLengthLimit, field.NewPath("reason"))...)
+		if len(e.Message) > noteLengthLimit {
+			errs = append(errs, field.Invalid(field.NewPath("message"), "", fmt.Sprintf("can have at most %v characters", noteLengthLimit)))
+		}
+	}
+	return append(errs, invalids(field.NewPath("namespace"), e.Namespace, validation.IsDNS1123Subdomain(e.Namespace))...)
+}
+
+func requiredAndShort(value string, limit int, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if value == "" {
+		errs = append(errs, field.Required(p, ""))
+	}
+	if len(value) > limit {
+		errs = append(errs, field.Invalid(p, "", fmt.Sprintf("can have at most %v characters", limit)))
+	}
+	return errs
+}
