@@ -32,6 +32,8 @@ type Options struct {
 	// ServerAddress is host:port clients reach this apiserver at, for /api.
 	ServerAddress string
 	MaxBodyBytes  int64
+	// RequestTimeout bounds every request but watches.
+	RequestTimeout time.Duration
 	// MinRequestTimeout bounds watches that ask for no timeout: each gets
 	// a random timeout between it and twice it, as Kubernetes.
 	MinRequestTimeout time.Duration
@@ -53,6 +55,9 @@ type API struct {
 func New(opts Options) *API {
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = time.Minute
 	}
 	if opts.MinRequestTimeout == 0 {
 		opts.MinRequestTimeout = 30 * time.Minute
@@ -119,6 +124,13 @@ func (a *API) serve(c *gin.Context, group, version, rest string) {
 		}
 	}
 	c.Set(ctxRequestInfo, info)
+	if info.Verb != VerbWatch {
+		// Short requests are bounded, as kube-apiserver's 60s default:
+		// a stuck etcd answers 504 instead of holding the client forever.
+		ctx, cancel := context.WithTimeout(c.Request.Context(), a.opts.RequestTimeout)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+	}
 	req := &request{api: a, c: c, info: info, desc: desc, store: a.opts.Stores[desc]}
 	if info.Subresource != "" {
 		req.serveSubresource()
