@@ -34,10 +34,10 @@ func TestListSelectorsAndNamespaces(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name  string
-		ns    string
-		opts  metav1.ListOptions
-		want  string
+		name string
+		ns   string
+		opts metav1.ListOptions
+		want string
 	}{
 		{"one namespace", "default", metav1.ListOptions{LabelSelector: "tier"}, "default/a,default/b"},
 		{"all namespaces", "", metav1.ListOptions{LabelSelector: "tier"}, "default/a,default/b,other/c,other/d"},
@@ -76,9 +76,9 @@ func TestPodFieldSelectors(t *testing.T) {
 		}
 	}
 	for sel, want := range map[string]string{
-		"spec.nodeName=n1":                           "p1",
-		"spec.nodeName=":                             "p3",
-		"spec.nodeName!=,status.phase=Pending":       "p1,p2",
+		"spec.nodeName=n1":                                      "p1",
+		"spec.nodeName=":                                        "p3",
+		"spec.nodeName!=,status.phase=Pending":                  "p1,p2",
 		"spec.schedulerName=default-scheduler,metadata.name=p2": "p2",
 	} {
 		list, err := pods.List(ctx(t), metav1.ListOptions{FieldSelector: sel})

@@ -10,10 +10,10 @@ package server
 
 import (
 	"context"
-	stdlog "log"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"

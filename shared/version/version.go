@@ -26,15 +26,15 @@ var (
 // Get returns the version the /version endpoint and `--version` report.
 func Get() apimachineryversion.Info {
 	return apimachineryversion.Info{
-		Major:      kubeMajor,
-		Minor:      kubeMinor,
-		GitVersion: fmt.Sprintf("v%s.%s.0+coracle-%s", kubeMajor, kubeMinor, coracleVersion),
-		GitCommit:  gitCommit,
+		Major:        kubeMajor,
+		Minor:        kubeMinor,
+		GitVersion:   fmt.Sprintf("v%s.%s.0+coracle-%s", kubeMajor, kubeMinor, coracleVersion),
+		GitCommit:    gitCommit,
 		GitTreeState: "clean",
-		BuildDate:  buildDate,
-		GoVersion:  runtime.Version(),
-		Compiler:   runtime.Compiler,
-		Platform:   runtime.GOOS + "/" + runtime.GOARCH,
+		BuildDate:    buildDate,
+		GoVersion:    runtime.Version(),
+		Compiler:     runtime.Compiler,
+		Platform:     runtime.GOOS + "/" + runtime.GOARCH,
 	}
 }
 

@@ -40,13 +40,13 @@ func TestPriority(t *testing.T) {
 	}
 	withDefault := classes{"low": {ObjectMeta: metav1.ObjectMeta{Name: "low"}, Value: -5, GlobalDefault: true}}
 	tests := []struct {
-		name       string
-		classes    classes
-		pod        corev1.PodSpec
-		priority   int32
-		policy     corev1.PreemptionPolicy
-		className  string
-		forbidden  string
+		name      string
+		classes   classes
+		pod       corev1.PodSpec
+		priority  int32
+		policy    corev1.PreemptionPolicy
+		className string
+		forbidden string
 	}{
 		{"no class, no default: zero", base, corev1.PodSpec{}, 0, corev1.PreemptLowerPriority, "", ""},
 		{"named class", base, corev1.PodSpec{PriorityClassName: "high"}, 1000, corev1.PreemptLowerPriority, "high", ""},

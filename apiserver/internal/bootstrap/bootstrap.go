@@ -167,4 +167,3 @@ func reconcileEndpoints(ctx context.Context, s Stores, opts Options) error {
 	}, registry.UpdateOptions{})
 	return err
 }
-

@@ -26,9 +26,9 @@ type Event struct {
 
 	attrs, prevAttrs attrs
 
-	mu         sync.Mutex // guards memo and prevAtRev
-	memo       map[string][]byte
-	prevAtRev  runtime.Object
+	mu        sync.Mutex // guards memo and prevAtRev
+	memo      map[string][]byte
+	prevAtRev runtime.Object
 }
 
 // attrs are what watchers filter on, computed once per object.
