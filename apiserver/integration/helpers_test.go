@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -142,3 +143,5 @@ func createNamespace(t *testing.T, c *cluster, name string) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

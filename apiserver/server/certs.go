@@ -1,11 +1,14 @@
 package server
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"coracle.dev/shared/kubeconfig"
 	"coracle.dev/shared/pki"
@@ -16,11 +19,13 @@ const (
 	caName      = "ca"
 	servingName = "apiserver"
 	adminName   = "admin"
+	kubeletName = "apiserver-kubelet-client"
 )
 
-// credentials are the apiserver's CA, serving pair and admin pair.
+// credentials are the apiserver's CA, serving pair, admin pair and the
+// client pair it presents to kubelets.
 type credentials struct {
-	ca, serving, admin *pki.KeyPair
+	ca, serving, admin, kubeletClient *pki.KeyPair
 }
 
 // loadOrCreateCredentials reuses what DATA_DIR/pki holds and creates what
@@ -59,20 +64,52 @@ func loadOrCreateCredentials(dir string, ips []net.IP, dnsNames []string) (*cred
 			return nil, err
 		}
 	}
-	if pki.Exists(pkiDir, adminName) {
-		if c.admin, err = pki.Load(pkiDir, adminName); err != nil {
-			return nil, fmt.Errorf("load admin certificate: %w", err)
-		}
-	} else {
-		c.admin, err = c.ca.Issue(pki.Request{CommonName: "kubernetes-admin", Organization: []string{"system:masters"}, Usage: pki.ClientUsage})
-		if err != nil {
-			return nil, err
-		}
-		if err := c.admin.Write(pkiDir, adminName); err != nil {
-			return nil, err
-		}
+	if c.admin, err = loadOrIssueClient(c.ca, pkiDir, adminName, "kubernetes-admin"); err != nil {
+		return nil, err
+	}
+	if c.kubeletClient, err = loadOrIssueClient(c.ca, pkiDir, kubeletName, "kube-apiserver-kubelet-client"); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// loadOrIssueClient reuses dir/name or issues a system:masters client
+// certificate with common name cn.
+func loadOrIssueClient(ca *pki.KeyPair, dir, name, cn string) (*pki.KeyPair, error) {
+	if pki.Exists(dir, name) {
+		kp, err := pki.Load(dir, name)
+		if err != nil {
+			return nil, fmt.Errorf("load %s certificate: %w", name, err)
+		}
+		return kp, nil
+	}
+	kp, err := ca.Issue(pki.Request{CommonName: cn, Organization: []string{"system:masters"}, Usage: pki.ClientUsage})
+	if err != nil {
+		return nil, err
+	}
+	if err := kp.Write(dir, name); err != nil {
+		return nil, err
+	}
+	return kp, nil
+}
+
+// kubeletTransport reaches kubelets with the kubelet client certificate.
+// Kubelets serve self-signed certificates unless given one, so their
+// certificate is not verified, as kube-apiserver does with no kubelet CA.
+// HTTP/1.1 only: exec streams are upgraded connections.
+func (c *credentials) kubeletTransport() *http.Transport {
+	return &http.Transport{
+		TLSClientConfig: &tls.Config{
+			Certificates:       []tls.Certificate{{Certificate: [][]byte{c.kubeletClient.Cert.Raw}, PrivateKey: c.kubeletClient.Key, Leaf: c.kubeletClient.Cert}},
+			InsecureSkipVerify: true, //nolint:gosec // kubelets' serving certificates are self-signed
+			MinVersion:         tls.VersionTLS12,
+		},
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+	}
 }
 
 // covers reports whether cert is signed by ca and valid for every address.

@@ -203,7 +203,7 @@ func (s *Server) Start(ctx context.Context) error {
 			opts.Allocator = s.services
 		}
 		if d.Group == "" && d.Resource == "pods" {
-			opts.Admitters = []registry.Admitter{&admission.Priority{Classes: priorityClasses{s}}}
+			opts.Admitters = []registry.Admitter{&admission.Priority{Classes: priorityClasses{s}}, admission.DefaultTolerations{}}
 		}
 		s.stores[d] = registry.New(opts)
 	}
@@ -229,8 +229,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.api = endpoints.New(endpoints.Options{
 		Registry: s.registry, Scheme: scheme, Stores: s.stores, ServerAddress: s.hostPort(),
 		MinRequestTimeout: s.cfg.MinRequestTimeout, Shutdown: s.shutdown,
-		LongRunning: func(res string, d int) { s.metrics.LongRunning.WithLabelValues("WATCH", res).Add(float64(d)) },
-		Log:         s.log,
+		KubeletTransport: s.creds.kubeletTransport(),
+		LongRunning:      func(res string, d int) { s.metrics.LongRunning.WithLabelValues("WATCH", res).Add(float64(d)) },
+		Log:              s.log,
 	})
 	s.http = &http.Server{
 		Handler: s.engine(),

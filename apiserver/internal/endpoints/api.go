@@ -32,6 +32,9 @@ type Options struct {
 	// ServerAddress is host:port clients reach this apiserver at, for /api.
 	ServerAddress string
 	MaxBodyBytes  int64
+	// KubeletTransport reaches kubelets for pods/log and pods/exec, with
+	// the apiserver's kubelet client certificate; nil disables them.
+	KubeletTransport http.RoundTripper
 	// RequestTimeout bounds every request but watches.
 	RequestTimeout time.Duration
 	// MinRequestTimeout bounds watches that ask for no timeout: each gets
@@ -124,7 +127,7 @@ func (a *API) serve(c *gin.Context, group, version, rest string) {
 		}
 	}
 	c.Set(ctxRequestInfo, info)
-	if info.Verb != VerbWatch {
+	if !longRunning(info) {
 		// Short requests are bounded, as kube-apiserver's 60s default:
 		// a stuck etcd answers 504 instead of holding the client forever.
 		ctx, cancel := context.WithTimeout(c.Request.Context(), a.opts.RequestTimeout)
@@ -261,3 +264,9 @@ func (r *request) listOptions() (registry.ListOptions, error) {
 }
 
 func isTrue(s string) bool { return s == "1" || s == "true" || s == "True" }
+
+// longRunning requests are not bounded by RequestTimeout: watches, and
+// streams to kubelets.
+func longRunning(info RequestInfo) bool {
+	return info.Verb == VerbWatch || info.Subresource == resource.Log || info.Subresource == resource.Exec
+}

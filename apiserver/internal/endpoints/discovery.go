@@ -26,6 +26,8 @@ var subresourceInfos = map[string]subresourceInfo{
 	resource.Binding:  {group: "", version: "v1", kind: "Binding", verbs: metav1.Verbs{"create"}},
 	resource.Eviction: {group: "policy", version: "v1", kind: "Eviction", verbs: metav1.Verbs{"create"}},
 	resource.Finalize: {verbs: metav1.Verbs{"update"}},
+	resource.Log:      {verbs: metav1.Verbs{"get"}},
+	resource.Exec:     {group: "", version: "v1", kind: "PodExecOptions", verbs: metav1.Verbs{"create", "get"}},
 }
 
 func (a *API) addressByCIDR() []metav1.ServerAddressByClientCIDR {

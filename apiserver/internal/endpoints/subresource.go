@@ -35,6 +35,10 @@ func (r *request) serveSubresource() {
 		r.onlyVerb(VerbCreate, r.evict)
 	case resource.Finalize:
 		r.onlyVerb(VerbUpdate, r.finalize)
+	case resource.Log:
+		r.servePodLog()
+	case resource.Exec:
+		r.servePodExec()
 	default:
 		r.fail(notFound())
 	}

@@ -23,6 +23,8 @@ const (
 	Binding  = "binding"
 	Eviction = "eviction"
 	Finalize = "finalize"
+	Log      = "log"
+	Exec     = "exec"
 )
 
 // Descriptor is everything the apiserver knows about one kind.

@@ -69,7 +69,7 @@ func Pods() *resource.Descriptor {
 	d.New = func() runtime.Object { return &corev1.Pod{} }
 	d.NewList = func() runtime.Object { return &corev1.PodList{} }
 	d.Strategy = podStrategy{}
-	d.Subresources = []string{resource.Status, resource.Binding, resource.Eviction}
+	d.Subresources = []string{resource.Status, resource.Binding, resource.Eviction, resource.Log, resource.Exec}
 	d.Table = printers.Pod()
 	d.FieldLabels = []string{"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
 		"spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"}
