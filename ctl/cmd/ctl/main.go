@@ -1,0 +1,19 @@
+// Command ctl is Coracle's command line client: kubectl's verbs, flags
+// and output against any cluster its kubeconfig names.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"coracle.dev/ctl/internal/commands"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := commands.Execute(ctx, os.Args[1:], commands.IO{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, os.Getenv)
+	stop()
+	os.Exit(code)
+}
