@@ -39,16 +39,32 @@ const maxUpdateAttempts = 16
 // reads again and retries.
 func (s *Store) Update(ctx context.Context, ns, name string, tryUpdate UpdateFunc, opts UpdateOptions) (Result, error) {
 	key := s.desc.Key(ns, name)
+	// The first attempt starts from the watch cache's copy, saving an etcd
+	// read, as Kubernetes does; the write is still guarded by the copy's
+	// revision. Whatever looks wrong on a cached copy (a conflict, an
+	// error, nothing to write) is decided again on a fresh read.
+	fromCache := s.cache != nil
 	for attempt := 0; attempt < maxUpdateAttempts; attempt++ {
-		current := s.desc.New()
-		err := s.storage.Get(ctx, key, current)
-		if errors.Is(err, storage.ErrNotFound) {
-			return s.createOnUpdate(ctx, ns, name, tryUpdate, opts)
+		var current runtime.Object
+		if fromCache {
+			current = s.cache.Get(key)
+			fromCache = current != nil
 		}
-		if err != nil {
-			return Result{}, s.storageError(err, name)
+		if !fromCache {
+			current = s.desc.New()
+			err := s.storage.Get(ctx, key, current)
+			if errors.Is(err, storage.ErrNotFound) {
+				return s.createOnUpdate(ctx, ns, name, tryUpdate, opts)
+			}
+			if err != nil {
+				return Result{}, s.storageError(err, name)
+			}
 		}
-		res, retry, err := s.tryUpdate(ctx, key, name, current, tryUpdate, opts)
+		res, retry, err := s.tryUpdate(ctx, key, name, current, tryUpdate, opts, fromCache)
+		if fromCache && (retry || err != nil) {
+			fromCache = false
+			continue
+		}
 		if retry {
 			continue
 		}
@@ -81,7 +97,8 @@ func (s *Store) createOnUpdate(ctx context.Context, ns, name string, tryUpdate U
 }
 
 // tryUpdate makes one attempt; retry reports a lost race worth retrying.
-func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime.Object, tryUpdate UpdateFunc, opts UpdateOptions) (Result, bool, error) {
+// stale says current came from the watch cache and may be behind etcd.
+func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime.Object, tryUpdate UpdateFunc, opts UpdateOptions, stale bool) (Result, bool, error) {
 	curMeta, _ := meta.Accessor(current)
 	curRV := curMeta.GetResourceVersion()
 	curRev, _ := storage.ParseRevision(curRV)
@@ -146,7 +163,7 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 			return Result{Object: obj, Warnings: warnings, Deleted: true}, false, nil
 		}
 		rev, err := s.storage.Delete(ctx, key, curRev, s.release(current))
-		if errors.Is(err, storage.ErrConflict) && !pinned {
+		if errors.Is(err, storage.ErrConflict) && (!pinned || stale) {
 			return Result{}, true, nil
 		}
 		if err != nil {
@@ -157,6 +174,10 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 	}
 
 	if unchanged(obj, current) {
+		if stale {
+			// Unchanged from a copy that may be old is not unchanged.
+			return Result{}, true, nil
+		}
 		return Result{Object: current, Warnings: warnings}, false, nil
 	}
 	if opts.DryRun {
@@ -174,9 +195,9 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 		switch {
 		case err == nil:
 			return Result{Object: obj, Warnings: warnings}, false, nil
-		case errors.Is(err, storage.ErrConflict) && !pinned:
+		case errors.Is(err, storage.ErrConflict) && (!pinned || stale):
 			return Result{}, true, nil
-		case errors.Is(err, storage.ErrNotFound) && !pinned:
+		case errors.Is(err, storage.ErrNotFound) && (!pinned || stale):
 			return Result{}, true, nil
 		case errors.As(err, &claim):
 			taken = claim.Key

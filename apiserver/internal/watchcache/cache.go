@@ -587,3 +587,19 @@ func revisionOf(obj runtime.Object) int64 {
 	}
 	return 0
 }
+
+// Get returns a copy of the cached object at key, or nil when the cache
+// has none (or has not listed yet). The copy may be behind etcd: callers
+// write with it only under a revision check.
+func (c *Cache) Get(key string) runtime.Object {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.ready {
+		return nil
+	}
+	e, ok := c.store[key]
+	if !ok {
+		return nil
+	}
+	return e.obj.DeepCopyObject()
+}
