@@ -1,0 +1,16 @@
+// Package framework is the scheduler's plugin framework: the interfaces a
+// Filter or Score plugin implements, the typed Status a plugin answers
+// with, the per-cycle CycleState, the NodeInfo and PodInfo plugins read,
+// a Registry of plugins by unique name, and the Framework that runs a
+// profile's plugins at each extension point.
+//
+// A scheduling cycle for one pod, as in Kubernetes:
+//
+//	PreFilter (once) ─► Filter (per node, in parallel, stops at enough
+//	feasible nodes) ─► PreScore (once) ─► Score (per feasible node) ─►
+//	NormalizeScore (per plugin) ─► weighted sum ─► best node
+//
+// Plugins decide; they never write to the API. Everything here is pure
+// over the snapshot it is given, which is what the table-driven tests of
+// each plugin rely on.
+package framework
