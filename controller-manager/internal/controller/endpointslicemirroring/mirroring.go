@@ -1,0 +1,220 @@
+// Package endpointslicemirroring is the EndpointSlice mirroring
+// controller: the hand-made Endpoints of a Service without a selector are
+// mirrored into EndpointSlices (managed-by
+// endpointslicemirroring-controller.k8s.io), so that what reads slices —
+// kube-proxy, DNS — sees them too. Endpoints labelled
+// endpointslice.kubernetes.io/skip-mirror=true (the apiserver's own for
+// default/kubernetes) are not mirrored.
+package endpointslicemirroring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
+
+	"coracle.dev/controller-manager/internal/controller"
+	"coracle.dev/controller-manager/internal/controller/endpointslice"
+	"coracle.dev/controller-manager/internal/controller/reconcile"
+)
+
+// Name is the controller's name.
+const Name = "endpointslice-mirroring-controller"
+
+// ManagedBy is the managed-by label value of mirrored slices.
+const ManagedBy = "endpointslicemirroring-controller.k8s.io"
+
+// SkipMirrorLabel on an Endpoints object keeps it from being mirrored.
+const SkipMirrorLabel = discoveryv1.LabelSkipMirror
+
+// MaxMirrored is how many addresses of one Endpoints are mirrored, as in
+// Kubernetes.
+const MaxMirrored = 1000
+
+// Controller mirrors Endpoints into EndpointSlices.
+type Controller struct {
+	client    kubernetes.Interface
+	services  corelisters.ServiceLister
+	endpoints corelisters.EndpointsLister
+	slices    discoverylisters.EndpointSliceLister
+	synced    []cache.InformerSynced
+	queue     *reconcile.Queue[string]
+	log       *zap.Logger
+	workers   int
+}
+
+// New builds the controller.
+func New(c controller.Context) (*Controller, error) {
+	svcInf := c.Informers.Core().V1().Services()
+	epInf := c.Informers.Core().V1().Endpoints()
+	sliceInf := c.Informers.Discovery().V1().EndpointSlices()
+	ctl := &Controller{
+		client: c.Client, services: svcInf.Lister(), endpoints: epInf.Lister(), slices: sliceInf.Lister(),
+		synced: []cache.InformerSynced{svcInf.Informer().HasSynced, epInf.Informer().HasSynced, sliceInf.Informer().HasSynced},
+		queue:  c.NewQueue(), log: c.Log, workers: c.Workers,
+	}
+	for _, inf := range []cache.SharedIndexInformer{svcInf.Informer(), epInf.Informer()} {
+		if _, err := inf.AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
+			return nil, err
+		}
+	}
+	onSlice := func(obj any) {
+		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = t.Obj
+		}
+		if s, ok := obj.(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelManagedBy] == ManagedBy {
+			ctl.queue.Add(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
+		}
+	}
+	if _, err := sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, o any) { onSlice(o) }, DeleteFunc: onSlice,
+	}); err != nil {
+		return nil, err
+	}
+	return ctl, nil
+}
+
+// Run implements controller.Runner.
+func (c *Controller) Run(ctx context.Context) {
+	if !reconcile.WaitForSync(ctx, c.synced...) {
+		return
+	}
+	c.queue.Run(ctx, c.workers, c.sync)
+}
+
+// Desired is the pure part: the slices mirroring ep, by address type and
+// port set, ready addresses ready and the others not.
+func Desired(ep *corev1.Endpoints) map[discoveryv1.AddressType][]endpointslice.Group {
+	out := map[discoveryv1.AddressType][]endpointslice.Group{}
+	budget := MaxMirrored
+	for _, subset := range ep.Subsets {
+		var ports []discoveryv1.EndpointPort
+		for _, p := range subset.Ports {
+			proto := p.Protocol
+			if proto == "" {
+				proto = corev1.ProtocolTCP
+			}
+			ports = append(ports, discoveryv1.EndpointPort{Name: ptr.To(p.Name), Port: ptr.To(p.Port), Protocol: ptr.To(proto), AppProtocol: p.AppProtocol})
+		}
+		byType := map[discoveryv1.AddressType][]discoveryv1.Endpoint{}
+		add := func(a corev1.EndpointAddress, ready bool) {
+			if budget == 0 {
+				return
+			}
+			budget--
+			e := discoveryv1.Endpoint{
+				Addresses:  []string{a.IP},
+				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ready)},
+				TargetRef:  a.TargetRef,
+				NodeName:   a.NodeName,
+			}
+			if a.Hostname != "" {
+				e.Hostname = ptr.To(a.Hostname)
+			}
+			at := discoveryv1.AddressTypeIPv4
+			if strings.Contains(a.IP, ":") {
+				at = discoveryv1.AddressTypeIPv6
+			}
+			byType[at] = append(byType[at], e)
+		}
+		for _, a := range subset.Addresses {
+			add(a, true)
+		}
+		for _, a := range subset.NotReadyAddresses {
+			add(a, false)
+		}
+		for at, eps := range byType {
+			sort.Slice(eps, func(i, j int) bool { return eps[i].Addresses[0] < eps[j].Addresses[0] })
+			for start := 0; start < len(eps); start += endpointslice.MaxEndpointsPerSlice {
+				end := min(start+endpointslice.MaxEndpointsPerSlice, len(eps))
+				out[at] = append(out[at], endpointslice.Group{Ports: ports, Endpoints: eps[start:end]})
+			}
+		}
+	}
+	return out
+}
+
+func (c *Controller) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	existing, err := c.slices.EndpointSlices(ns).List(labels.SelectorFromSet(labels.Set{
+		discoveryv1.LabelServiceName: name, discoveryv1.LabelManagedBy: ManagedBy,
+	}))
+	if err != nil {
+		return err
+	}
+	svc, svcErr := c.services.Services(ns).Get(name)
+	ep, epErr := c.endpoints.Endpoints(ns).Get(name)
+	mirror := svcErr == nil && epErr == nil && svc.Spec.Selector == nil && ep.Labels[SkipMirrorLabel] != "true"
+	client := c.client.DiscoveryV1().EndpointSlices(ns)
+	var errs []error
+	if !mirror {
+		for _, s := range existing {
+			if err := client.Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	wantLabels := map[string]string{}
+	for k, v := range ep.Labels {
+		wantLabels[k] = v
+	}
+	wantLabels[discoveryv1.LabelServiceName] = name
+	wantLabels[discoveryv1.LabelManagedBy] = ManagedBy
+	desired := Desired(ep)
+	byType := map[discoveryv1.AddressType][]*discoveryv1.EndpointSlice{}
+	for _, s := range existing {
+		byType[s.AddressType] = append(byType[s.AddressType], s)
+	}
+	for _, at := range []discoveryv1.AddressType{discoveryv1.AddressTypeIPv4, discoveryv1.AddressTypeIPv6} {
+		plan := endpointslice.Reconcile(byType[at], desired[at])
+		for _, s := range byType[at] {
+			g, update := plan.Update[s.Name]
+			if !update && labels.Equals(s.Labels, wantLabels) {
+				continue
+			}
+			next := s.DeepCopy()
+			next.Labels = wantLabels
+			if update {
+				next.Endpoints, next.Ports = g.Endpoints, g.Ports
+			}
+			if _, err := client.Update(ctx, next, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("update endpointslice %s/%s: %w", ns, s.Name, err))
+			}
+		}
+		for _, g := range plan.Create {
+			s := &discoveryv1.EndpointSlice{
+				ObjectMeta: metav1.ObjectMeta{
+					GenerateName: name + "-", Namespace: ns, Labels: wantLabels,
+					OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(svc, corev1.SchemeGroupVersion.WithKind("Service"))},
+				},
+				AddressType: at, Endpoints: g.Endpoints, Ports: g.Ports,
+			}
+			if _, err := client.Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+				errs = append(errs, fmt.Errorf("create mirrored endpointslice for %s: %w", key, err))
+			}
+		}
+		for _, n := range plan.Delete {
+			if err := client.Delete(ctx, n, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,172 @@
+// Package reconcile is the loop every controller runs: a rate-limited work
+// queue of keys, filled by event handlers, drained by workers that call the
+// controller's sync function for one key at a time. A key is never handed
+// to two workers at once; a sync that fails is retried with exponential
+// back-off, one that succeeds resets the back-off.
+package reconcile
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+
+	"coracle.dev/controller-manager/internal/metrics"
+)
+
+// SyncFunc reconciles one key. It returns an error to be retried with
+// back-off; it asks for a later look itself with Queue.AddAfter.
+type SyncFunc[K comparable] func(ctx context.Context, key K) error
+
+// Options configure a queue.
+type Options struct {
+	// Name names the controller in logs and metrics.
+	Name string
+	// Metrics, if set, receives the queue's and the reconciles' metrics.
+	Metrics *metrics.Metrics
+	// Clock drives delayed adds; nil means the real clock.
+	Clock clock.WithTicker
+	// Log is the controller's logger.
+	Log *zap.Logger
+	// BaseDelay and MaxDelay bound the per-key exponential back-off;
+	// zero means 5ms and 1000s, client-go's defaults.
+	BaseDelay, MaxDelay time.Duration
+}
+
+// Queue is a controller's work queue of keys.
+type Queue[K comparable] struct {
+	name    string
+	q       workqueue.TypedRateLimitingInterface[K]
+	metrics *metrics.Metrics
+	log     *zap.Logger
+}
+
+// New returns an empty queue.
+func New[K comparable](o Options) *Queue[K] {
+	base, max := o.BaseDelay, o.MaxDelay
+	if base == 0 {
+		base = 5 * time.Millisecond
+	}
+	if max == 0 {
+		max = 1000 * time.Second
+	}
+	limiter := workqueue.NewTypedItemExponentialFailureRateLimiter[K](base, max)
+	cfg := workqueue.TypedRateLimitingQueueConfig[K]{Name: o.Name, Clock: o.Clock}
+	if o.Metrics != nil {
+		cfg.MetricsProvider = o.Metrics
+	}
+	log := o.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Queue[K]{
+		name:    o.Name,
+		q:       workqueue.NewTypedRateLimitingQueueWithConfig(limiter, cfg),
+		metrics: o.Metrics,
+		log:     log,
+	}
+}
+
+// Add queues key now.
+func (q *Queue[K]) Add(key K) { q.q.Add(key) }
+
+// AddAfter queues key after d.
+func (q *Queue[K]) AddAfter(key K, d time.Duration) {
+	if d <= 0 {
+		q.q.Add(key)
+		return
+	}
+	q.q.AddAfter(key, d)
+}
+
+// Len is the number of keys waiting.
+func (q *Queue[K]) Len() int { return q.q.Len() }
+
+// ShutDown stops the queue; Run returns once the workers finish.
+func (q *Queue[K]) ShutDown() { q.q.ShutDown() }
+
+// Run starts workers that drain the queue with sync, and blocks until ctx
+// ends; then it shuts the queue down and waits for the workers.
+func (q *Queue[K]) Run(ctx context.Context, workers int, syncFn SyncFunc[K]) {
+	if workers < 1 {
+		workers = 1
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for q.processNext(ctx, syncFn) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	q.q.ShutDown()
+	wg.Wait()
+}
+
+func (q *Queue[K]) processNext(ctx context.Context, sync SyncFunc[K]) bool {
+	key, quit := q.q.Get()
+	if quit {
+		return false
+	}
+	defer q.q.Done(key)
+	start := time.Now()
+	err := sync(ctx, key)
+	if q.metrics != nil {
+		q.metrics.ReconcileDuration.WithLabelValues(q.name).Observe(time.Since(start).Seconds())
+	}
+	if err == nil {
+		q.q.Forget(key)
+		return true
+	}
+	if ctx.Err() != nil {
+		return true
+	}
+	if q.metrics != nil {
+		q.metrics.ReconcileErrors.WithLabelValues(q.name).Inc()
+	}
+	q.log.Info("reconcile failed; retrying", zap.Any("key", key), zap.Int("retries", q.q.NumRequeues(key)), zap.Error(err))
+	q.q.AddRateLimited(key)
+	return true
+}
+
+// KeyFunc is the key of an object in handlers: namespace/name, and for a
+// deletion tombstone the key of the object it stands for.
+func KeyFunc(obj any) (string, bool) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return "", false
+	}
+	return key, true
+}
+
+// Handlers returns event handlers that queue the key of every object
+// added, updated or deleted; for a queue of namespace/name strings.
+func Handlers(q *Queue[string]) cache.ResourceEventHandlerFuncs {
+	add := func(obj any) {
+		if key, ok := KeyFunc(obj); ok {
+			q.Add(key)
+		}
+	}
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    add,
+		UpdateFunc: func(_, obj any) { add(obj) },
+		DeleteFunc: add,
+	}
+}
+
+// WaitForSync waits for the informers' caches; false if ctx ended first.
+func WaitForSync(ctx context.Context, synced ...cache.InformerSynced) bool {
+	return cache.WaitForCacheSync(ctx.Done(), synced...)
+}
+
+// Every runs f every period until ctx ends, the first time at once.
+func Every(ctx context.Context, period time.Duration, f func(ctx context.Context)) {
+	wait.UntilWithContext(ctx, f, period)
+}

@@ -1,0 +1,40 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A failing key is retried with back-off until it succeeds; a key is
+// never handed to two workers at once.
+func TestQueueRetriesAndSerializes(t *testing.T) {
+	q := New[string](Options{Name: "test", BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var calls atomic.Int32
+	var inFlight sync.Map
+	done := make(chan struct{})
+	var once sync.Once
+	go q.Run(ctx, 4, func(ctx context.Context, key string) error {
+		if _, busy := inFlight.LoadOrStore(key, true); busy {
+			t.Errorf("key %s handed to two workers", key)
+		}
+		defer inFlight.Delete(key)
+		if calls.Add(1) < 3 {
+			q.Add(key) // queued again while in flight: must wait
+			return errors.New("not yet")
+		}
+		once.Do(func() { close(done) })
+		return nil
+	})
+	q.Add("a")
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("key not retried to success; %d calls", calls.Load())
+	}
+}

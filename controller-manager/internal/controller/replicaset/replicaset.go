@@ -1,0 +1,328 @@
+// Package replicaset is the ReplicaSet controller: it keeps
+// spec.replicas pods of a ReplicaSet's template running, adopting
+// matching orphans and releasing pods its selector no longer matches,
+// and reports replicas, fullyLabeledReplicas, readyReplicas,
+// availableReplicas and observedGeneration in the status.
+//
+// Expectations guard against a slow watch: after asking for N pods the
+// controller does not act on the ReplicaSet again until it has seen the
+// N pods in its cache (or five minutes passed).
+package replicaset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"go.uber.org/zap"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"coracle.dev/controller-manager/internal/controller"
+	"coracle.dev/controller-manager/internal/controller/claim"
+	"coracle.dev/controller-manager/internal/controller/expectations"
+	"coracle.dev/controller-manager/internal/controller/podcontrol"
+	"coracle.dev/controller-manager/internal/controller/podstate"
+	"coracle.dev/controller-manager/internal/controller/reconcile"
+)
+
+// Name is the controller's name.
+const Name = "replicaset-controller"
+
+var kind = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
+
+// Controller is the ReplicaSet controller.
+type Controller struct {
+	client   kubernetes.Interface
+	rsLister appslisters.ReplicaSetLister
+	pods     corelisters.PodLister
+	synced   []cache.InformerSynced
+	podCtl   podcontrol.Interface
+	exp      *expectations.Expectations
+	queue    *reconcile.Queue[string]
+	recorder record.EventRecorder
+	log      *zap.Logger
+	clock    clock.PassiveClock
+	workers  int
+}
+
+// New builds the controller.
+func New(c controller.Context) (*Controller, error) {
+	rsInf := c.Informers.Apps().V1().ReplicaSets()
+	podInf := c.Informers.Core().V1().Pods()
+	ctl := &Controller{
+		client: c.Client, rsLister: rsInf.Lister(), pods: podInf.Lister(),
+		synced:   []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
+		podCtl:   &podcontrol.Control{Client: c.Client, Recorder: c.Recorder},
+		exp:      expectations.New(c.Clock),
+		queue:    c.NewQueue(),
+		recorder: c.Recorder, log: c.Log, clock: c.Clock, workers: c.Workers,
+	}
+	if _, err := rsInf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
+		return nil, err
+	}
+	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    ctl.addPod,
+		UpdateFunc: ctl.updatePod,
+		DeleteFunc: ctl.deletePod,
+	}); err != nil {
+		return nil, err
+	}
+	return ctl, nil
+}
+
+// Run implements controller.Runner.
+func (c *Controller) Run(ctx context.Context) {
+	if !reconcile.WaitForSync(ctx, c.synced...) {
+		return
+	}
+	c.queue.Run(ctx, c.workers, c.sync)
+}
+
+// owner returns the ReplicaSet controlling pod, if it still exists.
+func (c *Controller) owner(pod *corev1.Pod) *appsv1.ReplicaSet {
+	ref := metav1.GetControllerOfNoCopy(pod)
+	if ref == nil || ref.Kind != kind.Kind || ref.APIVersion != kind.GroupVersion().String() {
+		return nil
+	}
+	rs, err := c.rsLister.ReplicaSets(pod.Namespace).Get(ref.Name)
+	if err != nil || rs.UID != ref.UID {
+		return nil
+	}
+	return rs
+}
+
+// enqueueSelecting queues every ReplicaSet whose selector matches an
+// orphan pod: one of them may adopt it.
+func (c *Controller) enqueueSelecting(pod *corev1.Pod) {
+	list, err := c.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, rs := range list {
+		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
+		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		c.queue.Add(rs.Namespace + "/" + rs.Name)
+	}
+}
+
+func key(rs *appsv1.ReplicaSet) string { return rs.Namespace + "/" + rs.Name }
+
+func (c *Controller) addPod(obj any) {
+	pod := obj.(*corev1.Pod)
+	if pod.DeletionTimestamp != nil {
+		c.deletePod(pod)
+		return
+	}
+	if rs := c.owner(pod); rs != nil {
+		c.exp.CreationObserved(key(rs))
+		c.queue.Add(key(rs))
+		return
+	}
+	if metav1.GetControllerOfNoCopy(pod) == nil {
+		c.enqueueSelecting(pod)
+	}
+}
+
+func (c *Controller) updatePod(oldObj, newObj any) {
+	old, pod := oldObj.(*corev1.Pod), newObj.(*corev1.Pod)
+	if old.ResourceVersion == pod.ResourceVersion {
+		return
+	}
+	if pod.DeletionTimestamp != nil && old.DeletionTimestamp == nil {
+		// A graceful deletion has begun: for the ReplicaSet the pod is
+		// gone now, not when the kubelet finishes.
+		c.deletePod(pod)
+	}
+	oldRef, newRef := metav1.GetControllerOfNoCopy(old), metav1.GetControllerOfNoCopy(pod)
+	if oldRef != nil && (newRef == nil || oldRef.UID != newRef.UID) {
+		if rs := c.owner(old); rs != nil {
+			c.queue.Add(key(rs))
+		}
+	}
+	if rs := c.owner(pod); rs != nil {
+		c.queue.Add(key(rs))
+		// A pod turning ready becomes available minReadySeconds later.
+		if rs.Spec.MinReadySeconds > 0 && !podstate.IsReady(old) && podstate.IsReady(pod) {
+			c.queue.AddAfter(key(rs), time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
+		}
+		return
+	}
+	if newRef == nil && (!reflect.DeepEqual(old.Labels, pod.Labels) || oldRef != nil) {
+		c.enqueueSelecting(pod)
+	}
+}
+
+func (c *Controller) deletePod(obj any) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		t, ok := obj.(cache.DeletedFinalStateUnknown)
+		if !ok {
+			return
+		}
+		if pod, ok = t.Obj.(*corev1.Pod); !ok {
+			return
+		}
+	}
+	if rs := c.owner(pod); rs != nil {
+		c.exp.DeletionObserved(key(rs), pod.UID)
+		c.queue.Add(key(rs))
+	}
+}
+
+func (c *Controller) sync(ctx context.Context, k string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(k)
+	if err != nil {
+		return nil
+	}
+	cached, err := c.rsLister.ReplicaSets(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		c.exp.Delete(k)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	rs := cached.DeepCopy()
+	selector, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
+	if err != nil {
+		// An invalid selector is the user's to fix; retrying won't help.
+		c.log.Info("invalid selector", zap.String("replicaset", k), zap.Error(err))
+		return nil
+	}
+	needsSync := c.exp.Satisfied(k)
+	all, err := c.pods.Pods(ns).List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	active := podstate.Filter(all, podstate.IsActive)
+	mgr := claim.NewManager(rs, kind, selector, c.patchPod, func(ctx context.Context) (metav1.Object, error) {
+		return c.client.AppsV1().ReplicaSets(ns).Get(ctx, name, metav1.GetOptions{})
+	})
+	pods, claimErr := claim.Claim(ctx, mgr, active)
+
+	var manageErr error
+	var failedReason string
+	if needsSync && rs.DeletionTimestamp == nil {
+		failedReason, manageErr = c.manage(ctx, rs, pods)
+	}
+	now := c.clock.Now()
+	status := Status(rs, pods, manageErr, failedReason, now)
+	updated, err := c.updateStatus(ctx, rs, status)
+	if err != nil {
+		return err
+	}
+	if manageErr == nil && updated.Spec.MinReadySeconds > 0 &&
+		updated.Status.ReadyReplicas == replicas(updated) && updated.Status.AvailableReplicas != replicas(updated) {
+		c.queue.AddAfter(k, time.Duration(updated.Spec.MinReadySeconds)*time.Second)
+	}
+	return errors.Join(claimErr, manageErr)
+}
+
+func (c *Controller) patchPod(ctx context.Context, ns, name string, patch []byte) error {
+	_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+	return err
+}
+
+// manage creates or deletes pods per Decide and returns the first error
+// with its ReplicaFailure reason.
+func (c *Controller) manage(ctx context.Context, rs *appsv1.ReplicaSet, pods []*corev1.Pod) (string, error) {
+	k := key(rs)
+	plan := Decide(rs, pods)
+	ref := metav1.NewControllerRef(rs, kind)
+	if plan.Create > 0 {
+		c.exp.Expect(k, plan.Create, nil)
+		ok, err := podcontrol.SlowStartBatch(plan.Create, 1, func() error {
+			_, err := c.podCtl.Create(ctx, rs.Namespace, &rs.Spec.Template, rs, ref, nil)
+			if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+				return nil
+			}
+			return err
+		})
+		// Creations that failed or were skipped will never be seen.
+		for i := ok; i < plan.Create; i++ {
+			c.exp.CreationObserved(k)
+		}
+		if err != nil {
+			return ReasonFailedCreate, fmt.Errorf("create pods for %s: %w", k, err)
+		}
+		return "", nil
+	}
+	if len(plan.Delete) > 0 {
+		uids := make([]types.UID, len(plan.Delete))
+		for i, p := range plan.Delete {
+			uids[i] = p.UID
+		}
+		c.exp.Expect(k, 0, uids)
+		err := podcontrol.DeleteParallel(len(plan.Delete), func(i int) error {
+			p := plan.Delete[i]
+			if err := c.podCtl.Delete(ctx, p.Namespace, p.Name, p.UID, rs); err != nil {
+				c.exp.DeletionObserved(k, p.UID)
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return ReasonFailedDelete, err
+		}
+	}
+	return "", nil
+}
+
+// updateStatus writes status if it changed, retrying once on a conflict
+// with the latest ReplicaSet.
+func (c *Controller) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet, status appsv1.ReplicaSetStatus) (*appsv1.ReplicaSet, error) {
+	if statusEqual(rs.Status, status) {
+		return rs, nil
+	}
+	client := c.client.AppsV1().ReplicaSets(rs.Namespace)
+	for attempt := 0; ; attempt++ {
+		next := rs.DeepCopy()
+		next.Status = status
+		updated, err := client.UpdateStatus(ctx, next, metav1.UpdateOptions{})
+		if err == nil {
+			return updated, nil
+		}
+		if apierrors.IsNotFound(err) {
+			return rs, nil
+		}
+		if !apierrors.IsConflict(err) || attempt > 0 {
+			return nil, fmt.Errorf("update status of replicaset %s: %w", key(rs), err)
+		}
+		fresh, gerr := client.Get(ctx, rs.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return nil, gerr
+		}
+		// The status describes the generation we saw.
+		status.ObservedGeneration = rs.Generation
+		rs = fresh
+	}
+}
+
+func statusEqual(a, b appsv1.ReplicaSetStatus) bool {
+	if a.Replicas != b.Replicas || a.FullyLabeledReplicas != b.FullyLabeledReplicas || a.ReadyReplicas != b.ReadyReplicas ||
+		a.AvailableReplicas != b.AvailableReplicas || a.ObservedGeneration != b.ObservedGeneration || len(a.Conditions) != len(b.Conditions) {
+		return false
+	}
+	for i := range a.Conditions {
+		x, y := a.Conditions[i], b.Conditions[i]
+		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message {
+			return false
+		}
+	}
+	return true
+}

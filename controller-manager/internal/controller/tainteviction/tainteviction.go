@@ -1,0 +1,221 @@
+// Package tainteviction is the taint eviction controller: a pod on a node
+// with NoExecute taints it does not tolerate is deleted at once; one that
+// tolerates them for tolerationSeconds is deleted that long after the
+// taint was added (the taint's timeAdded, so a restart of the controller
+// does not extend the stay); one that tolerates them for ever stays. This
+// is how the pods of a lost node (node.kubernetes.io/unreachable) leave
+// it, so their controllers replace them elsewhere.
+package tainteviction
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"coracle.dev/controller-manager/internal/controller"
+	"coracle.dev/controller-manager/internal/controller/reconcile"
+)
+
+// Name is the controller's name.
+const Name = "taint-eviction-controller"
+
+// ReasonEviction is the event on an evicted pod.
+const ReasonEviction = "TaintManagerEviction"
+
+// Verdict is what to do with a pod on a tainted node.
+type Verdict struct {
+	// Evict now.
+	Now bool
+	// At, if not zero, is when to evict.
+	At time.Time
+}
+
+// Decide is the pure part: the pod's fate given its node's taints.
+func Decide(tolerations []corev1.Toleration, taints []corev1.Taint, now time.Time) Verdict {
+	var noExecute []corev1.Taint
+	for _, t := range taints {
+		if t.Effect == corev1.TaintEffectNoExecute {
+			noExecute = append(noExecute, t)
+		}
+	}
+	if len(noExecute) == 0 {
+		return Verdict{}
+	}
+	// As Kubernetes: each taint is tolerated by the first toleration that
+	// matches it; the pod goes when the shortest of those runs out.
+	var at time.Time
+	for i := range noExecute {
+		taint := &noExecute[i]
+		var used *corev1.Toleration
+		for j := range tolerations {
+			if tolerations[j].ToleratesTaint(klog.Background(), taint, false) {
+				used = &tolerations[j]
+				break
+			}
+		}
+		if used == nil {
+			return Verdict{Now: true}
+		}
+		if used.TolerationSeconds == nil {
+			continue
+		}
+		start := now
+		if taint.TimeAdded != nil {
+			start = taint.TimeAdded.Time
+		}
+		deadline := start.Add(time.Duration(max(*used.TolerationSeconds, 0)) * time.Second)
+		if at.IsZero() || deadline.Before(at) {
+			at = deadline
+		}
+	}
+	if at.IsZero() {
+		return Verdict{}
+	}
+	if !at.After(now) {
+		return Verdict{Now: true}
+	}
+	return Verdict{At: at}
+}
+
+// Controller is the taint eviction controller.
+type Controller struct {
+	client   kubernetes.Interface
+	nodes    corelisters.NodeLister
+	pods     corelisters.PodLister
+	synced   []cache.InformerSynced
+	queue    *reconcile.Queue[string]
+	recorder record.EventRecorder
+	log      *zap.Logger
+	clock    clock.PassiveClock
+	workers  int
+}
+
+// New builds the controller.
+func New(c controller.Context) (*Controller, error) {
+	nodeInf := c.Informers.Core().V1().Nodes()
+	podInf := c.Informers.Core().V1().Pods()
+	ctl := &Controller{
+		client: c.Client, nodes: nodeInf.Lister(), pods: podInf.Lister(),
+		synced: []cache.InformerSynced{nodeInf.Informer().HasSynced, podInf.Informer().HasSynced},
+		queue:  c.NewQueue(), recorder: c.Recorder, log: c.Log, clock: c.Clock, workers: c.Workers,
+	}
+	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if p := obj.(*corev1.Pod); p.Spec.NodeName != "" {
+				ctl.queue.Add(p.Namespace + "/" + p.Name)
+			}
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			old, p := oldObj.(*corev1.Pod), newObj.(*corev1.Pod)
+			if p.Spec.NodeName != "" && (old.Spec.NodeName != p.Spec.NodeName || len(old.Spec.Tolerations) != len(p.Spec.Tolerations)) {
+				ctl.queue.Add(p.Namespace + "/" + p.Name)
+			}
+		},
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := nodeInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { ctl.enqueueNodePods(obj.(*corev1.Node)) },
+		UpdateFunc: func(oldObj, newObj any) {
+			if !taintsEqual(oldObj.(*corev1.Node).Spec.Taints, newObj.(*corev1.Node).Spec.Taints) {
+				ctl.enqueueNodePods(newObj.(*corev1.Node))
+			}
+		},
+	}); err != nil {
+		return nil, err
+	}
+	return ctl, nil
+}
+
+func taintsEqual(a, b []corev1.Taint) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].MatchTaint(&b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Controller) enqueueNodePods(node *corev1.Node) {
+	hasNoExecute := false
+	for _, t := range node.Spec.Taints {
+		if t.Effect == corev1.TaintEffectNoExecute {
+			hasNoExecute = true
+		}
+	}
+	if !hasNoExecute {
+		return
+	}
+	pods, err := c.pods.List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, p := range pods {
+		if p.Spec.NodeName == node.Name {
+			c.queue.Add(p.Namespace + "/" + p.Name)
+		}
+	}
+}
+
+// Run implements controller.Runner.
+func (c *Controller) Run(ctx context.Context) {
+	if !reconcile.WaitForSync(ctx, c.synced...) {
+		return
+	}
+	c.queue.Run(ctx, c.workers, c.sync)
+}
+
+func (c *Controller) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	pod, err := c.pods.Pods(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if pod.Spec.NodeName == "" || pod.DeletionTimestamp != nil {
+		return nil
+	}
+	node, err := c.nodes.Get(pod.Spec.NodeName)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	now := c.clock.Now()
+	v := Decide(pod.Spec.Tolerations, node.Spec.Taints, now)
+	if !v.At.IsZero() {
+		c.queue.AddAfter(key, v.At.Sub(now))
+		return nil
+	}
+	if !v.Now {
+		return nil
+	}
+	c.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonEviction, "Marking for deletion Pod %s", key)
+	err = c.client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("evict pod %s: %w", key, err)
+	}
+	c.log.Info("evicted pod from tainted node", zap.String("pod", key), zap.String("node", node.Name))
+	return nil
+}

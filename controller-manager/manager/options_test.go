@@ -1,0 +1,110 @@
+package manager
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"coracle.dev/shared/config"
+)
+
+func TestEnabledControllers(t *testing.T) {
+	all := Names()
+	tests := []struct {
+		name    string
+		flag    []string
+		want    []string
+		wantErr bool
+	}{
+		{"star is all", []string{"*"}, all, false},
+		{"star minus one", []string{"*", "-node-ipam"}, without(all, "node-ipam-controller"), false},
+		{"only named, short or long", []string{"replicaset", "deployment-controller"}, []string{"replicaset-controller", "deployment-controller"}, false},
+		{"unknown name", []string{"*", "-nope"}, nil, true},
+		{"nothing", nil, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := DefaultOptions()
+			o.Controllers = tt.flag
+			got, err := o.EnabledControllers()
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v", err)
+			}
+			if !tt.wantErr && fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("= %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func without(list []string, drop string) []string {
+	var out []string
+	for _, s := range list {
+		if s != drop {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Options)
+		wantErr string
+	}{
+		{"defaults with a kubeconfig", func(o *Options) {}, ""},
+		{"no kubeconfig", func(o *Options) { o.Kubeconfig = "" }, "--kubeconfig"},
+		{"bad cluster CIDR", func(o *Options) { o.ClusterCIDR = "10.244.0.0" }, "--cluster-cidr"},
+		{"mask smaller than the cluster CIDR", func(o *Options) { o.NodeCIDRMaskSize = 8 }, "--node-cidr-mask-size"},
+		{"too many node CIDRs", func(o *Options) { o.ClusterCIDR = "10.0.0.0/8"; o.NodeCIDRMaskSize = 30 }, "--node-cidr-mask-size"},
+		{"IPAM off", func(o *Options) { o.ClusterCIDR = "" }, ""},
+		{"renew deadline past the lease", func(o *Options) { o.LeaderElect = true; o.LeaderElectRenewDeadline = time.Minute }, "leader election"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := DefaultOptions()
+			o.Kubeconfig = "/etc/coracle/controller-manager.conf"
+			tt.mutate(&o)
+			err := o.Validate()
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("Validate = %v, want an error about %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// The command-line contract: flags, config file keys and defaults.
+func TestFlagsAndConfig(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/cm.yaml"
+	if err := writeFile(file, "cluster-cidr: 10.100.0.0/16\nnode-monitor-grace-period: 20s\ncontrollers: ['*', -cronjob]\n"); err != nil {
+		t.Fatal(err)
+	}
+	o := DefaultOptions()
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	err := config.Load(fs, []string{"--kubeconfig", "/k", "--leader-elect", "--node-cidr-mask-size", "26", "--config", file}, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Kubeconfig != "/k" || !o.LeaderElect || o.NodeCIDRMaskSize != 26 || o.ClusterCIDR != "10.100.0.0/16" ||
+		o.NodeMonitorGracePeriod != 20*time.Second || o.KubeAPIQPS != 20 || o.TerminatedPodGCThreshold != 12500 {
+		t.Errorf("options = %+v", o)
+	}
+	got, err := o.EnabledControllers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range got {
+		if n == "cronjob-controller" {
+			t.Error("cronjob-controller enabled despite -cronjob")
+		}
+	}
+}
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
