@@ -197,10 +197,9 @@ func waitExit(t *testing.T, b *bg) int {
 // TestRolloutWithControllerManager rolls a Deployment forward and back
 // with the real Deployment controller writing the ReplicaSets.
 func TestRolloutWithControllerManager(t *testing.T) {
-	t.Skip("needs controller-manager (issue 6)")
 	c := startCluster(t)
 	k := ctl(t, c)
-	// TODO(lead): start bin/controller-manager against c.ts.Kubeconfig here.
+	startComponent(t, c, "controller-manager")
 	ns := c.namespace(t)
 	k.says(t, "deployment.apps/web created", "-n", ns, "create", "deployment", "web", "--image=busybox:1", "--", "sleep", "3600")
 	k.says(t, "deployment.apps/web image updated", "-n", ns, "set", "image", "deployment/web", "busybox=busybox:2")
