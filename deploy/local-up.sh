@@ -47,30 +47,48 @@ start apiserver \
 	--secure-port "$PORT" \
 	--admin-kubeconfig "$CONF/admin.conf"
 
-# Wait for the apiserver to be ready.
-i=0
-until curl -fsk "https://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; do
-	i=$((i + 1))
-	if [ "$i" -ge 120 ]; then
-		echo "apiserver: not ready after 60s; last log lines:" >&2
-		tail -n 20 "$LOGS/apiserver.log" >&2
-		exit 1
-	fi
-	if ! running apiserver; then
-		echo "apiserver: exited; last log lines:" >&2
-		tail -n 20 "$LOGS/apiserver.log" >&2
-		exit 1
-	fi
-	sleep 0.5
-done
+# wait_ready NAME URL: poll URL until it answers 200, at most 60 s.
+wait_ready() {
+	i=0
+	until curl -fsk "$2" >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ "$i" -ge 120 ]; then
+			echo "$1: not ready after 60s; last log lines:" >&2
+			tail -n 20 "$LOGS/$1.log" >&2
+			exit 1
+		fi
+		if ! running "$1"; then
+			echo "$1: exited; last log lines:" >&2
+			tail -n 20 "$LOGS/$1.log" >&2
+			exit 1
+		fi
+		sleep 0.5
+	done
+	echo "$1: ready"
+}
+
+wait_ready apiserver "https://127.0.0.1:$PORT/readyz"
+
+start scheduler \
+	--kubeconfig "$CONF/admin.conf" \
+	--leader-elect \
+	--status-address 127.0.0.1:10259
+start controller-manager \
+	--kubeconfig "$CONF/admin.conf" \
+	--leader-elect \
+	--cluster-cidr 10.244.0.0/16 \
+	--node-cidr-mask-size 24 \
+	--status-address 127.0.0.1:10257
+wait_ready scheduler http://127.0.0.1:10259/readyz
+wait_ready controller-manager http://127.0.0.1:10257/readyz
 
 cat <<MSG
 
 Coracle is up: the API at https://127.0.0.1:$PORT.
 
+  bin/ctl get namespaces          # ctl finds $CONF/admin.conf by itself
   export KUBECONFIG=$CONF/admin.conf
-  kubectl get namespaces
-  kubectl get all -A
+  kubectl get all -A              # the real kubectl works too
 
 Logs: $LOGS/   State: $STATE/   Stop with: make down
 MSG
