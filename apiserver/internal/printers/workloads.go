@@ -2,6 +2,7 @@ package printers
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -9,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"coracle.dev/apiserver/internal/resource"
@@ -118,6 +120,31 @@ func statefulSetCells(ss *appsv1.StatefulSet, now time.Time) []interface{} {
 		since(ss.CreationTimestamp, now),
 		names, images,
 	}
+}
+
+// ControllerRevision columns: Name, Controller, Revision, Age.
+func ControllerRevision() *resource.Table {
+	return newTable([]metav1.TableColumnDefinition{
+		nameColumn(),
+		column("Controller", "string", "Controller of the object"),
+		column("Revision", "string", appsv1.ControllerRevision{}.SwaggerDoc()["revision"]),
+		ageColumn(),
+	}, controllerRevisionCells)
+}
+
+func controllerRevisionCells(cr *appsv1.ControllerRevision, now time.Time) []interface{} {
+	controller := "<none>"
+	if ref := metav1.GetControllerOf(cr); ref != nil {
+		gv, err := schema.ParseGroupVersion(ref.APIVersion)
+		if err == nil {
+			controller = strings.ToLower(ref.Kind)
+			if gv.Group != "" {
+				controller += "." + gv.Group
+			}
+			controller += "/" + ref.Name
+		}
+	}
+	return []interface{}{cr.Name, controller, cr.Revision, since(cr.CreationTimestamp, now)}
 }
 
 // Job columns: Name, Status, Completions, Duration, Age; wide Containers,

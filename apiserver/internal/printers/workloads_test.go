@@ -1,6 +1,7 @@
 package printers
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -204,3 +205,23 @@ func TestCronJobCells(t *testing.T) {
 		})
 	}
 }
+
+func TestControllerRevisionCells(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cr := &appsv1.ControllerRevision{
+		ObjectMeta: metav1.ObjectMeta{Name: "ds-abc", CreationTimestamp: metav1.NewTime(now.Add(-time.Hour)),
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "ds", Controller: ptrTrue()}}},
+		Revision: 3,
+	}
+	got := controllerRevisionCells(cr, now)
+	want := []interface{}{"ds-abc", "daemonset.apps/ds", int64(3), "60m"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("cells %v, want %v", got, want)
+	}
+	orphan := controllerRevisionCells(&appsv1.ControllerRevision{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, now)
+	if orphan[1] != "<none>" {
+		t.Fatalf("controller cell %v", orphan[1])
+	}
+}
+
+func ptrTrue() *bool { b := true; return &b }

@@ -15,7 +15,7 @@ import (
 
 // All returns the apps/v1 kinds.
 func All() []*resource.Descriptor {
-	return []*resource.Descriptor{Deployments(), ReplicaSets(), DaemonSets(), StatefulSets()}
+	return []*resource.Descriptor{Deployments(), ReplicaSets(), DaemonSets(), StatefulSets(), ControllerRevisions()}
 }
 
 func apps(kind, res, singular string) *resource.Descriptor {
