@@ -1,0 +1,383 @@
+// Package podworkers runs one worker per pod. A worker's sync reads the
+// pod as the API has it (from the informer cache) and as the runtime has
+// it, and acts on the difference: it creates the sandbox, pulls images,
+// starts and restarts containers under the restart policy and its
+// back-off, stops containers of pods being deleted and removes what is
+// left of pods that no longer exist, then writes the pod's status. Every
+// sync starts from the current state, never from the event that caused
+// it, so a missed event or a restarted kubelet changes nothing.
+//
+// A worker's life:
+//
+//	Update(uid) ──▶ sync ──requeue──▶ sync ... ──pod gone and nothing left──▶ done
+//	                 ▲ signal (informer event, container exit, back-off expiry)
+package podworkers
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/flowcontrol"
+
+	"coracle.dev/kubelet/internal/envvars"
+	"coracle.dev/kubelet/internal/images"
+	"coracle.dev/kubelet/internal/prober"
+	kruntime "coracle.dev/kubelet/internal/runtime"
+	"coracle.dev/kubelet/internal/status"
+	"coracle.dev/kubelet/internal/volumes"
+)
+
+// ImageService is the node's image store as the workers use it.
+type ImageService interface {
+	// Get returns a present image by the reference a pod names.
+	Get(ref string) (*images.Image, bool)
+	// Pull fetches the image from its registry with the given pull
+	// secrets (type dockerconfigjson).
+	Pull(ctx context.Context, ref string, pullSecrets []v1.Secret) (*images.Image, error)
+	// Use records that a container was made from the image now.
+	Use(ref string)
+}
+
+// Options configure the workers.
+type Options struct {
+	Client  kubernetes.Interface
+	Runtime kruntime.Runtime
+	Images  ImageService
+	// Env reads ConfigMaps and Secrets for container environments.
+	Env envvars.Source
+	// GetPod returns the pod with this UID from the informer cache (not
+	// a copy: the workers copy before changing), or nil.
+	GetPod func(types.UID) *v1.Pod
+	// PodUIDs lists the UIDs of every pod in the informer cache of the
+	// kubelet's nodes; housekeeping gives each a worker.
+	PodUIDs func() []types.UID
+	// Recorder returns the event recorder of a node.
+	Recorder func(node string) record.EventRecorder
+	// HostIP returns a node's InternalIP.
+	HostIP func(node string) string
+	// Volumes makes pods' volumes; nil runs pods without (the fake
+	// runtime).
+	Volumes *volumes.Manager
+	// Probes runs containers' probes; nil ignores them (the fake
+	// runtime).
+	Probes *prober.Manager
+	// PodLogDir is where container logs go: DIR/<ns>_<pod>_<uid>/<container>/<attempt>.log.
+	PodLogDir string
+	// PodPidsLimit caps each container's processes; 0 means no cap.
+	PodPidsLimit int64
+	// ResyncInterval is how often a pod is synced with nothing to
+	// prompt it; HousekeepingInterval how often the runtime is listed for
+	// pods with no worker.
+	ResyncInterval       time.Duration
+	HousekeepingInterval time.Duration
+	Log                  *zap.Logger
+}
+
+// Manager owns the workers.
+type Manager struct {
+	opts Options
+	log  *zap.Logger
+	// crashBackoff delays restarts of containers that exited (10s doubling
+	// to 5m, forgotten after 10m), pullBackoff failed image pulls.
+	crashBackoff *flowcontrol.Backoff
+	pullBackoff  *flowcontrol.Backoff
+
+	// starting bounds the pods creating sandboxes and containers at
+	// once: on a few cores, pods started first then finish first instead
+	// of all finishing late together.
+	starting chan struct{}
+
+	ctx context.Context
+	wg  sync.WaitGroup
+
+	mu      sync.Mutex // guards workers and pending
+	workers map[types.UID]*worker
+	// pending holds updates that came before Run.
+	pending map[types.UID]bool
+}
+
+// Back-off of crashing containers and failed pulls, as Kubernetes'.
+const (
+	initialBackoff = 10 * time.Second
+	maxBackoff     = 300 * time.Second
+)
+
+// New returns a manager; Run starts it.
+func New(opts Options) *Manager {
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
+	}
+	if opts.ResyncInterval == 0 {
+		opts.ResyncInterval = 10 * time.Second
+	}
+	if opts.HousekeepingInterval == 0 {
+		opts.HousekeepingInterval = 2 * time.Second
+	}
+	return &Manager{
+		opts: opts, log: opts.Log,
+		crashBackoff: flowcontrol.NewBackOff(initialBackoff, maxBackoff),
+		pullBackoff:  flowcontrol.NewBackOff(initialBackoff, maxBackoff),
+		workers:      map[types.UID]*worker{},
+		pending:      map[types.UID]bool{},
+		starting:     make(chan struct{}, max(2, runtime.NumCPU())),
+	}
+}
+
+// worker is one pod's.
+type worker struct {
+	uid    types.UID
+	signal chan struct{}
+
+	// Only the worker's goroutine touches what follows.
+	lastStatus *v1.Pod // the pod as our last status write returned it
+	deleted    bool    // the API delete with grace 0 was sent
+}
+
+// Run starts housekeeping and blocks until ctx ends and every worker has
+// returned.
+func (m *Manager) Run(ctx context.Context) {
+	m.mu.Lock()
+	m.ctx = ctx
+	pending := m.pending
+	m.pending = nil
+	m.mu.Unlock()
+	for uid := range pending {
+		m.Update(uid)
+	}
+	t := time.NewTicker(m.opts.HousekeepingInterval)
+	defer t.Stop()
+	m.housekeeping(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			m.wg.Wait()
+			return
+		case uid := <-m.opts.Runtime.Changes():
+			m.Update(uid)
+		case <-t.C:
+			m.housekeeping(ctx)
+		}
+	}
+}
+
+// housekeeping starts a worker for every pod, of the API or of the
+// runtime, that has none: whatever an event did not bring (pods deleted
+// while the kubelet was down, whose containers must go, too).
+func (m *Manager) housekeeping(ctx context.Context) {
+	var uids []types.UID
+	if m.opts.PodUIDs != nil {
+		uids = m.opts.PodUIDs()
+	}
+	pods, err := m.opts.Runtime.ListPods(ctx)
+	if err != nil {
+		m.log.Warn("list runtime pods", zap.Error(err))
+	}
+	for _, p := range pods {
+		uids = append(uids, p.UID)
+	}
+	for _, uid := range uids {
+		m.mu.Lock()
+		_, ok := m.workers[uid]
+		m.mu.Unlock()
+		if !ok {
+			m.Update(uid)
+		}
+	}
+}
+
+// Update asks the pod's worker to sync, starting one if needed.
+func (m *Manager) Update(uid types.UID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ctx == nil {
+		m.pending[uid] = true
+		return
+	}
+	if m.ctx.Err() != nil {
+		return
+	}
+	w := m.workers[uid]
+	if w == nil {
+		w = &worker{uid: uid, signal: make(chan struct{}, 1)}
+		m.workers[uid] = w
+		m.wg.Add(1)
+		go m.run(m.ctx, w)
+	}
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+}
+
+// SetProbes gives the workers a prober (which itself calls Update, so it
+// comes after New). Call before Run.
+func (m *Manager) SetProbes(p *prober.Manager) { m.opts.Probes = p }
+
+// Workers is the number of pods with a worker.
+func (m *Manager) Workers() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.workers)
+}
+
+func (m *Manager) run(ctx context.Context, w *worker) {
+	defer m.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.signal:
+		case <-timer.C:
+		}
+		requeue, done := m.sync(ctx, w)
+		if done {
+			m.mu.Lock()
+			if len(w.signal) == 0 {
+				delete(m.workers, w.uid)
+				m.mu.Unlock()
+				return
+			}
+			m.mu.Unlock()
+			continue
+		}
+		if requeue <= 0 || requeue > m.opts.ResyncInterval {
+			requeue = m.opts.ResyncInterval
+		}
+		timer.Reset(requeue)
+	}
+}
+
+// sync brings one pod a step closer to what the API wants. It returns
+// when to sync again, and done when nothing is left to do for the pod.
+func (m *Manager) sync(ctx context.Context, w *worker) (time.Duration, bool) {
+	var pod *v1.Pod
+	if p := m.opts.GetPod(w.uid); p != nil {
+		pod = p.DeepCopy()
+		// Our last status write may be newer than the cache.
+		if w.lastStatus != nil && newer(w.lastStatus.ResourceVersion, pod.ResourceVersion) {
+			pod.Status = w.lastStatus.Status
+		}
+	}
+	rp, err := m.opts.Runtime.GetPod(ctx, w.uid)
+	if errors.Is(err, kruntime.ErrNotFound) {
+		rp = nil
+	} else if err != nil {
+		m.log.Warn("runtime pod", zap.String("uid", string(w.uid)), zap.Error(err))
+		return time.Second, false
+	}
+	switch {
+	case pod == nil:
+		if rp == nil {
+			return 0, true
+		}
+		// The pod is gone from the API: stop and remove what is left.
+		grace := rp.TerminationGracePeriod
+		if grace <= 0 || grace > 30*time.Second {
+			grace = 30 * time.Second
+		}
+		if err := m.teardown(ctx, nil, rp, grace, true); err != nil {
+			m.log.Warn("remove orphaned pod", zap.String("uid", string(w.uid)), zap.Error(err))
+			return 2 * time.Second, false
+		}
+		m.log.Info("removed orphaned pod", zap.String("pod", rp.Namespace+"/"+rp.Name))
+		return 0, true
+	case pod.DeletionTimestamp != nil:
+		return m.syncDeleted(ctx, w, pod, rp), false
+	case status.IsTerminal(pod.Status.Phase):
+		// Finished: stop anything still running and free the network;
+		// containers and logs stay until the pod is deleted.
+		if rp != nil && (rp.Running() || rp.SandboxReady) {
+			if err := m.teardown(ctx, pod, rp, gracePeriod(pod), false); err != nil {
+				m.log.Warn("tear down finished pod", zap.String("pod", key(pod)), zap.Error(err))
+				return 2 * time.Second, false
+			}
+		}
+		return 0, false
+	}
+	return m.syncPod(ctx, w, pod, rp), false
+}
+
+// syncDeleted stops the containers of a pod being deleted within its grace
+// period, removes everything of it, and deletes it from the API.
+func (m *Manager) syncDeleted(ctx context.Context, w *worker, pod *v1.Pod, rp *kruntime.Pod) time.Duration {
+	if rp != nil {
+		grace := gracePeriod(pod)
+		if pod.DeletionGracePeriodSeconds != nil {
+			grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
+		}
+		if err := m.teardown(ctx, pod, rp, grace, true); err != nil {
+			m.log.Warn("tear down deleted pod", zap.String("pod", key(pod)), zap.Error(err))
+			return 2 * time.Second
+		}
+	}
+	if w.deleted {
+		return 5 * time.Second
+	}
+	if err := m.deleteFromAPI(ctx, pod); err != nil {
+		m.log.Warn("delete pod", zap.String("pod", key(pod)), zap.Error(err))
+		return 2 * time.Second
+	}
+	w.deleted = true
+	m.log.Info("pod deleted", zap.String("pod", key(pod)))
+	return 5 * time.Second
+}
+
+// teardown stops every container of the pod (SIGTERM, SIGKILL after
+// grace, all at once) and removes the sandbox; with remove, also the
+// containers, their logs and records.
+func (m *Manager) teardown(ctx context.Context, pod *v1.Pod, rp *kruntime.Pod, grace time.Duration, remove bool) error {
+	if m.opts.Probes != nil {
+		m.opts.Probes.Forget(rp.UID)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(rp.Containers))
+	for i := range rp.Containers {
+		c := rp.Containers[i]
+		if c.State == kruntime.StateExited {
+			continue
+		}
+		if pod != nil && c.State == kruntime.StateRunning {
+			m.event(pod, c.Name, v1.EventTypeNormal, "Killing", "Stopping container %s", c.Name)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = m.opts.Runtime.StopContainer(ctx, rp.UID, c.ID, grace)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if remove {
+		m.crashBackoff.GC()
+		m.pullBackoff.GC()
+		if err := m.opts.Runtime.RemovePod(ctx, rp.UID); err != nil {
+			return err
+		}
+		if m.opts.Volumes != nil {
+			return m.opts.Volumes.Remove(string(rp.UID))
+		}
+		return nil
+	}
+	return m.opts.Runtime.RemoveSandbox(ctx, rp.UID)
+}
+
+func gracePeriod(pod *v1.Pod) time.Duration {
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		return time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
+	}
+	return 30 * time.Second
+}
+
+func key(pod *v1.Pod) string { return pod.Namespace + "/" + pod.Name }

@@ -1,0 +1,542 @@
+package podworkers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	v1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/utils/ptr"
+
+	"coracle.dev/kubelet/internal/envvars"
+	"coracle.dev/kubelet/internal/images"
+	"coracle.dev/kubelet/internal/prober"
+	kruntime "coracle.dev/kubelet/internal/runtime"
+	"coracle.dev/kubelet/internal/status"
+	"coracle.dev/kubelet/internal/volumes"
+)
+
+// syncPod makes a live pod's containers what its spec asks for, then
+// writes its status. It returns when to sync again.
+func (m *Manager) syncPod(ctx context.Context, w *worker, pod *v1.Pod, rp *kruntime.Pod) time.Duration {
+	waiting := map[string]status.Waiting{}
+	hostIP := m.opts.HostIP(pod.Spec.NodeName)
+	began := time.Now()
+	var release func()
+	if rp == nil || !rp.SandboxReady {
+		release = m.acquire(ctx)
+	}
+	podIP, err := m.opts.Runtime.EnsureSandbox(ctx, pod)
+	if release != nil {
+		release()
+	}
+	if pod.Spec.HostNetwork {
+		podIP = hostIP
+	}
+	sandboxTook := time.Since(began)
+	if err != nil {
+		m.event(pod, "", v1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
+		m.writeStatus(ctx, w, pod, rp, waiting, "Failed to create pod sandbox: "+err.Error(), nil)
+		return 5 * time.Second
+	}
+	if rp, err = m.opts.Runtime.GetPod(ctx, pod.UID); err != nil {
+		return time.Second
+	}
+
+	requeue := time.Duration(0)
+	soonest := func(d time.Duration) {
+		if d > 0 && (requeue == 0 || d < requeue) {
+			requeue = d
+		}
+	}
+	initDone := true
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		latest := rp.Latest(c.Name)
+		if latest != nil && latest.State == kruntime.StateExited && latest.ExitCode == 0 {
+			continue
+		}
+		initDone = false
+		soonest(m.ensureContainer(ctx, pod, rp, c, podIP, hostIP, waiting, true))
+		break
+	}
+	if initDone {
+		for i := range pod.Spec.Containers {
+			soonest(m.ensureContainer(ctx, pod, rp, &pod.Spec.Containers[i], podIP, hostIP, waiting, false))
+		}
+	}
+	if rp, err = m.opts.Runtime.GetPod(ctx, pod.UID); err != nil {
+		return time.Second
+	}
+	probes := m.probe(ctx, pod, rp, podIP)
+	statusAt := time.Now()
+	st := m.writeStatus(ctx, w, pod, rp, waiting, "", probes)
+	if ce := m.log.Check(zap.DebugLevel, "pod synced"); ce != nil {
+		ce.Write(zap.String("pod", key(pod)), zap.Duration("sandbox", sandboxTook),
+			zap.Duration("containers", statusAt.Sub(began)-sandboxTook), zap.Duration("status", time.Since(statusAt)))
+	}
+	if status.IsTerminal(st.Phase) {
+		// Tear down at once rather than at the next resync.
+		soonest(100 * time.Millisecond)
+	}
+	return requeue
+}
+
+// probe starts and stops the probes of the pod's containers, restarts a
+// container whose liveness probe failed, and returns what the probes say
+// of each running container.
+func (m *Manager) probe(ctx context.Context, pod *v1.Pod, rp *kruntime.Pod, podIP string) map[string]status.ProbeState {
+	if m.opts.Probes == nil {
+		return nil
+	}
+	m.opts.Probes.Sync(pod, rp, podIP)
+	out := map[string]status.ProbeState{}
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		latest := rp.Latest(c.Name)
+		if latest == nil || latest.State != kruntime.StateRunning {
+			continue
+		}
+		ps := status.ProbeState{Started: true, Ready: true}
+		if c.StartupProbe != nil {
+			r, _ := m.opts.Probes.Result(pod.UID, c.Name, latest.ID, prober.Startup)
+			ps.Started = r == prober.Success
+			ps.Ready = ps.Started
+			if r == prober.Failure {
+				m.kill(ctx, pod, latest, fmt.Sprintf("Container %s failed startup probe, will be restarted", c.Name))
+			}
+		}
+		if c.ReadinessProbe != nil {
+			r, _ := m.opts.Probes.Result(pod.UID, c.Name, latest.ID, prober.Readiness)
+			ps.Ready = ps.Ready && r == prober.Success
+		}
+		if c.LivenessProbe != nil && ps.Started {
+			if r, _ := m.opts.Probes.Result(pod.UID, c.Name, latest.ID, prober.Liveness); r == prober.Failure {
+				m.kill(ctx, pod, latest, fmt.Sprintf("Container %s failed liveness probe, will be restarted", c.Name))
+			}
+		}
+		out[c.Name] = ps
+	}
+	return out
+}
+
+// kill stops a container whose probe failed; its restart policy decides
+// what comes next.
+func (m *Manager) kill(ctx context.Context, pod *v1.Pod, c *kruntime.Container, why string) {
+	m.event(pod, c.Name, v1.EventTypeNormal, "Killing", "%s", why)
+	if err := m.opts.Runtime.StopContainer(ctx, pod.UID, c.ID, gracePeriod(pod)); err != nil {
+		m.log.Warn("stop unhealthy container", zap.String("pod", key(pod)), zap.String("container", c.Name), zap.Error(err))
+	}
+}
+
+// acquire waits for a slot to create a sandbox or a container and
+// returns its release. Image pulls hold none.
+func (m *Manager) acquire(ctx context.Context) func() {
+	select {
+	case m.starting <- struct{}{}:
+		return func() { <-m.starting }
+	case <-ctx.Done():
+		return func() {}
+	}
+}
+
+// ensureContainer starts the container if it has never run, or runs it
+// again if it exited and the restart policy and back-off allow. It
+// records in waiting why the container is not running, and returns when
+// the pod should be synced again for it (0: no hurry).
+func (m *Manager) ensureContainer(ctx context.Context, pod *v1.Pod, rp *kruntime.Pod, c *v1.Container, podIP, hostIP string, waiting map[string]status.Waiting, isInit bool) time.Duration {
+	latest := rp.Latest(c.Name)
+	attempt := 0
+	if latest != nil {
+		switch latest.State {
+		case kruntime.StateRunning:
+			return 0
+		case kruntime.StateCreated:
+			// Created by a sync that did not get to start it (the kubelet
+			// died in between): start it now.
+			return m.start(ctx, pod, c, latest, waiting)
+		}
+		restart := status.ShouldRestart(pod.Spec.RestartPolicy, latest.ExitCode)
+		if isInit && latest.ExitCode != 0 && pod.Spec.RestartPolicy == v1.RestartPolicyAlways {
+			restart = true
+		}
+		if !restart {
+			return 0
+		}
+		k := backoffKey(pod, c)
+		if m.crashBackoff.IsInBackOffSince(k, latest.FinishedAt) {
+			delay := m.crashBackoff.Get(k)
+			waiting[c.Name] = status.Waiting{
+				Reason:  status.ReasonCrashLoopBackOff,
+				Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.Name, pod.Name, pod.Namespace, pod.UID),
+			}
+			m.event(pod, c.Name, v1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, pod.Name, pod.Namespace, pod.UID)
+			return time.Until(latest.FinishedAt.Add(delay)) + 50*time.Millisecond
+		}
+		m.crashBackoff.Next(k, latest.FinishedAt)
+		attempt = latest.Attempt + 1
+		// Keep the attempt that just exited (its log is --previous);
+		// older ones go.
+		for _, old := range rp.Containers {
+			if old.Name == c.Name && old.Attempt < latest.Attempt {
+				if err := m.opts.Runtime.RemoveContainer(ctx, pod.UID, old.ID); err != nil {
+					m.log.Warn("remove old container", zap.String("pod", key(pod)), zap.String("container", old.ID), zap.Error(err))
+				}
+			}
+		}
+	}
+
+	img, requeue := m.ensureImage(ctx, pod, c, waiting)
+	if img == nil {
+		return requeue
+	}
+	cfg, err := m.containerConfig(ctx, pod, c, img, attempt, podIP, hostIP)
+	if err == nil && m.opts.Volumes != nil {
+		var paths map[string]string
+		if paths, err = m.opts.Volumes.Prepare(ctx, pod, podIP, hostIP); err == nil {
+			cfg.Mounts, err = volumes.Mounts(c, paths)
+		}
+	}
+	if err != nil {
+		waiting[c.Name] = status.Waiting{Reason: status.ReasonCreateContainerConfigError, Message: err.Error()}
+		m.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", err)
+		return 5 * time.Second
+	}
+	m.opts.Images.Use(c.Image)
+	release := m.acquire(ctx)
+	defer release()
+	ctr, err := m.opts.Runtime.CreateContainer(ctx, pod, cfg)
+	if err != nil {
+		waiting[c.Name] = status.Waiting{Reason: status.ReasonCreateContainerError, Message: err.Error()}
+		m.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", err)
+		return 5 * time.Second
+	}
+	m.event(pod, c.Name, v1.EventTypeNormal, "Created", "Created container %s", c.Name)
+	return m.start(ctx, pod, c, ctr, waiting)
+}
+
+func (m *Manager) start(ctx context.Context, pod *v1.Pod, c *v1.Container, ctr *kruntime.Container, waiting map[string]status.Waiting) time.Duration {
+	if err := m.opts.Runtime.StartContainer(ctx, pod.UID, ctr.ID); err != nil {
+		waiting[c.Name] = status.Waiting{Reason: status.ReasonRunContainerError, Message: err.Error()}
+		m.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", err)
+		return time.Second
+	}
+	m.event(pod, c.Name, v1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	return 0
+}
+
+func backoffKey(pod *v1.Pod, c *v1.Container) string {
+	return string(pod.UID) + "/" + c.Name
+}
+
+// ensureImage returns the container's image, pulling it as its pull
+// policy says; nil with the reason in waiting when it is not there.
+func (m *Manager) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Container, waiting map[string]status.Waiting) (*images.Image, time.Duration) {
+	policy := c.ImagePullPolicy
+	if policy == "" {
+		policy = v1.PullIfNotPresent
+		if images.DefaultsToAlways(c.Image) {
+			policy = v1.PullAlways
+		}
+	}
+	if policy != v1.PullAlways {
+		if img, ok := m.opts.Images.Get(c.Image); ok {
+			m.event(pod, c.Name, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
+			return img, 0
+		}
+	}
+	if policy == v1.PullNever {
+		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
+		waiting[c.Name] = status.Waiting{Reason: status.ReasonErrImageNeverPull, Message: msg}
+		m.event(pod, c.Name, v1.EventTypeWarning, status.ReasonErrImageNeverPull, "%s", msg)
+		return nil, 10 * time.Second
+	}
+	k := string(pod.UID) + "/" + c.Image
+	now := time.Now()
+	if m.pullBackoff.IsInBackOffSince(k, now) {
+		msg := fmt.Sprintf("Back-off pulling image %q", c.Image)
+		waiting[c.Name] = status.Waiting{Reason: status.ReasonImagePullBackOff, Message: msg}
+		m.event(pod, c.Name, v1.EventTypeNormal, "BackOff", "%s", msg)
+		return nil, 2 * time.Second
+	}
+	m.event(pod, c.Name, v1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
+	secrets := m.pullSecrets(ctx, pod)
+	start := time.Now()
+	img, err := m.opts.Images.Pull(ctx, c.Image, secrets)
+	if err != nil {
+		m.pullBackoff.Next(k, time.Now())
+		waiting[c.Name] = status.Waiting{Reason: status.ReasonErrImagePull, Message: err.Error()}
+		m.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
+		m.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Error: %s", status.ReasonErrImagePull)
+		// Soon, to report the back-off; the pull waits for its end.
+		return nil, time.Second
+	}
+	m.pullBackoff.Reset(k)
+	d := time.Since(start).Round(time.Millisecond)
+	m.event(pod, c.Name, v1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s (%s including waiting). Image size: %d bytes.", c.Image, d, d, img.Size)
+	return img, 0
+}
+
+// pullSecrets reads the pod's imagePullSecrets; missing ones are reported
+// and skipped, as Kubernetes does.
+func (m *Manager) pullSecrets(ctx context.Context, pod *v1.Pod) []v1.Secret {
+	var out []v1.Secret
+	for _, ref := range pod.Spec.ImagePullSecrets {
+		s, err := m.opts.Env.Secret(ctx, pod.Namespace, ref.Name)
+		if err != nil {
+			m.event(pod, "", v1.EventTypeWarning, "FailedToRetrieveImagePullSecret", "Unable to retrieve some image pull secrets (%s); attempting to pull the image may not succeed.", ref.Name)
+			continue
+		}
+		out = append(out, *s)
+	}
+	return out
+}
+
+// containerConfig resolves everything the runtime needs to create the
+// container.
+func (m *Manager) containerConfig(ctx context.Context, pod *v1.Pod, c *v1.Container, img *images.Image, attempt int, podIP, hostIP string) (kruntime.ContainerConfig, error) {
+	vars, err := envvars.Resolve(ctx, m.opts.Env, pod, c, podIP, hostIP)
+	if err != nil {
+		return kruntime.ContainerConfig{}, err
+	}
+	// The image's variables first; the pod's replace them by name.
+	env := map[string]int{}
+	var list []string
+	add := func(k, v string) {
+		if i, ok := env[k]; ok {
+			list[i] = k + "=" + v
+			return
+		}
+		env[k] = len(list)
+		list = append(list, k+"="+v)
+	}
+	for _, kv := range img.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		add(k, v)
+	}
+	if _, ok := env["PATH"]; !ok {
+		add("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	add("HOSTNAME", pod.Name)
+	values := map[string]string{}
+	for _, v := range vars {
+		add(v.Name, v.Value)
+		values[v.Name] = v.Value
+	}
+	lookup := func(name string) (string, bool) { v, ok := values[name]; return v, ok }
+
+	var args []string
+	switch {
+	case len(c.Command) > 0:
+		args = append(append(args, c.Command...), c.Args...)
+	case len(c.Args) > 0:
+		args = append(append(args, img.Entrypoint...), c.Args...)
+	default:
+		args = append(append(args, img.Entrypoint...), img.Cmd...)
+	}
+	for i := range args {
+		args[i] = envvars.Expand(args[i], lookup)
+	}
+	if len(args) == 0 {
+		return kruntime.ContainerConfig{}, fmt.Errorf("no command specified")
+	}
+
+	cfg := kruntime.ContainerConfig{
+		Name: c.Name, Attempt: attempt, Image: c.Image, ImageRef: img.Ref,
+		Args: args, Env: list, WorkingDir: c.WorkingDir,
+		TTY: c.TTY, Stdin: c.Stdin, PidsLimit: m.opts.PodPidsLimit,
+		LogPath: LogPath(m.opts.PodLogDir, pod, c.Name, attempt),
+	}
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = img.WorkingDir
+	}
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = "/"
+	}
+	uid, gid, err := imageUser(img.User)
+	if err != nil {
+		return kruntime.ContainerConfig{}, err
+	}
+	if sc := pod.Spec.SecurityContext; sc != nil {
+		if sc.RunAsUser != nil {
+			uid = uint32(*sc.RunAsUser)
+		}
+		if sc.RunAsGroup != nil {
+			gid = uint32(*sc.RunAsGroup)
+		}
+	}
+	if sc := c.SecurityContext; sc != nil {
+		if sc.RunAsUser != nil {
+			uid = uint32(*sc.RunAsUser)
+		}
+		if sc.RunAsGroup != nil {
+			gid = uint32(*sc.RunAsGroup)
+		}
+		if sc.RunAsNonRoot != nil && *sc.RunAsNonRoot && uid == 0 {
+			return kruntime.ContainerConfig{}, fmt.Errorf("container has runAsNonRoot and image will run as root")
+		}
+		cfg.ReadOnlyRootfs = ptr.Deref(sc.ReadOnlyRootFilesystem, false)
+	}
+	cfg.UID, cfg.GID = uid, gid
+
+	if q, ok := c.Resources.Limits[v1.ResourceMemory]; ok {
+		cfg.MemoryLimit = q.Value()
+	}
+	req, hasReq := c.Resources.Requests[v1.ResourceCPU]
+	if lim, ok := c.Resources.Limits[v1.ResourceCPU]; ok {
+		cfg.CPUPeriod = 100000
+		cfg.CPUQuota = max(lim.MilliValue()*100000/1000, 1000)
+		if !hasReq {
+			req, hasReq = lim, true
+		}
+	}
+	// CPU shares from the request, as Kubernetes: 1024 per CPU, at least 2.
+	cfg.CPUShares = 2
+	if hasReq {
+		cfg.CPUShares = uint64(max(req.MilliValue()*1024/1000, 2))
+	}
+	return cfg, nil
+}
+
+// imageUser parses an image's "uid[:gid]" user; names are not looked up.
+func imageUser(u string) (uint32, uint32, error) {
+	if u == "" {
+		return 0, 0, nil
+	}
+	us, gs, hasGroup := strings.Cut(u, ":")
+	uid, err := strconv.ParseUint(us, 10, 32)
+	if err != nil {
+		if us == "root" {
+			return 0, 0, nil
+		}
+		return 0, 0, fmt.Errorf("image user %q: only numeric users are supported", u)
+	}
+	gid := uid
+	if hasGroup {
+		g, err := strconv.ParseUint(gs, 10, 32)
+		if err != nil {
+			return 0, 0, fmt.Errorf("image group %q: only numeric groups are supported", u)
+		}
+		gid = g
+	}
+	return uint32(uid), uint32(gid), nil
+}
+
+// LogPath is where a container attempt's log goes, as Kubernetes lays
+// them out: DIR/<namespace>_<pod>_<uid>/<container>/<attempt>.log.
+func LogPath(dir string, pod *v1.Pod, container string, attempt int) string {
+	return filepath.Join(PodLogDir(dir, pod.Namespace, pod.Name, pod.UID), container, strconv.Itoa(attempt)+".log")
+}
+
+// PodLogDir is a pod's log directory.
+func PodLogDir(dir, namespace, name string, uid types.UID) string {
+	return filepath.Join(dir, namespace+"_"+name+"_"+string(uid))
+}
+
+// writeStatus computes the pod's status and patches it if it changed.
+func (m *Manager) writeStatus(ctx context.Context, w *worker, pod *v1.Pod, rp *kruntime.Pod, waiting map[string]status.Waiting, sandboxErr string, probes map[string]status.ProbeState) v1.PodStatus {
+	base := pod
+	// The informer cache may not have seen our last write yet: compute
+	// from whichever is newer, so times do not flap.
+	if w.lastStatus != nil && newer(w.lastStatus.ResourceVersion, pod.ResourceVersion) {
+		base = pod.DeepCopy()
+		base.Status = w.lastStatus.Status
+	}
+	st := status.Compute(status.Input{
+		Pod: base, Runtime: rp, Waiting: waiting, HostIP: m.opts.HostIP(pod.Spec.NodeName),
+		SandboxError: sandboxErr, Probes: probes, Now: time.Now(),
+	})
+	if apiequality.Semantic.DeepEqual(st, base.Status) {
+		return st
+	}
+	oldJSON, err := json.Marshal(v1.Pod{Status: base.Status})
+	if err != nil {
+		return st
+	}
+	newJSON, err := json.Marshal(v1.Pod{Status: st})
+	if err != nil {
+		return st
+	}
+	patch, err := strategicpatch.CreateTwoWayMergePatch(oldJSON, newJSON, v1.Pod{})
+	if err != nil {
+		m.log.Warn("pod status patch", zap.String("pod", key(pod)), zap.Error(err))
+		return st
+	}
+	// The UID makes the patch fail on a pod of the same name made anew.
+	patch, err = addUID(patch, pod.UID)
+	if err != nil {
+		return st
+	}
+	updated, err := m.opts.Client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+	if err != nil {
+		if !apierrors.IsNotFound(err) && ctx.Err() == nil {
+			m.log.Warn("update pod status", zap.String("pod", key(pod)), zap.Error(err))
+		}
+		return st
+	}
+	w.lastStatus = updated
+	return st
+}
+
+func addUID(patch []byte, uid types.UID) ([]byte, error) {
+	var p map[string]any
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, err
+	}
+	p["metadata"] = map[string]any{"uid": string(uid)}
+	return json.Marshal(p)
+}
+
+// newer reports whether resourceVersion a is later than b; they are etcd
+// revisions here, compared as numbers when they parse.
+func newer(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA == nil && errB == nil && x > y
+}
+
+// deleteFromAPI removes the pod object once the node is done with it.
+func (m *Manager) deleteFromAPI(ctx context.Context, pod *v1.Pod) error {
+	err := m.opts.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: ptr.To[int64](0),
+		Preconditions:      &metav1.Preconditions{UID: &pod.UID},
+	})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return err
+	}
+	return nil
+}
+
+// event records an event about the pod, or one of its containers.
+func (m *Manager) event(pod *v1.Pod, container, eventType, reason, format string, args ...any) {
+	if m.opts.Recorder == nil {
+		return
+	}
+	ref := &v1.ObjectReference{
+		Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name,
+		UID: pod.UID, ResourceVersion: pod.ResourceVersion,
+	}
+	if container != "" {
+		ref.FieldPath = fieldPath(pod, container)
+	}
+	m.opts.Recorder(pod.Spec.NodeName).Eventf(ref, eventType, reason, format, args...)
+}
+
+func fieldPath(pod *v1.Pod, container string) string {
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == container {
+			return "spec.initContainers{" + container + "}"
+		}
+	}
+	return "spec.containers{" + container + "}"
+}

@@ -1,0 +1,204 @@
+package runc
+
+import (
+	"fmt"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	v1 "k8s.io/api/core/v1"
+
+	"coracle.dev/kubelet/internal/network/cni"
+	kruntime "coracle.dev/kubelet/internal/runtime"
+)
+
+// defaultCapabilities are the capabilities a container gets, as with
+// containerd and Docker.
+var defaultCapabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// specInput is what a container's OCI spec is made from.
+type specInput struct {
+	cfg        kruntime.ContainerConfig
+	container  *v1.Container
+	pod        *v1.Pod
+	sandbox    *cni.Sandbox
+	podDir     string
+	cgroupPath string
+}
+
+// buildSpec returns the container's OCI runtime spec: its own PID and
+// mount namespaces, the pod's network, IPC and UTS namespaces, the pod's
+// /etc/hosts, /etc/resolv.conf, /etc/hostname and /dev/shm, and its
+// resource limits in its own cgroup.
+func buildSpec(in specInput) *specs.Spec {
+	cfg := in.cfg
+	caps := capabilities(in.container)
+	s := &specs.Spec{
+		Version: specs.Version,
+		Process: &specs.Process{
+			Terminal: false,
+			User:     specs.User{UID: cfg.UID, GID: cfg.GID},
+			Args:     cfg.Args,
+			Env:      cfg.Env,
+			Cwd:      cfg.WorkingDir,
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: caps, Effective: caps, Permitted: caps,
+			},
+			NoNewPrivileges: in.container.SecurityContext != nil && in.container.SecurityContext.AllowPrivilegeEscalation != nil && !*in.container.SecurityContext.AllowPrivilegeEscalation,
+		},
+		Root: &specs.Root{Path: "rootfs", Readonly: cfg.ReadOnlyRootfs},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+			{Destination: "/dev/shm", Type: "bind", Source: in.podDir + "/shm", Options: []string{"rbind", "nosuid", "nodev", "noexec"}},
+			{Destination: "/etc/hosts", Type: "bind", Source: in.podDir + "/hosts", Options: []string{"rbind", "rprivate"}},
+			{Destination: "/etc/resolv.conf", Type: "bind", Source: in.podDir + "/resolv.conf", Options: []string{"rbind", "rprivate"}},
+			{Destination: "/etc/hostname", Type: "bind", Source: in.podDir + "/hostname", Options: []string{"rbind", "rprivate"}},
+		},
+		Linux: &specs.Linux{
+			CgroupsPath: in.cgroupPath,
+			Namespaces:  namespaces(in.sandbox),
+			Resources:   resources(cfg),
+			MaskedPaths: []string{
+				"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
+			},
+			ReadonlyPaths: []string{
+				"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+			},
+		},
+	}
+	for _, m := range cfg.Mounts {
+		opts := []string{"rbind", "rprivate"}
+		if m.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
+	}
+	if sc := in.container.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	}
+	return s
+}
+
+// namespaces: the container's own PID and mount namespaces, the pod's
+// others. With no network (UTS) namespace file the container is in the
+// node's (a hostNetwork pod).
+func namespaces(sb *cni.Sandbox) []specs.LinuxNamespace {
+	ns := []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.IPCNamespace, Path: sb.IPCNS}}
+	if sb.NetNS != "" {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.NetNS})
+	}
+	if sb.UTSNS != "" {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.UTSNamespace, Path: sb.UTSNS})
+	}
+	return ns
+}
+
+func resources(cfg kruntime.ContainerConfig) *specs.LinuxResources {
+	r := &specs.LinuxResources{
+		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+		CPU:     &specs.LinuxCPU{},
+	}
+	if cfg.MemoryLimit > 0 {
+		limit := cfg.MemoryLimit
+		r.Memory = &specs.LinuxMemory{Limit: &limit}
+	}
+	if cfg.CPUShares > 0 {
+		shares := cfg.CPUShares
+		r.CPU.Shares = &shares
+	}
+	if cfg.CPUQuota > 0 {
+		quota, period := cfg.CPUQuota, cfg.CPUPeriod
+		r.CPU.Quota, r.CPU.Period = &quota, &period
+	}
+	if cfg.PidsLimit > 0 {
+		limit := cfg.PidsLimit
+		r.Pids = &specs.LinuxPids{Limit: &limit}
+	}
+	return r
+}
+
+// capabilities applies the container's securityContext to the default
+// set.
+func capabilities(c *v1.Container) []string {
+	sc := c.SecurityContext
+	if sc != nil && sc.Privileged != nil && *sc.Privileged {
+		return allCapabilities()
+	}
+	set := map[string]bool{}
+	for _, cp := range defaultCapabilities {
+		set[cp] = true
+	}
+	if sc != nil && sc.Capabilities != nil {
+		for _, d := range sc.Capabilities.Drop {
+			if strings.EqualFold(string(d), "ALL") {
+				set = map[string]bool{}
+				continue
+			}
+			delete(set, capName(d))
+		}
+		for _, a := range sc.Capabilities.Add {
+			if strings.EqualFold(string(a), "ALL") {
+				for _, cp := range allCapabilities() {
+					set[cp] = true
+				}
+				continue
+			}
+			set[capName(a)] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for _, cp := range append(allCapabilities(), defaultCapabilities...) {
+		if set[cp] {
+			out = append(out, cp)
+			delete(set, cp)
+		}
+	}
+	return out
+}
+
+func capName(c v1.Capability) string {
+	n := strings.ToUpper(string(c))
+	if !strings.HasPrefix(n, "CAP_") {
+		n = "CAP_" + n
+	}
+	return n
+}
+
+func allCapabilities() []string {
+	names := []string{
+		"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+		"LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+		"SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+		"SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+		"MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = "CAP_" + n
+	}
+	return out
+}
+
+// hostsFile is the pod's /etc/hosts, as the kubelet writes it.
+func hostsFile(ip, hostname string, aliases []v1.HostAlias) []byte {
+	var b strings.Builder
+	b.WriteString("# Kubernetes-managed hosts file.\n")
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	b.WriteString("fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
+	if ip != "" {
+		fmt.Fprintf(&b, "%s\t%s\n", ip, hostname)
+	}
+	for _, a := range aliases {
+		fmt.Fprintf(&b, "\n# Entries added by HostAliases.\n%s\t%s\n", a.IP, strings.Join(a.Hostnames, "\t"))
+	}
+	return []byte(b.String())
+}

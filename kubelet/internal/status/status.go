@@ -1,0 +1,340 @@
+// Package status computes a pod's status from what the runtime has of it.
+// It is a pure function of its inputs, shared by the runc and the fake
+// runtime, so a restarted kubelet computes the same status again.
+package status
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kruntime "coracle.dev/kubelet/internal/runtime"
+)
+
+// Waiting reasons the kubelet gives a container that is not running, as
+// Kubernetes names them.
+const (
+	ReasonContainerCreating          = "ContainerCreating"
+	ReasonPodInitializing            = "PodInitializing"
+	ReasonErrImagePull               = "ErrImagePull"
+	ReasonImagePullBackOff           = "ImagePullBackOff"
+	ReasonErrImageNeverPull          = "ErrImageNeverPull"
+	ReasonCrashLoopBackOff           = "CrashLoopBackOff"
+	ReasonCreateContainerConfigError = "CreateContainerConfigError"
+	ReasonCreateContainerError       = "CreateContainerError"
+	ReasonRunContainerError          = "RunContainerError"
+)
+
+// Terminated reasons.
+const (
+	ReasonCompleted = "Completed"
+	ReasonError     = "Error"
+	ReasonOOMKilled = "OOMKilled"
+)
+
+// Waiting is why a container is not running, as the last sync found.
+type Waiting struct {
+	Reason, Message string
+}
+
+// Input is everything a pod's status is computed from.
+type Input struct {
+	// Pod is the pod as the API has it; its current status supplies
+	// startTime and condition transition times.
+	Pod *v1.Pod
+	// Runtime is the runtime's view; nil before anything was created.
+	Runtime *kruntime.Pod
+	// Waiting holds, by container name, why a container is not running.
+	Waiting map[string]Waiting
+	// HostIP is the node's InternalIP.
+	HostIP string
+	// SandboxError, if set, is why the pod's sandbox could not be made.
+	SandboxError string
+	// Probes holds, by container name, what the probes of a running
+	// container say; a running container with no entry is started and
+	// ready.
+	Probes map[string]ProbeState
+	Now    time.Time
+}
+
+// ProbeState is what a running container's probes say.
+type ProbeState struct {
+	// Started: the startup probe succeeded (or there is none).
+	Started bool
+	// Ready: started, and the readiness probe succeeded (or there is none).
+	Ready bool
+}
+
+// Compute returns the pod's status.
+func Compute(in Input) v1.PodStatus {
+	pod := in.Pod
+	old := pod.Status
+	now := metav1.NewTime(in.Now.Truncate(time.Second))
+	st := v1.PodStatus{
+		QOSClass:          old.QOSClass,
+		NominatedNodeName: old.NominatedNodeName,
+		StartTime:         old.StartTime,
+	}
+	if st.StartTime == nil {
+		st.StartTime = &now
+	}
+	if in.HostIP != "" {
+		st.HostIP = in.HostIP
+		st.HostIPs = []v1.HostIP{{IP: in.HostIP}}
+	}
+	rt := in.Runtime
+	if rt == nil {
+		rt = &kruntime.Pod{}
+	}
+	if pod.Spec.HostNetwork && rt.SandboxReady && in.HostIP != "" {
+		st.PodIP = in.HostIP
+		st.PodIPs = []v1.PodIP{{IP: in.HostIP}}
+	} else if rt.IP != "" {
+		st.PodIP = rt.IP
+		st.PodIPs = []v1.PodIP{{IP: rt.IP}}
+	} else if old.PodIP != "" && isTerminal(old.Phase) {
+		// A finished pod keeps the address it had.
+		st.PodIP, st.PodIPs = old.PodIP, old.PodIPs
+	}
+
+	initDone := true
+	for _, c := range pod.Spec.InitContainers {
+		cs := containerStatus(c, rt, in.Waiting, pod.Spec.RestartPolicy)
+		if in.SandboxError != "" && cs.State.Waiting != nil {
+			cs.State.Waiting.Message = in.SandboxError
+		}
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+		if cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 {
+			initDone = false
+		}
+	}
+	for _, c := range pod.Spec.Containers {
+		cs := containerStatus(c, rt, in.Waiting, pod.Spec.RestartPolicy)
+		if ps, ok := in.Probes[c.Name]; ok && cs.State.Running != nil {
+			cs.Started, cs.Ready = &ps.Started, ps.Ready
+		}
+		if !initDone && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonContainerCreating {
+			cs.State.Waiting.Reason = ReasonPodInitializing
+		}
+		if in.SandboxError != "" && cs.State.Waiting != nil {
+			cs.State.Waiting.Message = in.SandboxError
+		}
+		st.ContainerStatuses = append(st.ContainerStatuses, cs)
+	}
+	st.Phase = Phase(pod.Spec, st.InitContainerStatuses, st.ContainerStatuses, initDone)
+	if isTerminal(old.Phase) {
+		// A pod never leaves Succeeded or Failed.
+		st.Phase = old.Phase
+	}
+
+	allReady := len(st.ContainerStatuses) > 0
+	for _, cs := range st.ContainerStatuses {
+		allReady = allReady && cs.Ready
+	}
+	if isTerminal(st.Phase) {
+		allReady = false
+	}
+	conds := []v1.PodCondition{
+		{Type: v1.PodScheduled, Status: v1.ConditionTrue},
+		condition(v1.PodInitialized, initDone, "ContainersNotInitialized", "containers with incomplete status: "+incomplete(st.InitContainerStatuses)),
+		condition(v1.ContainersReady, allReady, "ContainersNotReady", "containers with unready status: "+unready(st.ContainerStatuses)),
+		condition(v1.PodReady, allReady, "ContainersNotReady", "containers with unready status: "+unready(st.ContainerStatuses)),
+	}
+	if isTerminal(st.Phase) {
+		for i := range conds[1:] {
+			c := &conds[i+1]
+			if c.Type != v1.PodInitialized {
+				c.Reason = "PodCompleted"
+				c.Message = ""
+			}
+		}
+	}
+	for i := range conds {
+		conds[i].LastTransitionTime = now
+		for _, o := range old.Conditions {
+			if o.Type == conds[i].Type && o.Status == conds[i].Status {
+				conds[i].LastTransitionTime = o.LastTransitionTime
+			}
+		}
+	}
+	st.Conditions = conds
+	// Conditions other components own (e.g. DisruptionTarget) are kept.
+	for _, o := range old.Conditions {
+		switch o.Type {
+		case v1.PodScheduled, v1.PodInitialized, v1.ContainersReady, v1.PodReady:
+		default:
+			st.Conditions = append(st.Conditions, o)
+		}
+	}
+	return st
+}
+
+// Phase is the pod phase, as Kubernetes computes it from its containers.
+func Phase(spec v1.PodSpec, initStatuses, statuses []v1.ContainerStatus, initDone bool) v1.PodPhase {
+	if !initDone {
+		for _, cs := range initStatuses {
+			if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && spec.RestartPolicy == v1.RestartPolicyNever {
+				return v1.PodFailed
+			}
+		}
+		return v1.PodPending
+	}
+	var running, waiting, stopped, succeeded int
+	for _, cs := range statuses {
+		switch {
+		case cs.State.Running != nil:
+			running++
+		case cs.State.Terminated != nil:
+			stopped++
+			if cs.State.Terminated.ExitCode == 0 {
+				succeeded++
+			}
+		case cs.State.Waiting != nil:
+			if cs.LastTerminationState.Terminated != nil {
+				stopped++
+			} else {
+				waiting++
+			}
+		}
+	}
+	switch {
+	case waiting > 0:
+		return v1.PodPending
+	case running > 0:
+		return v1.PodRunning
+	case stopped == len(statuses) && stopped > 0:
+		switch spec.RestartPolicy {
+		case v1.RestartPolicyAlways:
+			return v1.PodRunning
+		case v1.RestartPolicyOnFailure:
+			if succeeded == stopped {
+				return v1.PodSucceeded
+			}
+			return v1.PodRunning
+		default:
+			if succeeded == stopped {
+				return v1.PodSucceeded
+			}
+			return v1.PodFailed
+		}
+	}
+	return v1.PodPending
+}
+
+// ShouldRestart says whether an exited container is run again under the
+// pod's restart policy.
+func ShouldRestart(policy v1.RestartPolicy, exitCode int) bool {
+	switch policy {
+	case v1.RestartPolicyNever:
+		return false
+	case v1.RestartPolicyOnFailure:
+		return exitCode != 0
+	}
+	return true
+}
+
+func containerStatus(c v1.Container, rt *kruntime.Pod, waiting map[string]Waiting, policy v1.RestartPolicy) v1.ContainerStatus {
+	cs := v1.ContainerStatus{Name: c.Name, Image: c.Image}
+	f := false
+	cs.Started = &f
+	latest := rt.Latest(c.Name)
+	w, hasWaiting := waiting[c.Name]
+	if latest == nil {
+		if !hasWaiting {
+			w = Waiting{Reason: ReasonContainerCreating}
+		}
+		cs.State.Waiting = &v1.ContainerStateWaiting{Reason: w.Reason, Message: w.Message}
+		return cs
+	}
+	cs.ImageID = latest.ImageRef
+	cs.ContainerID = containerID(latest)
+	cs.RestartCount = int32(latest.Attempt)
+	if prev := rt.Previous(c.Name); prev != nil && prev.State == kruntime.StateExited {
+		cs.LastTerminationState.Terminated = terminated(prev)
+	}
+	switch latest.State {
+	case kruntime.StateRunning:
+		t := true
+		cs.Started = &t
+		cs.Ready = true
+		cs.State.Running = &v1.ContainerStateRunning{StartedAt: metav1.NewTime(latest.StartedAt)}
+	case kruntime.StateCreated:
+		if !hasWaiting {
+			w = Waiting{Reason: ReasonContainerCreating}
+		}
+		cs.State.Waiting = &v1.ContainerStateWaiting{Reason: w.Reason, Message: w.Message}
+	case kruntime.StateExited:
+		if hasWaiting && ShouldRestart(policy, latest.ExitCode) {
+			// Waiting to run again: the exited attempt is the last state.
+			cs.LastTerminationState.Terminated = terminated(latest)
+			cs.State.Waiting = &v1.ContainerStateWaiting{Reason: w.Reason, Message: w.Message}
+		} else {
+			cs.State.Terminated = terminated(latest)
+		}
+	}
+	return cs
+}
+
+func terminated(c *kruntime.Container) *v1.ContainerStateTerminated {
+	reason := c.Reason
+	if reason == "" {
+		reason = ReasonError
+		if c.ExitCode == 0 {
+			reason = ReasonCompleted
+		}
+	}
+	return &v1.ContainerStateTerminated{
+		ExitCode:    int32(c.ExitCode),
+		Reason:      reason,
+		StartedAt:   metav1.NewTime(c.StartedAt),
+		FinishedAt:  metav1.NewTime(c.FinishedAt),
+		ContainerID: containerID(c),
+	}
+}
+
+func containerID(c *kruntime.Container) string {
+	if c.ID == "" {
+		return ""
+	}
+	return "runc://" + c.ID
+}
+
+func condition(t v1.PodConditionType, ok bool, reason, message string) v1.PodCondition {
+	if ok {
+		return v1.PodCondition{Type: t, Status: v1.ConditionTrue}
+	}
+	return v1.PodCondition{Type: t, Status: v1.ConditionFalse, Reason: reason, Message: message}
+}
+
+// unready lists, in brackets, the containers that are not ready.
+func unready(statuses []v1.ContainerStatus) string {
+	var out []string
+	for _, s := range statuses {
+		if !s.Ready {
+			out = append(out, s.Name)
+		}
+	}
+	sort.Strings(out)
+	return fmt.Sprintf("%v", out)
+}
+
+// incomplete lists, in brackets, the init containers that have not
+// completed.
+func incomplete(statuses []v1.ContainerStatus) string {
+	var out []string
+	for _, s := range statuses {
+		if t := s.State.Terminated; t == nil || t.ExitCode != 0 {
+			out = append(out, s.Name)
+		}
+	}
+	sort.Strings(out)
+	return fmt.Sprintf("%v", out)
+}
+
+func isTerminal(p v1.PodPhase) bool { return p == v1.PodSucceeded || p == v1.PodFailed }
+
+// IsTerminal reports whether a pod has finished for good.
+func IsTerminal(p v1.PodPhase) bool { return isTerminal(p) }

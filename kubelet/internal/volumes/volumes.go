@@ -1,0 +1,298 @@
+// Package volumes makes a pod's volumes on the node: emptyDir (on disk or
+// tmpfs), hostPath, and the files of configMap, secret, downwardAPI and
+// projected volumes, written once when the pod starts. Each volume is a
+// directory (or a host path) that the runtime binds into the containers
+// that mount it.
+package volumes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+	v1 "k8s.io/api/core/v1"
+
+	"coracle.dev/kubelet/internal/envvars"
+	kruntime "coracle.dev/kubelet/internal/runtime"
+)
+
+// Manager keeps the volumes of pods under one directory:
+// DIR/<pod uid>/<volume name>.
+type Manager struct {
+	Dir string
+	Src envvars.Source
+}
+
+// Prepare makes every volume of the pod (idempotent) and returns the
+// host path of each by name.
+func (m *Manager) Prepare(ctx context.Context, pod *v1.Pod, podIP, hostIP string) (map[string]string, error) {
+	paths := map[string]string{}
+	for _, vol := range pod.Spec.Volumes {
+		p, err := m.prepare(ctx, pod, vol, podIP, hostIP)
+		if err != nil {
+			return nil, fmt.Errorf("volume %q: %w", vol.Name, err)
+		}
+		paths[vol.Name] = p
+	}
+	return paths, nil
+}
+
+func (m *Manager) prepare(ctx context.Context, pod *v1.Pod, vol v1.Volume, podIP, hostIP string) (string, error) {
+	dir := filepath.Join(m.Dir, string(pod.UID), vol.Name)
+	src := vol.VolumeSource
+	switch {
+	case src.HostPath != nil:
+		t := v1.HostPathUnset
+		if src.HostPath.Type != nil {
+			t = *src.HostPath.Type
+		}
+		switch t {
+		case v1.HostPathDirectoryOrCreate:
+			if err := os.MkdirAll(src.HostPath.Path, 0o755); err != nil {
+				return "", err
+			}
+		case v1.HostPathFileOrCreate:
+			f, err := os.OpenFile(src.HostPath.Path, os.O_CREATE|os.O_RDONLY, 0o644)
+			if err != nil {
+				return "", err
+			}
+			f.Close()
+		case v1.HostPathUnset:
+		default:
+			if _, err := os.Stat(src.HostPath.Path); err != nil {
+				return "", fmt.Errorf("hostPath %s: %w", src.HostPath.Path, err)
+			}
+		}
+		return src.HostPath.Path, nil
+	case src.EmptyDir != nil:
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return "", err
+		}
+		if src.EmptyDir.Medium == v1.StorageMediumMemory && !mounted(dir) {
+			opts := "mode=1777"
+			if l := src.EmptyDir.SizeLimit; l != nil && !l.IsZero() {
+				opts += fmt.Sprintf(",size=%d", l.Value())
+			}
+			if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+				return "", fmt.Errorf("tmpfs: %w", err)
+			}
+		}
+		return dir, os.Chmod(dir, 0o777)
+	case src.ConfigMap != nil, src.Secret != nil, src.DownwardAPI != nil, src.Projected != nil:
+		files, err := m.files(ctx, pod, src, podIP, hostIP)
+		if err != nil {
+			return "", err
+		}
+		if files == nil {
+			// An optional source that is missing: an empty directory.
+			files = map[string]file{}
+		}
+		return dir, write(dir, files)
+	}
+	return "", errors.New("unsupported volume type")
+}
+
+// file is one file of a volume.
+type file struct {
+	data []byte
+	mode os.FileMode
+}
+
+// files returns the files of a configMap, secret, downwardAPI or
+// projected volume.
+func (m *Manager) files(ctx context.Context, pod *v1.Pod, src v1.VolumeSource, podIP, hostIP string) (map[string]file, error) {
+	out := map[string]file{}
+	mode := func(def *int32, item *int32) os.FileMode {
+		if item != nil {
+			return os.FileMode(*item)
+		}
+		if def != nil {
+			return os.FileMode(*def)
+		}
+		return 0o644
+	}
+	addKeys := func(data map[string][]byte, items []v1.KeyToPath, def *int32, what string) error {
+		if len(items) == 0 {
+			for k, v := range data {
+				out[k] = file{v, mode(def, nil)}
+			}
+			return nil
+		}
+		for _, it := range items {
+			v, ok := data[it.Key]
+			if !ok {
+				return fmt.Errorf("%s has no key %q", what, it.Key)
+			}
+			out[it.Path] = file{v, mode(def, it.Mode)}
+		}
+		return nil
+	}
+	configMap := func(name string, optional *bool, items []v1.KeyToPath, def *int32) error {
+		cm, err := m.Src.ConfigMap(ctx, pod.Namespace, name)
+		if err != nil {
+			if optional != nil && *optional {
+				return nil
+			}
+			return fmt.Errorf("configmap %q not found", name)
+		}
+		data := map[string][]byte{}
+		for k, v := range cm.Data {
+			data[k] = []byte(v)
+		}
+		for k, v := range cm.BinaryData {
+			data[k] = v
+		}
+		return addKeys(data, items, def, "configmap "+name)
+	}
+	secret := func(name string, optional *bool, items []v1.KeyToPath, def *int32) error {
+		s, err := m.Src.Secret(ctx, pod.Namespace, name)
+		if err != nil {
+			if optional != nil && *optional {
+				return nil
+			}
+			return fmt.Errorf("secret %q not found", name)
+		}
+		return addKeys(s.Data, items, def, "secret "+name)
+	}
+	downward := func(items []v1.DownwardAPIVolumeFile, def *int32) error {
+		for _, it := range items {
+			var v string
+			var err error
+			switch {
+			case it.FieldRef != nil:
+				v, err = envvars.FieldValue(pod, it.FieldRef.FieldPath, podIP, hostIP)
+			case it.ResourceFieldRef != nil:
+				c := container(pod, it.ResourceFieldRef.ContainerName)
+				if c == nil {
+					return fmt.Errorf("downwardAPI %s: no container %q", it.Path, it.ResourceFieldRef.ContainerName)
+				}
+				v, err = envvars.ResourceValue(pod, c, it.ResourceFieldRef)
+			}
+			if err != nil {
+				return err
+			}
+			out[it.Path] = file{[]byte(v), mode(def, it.Mode)}
+		}
+		return nil
+	}
+	var err error
+	switch {
+	case src.ConfigMap != nil:
+		err = configMap(src.ConfigMap.Name, src.ConfigMap.Optional, src.ConfigMap.Items, src.ConfigMap.DefaultMode)
+	case src.Secret != nil:
+		err = secret(src.Secret.SecretName, src.Secret.Optional, src.Secret.Items, src.Secret.DefaultMode)
+	case src.DownwardAPI != nil:
+		err = downward(src.DownwardAPI.Items, src.DownwardAPI.DefaultMode)
+	case src.Projected != nil:
+		for _, s := range src.Projected.Sources {
+			switch {
+			case s.ConfigMap != nil:
+				err = configMap(s.ConfigMap.Name, s.ConfigMap.Optional, s.ConfigMap.Items, src.Projected.DefaultMode)
+			case s.Secret != nil:
+				err = secret(s.Secret.Name, s.Secret.Optional, s.Secret.Items, src.Projected.DefaultMode)
+			case s.DownwardAPI != nil:
+				err = downward(s.DownwardAPI.Items, src.Projected.DefaultMode)
+			}
+			if err != nil {
+				break
+			}
+		}
+	}
+	return out, err
+}
+
+func container(pod *v1.Pod, name string) *v1.Container {
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == name || name == "" {
+			return &pod.Spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+// write puts the files in dir, paths kept inside it.
+func write(dir string, files map[string]file) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for p, f := range files {
+		p = filepath.Clean("/" + p)[1:]
+		if p == "" || strings.HasPrefix(p, "..") {
+			return fmt.Errorf("bad file path %q", p)
+		}
+		if d := filepath.Dir(p); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+		}
+		if err := root.WriteFile(p, f.data, f.mode); err != nil {
+			return err
+		}
+		if err := root.Chmod(p, f.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Mounts returns the container's bind mounts of the pod's volumes.
+func Mounts(c *v1.Container, paths map[string]string) ([]kruntime.Mount, error) {
+	var out []kruntime.Mount
+	for _, vm := range c.VolumeMounts {
+		src, ok := paths[vm.Name]
+		if !ok {
+			return nil, fmt.Errorf("volumeMount %q: no such volume", vm.Name)
+		}
+		if vm.SubPath != "" {
+			sub := filepath.Clean("/" + vm.SubPath)[1:]
+			src = filepath.Join(src, sub)
+			if _, err := os.Stat(src); os.IsNotExist(err) {
+				if err := os.MkdirAll(src, 0o777); err != nil {
+					return nil, err
+				}
+			}
+		}
+		out = append(out, kruntime.Mount{Source: src, Destination: vm.MountPath, ReadOnly: vm.ReadOnly})
+	}
+	return out, nil
+}
+
+// Remove unmounts and removes every volume of a pod (host paths stay).
+func (m *Manager) Remove(uid string) error {
+	dir := filepath.Join(m.Dir, uid)
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if mounted(p) {
+			if err := unix.Unmount(p, unix.MNT_DETACH); err != nil {
+				return fmt.Errorf("unmount %s: %w", p, err)
+			}
+		}
+	}
+	return os.RemoveAll(dir)
+}
+
+// mounted reports whether dir is a mount point of another file system
+// (tmpfs on disk).
+func mounted(dir string) bool {
+	var a, b unix.Stat_t
+	if unix.Stat(dir, &a) != nil || unix.Stat(filepath.Dir(dir), &b) != nil {
+		return false
+	}
+	return a.Dev != b.Dev
+}

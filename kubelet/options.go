@@ -1,0 +1,199 @@
+package kubelet
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+	"k8s.io/client-go/rest"
+)
+
+// Runtimes the kubelet can run pods with.
+const (
+	RuntimeRunc = "runc"
+	RuntimeFake = "fake"
+)
+
+// Options is everything a kubelet needs. Flags, a YAML file and CORACLE_*
+// variables fill it (see AddFlags); tests build it directly.
+type Options struct {
+	Kubeconfig    string `mapstructure:"kubeconfig"`
+	NodeName      string `mapstructure:"node-name"`
+	RootDir       string `mapstructure:"root-dir"`
+	NodeIP        string `mapstructure:"node-ip"`
+	PodCIDR       string `mapstructure:"pod-cidr"`
+	Runtime       string `mapstructure:"runtime"`
+	Address       string `mapstructure:"address"`
+	Port          int    `mapstructure:"port"`
+	StatusAddress string `mapstructure:"status-address"`
+
+	FakeNodes        int           `mapstructure:"fake-nodes"`
+	FakeStartupDelay time.Duration `mapstructure:"fake-startup-delay"`
+
+	CNIBinDir      string   `mapstructure:"cni-bin-dir"`
+	CNIConfDir     string   `mapstructure:"cni-conf-dir"`
+	BridgeName     string   `mapstructure:"bridge-name"`
+	NetworkName    string   `mapstructure:"network-name"`
+	Runc           string   `mapstructure:"runc"`
+	CgroupRoot     string   `mapstructure:"cgroup-root"`
+	MaxPods        int      `mapstructure:"max-pods"`
+	PodPidsLimit   int64    `mapstructure:"pod-max-pids"`
+	PodLogDir      string   `mapstructure:"pod-log-dir"`
+	RegistryMirror []string `mapstructure:"registry-mirror"`
+
+	ImageGCHighThreshold int `mapstructure:"image-gc-high-threshold"`
+	ImageGCLowThreshold  int `mapstructure:"image-gc-low-threshold"`
+
+	ContainerLogMaxSize  string `mapstructure:"container-log-max-size"`
+	ContainerLogMaxFiles int    `mapstructure:"container-log-max-files"`
+
+	TLSCertFile  string `mapstructure:"tls-cert-file"`
+	TLSKeyFile   string `mapstructure:"tls-private-key-file"`
+	ClientCAFile string `mapstructure:"client-ca-file"`
+
+	NodeStatusUpdateFrequency time.Duration `mapstructure:"node-status-update-frequency"`
+	NodeStatusReportFrequency time.Duration `mapstructure:"node-status-report-frequency"`
+	NodeLeaseRenewInterval    time.Duration `mapstructure:"node-lease-renew-interval"`
+	SyncFrequency             time.Duration `mapstructure:"sync-frequency"`
+
+	LogLevel  string `mapstructure:"log-level"`
+	LogFormat string `mapstructure:"log-format"`
+
+	// Log is the logger; nil means no logs. Not a flag.
+	Log *zap.Logger `mapstructure:"-"`
+	// RESTConfig, when set, is used instead of --kubeconfig. Not a flag.
+	RESTConfig *rest.Config `mapstructure:"-"`
+	// ShimPath is kubelet-shim, run as each container's monitor.
+	ShimPath string `mapstructure:"shim"`
+}
+
+// Defaults.
+const (
+	DefaultPort          = 10250
+	DefaultStatusAddress = "127.0.0.1:10248"
+	DefaultMaxPods       = 110
+)
+
+// AddFlags declares the kubelet's flags on fs with their defaults.
+func AddFlags(fs *pflag.FlagSet) {
+	d := DefaultOptions()
+	fs.String("kubeconfig", d.Kubeconfig, "kubeconfig with the apiserver's address and this node's credentials")
+	fs.String("node-name", d.NodeName, "name of this node (default: the host name)")
+	fs.String("root-dir", d.RootDir, "directory for the kubelet's state: images, pods, runc state, certificates")
+	fs.String("node-ip", d.NodeIP, "the node's InternalIP (default: the address of the interface with the default route)")
+	fs.String("pod-cidr", d.PodCIDR, "pod CIDR to use until the node's spec.podCIDR is set")
+	fs.String("runtime", d.Runtime, "runc, or fake (simulated nodes for scale tests; starts no process)")
+	fs.String("address", d.Address, "address to serve the kubelet API (HTTPS) on")
+	fs.Int("port", d.Port, "port of the kubelet API (0 picks a free port)")
+	fs.String("status-address", d.StatusAddress, "address of /healthz, /readyz and /metrics (plain HTTP)")
+	fs.Int("fake-nodes", d.FakeNodes, "with --runtime=fake: simulate this many nodes, named NODE-NAME-0 … NODE-NAME-N-1")
+	fs.Duration("fake-startup-delay", d.FakeStartupDelay, "with --runtime=fake: how long a container takes to start")
+	fs.String("cni-bin-dir", d.CNIBinDir, "directory of the CNI plugins")
+	fs.String("cni-conf-dir", d.CNIConfDir, "directory the kubelet writes its CNI network configuration to")
+	fs.String("bridge-name", d.BridgeName, "Linux bridge the pods are attached to")
+	fs.String("network-name", d.NetworkName, "name of the CNI network")
+	fs.String("runc", d.Runc, "runc binary (default: runc from PATH)")
+	fs.String("shim", d.ShimPath, "kubelet-shim binary (default: kubelet-shim or coracle-kubelet-shim beside the kubelet, else in PATH)")
+	fs.String("cgroup-root", d.CgroupRoot, "cgroup under which pod cgroups are made")
+	fs.Int("max-pods", d.MaxPods, "pods this node accepts (its pods capacity)")
+	fs.Int64("pod-max-pids", d.PodPidsLimit, "most processes per container (0: no limit)")
+	fs.String("pod-log-dir", d.PodLogDir, "directory of container logs (<ns>_<pod>_<uid>/<container>/<restart>.log)")
+	fs.StringSlice("registry-mirror", d.RegistryMirror, "REGISTRY=HOST[:PORT] pairs: pull images of REGISTRY from the mirror first (docker.io=127.0.0.1:5000)")
+	fs.Int("image-gc-high-threshold", d.ImageGCHighThreshold, "disk usage percent above which unused images are removed")
+	fs.Int("image-gc-low-threshold", d.ImageGCLowThreshold, "disk usage percent image garbage collection frees down to")
+	fs.String("container-log-max-size", d.ContainerLogMaxSize, "size at which a container log file is rotated")
+	fs.Int("container-log-max-files", d.ContainerLogMaxFiles, "log files kept per container attempt, the current one included")
+	fs.String("tls-cert-file", d.TLSCertFile, "serving certificate of the kubelet API (default: a self-signed one in --root-dir/pki)")
+	fs.String("tls-private-key-file", d.TLSKeyFile, "key of --tls-cert-file")
+	fs.String("client-ca-file", d.ClientCAFile, "CA that signs the apiserver's client certificate (default: the kubeconfig's CA)")
+	fs.Duration("node-status-update-frequency", d.NodeStatusUpdateFrequency, "how often the node's status is computed")
+	fs.Duration("node-status-report-frequency", d.NodeStatusReportFrequency, "longest time between two node status writes")
+	fs.Duration("node-lease-renew-interval", d.NodeLeaseRenewInterval, "how often the node's Lease is renewed")
+	fs.Duration("sync-frequency", d.SyncFrequency, "how often every pod is synced with nothing to prompt it")
+	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
+	fs.String("log-format", d.LogFormat, "json or console")
+}
+
+// DefaultOptions are the options AddFlags' defaults describe.
+func DefaultOptions() Options {
+	return Options{
+		RootDir: "/var/lib/coracle/kubelet", Runtime: RuntimeRunc, Address: "0.0.0.0", Port: DefaultPort,
+		StatusAddress: DefaultStatusAddress, FakeStartupDelay: 200 * time.Millisecond,
+		CNIBinDir: "/usr/lib/cni", CNIConfDir: "/etc/cni/net.d", BridgeName: "cni0", NetworkName: "coracle",
+		CgroupRoot: "/coracle", MaxPods: DefaultMaxPods, PodLogDir: "/var/log/pods",
+		ImageGCHighThreshold: 85, ImageGCLowThreshold: 80,
+		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
+		NodeStatusUpdateFrequency: 10 * time.Second, NodeStatusReportFrequency: time.Minute,
+		NodeLeaseRenewInterval: 10 * time.Second, SyncFrequency: 10 * time.Second,
+		LogLevel: "info", LogFormat: "json",
+	}
+}
+
+// Validate checks the options, naming the bad setting.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Kubeconfig == "" && o.RESTConfig == nil {
+		errs = append(errs, errors.New("--kubeconfig: required"))
+	}
+	if o.RootDir == "" {
+		errs = append(errs, errors.New("--root-dir: required"))
+	}
+	if o.NodeIP != "" && net.ParseIP(o.NodeIP) == nil {
+		errs = append(errs, fmt.Errorf("--node-ip %q: not an IP address", o.NodeIP))
+	}
+	if o.PodCIDR != "" {
+		if _, _, err := net.ParseCIDR(o.PodCIDR); err != nil {
+			errs = append(errs, fmt.Errorf("--pod-cidr %q: %v", o.PodCIDR, err))
+		}
+	}
+	switch o.Runtime {
+	case RuntimeRunc:
+		if o.FakeNodes > 0 {
+			errs = append(errs, errors.New("--fake-nodes: only with --runtime=fake"))
+		}
+	case RuntimeFake:
+	default:
+		errs = append(errs, fmt.Errorf("--runtime %q: want runc or fake", o.Runtime))
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		errs = append(errs, fmt.Errorf("--port %d: must be 0-65535", o.Port))
+	}
+	if len(o.BridgeName) == 0 || len(o.BridgeName) > 15 {
+		errs = append(errs, fmt.Errorf("--bridge-name %q: must be 1-15 characters", o.BridgeName))
+	}
+	if !strings.HasPrefix(o.CgroupRoot, "/") {
+		errs = append(errs, fmt.Errorf("--cgroup-root %q: must be absolute", o.CgroupRoot))
+	}
+	if o.MaxPods < 1 {
+		errs = append(errs, fmt.Errorf("--max-pods %d: must be at least 1", o.MaxPods))
+	}
+	if o.ImageGCLowThreshold > o.ImageGCHighThreshold || o.ImageGCHighThreshold > 100 || o.ImageGCLowThreshold < 0 {
+		errs = append(errs, fmt.Errorf("--image-gc-low-threshold %d, --image-gc-high-threshold %d: want 0 ≤ low ≤ high ≤ 100", o.ImageGCLowThreshold, o.ImageGCHighThreshold))
+	}
+	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
+		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file: give both or neither"))
+	}
+	for _, m := range o.RegistryMirror {
+		if k, v, ok := strings.Cut(m, "="); !ok || k == "" || v == "" {
+			errs = append(errs, fmt.Errorf("--registry-mirror %q: want REGISTRY=HOST[:PORT]", m))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// nodeNames lists the nodes this kubelet is: one, or with fake nodes
+// NAME-0 … NAME-N-1.
+func (o *Options) nodeNames() []string {
+	if o.Runtime == RuntimeFake && o.FakeNodes > 0 {
+		out := make([]string, o.FakeNodes)
+		for i := range out {
+			out[i] = fmt.Sprintf("%s-%d", o.NodeName, i)
+		}
+		return out
+	}
+	return []string{o.NodeName}
+}
