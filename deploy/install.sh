@@ -24,4 +24,9 @@ for unit in "$ROOT"/deploy/systemd/coracle-*.service; do
 	fi
 	echo "installed $name"
 done
+# The kubelet runs each container under its shim, found beside it.
+if [ -x "$ROOT/bin/kubelet-shim" ]; then
+	install -m 0755 "$ROOT/bin/kubelet-shim" /usr/local/bin/coracle-kubelet-shim
+	echo "installed coracle-kubelet-shim"
+fi
 echo "now: systemctl daemon-reload && systemctl enable --now coracle-apiserver"

@@ -1,33 +1,54 @@
 #!/bin/sh
-# Stops the local Coracle processes started by local-up.sh and removes their
-# runtime files. The stored state in /var/lib/coracle stays. Idempotent.
+# Stops the local Coracle processes started by local-up.sh, newest first,
+# then stops this node's pods and removes every runtime leftover (the
+# containers, their network namespaces, veths, bridge, cgroups, mounts and
+# iptables rules: `kubelet --teardown`). The stored state (the cluster's
+# objects, pulled images) in /var/lib/coracle stays: `make up` carries on
+# where it was. Idempotent.
 set -eu
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN="$ROOT/bin"
-RUN=${CORACLE_RUN_DIR:-/run/coracle}
+. "$(dirname "$0")/local-common.sh"
 
-[ -d "$RUN" ] || { echo "coracle: not running"; exit 0; }
-
-for pidfile in "$RUN"/*.pid; do
-	[ -f "$pidfile" ] || continue
-	name=$(basename "$pidfile" .pid)
-	pid=$(cat "$pidfile")
-	# Only signal the process if it is still the binary we started.
-	if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "^$BIN/$name "; then
+# stop NAME: SIGTERM the component if it is still our binary, wait for it
+# (SIGKILL after 30 s), and forget its pidfile.
+stop() {
+	pidfile="$RUN/$1.pid"
+	[ -f "$pidfile" ] || return 0
+	if running "$1"; then
+		pid=$(cat "$pidfile")
 		kill -TERM "$pid"
 		i=0
 		while kill -0 "$pid" 2>/dev/null; do
 			i=$((i + 1))
 			if [ "$i" -ge 60 ]; then
-				echo "$name: did not stop after 30s; killing"
+				echo "$1: did not stop after 30s; killing"
 				kill -KILL "$pid" 2>/dev/null || true
 				break
 			fi
 			sleep 0.5
 		done
-		echo "$name: stopped"
+		echo "$1: stopped"
 	fi
 	rm -f "$pidfile"
-done
-rmdir "$RUN" 2>/dev/null || true
+}
+
+if [ -d "$RUN" ]; then
+	for name in kube-proxy kubelet local-registry controller-manager scheduler apiserver; do
+		stop "$name"
+	done
+	# Anything else a newer local-up.sh started.
+	for pidfile in "$RUN"/*.pid; do
+		[ -f "$pidfile" ] || continue
+		stop "$(basename "$pidfile" .pid)"
+	done
+	rmdir "$RUN" 2>/dev/null || true
+else
+	echo "coracle: not running"
+fi
+
+# The node's pods and everything they left on the machine.
+if [ -d "$STATE/kubelet" ] && [ -x "$BIN/kubelet" ]; then
+	# shellcheck disable=SC2086 # KUBELET_FLAGS is a list of flags
+	"$BIN/kubelet" $KUBELET_FLAGS --teardown --log-format console --log-level warn
+	echo "kubelet: pods stopped, runtime leftovers removed"
+fi

@@ -5,25 +5,9 @@
 # already running is left alone.
 set -eu
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN="$ROOT/bin"
-STATE=${CORACLE_STATE_DIR:-/var/lib/coracle}
-LOGS=${CORACLE_LOG_DIR:-/var/log/coracle}
-RUN=${CORACLE_RUN_DIR:-/run/coracle}
-CONF=${CORACLE_CONF_DIR:-/etc/coracle}
-PORT=${CORACLE_APISERVER_PORT:-6443}
+. "$(dirname "$0")/local-common.sh"
 
 mkdir -p "$STATE" "$LOGS" "$RUN" "$CONF"
-
-# running NAME: true if the component's recorded process is alive and is
-# still our binary (a recycled PID is not).
-running() {
-	pidfile="$RUN/$1.pid"
-	[ -f "$pidfile" ] || return 1
-	pid=$(cat "$pidfile")
-	[ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-	tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "^$BIN/$1 "
-}
 
 # start NAME ARGS...: start bin/NAME in the background unless running.
 start() {
@@ -82,11 +66,35 @@ start controller-manager \
 wait_ready scheduler http://127.0.0.1:10259/readyz
 wait_ready controller-manager http://127.0.0.1:10257/readyz
 
+# The local registry holds busybox (built from Debian's busybox-static) so
+# pods run with no internet; the kubelet runs this machine's node.
+start local-registry --address "$REGISTRY"
+wait_ready local-registry "http://$REGISTRY/v2/library/busybox/manifests/latest"
+# shellcheck disable=SC2086 # KUBELET_FLAGS is a list of flags
+start kubelet $KUBELET_FLAGS
+wait_ready kubelet http://127.0.0.1:10248/readyz
+
+# The node is Ready once its pod network is configured (the controller
+# manager gives it a pod CIDR) and the runtime answers.
+i=0
+until [ "$("$BIN/ctl" --kubeconfig "$CONF/admin.conf" get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; do
+	i=$((i + 1))
+	if [ "$i" -ge 120 ]; then
+		echo "node $NODE_NAME: not Ready after 60s; last kubelet log lines:" >&2
+		tail -n 20 "$LOGS/kubelet.log" >&2
+		exit 1
+	fi
+	sleep 0.5
+done
+echo "node $NODE_NAME: Ready"
+
 cat <<MSG
 
 Coracle is up: the API at https://127.0.0.1:$PORT.
 
-  bin/ctl get namespaces          # ctl finds $CONF/admin.conf by itself
+  bin/ctl get nodes               # ctl finds $CONF/admin.conf by itself
+  bin/ctl create deployment web --image=busybox --replicas=3 -- httpd -f -p 8080
+  bin/ctl get pods -o wide
   export KUBECONFIG=$CONF/admin.conf
   kubectl get all -A              # the real kubectl works too
 

@@ -1,0 +1,27 @@
+# Shared by local-up.sh and local-down.sh (sourced, not run): where the
+# local cluster keeps its files, and how its kubelet is configured, so
+# that `make down` tears down exactly what `make up` started.
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN="$ROOT/bin"
+STATE=${CORACLE_STATE_DIR:-/var/lib/coracle}
+LOGS=${CORACLE_LOG_DIR:-/var/log/coracle}
+RUN=${CORACLE_RUN_DIR:-/run/coracle}
+CONF=${CORACLE_CONF_DIR:-/etc/coracle}
+PORT=${CORACLE_APISERVER_PORT:-6443}
+REGISTRY=${CORACLE_REGISTRY_ADDRESS:-127.0.0.1:5000}
+NODE_NAME=${CORACLE_NODE_NAME:-$(hostname | tr '[:upper:]' '[:lower:]')}
+
+# The kubelet's settings, for running it and for its --teardown. Images
+# of docker.io ("busybox") come from the local registry first.
+KUBELET_FLAGS="--kubeconfig $CONF/admin.conf --node-name $NODE_NAME --root-dir $STATE/kubelet --pod-log-dir $LOGS/pods --status-address 127.0.0.1:10248 --registry-mirror docker.io=$REGISTRY"
+
+# running NAME: true if the component's recorded process is alive and is
+# still our binary (a recycled PID is not).
+running() {
+	pidfile="$RUN/$1.pid"
+	[ -f "$pidfile" ] || return 1
+	pid=$(cat "$pidfile")
+	[ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+	tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "^$BIN/$1 "
+}
