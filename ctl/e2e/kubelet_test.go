@@ -2,8 +2,15 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -11,8 +18,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// busyboxImage is the image the kubelet tests run: the local registry's
-// busybox where `make up` provides one, else CORACLE_BUSYBOX_IMAGE.
+// busyboxImage is the image the kubelet tests run: "busybox", which the
+// kubelet pulls from the test's local registry (its docker.io mirror),
+// unless CORACLE_BUSYBOX_IMAGE names another.
 func busyboxImage() string {
 	if img := os.Getenv("CORACLE_BUSYBOX_IMAGE"); img != "" {
 		return img
@@ -20,12 +28,133 @@ func busyboxImage() string {
 	return "busybox"
 }
 
-// startNode runs a kubelet (real runc) registered with the cluster, so
-// pods run and pods/log and pods/exec answer.
+// startNode runs what pods need besides the apiserver, as real
+// processes: the scheduler, the controller manager, a local registry with
+// busybox (docker.io's mirror, so "busybox" resolves there) and a kubelet
+// with the runc runtime on its own bridge, pod CIDR and cgroup root. When
+// the test ends the kubelet is stopped and its --teardown removes every
+// container, namespace, cgroup and rule it made.
 func startNode(t *testing.T, c *cluster) {
 	t.Helper()
-	// TODO(lead): start bin/kubelet against c.ts.Kubeconfig once it lands.
-	t.Fatal("startNode: no kubelet to start yet (issue 3)")
+	if os.Geteuid() != 0 {
+		t.Fatal("the kubelet runs real containers: run the tests as root (make test)")
+	}
+	startComponent(t, c, "scheduler")
+	// No node IPAM: the kubelet keeps the free --pod-cidr picked below.
+	startComponent(t, c, "controller-manager", "--cluster-cidr=")
+	registry := startRegistry(t)
+
+	suffix := fmt.Sprintf("%06x", rand.Uint32()&0xffffff)
+	root := t.TempDir()
+	flags := []string{
+		"--kubeconfig", c.ts.Kubeconfig, "--node-name", "e2e-" + suffix, "--root-dir", filepath.Join(root, "kubelet"),
+		"--node-ip", "127.0.0.1", "--pod-cidr", freePodCIDR(t), "--port", "0",
+		"--cni-conf-dir", filepath.Join(root, "cni"), "--bridge-name", "ce" + suffix, "--network-name", "ctl-e2e-" + suffix,
+		"--cgroup-root", "/coracle-e2e-" + suffix, "--pod-log-dir", filepath.Join(root, "logs"),
+		"--registry-mirror", "docker.io=" + registry, "--log-format", "console",
+	}
+	bin := componentBinary(t, "kubelet")
+	t.Cleanup(func() {
+		out, err := exec.Command(bin, append(flags, "--teardown", "--log-level", "warn")...).CombinedOutput()
+		if err != nil {
+			t.Errorf("kubelet --teardown: %v\n%s", err, out)
+		}
+	})
+	status := freeAddr(t)
+	logPath := filepath.Join(root, "kubelet.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append(flags, "--status-address", status)...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		logFile.Close()
+		if t.Failed() {
+			if b, err := os.ReadFile(logPath); err == nil {
+				t.Logf("kubelet log:\n%s", b)
+			}
+		}
+	})
+	eventually(t, "the kubelet ready", func() bool {
+		resp, err := http.Get("http://" + status + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// startRegistry runs bin/local-registry (busybox in it) on a free
+// loopback port and returns its address once it serves.
+func startRegistry(t *testing.T) string {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(componentBinary(t, "local-registry"), "--address", addr, "--log-format", "console")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	eventually(t, "the local registry serving busybox", func() bool {
+		resp, err := http.Get("http://" + addr + "/v2/library/busybox/manifests/latest")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return addr
+}
+
+// freeAddr is a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// freePodCIDR picks a 10.253.X.0/24 that no interface or route of this
+// machine uses (the kubelet's own tests take theirs from 10.254.0.0/16).
+func freePodCIDR(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("ip", "-4", "-o", "route", "show", "table", "all").Output()
+	if err != nil {
+		t.Fatalf("ip route: %v", err)
+	}
+	addrs, _ := exec.Command("ip", "-4", "-o", "addr").Output()
+	used := string(out) + string(addrs)
+	for range 256 {
+		prefix := fmt.Sprintf("10.253.%d.", rand.IntN(250)+1)
+		if !strings.Contains(used, prefix) {
+			return prefix + "0/24"
+		}
+	}
+	t.Fatal("no free 10.253.X.0/24")
+	return ""
 }
 
 // waitRunning waits until a pod runs.
@@ -45,7 +174,6 @@ func waitRunning(t *testing.T, c *cluster, ns, name string) {
 // TestLogsAndExecWithKubelet drives logs and exec (and their parity with
 // kubectl) against pods a real kubelet runs.
 func TestLogsAndExecWithKubelet(t *testing.T) {
-	t.Skip("needs kubelet (issue 3)")
 	c := startCluster(t)
 	startNode(t, c)
 	k, kc := ctl(t, c), kubectl(t, c)
