@@ -64,6 +64,7 @@ type Kubelet struct {
 	opts   Options
 	log    *zap.Logger
 	client kubernetes.Interface
+	events kubernetes.Interface // events only, rate-limited on their own
 	rest   *rest.Config
 	nodes  []string
 	nodeIP string
@@ -119,16 +120,21 @@ func New(opts Options) (*Kubelet, error) {
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = "coracle-kubelet/" + version.String()
-	cfg.QPS, cfg.Burst = 50, 100
-	if len(k.nodes) > 1 {
-		cfg.QPS, cfg.Burst = float32(20*len(k.nodes)), 40*len(k.nodes)
-	}
+	n := len(k.nodes)
+	cfg.QPS, cfg.Burst = opts.KubeAPIQPS*float32(n), opts.KubeAPIBurst*n
 	k.rest = cfg
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
 	k.client = client
+	// Events have a client (and rate limit) of their own, as Kubernetes'
+	// kubelet: a burst of events never delays a status write.
+	ecfg := rest.CopyConfig(cfg)
+	ecfg.QPS, ecfg.Burst = opts.EventQPS*float32(n), opts.EventBurst*n
+	if k.events, err = kubernetes.NewForConfig(ecfg); err != nil {
+		return nil, err
+	}
 	k.nodeIP = opts.NodeIP
 	if k.nodeIP == "" {
 		k.nodeIP = defaultIP()
@@ -193,7 +199,7 @@ func (k *Kubelet) Start(ctx context.Context) error {
 	k.cancel = cancel
 
 	k.broadcaster = record.NewBroadcaster(record.WithContext(ctx))
-	k.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: k.client.CoreV1().Events("")})
+	k.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: k.events.CoreV1().Events("")})
 	k.recorders = map[string]record.EventRecorder{}
 	k.managers = map[string]*nodestatus.Manager{}
 	nodeSet := map[string]bool{}

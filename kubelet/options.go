@@ -55,6 +55,11 @@ type Options struct {
 	TLSKeyFile   string `mapstructure:"tls-private-key-file"`
 	ClientCAFile string `mapstructure:"client-ca-file"`
 
+	KubeAPIQPS   float32 `mapstructure:"kube-api-qps"`
+	KubeAPIBurst int     `mapstructure:"kube-api-burst"`
+	EventQPS     float32 `mapstructure:"event-qps"`
+	EventBurst   int     `mapstructure:"event-burst"`
+
 	NodeStatusUpdateFrequency time.Duration `mapstructure:"node-status-update-frequency"`
 	NodeStatusReportFrequency time.Duration `mapstructure:"node-status-report-frequency"`
 	NodeLeaseRenewInterval    time.Duration `mapstructure:"node-lease-renew-interval"`
@@ -110,6 +115,10 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.String("tls-cert-file", d.TLSCertFile, "serving certificate of the kubelet API (default: a self-signed one in --root-dir/pki)")
 	fs.String("tls-private-key-file", d.TLSKeyFile, "key of --tls-cert-file")
 	fs.String("client-ca-file", d.ClientCAFile, "CA that signs the apiserver's client certificate (default: the kubeconfig's CA)")
+	fs.Float32("kube-api-qps", d.KubeAPIQPS, "client-side rate limit of API requests per second (status writes, leases, reads); with fake nodes, per node")
+	fs.Int("kube-api-burst", d.KubeAPIBurst, "client-side burst above --kube-api-qps; with fake nodes, per node")
+	fs.Float32("event-qps", d.EventQPS, "client-side rate limit of event writes per second, on a client of their own")
+	fs.Int("event-burst", d.EventBurst, "client-side burst above --event-qps")
 	fs.Duration("node-status-update-frequency", d.NodeStatusUpdateFrequency, "how often the node's status is computed")
 	fs.Duration("node-status-report-frequency", d.NodeStatusReportFrequency, "longest time between two node status writes")
 	fs.Duration("node-lease-renew-interval", d.NodeLeaseRenewInterval, "how often the node's Lease is renewed")
@@ -127,6 +136,7 @@ func DefaultOptions() Options {
 		CgroupRoot: "/coracle", MaxPods: DefaultMaxPods, PodLogDir: "/var/log/pods",
 		ImageGCHighThreshold: 85, ImageGCLowThreshold: 80,
 		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
+		KubeAPIQPS: 50, KubeAPIBurst: 100, EventQPS: 50, EventBurst: 100,
 		NodeStatusUpdateFrequency: 10 * time.Second, NodeStatusReportFrequency: time.Minute,
 		NodeLeaseRenewInterval: 10 * time.Second, SyncFrequency: 10 * time.Second,
 		LogLevel: "info", LogFormat: "json",
@@ -167,6 +177,12 @@ func (o *Options) Validate() error {
 	}
 	if !strings.HasPrefix(o.CgroupRoot, "/") {
 		errs = append(errs, fmt.Errorf("--cgroup-root %q: must be absolute", o.CgroupRoot))
+	}
+	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst < 1 {
+		errs = append(errs, fmt.Errorf("--kube-api-qps %g, --kube-api-burst %d: must be positive", o.KubeAPIQPS, o.KubeAPIBurst))
+	}
+	if o.EventQPS <= 0 || o.EventBurst < 1 {
+		errs = append(errs, fmt.Errorf("--event-qps %g, --event-burst %d: must be positive", o.EventQPS, o.EventBurst))
 	}
 	if o.MaxPods < 1 {
 		errs = append(errs, fmt.Errorf("--max-pods %d: must be at least 1", o.MaxPods))
