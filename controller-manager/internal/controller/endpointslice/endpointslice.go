@@ -30,6 +30,7 @@ import (
 	"coracle.dev/controller-manager/internal/controller"
 	"coracle.dev/controller-manager/internal/controller/backends"
 	"coracle.dev/controller-manager/internal/controller/endpoints"
+	"coracle.dev/controller-manager/internal/controller/expectations"
 	"coracle.dev/controller-manager/internal/controller/podstate"
 	"coracle.dev/controller-manager/internal/controller/reconcile"
 )
@@ -53,6 +54,9 @@ type Controller struct {
 	queue    *reconcile.Queue[string]
 	log      *zap.Logger
 	workers  int
+	// expect counts the slices a sync created that the informer has not
+	// shown yet: until it has, another sync would create them again.
+	expect *expectations.Expectations
 }
 
 // New builds the controller.
@@ -63,7 +67,7 @@ func New(c controller.Context) (*Controller, error) {
 	ctl := &Controller{
 		client: c.Client, services: svcInf.Lister(), pods: podInf.Lister(), slices: sliceInf.Lister(),
 		synced: []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced, sliceInf.Informer().HasSynced},
-		queue:  c.NewQueue(), log: c.Log, workers: c.Workers,
+		queue:  c.NewQueue(), log: c.Log, workers: c.Workers, expect: expectations.New(nil),
 	}
 	if _, err := svcInf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
 		return nil, err
@@ -82,6 +86,12 @@ func New(c controller.Context) (*Controller, error) {
 		ctl.queue.Add(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
 	}
 	if _, err := sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if s, ok := obj.(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelManagedBy] == ManagedBy {
+				ctl.expect.CreationObserved(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
+			}
+			onSlice(obj)
+		},
 		UpdateFunc: func(_, obj any) { onSlice(obj) },
 		DeleteFunc: onSlice,
 	}); err != nil {
@@ -242,6 +252,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
+	if !c.expect.Satisfied(key) {
+		// The slices created last time are not in the cache yet; their
+		// arrival queues the key again.
+		return nil
+	}
 	svc, err := c.services.Services(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		// The garbage collector deletes the slices the Service owned.
@@ -296,6 +311,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			errs = append(errs, fmt.Errorf("update endpointslice %s/%s: %w", ns, s.Name, err))
 		}
 	}
+	c.expect.Expect(key, len(plan.Create), nil)
 	for _, g := range plan.Create {
 		s := &discoveryv1.EndpointSlice{
 			ObjectMeta: metav1.ObjectMeta{
@@ -308,7 +324,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			Endpoints:   g.Endpoints,
 			Ports:       g.Ports,
 		}
-		if _, err := client.Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		_, err := client.Create(ctx, s, metav1.CreateOptions{})
+		if err != nil {
+			c.expect.CreationObserved(key) // never to be seen
+		}
+		if err != nil && !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 			errs = append(errs, fmt.Errorf("create endpointslice for %s: %w", key, err))
 		}
 	}

@@ -28,6 +28,7 @@ import (
 
 	"coracle.dev/controller-manager/internal/controller"
 	"coracle.dev/controller-manager/internal/controller/endpointslice"
+	"coracle.dev/controller-manager/internal/controller/expectations"
 	"coracle.dev/controller-manager/internal/controller/reconcile"
 )
 
@@ -52,8 +53,11 @@ type Controller struct {
 	slices    discoverylisters.EndpointSliceLister
 	synced    []cache.InformerSynced
 	queue     *reconcile.Queue[string]
-	log       *zap.Logger
-	workers   int
+	// expect counts the slices a sync created that the informer has not
+	// shown yet: until it has, another sync would create them again.
+	expect  *expectations.Expectations
+	log     *zap.Logger
+	workers int
 }
 
 // New builds the controller.
@@ -64,7 +68,7 @@ func New(c controller.Context) (*Controller, error) {
 	ctl := &Controller{
 		client: c.Client, services: svcInf.Lister(), endpoints: epInf.Lister(), slices: sliceInf.Lister(),
 		synced: []cache.InformerSynced{svcInf.Informer().HasSynced, epInf.Informer().HasSynced, sliceInf.Informer().HasSynced},
-		queue:  c.NewQueue(), log: c.Log, workers: c.Workers,
+		queue:  c.NewQueue(), log: c.Log, workers: c.Workers, expect: expectations.New(nil),
 	}
 	for _, inf := range []cache.SharedIndexInformer{svcInf.Informer(), epInf.Informer()} {
 		if _, err := inf.AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
@@ -80,6 +84,12 @@ func New(c controller.Context) (*Controller, error) {
 		}
 	}
 	if _, err := sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if s, ok := obj.(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelManagedBy] == ManagedBy {
+				ctl.expect.CreationObserved(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
+			}
+			onSlice(obj)
+		},
 		UpdateFunc: func(_, o any) { onSlice(o) }, DeleteFunc: onSlice,
 	}); err != nil {
 		return nil, err
@@ -152,6 +162,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
+	if !c.expect.Satisfied(key) {
+		// The slices created last time are not in the cache yet; their
+		// arrival queues the key again.
+		return nil
+	}
 	existing, err := c.slices.EndpointSlices(ns).List(labels.SelectorFromSet(labels.Set{
 		discoveryv1.LabelServiceName: name, discoveryv1.LabelManagedBy: ManagedBy,
 	}))
@@ -198,6 +213,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 				errs = append(errs, fmt.Errorf("update endpointslice %s/%s: %w", ns, s.Name, err))
 			}
 		}
+		c.expect.Expect(key, len(plan.Create), nil)
 		for _, g := range plan.Create {
 			s := &discoveryv1.EndpointSlice{
 				ObjectMeta: metav1.ObjectMeta{
@@ -206,7 +222,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 				},
 				AddressType: at, Endpoints: g.Endpoints, Ports: g.Ports,
 			}
-			if _, err := client.Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+			_, err := client.Create(ctx, s, metav1.CreateOptions{})
+			if err != nil {
+				c.expect.CreationObserved(key) // never to be seen
+			}
+			if err != nil && !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 				errs = append(errs, fmt.Errorf("create mirrored endpointslice for %s: %w", key, err))
 			}
 		}
