@@ -65,6 +65,14 @@ type Controller struct {
 	workers     int
 	backoffBase time.Duration
 	backoffMax  time.Duration
+
+	// written holds, per Job key, the Job as our last status write
+	// returned it. The informer shows that write a moment later; a sync
+	// in between must not start from the older copy, or it would count
+	// a failed pod neither as recorded nor as uncounted (its finalizer
+	// already gone) and replace it once too often.
+	writtenMu sync.Mutex
+	written   map[string]*batchv1.Job
 }
 
 // New builds the controller.
@@ -80,9 +88,9 @@ func New(c controller.Context) (*Controller, error) {
 	}
 	ctl := &Controller{
 		client: c.Client, jobs: jobInf.Lister(), pods: podInf.Lister(),
-		synced:   []cache.InformerSynced{jobInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		podCtl:   &podcontrol.Control{Client: c.Client, Recorder: c.Recorder},
-		exp:      expectations.New(c.Clock),
+		synced: []cache.InformerSynced{jobInf.Informer().HasSynced, podInf.Informer().HasSynced},
+		podCtl: &podcontrol.Control{Client: c.Client, Recorder: c.Recorder},
+		exp:    expectations.New(c.Clock), written: map[string]*batchv1.Job{},
 		queue:    c.NewQueue(),
 		recorder: c.Recorder, log: c.Log, clock: c.Clock, workers: c.Workers,
 		backoffBase: base, backoffMax: maxB,
@@ -150,12 +158,15 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	cached, err := c.jobs.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		c.exp.Delete(key)
+		c.writtenMu.Lock()
+		delete(c.written, key)
+		c.writtenMu.Unlock()
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	j := cached.DeepCopy()
+	j := c.newest(key, cached).DeepCopy()
 	selector, err := metav1.LabelSelectorAsSelector(j.Spec.Selector)
 	if err != nil {
 		return nil
@@ -505,7 +516,29 @@ func (c *Controller) writeStatus(ctx context.Context, j *batchv1.Job) error {
 		return fmt.Errorf("update job %s/%s status: %w", j.Namespace, j.Name, err)
 	}
 	updated.DeepCopyInto(j)
+	c.writtenMu.Lock()
+	c.written[j.Namespace+"/"+j.Name] = updated
+	c.writtenMu.Unlock()
 	return nil
+}
+
+// newest is the cache's copy of a Job, or the one our last status write
+// returned if the cache has not caught up with it. resourceVersions are
+// compared as the etcd revisions Coracle's apiserver makes them.
+func (c *Controller) newest(key string, cached *batchv1.Job) *batchv1.Job {
+	c.writtenMu.Lock()
+	defer c.writtenMu.Unlock()
+	w, ok := c.written[key]
+	if !ok {
+		return cached
+	}
+	wrv, err1 := strconv.ParseUint(w.ResourceVersion, 10, 64)
+	crv, err2 := strconv.ParseUint(cached.ResourceVersion, 10, 64)
+	if err1 != nil || err2 != nil || cached.UID != w.UID || crv >= wrv {
+		delete(c.written, key)
+		return cached
+	}
+	return w
 }
 
 func statusEqual(a, b batchv1.JobStatus) bool {
