@@ -78,6 +78,14 @@ func (m *Manager) syncPod(ctx context.Context, w *worker, pod *v1.Pod, rp *krunt
 	if rp, err = m.opts.Runtime.GetPod(ctx, pod.UID); err != nil {
 		return time.Second
 	}
+	for _, c := range rp.Containers {
+		if c.State == kruntime.StateCreated {
+			// Started a moment ago, runc's init not yet replaced by the
+			// container's process: look again shortly rather than at
+			// the next resync.
+			soonest(100 * time.Millisecond)
+		}
+	}
 	probes := m.probe(ctx, pod, rp, podIP)
 	statusAt := time.Now()
 	st := m.writeStatus(ctx, w, pod, rp, waiting, "", probes)
