@@ -50,6 +50,7 @@ type Controller struct {
 	client   kubernetes.Interface
 	dsLister appslisters.DaemonSetLister
 	pods     corelisters.PodLister
+	owned    controller.OwnedPods
 	nodes    corelisters.NodeLister
 	synced   []cache.InformerSynced
 	podCtl   podcontrol.Interface
@@ -65,9 +66,13 @@ type Controller struct {
 func New(c controller.Context) (*Controller, error) {
 	dsInf := c.Informers.Apps().V1().DaemonSets()
 	podInf := c.Informers.Core().V1().Pods()
+	owned, err := c.OwnedPods()
+	if err != nil {
+		return nil, err
+	}
 	nodeInf := c.Informers.Core().V1().Nodes()
 	ctl := &Controller{
-		client: c.Client, dsLister: dsInf.Lister(), pods: podInf.Lister(), nodes: nodeInf.Lister(),
+		client: c.Client, dsLister: dsInf.Lister(), pods: podInf.Lister(), owned: owned, nodes: nodeInf.Lister(),
 		synced:   []cache.InformerSynced{dsInf.Informer().HasSynced, podInf.Informer().HasSynced, nodeInf.Informer().HasSynced},
 		podCtl:   &podcontrol.Control{Client: c.Client, Recorder: c.Recorder},
 		exp:      expectations.New(c.Clock),
@@ -166,7 +171,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	all, err := c.pods.Pods(ns).List(labels.Everything())
+	all, err := c.owned.List(ns, ds.UID)
 	if err != nil {
 		return err
 	}

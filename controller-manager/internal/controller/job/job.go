@@ -26,7 +26,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/kubernetes"
@@ -55,6 +54,7 @@ type Controller struct {
 	client      kubernetes.Interface
 	jobs        batchlisters.JobLister
 	pods        corelisters.PodLister
+	owned       controller.OwnedPods
 	synced      []cache.InformerSynced
 	podCtl      podcontrol.Interface
 	exp         *expectations.Expectations
@@ -79,6 +79,10 @@ type Controller struct {
 func New(c controller.Context) (*Controller, error) {
 	jobInf := c.Informers.Batch().V1().Jobs()
 	podInf := c.Informers.Core().V1().Pods()
+	owned, err := c.OwnedPods()
+	if err != nil {
+		return nil, err
+	}
 	base, maxB := c.Settings.JobBackoffBase, c.Settings.JobBackoffMax
 	if base == 0 {
 		base = 10 * time.Second
@@ -87,7 +91,7 @@ func New(c controller.Context) (*Controller, error) {
 		maxB = 6 * time.Minute
 	}
 	ctl := &Controller{
-		client: c.Client, jobs: jobInf.Lister(), pods: podInf.Lister(),
+		client: c.Client, jobs: jobInf.Lister(), pods: podInf.Lister(), owned: owned,
 		synced: []cache.InformerSynced{jobInf.Informer().HasSynced, podInf.Informer().HasSynced},
 		podCtl: &podcontrol.Control{Client: c.Client, Recorder: c.Recorder},
 		exp:    expectations.New(c.Clock), written: map[string]*batchv1.Job{},
@@ -171,7 +175,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
-	all, err := c.pods.Pods(ns).List(labels.Everything())
+	all, err := c.owned.List(ns, j.UID)
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,7 @@ type Controller struct {
 	client   kubernetes.Interface
 	rsLister appslisters.ReplicaSetLister
 	pods     corelisters.PodLister
+	owned    controller.OwnedPods
 	synced   []cache.InformerSynced
 	podCtl   podcontrol.Interface
 	exp      *expectations.Expectations
@@ -62,8 +63,12 @@ type Controller struct {
 func New(c controller.Context) (*Controller, error) {
 	rsInf := c.Informers.Apps().V1().ReplicaSets()
 	podInf := c.Informers.Core().V1().Pods()
+	owned, err := c.OwnedPods()
+	if err != nil {
+		return nil, err
+	}
 	ctl := &Controller{
-		client: c.Client, rsLister: rsInf.Lister(), pods: podInf.Lister(),
+		client: c.Client, rsLister: rsInf.Lister(), pods: podInf.Lister(), owned: owned,
 		synced:   []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
 		podCtl:   &podcontrol.Control{Client: c.Client, Recorder: c.Recorder},
 		exp:      expectations.New(c.Clock),
@@ -205,7 +210,7 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 		return nil
 	}
 	needsSync := c.exp.Satisfied(k)
-	all, err := c.pods.Pods(ns).List(labels.Everything())
+	all, err := c.owned.List(ns, rs.UID)
 	if err != nil {
 		return err
 	}

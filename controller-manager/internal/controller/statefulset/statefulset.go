@@ -22,7 +22,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -53,6 +52,7 @@ type Controller struct {
 	client   kubernetes.Interface
 	sets     appslisters.StatefulSetLister
 	pods     corelisters.PodLister
+	owned    controller.OwnedPods
 	claims   corelisters.PersistentVolumeClaimLister
 	synced   []cache.InformerSynced
 	queue    *reconcile.Queue[string]
@@ -66,9 +66,13 @@ type Controller struct {
 func New(c controller.Context) (*Controller, error) {
 	setInf := c.Informers.Apps().V1().StatefulSets()
 	podInf := c.Informers.Core().V1().Pods()
+	owned, err := c.OwnedPods()
+	if err != nil {
+		return nil, err
+	}
 	pvcInf := c.Informers.Core().V1().PersistentVolumeClaims()
 	ctl := &Controller{
-		client: c.Client, sets: setInf.Lister(), pods: podInf.Lister(), claims: pvcInf.Lister(),
+		client: c.Client, sets: setInf.Lister(), pods: podInf.Lister(), owned: owned, claims: pvcInf.Lister(),
 		synced: []cache.InformerSynced{setInf.Informer().HasSynced, podInf.Informer().HasSynced, pvcInf.Informer().HasSynced},
 		queue:  c.NewQueue(), recorder: c.Recorder, log: c.Log, clock: c.Clock, workers: c.Workers,
 	}
@@ -120,7 +124,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
-	all, err := c.pods.Pods(ns).List(labels.Everything())
+	all, err := c.owned.List(ns, set.UID)
 	if err != nil {
 		return err
 	}
