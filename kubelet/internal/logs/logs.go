@@ -244,20 +244,38 @@ func Read(ctx context.Context, path string, opts Options, w io.Writer, flush fun
 	if opts.LimitBytes > 0 {
 		out.left = opts.LimitBytes
 	}
-	files := append(Rotated(path), path)
 	keep := func(e entry) bool { return opts.Since.IsZero() || !e.t.Before(opts.Since) }
 
-	var err error
+	// The current file is opened first and read through this one
+	// descriptor, and following goes on from where that read stopped: a
+	// line written or a rotation made in between is neither lost nor
+	// read twice.
+	cur, err := os.Open(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if cur != nil {
+		defer func() { cur.Close() }()
+	}
+	var files []string
+	for _, p := range Rotated(path) {
+		if cur != nil && sameFile(cur, p) {
+			break // ours, rotated away since it was opened
+		}
+		files = append(files, p)
+	}
+
+	var rest []byte // an unfinished last line of cur
 	if opts.TailLines >= 0 {
-		err = readTail(files, opts.TailLines, keep, out)
+		rest, err = readTail(files, cur, opts.TailLines, keep, out)
 	} else {
-		for _, f := range files[:len(files)-1] {
+		for _, f := range files {
 			if err = readFile(f, keep, out); err != nil {
 				break
 			}
 		}
-		if err == nil {
-			err = readFile(path, keep, out)
+		if err == nil && cur != nil {
+			rest, err = scan(cur, keep, out.emit)
 		}
 	}
 	if errors.Is(err, errLimit) {
@@ -266,11 +284,20 @@ func Read(ctx context.Context, path string, opts Options, w io.Writer, flush fun
 	if err != nil || !opts.Follow {
 		return err
 	}
-	err = follow(ctx, path, keep, out, exited)
+	err = follow(ctx, cur, rest, path, keep, out, exited)
 	if errors.Is(err, errLimit) || errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+func sameFile(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
 }
 
 func readFile(path string, keep func(entry) bool, out *output) error {
@@ -282,101 +309,119 @@ func readFile(path string, keep func(entry) bool, out *output) error {
 		return err
 	}
 	defer f.Close()
-	return scan(f, keep, out.emit)
+	_, err = scan(f, keep, out.emit)
+	return err
 }
 
-func scan(r io.Reader, keep func(entry) bool, emit func(entry) error) error {
+// scan emits the complete lines of r and returns what follows the last
+// one (a line being written).
+func scan(r io.Reader, keep func(entry) bool, emit func(entry) error) ([]byte, error) {
 	br := bufio.NewReaderSize(r, 64*1024)
 	for {
 		line, err := br.ReadBytes('\n')
 		if len(line) > 0 && line[len(line)-1] == '\n' {
 			if e, ok := parse(line[:len(line)-1]); ok && keep(e) {
 				if err := emit(e); err != nil {
-					return err
+					return nil, err
 				}
 			}
 		}
 		if errors.Is(err, io.EOF) {
-			return nil
+			return line, nil
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
 }
 
-// readTail emits the entries that make up the last n lines.
-func readTail(files []string, n int64, keep func(entry) bool, out *output) error {
+// readTail emits the entries that make up the last n lines of the files
+// and then of cur (if not nil); it returns cur's unfinished last line.
+func readTail(files []string, cur *os.File, n int64, keep func(entry) bool, out *output) ([]byte, error) {
 	var lines [][]entry // each line: partial entries then the final one
-	var cur []entry
+	var pending []entry
+	collect := func(e entry) error {
+		e.content = append([]byte(nil), e.content...)
+		pending = append(pending, e)
+		if !e.partial {
+			lines = append(lines, pending)
+			pending = nil
+			if int64(len(lines)) > n {
+				lines = lines[1:]
+			}
+		}
+		return nil
+	}
 	for _, p := range files {
 		f, err := os.Open(p)
 		if os.IsNotExist(err) {
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		err = scan(f, keep, func(e entry) error {
-			e.content = append([]byte(nil), e.content...)
-			cur = append(cur, e)
-			if !e.partial {
-				lines = append(lines, cur)
-				cur = nil
-				if int64(len(lines)) > n {
-					lines = lines[1:]
-				}
-			}
-			return nil
-		})
+		_, err = scan(f, keep, collect)
 		f.Close()
 		if err != nil {
-			return err
+			return nil, err
+		}
+	}
+	var rest []byte
+	if cur != nil {
+		var err error
+		if rest, err = scan(cur, keep, collect); err != nil {
+			return nil, err
 		}
 	}
 	if n == 0 {
-		return nil
+		return rest, nil
 	}
 	for _, l := range lines {
 		for _, e := range l {
 			if err := out.emit(e); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return nil
+	return rest, nil
 }
 
-// follow reads what is appended to path from its current end, reopening
-// it when it is rotated.
-func follow(ctx context.Context, path string, keep func(entry) bool, out *output, exited func() bool) error {
-	f, err := os.Open(path)
-	for os.IsNotExist(err) {
+// follow reads what is appended to f (path's file, read up to its
+// current offset, with pending its unfinished last line), going on into
+// the newer files when it is rotated, until ctx ends or exited reports
+// true and everything was read. A nil f waits for path to appear.
+func follow(ctx context.Context, f *os.File, pending []byte, path string, keep func(entry) bool, out *output, exited func() bool) error {
+	for f == nil {
+		nf, err := os.Open(path)
+		if err == nil {
+			f = nf
+			defer func() { f.Close() }()
+			break
+		}
+		if !os.IsNotExist(err) {
+			return err
+		}
 		if exited != nil && exited() {
 			return nil
 		}
 		if err := sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
-		f, err = os.Open(path)
 	}
-	if err != nil {
-		return err
-	}
-	defer func() { f.Close() }()
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		return err
-	}
+	pending = append([]byte(nil), pending...)
 	br := bufio.NewReaderSize(f, 64*1024)
-	var pending []byte
+	emitLine := func(l []byte) error {
+		if e, ok := parse(l); ok && keep(e) {
+			return out.emit(e)
+		}
+		return nil
+	}
 	for {
 		line, err := br.ReadBytes('\n')
 		pending = append(pending, line...)
 		if err == nil {
-			if e, ok := parse(pending[:len(pending)-1]); ok && keep(e) {
-				if err := out.emit(e); err != nil {
-					return err
-				}
+			if err := emitLine(pending[:len(pending)-1]); err != nil {
+				return err
 			}
 			pending = pending[:0]
 			continue
@@ -384,33 +429,55 @@ func follow(ctx context.Context, path string, keep func(entry) bool, out *output
 		if !errors.Is(err, io.EOF) {
 			return err
 		}
-		// At the end: rotated away? Then the rest is in the new file.
+		// Sampled before looking for a rotation: once the container has
+		// exited nothing more is written, so what is seen next is final.
+		done := exited != nil && exited()
+		// At the end: rotated away? Then the rest is in the newer files.
 		if rotated(f, path) {
-			// Files rotated after ours, oldest first, then the current.
-			if err := readNewer(f, path, keep, out); err != nil {
-				return err
+			// A rotated file is complete: finish it first (it may have
+			// grown between the end seen above and its rotation).
+			for {
+				line, err := br.ReadBytes('\n')
+				pending = append(pending, line...)
+				if err != nil {
+					break
+				}
+				if err := emitLine(pending[:len(pending)-1]); err != nil {
+					return err
+				}
+				pending = pending[:0]
 			}
-			f.Close()
+			// The current file is opened before the rotated ones are
+			// listed, so one rotated in between is in the list.
 			nf, err := os.Open(path)
+			if os.IsNotExist(err) {
+				// Renamed, its successor not created yet: a moment.
+				if err := sleep(ctx, 10*time.Millisecond); err != nil {
+					return err
+				}
+				continue
+			}
 			if err != nil {
 				return err
 			}
+			if err := readNewer(f, nf, path, keep, out); err != nil {
+				nf.Close()
+				return err
+			}
+			f.Close()
 			f = nf
 			br.Reset(f)
 			pending = pending[:0]
 			continue
 		}
-		done := exited != nil && exited()
 		if done {
 			// One more read: the writer may have just written its last.
 			if rest, _ := io.ReadAll(br); len(rest) > 0 {
 				pending = append(pending, rest...)
 				for _, l := range bytes.SplitAfter(pending, []byte{'\n'}) {
 					if len(l) > 0 && l[len(l)-1] == '\n' {
-						if e, ok := parse(l[:len(l)-1]); ok && keep(e) {
-							if err := out.emit(e); err != nil {
-								return err
-							}
+						if err := emitLine(l[:len(l)-1]); err != nil {
+							return err
 						}
 					}
 				}
@@ -426,11 +493,16 @@ func follow(ctx context.Context, path string, keep func(entry) bool, out *output
 }
 
 // readNewer reads whole the rotated files of path newer than f (which was
-// rotated away while being followed).
-func readNewer(f *os.File, path string, keep func(entry) bool, out *output) error {
+// rotated away while being followed) and older than next (path's file
+// now, which may itself have been rotated since it was opened).
+func readNewer(f, next *os.File, path string, keep func(entry) bool, out *output) error {
 	mine, err := f.Stat()
 	if err != nil {
 		return nil
+	}
+	nextInfo, err := next.Stat()
+	if err != nil {
+		return err
 	}
 	files := Rotated(path)
 	after := -1
@@ -443,6 +515,9 @@ func readNewer(f *os.File, path string, keep func(entry) bool, out *output) erro
 		return nil
 	}
 	for _, p := range files[after+1:] {
+		if info, err := os.Stat(p); err == nil && os.SameFile(info, nextInfo) {
+			break
+		}
 		if err := readFile(p, keep, out); err != nil {
 			return err
 		}
