@@ -1,6 +1,7 @@
 #!/bin/sh
 # Stops the local Coracle processes started by local-up.sh, newest first,
-# then stops this node's pods and removes every runtime leftover (the
+# then removes kube-proxy's iptables rules (`kube-proxy --cleanup`), stops
+# this node's pods and removes every runtime leftover (the
 # containers, their network namespaces, veths, bridge, cgroups, mounts and
 # iptables rules: `kubelet --teardown`). The stored state (the cluster's
 # objects, pulled images) in /var/lib/coracle stays: `make up` carries on
@@ -44,6 +45,12 @@ if [ -d "$RUN" ]; then
 	rmdir "$RUN" 2>/dev/null || true
 else
 	echo "coracle: not running"
+fi
+
+# kube-proxy's chains and rules, and nothing else of the tables.
+if [ -x "$BIN/kube-proxy" ]; then
+	"$BIN/kube-proxy" --cleanup --log-format console --log-level warn
+	echo "kube-proxy: rules removed"
 fi
 
 # The node's pods and everything they left on the machine.

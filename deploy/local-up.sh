@@ -88,6 +88,14 @@ until [ "$("$BIN/ctl" --kubeconfig "$CONF/admin.conf" get node "$NODE_NAME" -o '
 done
 echo "node $NODE_NAME: Ready"
 
+# Services: ClusterIPs, NodePorts and LoadBalancer addresses in iptables.
+start kube-proxy \
+	--kubeconfig "$CONF/admin.conf" \
+	--node-name "$NODE_NAME" \
+	--cluster-cidr 10.244.0.0/16 \
+	--metrics-bind-address 127.0.0.1:10256
+wait_ready kube-proxy http://127.0.0.1:10256/readyz
+
 cat <<MSG
 
 Coracle is up: the API at https://127.0.0.1:$PORT.
@@ -95,6 +103,8 @@ Coracle is up: the API at https://127.0.0.1:$PORT.
   bin/ctl get nodes               # ctl finds $CONF/admin.conf by itself
   bin/ctl create deployment web --image=busybox --replicas=3 -- httpd -f -p 8080
   bin/ctl get pods -o wide
+  bin/ctl expose deployment web --port 80 --target-port 8080
+  curl http://\$(bin/ctl get svc web -o jsonpath='{.spec.clusterIP}')/
   export KUBECONFIG=$CONF/admin.conf
   kubectl get all -A              # the real kubectl works too
 
