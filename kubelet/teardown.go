@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,7 +100,9 @@ func Teardown(ctx context.Context, opts Options) error {
 		errs = append(errs, err)
 	}
 	runc.RemoveCgroupRoot(opts.CgroupRoot)
-	if _, err := os.Stat("/sys/class/net/" + opts.BridgeName); err == nil {
+	// Asked of the kernel (netlink), not of /sys: under `nsenter --net`
+	// /sys still shows the host's interfaces.
+	if _, err := net.InterfaceByName(opts.BridgeName); err == nil {
 		if out, err := exec.CommandContext(ctx, "ip", "link", "delete", opts.BridgeName).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("delete bridge %s: %v: %s", opts.BridgeName, err, strings.TrimSpace(string(out))))
 		}
