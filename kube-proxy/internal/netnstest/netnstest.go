@@ -48,11 +48,25 @@ func Run(t testing.TB, args ...string) string {
 	return string(out)
 }
 
-// NS is a network namespace the test made.
-type NS struct{ Name string }
+// NS is a network namespace: one the test made (New), or one a program
+// under test made (At).
+type NS struct {
+	Name string
+	path string // the namespace's file, when not /var/run/netns/Name
+}
+
+// At is the network namespace whose file is path, such as a pod's that
+// the kubelet keeps under its root directory. The test does not own it:
+// nothing deletes it when the test ends.
+func At(path string) NS { return NS{Name: path, path: path} }
 
 // Path is the namespace's file, for nsenter --net=.
-func (n NS) Path() string { return "/var/run/netns/" + n.Name }
+func (n NS) Path() string {
+	if n.path != "" {
+		return n.path
+	}
+	return "/var/run/netns/" + n.Name
+}
 
 // New makes a namespace with loopback up; it is deleted when the test
 // ends.
@@ -67,7 +81,7 @@ func New(t testing.TB, name string) NS {
 			t.Logf("ip netns del %s: %v %s", name, err, out)
 		}
 	})
-	n := NS{name}
+	n := NS{Name: name}
 	n.Run(t, "ip", "link", "set", "lo", "up")
 	return n
 }
