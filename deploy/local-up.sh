@@ -101,10 +101,10 @@ cat <<MSG
 Coracle is up: the API at https://127.0.0.1:$PORT.
 
   bin/ctl get nodes               # ctl finds $CONF/admin.conf by itself
-  bin/ctl create deployment web --image=busybox --replicas=3 -- httpd -f -p 8080
+  bin/ctl create deployment web --image=busybox --replicas=3 -- httpd -f -p 8080 -h /etc
   bin/ctl get pods -o wide
   bin/ctl expose deployment web --port 80 --target-port 8080
-  curl http://\$(bin/ctl get svc web -o jsonpath='{.spec.clusterIP}')/
+  curl http://\$(bin/ctl get svc web -o jsonpath='{.spec.clusterIP}')/hostname
   export KUBECONFIG=$CONF/admin.conf
   kubectl get all -A              # the real kubectl works too
 
