@@ -49,17 +49,17 @@ func TestDiscovery(t *testing.T) {
 			}
 		}
 	}
-	for s, want := range map[string]string{"po": "pods", "svc": "services", "deploy": "deployments", "rs": "replicasets", "ds": "daemonsets", "sts": "statefulsets", "cm": "configmaps", "ns": "namespaces", "no": "nodes", "ev": "events"} {
+	for s, want := range map[string]string{"po": "pods", "svc": "services", "deploy": "deployments", "rs": "replicasets", "rc": "replicationcontrollers", "ds": "daemonsets", "sts": "statefulsets", "cm": "configmaps", "ns": "namespaces", "no": "nodes", "ev": "events"} {
 		if short[s] != want {
 			t.Errorf("short name %s -> %q, want %s", s, short[s], want)
 		}
 	}
-	for _, s := range []string{"pods/status", "pods/binding", "pods/eviction", "deployments/scale", "replicasets/scale", "statefulsets/scale", "namespaces/finalize", "nodes/status"} {
+	for _, s := range []string{"pods/status", "pods/binding", "pods/eviction", "deployments/scale", "replicasets/scale", "replicationcontrollers/scale", "replicationcontrollers/status", "statefulsets/scale", "namespaces/finalize", "nodes/status"} {
 		if !subs[s] {
 			t.Errorf("subresource %s missing", s)
 		}
 	}
-	for _, r := range []string{"pods", "services", "deployments", "replicasets", "daemonsets", "statefulsets", "jobs", "cronjobs"} {
+	for _, r := range []string{"pods", "services", "deployments", "replicasets", "replicationcontrollers", "daemonsets", "statefulsets", "jobs", "cronjobs"} {
 		if !allCategory[r] {
 			t.Errorf("%s not in the all category", r)
 		}

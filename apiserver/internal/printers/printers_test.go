@@ -79,6 +79,8 @@ func TestTables(t *testing.T) {
 			[]string{"Name", "Ready", "Up-to-date", "Available", "Age"}, []string{"Containers", "Images", "Selector"}},
 		{"replicaset", ReplicaSet(), &appsv1.ReplicaSet{}, &appsv1.Deployment{},
 			[]string{"Name", "Desired", "Current", "Ready", "Age"}, []string{"Containers", "Images", "Selector"}},
+		{"replicationcontroller", ReplicationController(), &corev1.ReplicationController{}, &appsv1.ReplicaSet{},
+			[]string{"Name", "Desired", "Current", "Ready", "Age"}, []string{"Containers", "Images", "Selector"}},
 		{"daemonset", DaemonSet(), &appsv1.DaemonSet{}, &appsv1.Deployment{},
 			[]string{"Name", "Desired", "Current", "Ready", "Up-to-date", "Available", "Node Selector", "Age"},
 			[]string{"Containers", "Images", "Selector"}},

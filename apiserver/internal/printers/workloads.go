@@ -72,6 +72,34 @@ func replicaSetCells(rs *appsv1.ReplicaSet, now time.Time) []interface{} {
 	}
 }
 
+// ReplicationController columns: as a ReplicaSet's; the selector is a
+// plain label map.
+func ReplicationController() *resource.Table {
+	status := corev1.ReplicationControllerStatus{}.SwaggerDoc()
+	return newTable(append([]metav1.TableColumnDefinition{
+		nameColumn(),
+		column("Desired", "integer", corev1.ReplicationControllerSpec{}.SwaggerDoc()["replicas"]),
+		column("Current", "integer", status["replicas"]),
+		column("Ready", "integer", status["readyReplicas"]),
+		ageColumn(),
+	}, withSelector(containerColumns(), corev1.ReplicationControllerSpec{}.SwaggerDoc()["selector"])...), replicationControllerCells)
+}
+
+func replicationControllerCells(rc *corev1.ReplicationController, now time.Time) []interface{} {
+	var names, images string
+	if rc.Spec.Template != nil {
+		names, images = containerCells(rc.Spec.Template.Spec.Containers)
+	}
+	return []interface{}{
+		rc.Name,
+		replicas(rc.Spec.Replicas),
+		int64(rc.Status.Replicas),
+		int64(rc.Status.ReadyReplicas),
+		since(rc.CreationTimestamp, now),
+		names, images, labels.FormatLabels(rc.Spec.Selector),
+	}
+}
+
 // DaemonSet columns: Name, Desired, Current, Ready, Up-to-date, Available,
 // Node Selector, Age; wide Containers, Images, Selector.
 func DaemonSet() *resource.Table {

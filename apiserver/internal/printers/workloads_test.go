@@ -56,7 +56,7 @@ func TestDeploymentCells(t *testing.T) {
 	}
 }
 
-func TestReplicaSetDaemonSetStatefulSetCells(t *testing.T) {
+func TestReplicaSetReplicationControllerDaemonSetStatefulSetCells(t *testing.T) {
 	now := testNow()
 	tests := []struct {
 		name string
@@ -70,6 +70,14 @@ func TestReplicaSetDaemonSetStatefulSetCells(t *testing.T) {
 		}, now), []interface{}{"web-6d4f", int64(3), int64(3), int64(1), "10d", "app", "nginx:1.27", "app=web"}},
 		{"replica set without selector", replicaSetCells(&appsv1.ReplicaSet{ObjectMeta: meta("rs")}, now),
 			[]interface{}{"rs", int64(1), int64(0), int64(0), "10d", "", "", "<none>"}},
+		{"replication controller counts", replicationControllerCells(&corev1.ReplicationController{
+			ObjectMeta: meta("web"),
+			Spec: corev1.ReplicationControllerSpec{Replicas: ptr(int32(3)), Selector: map[string]string{"app": "web"},
+				Template: func() *corev1.PodTemplateSpec { t := template("nginx:1.27"); return &t }()},
+			Status: corev1.ReplicationControllerStatus{Replicas: 2, ReadyReplicas: 1},
+		}, now), []interface{}{"web", int64(3), int64(2), int64(1), "10d", "app", "nginx:1.27", "app=web"}},
+		{"replication controller without template or selector", replicationControllerCells(&corev1.ReplicationController{ObjectMeta: meta("rc")}, now),
+			[]interface{}{"rc", int64(1), int64(0), int64(0), "10d", "", "", "<none>"}},
 		{"daemon set counts and node selector", daemonSetCells(&appsv1.DaemonSet{
 			ObjectMeta: meta("proxy"),
 			Spec: appsv1.DaemonSetSpec{Selector: selector("k8s-app", "proxy"), Template: func() corev1.PodTemplateSpec {

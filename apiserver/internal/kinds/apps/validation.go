@@ -21,8 +21,6 @@ import (
 // Validation follows Kubernetes' pkg/apis/apps/validation, with the same
 // field paths and, where users read them, the same messages.
 
-const selectorMismatch = "`selector` does not match template `labels`"
-
 var (
 	specPath   = field.NewPath("spec")
 	statusPath = field.NewPath("status")
@@ -56,30 +54,6 @@ func validateSelector(sel *metav1.LabelSelector, path *field.Path, kind string) 
 		return nil, append(errs, field.Invalid(path, sel, "invalid label selector"))
 	}
 	return parsed, errs
-}
-
-// validateReplicatedTemplate checks the pod template of a controller whose
-// pods run for ever (Deployment, ReplicaSet, DaemonSet): the selector must
-// select the pods it stamps out, and they must restart always.
-func validateReplicatedTemplate(t *corev1.PodTemplateSpec, sel labels.Selector, path *field.Path, kind string) field.ErrorList {
-	var errs field.ErrorList
-	if sel != nil && !sel.Empty() && !sel.Matches(labels.Set(t.Labels)) {
-		errs = append(errs, field.Invalid(path.Child("metadata", "labels"), t.Labels, selectorMismatch))
-	}
-	errs = append(errs, core.ValidatePodTemplateSpec(t, path)...)
-	errs = append(errs, validateAlwaysRestarts(t, path, kind)...)
-	return errs
-}
-
-func validateAlwaysRestarts(t *corev1.PodTemplateSpec, path *field.Path, kind string) field.ErrorList {
-	var errs field.ErrorList
-	if t.Spec.RestartPolicy != corev1.RestartPolicyAlways {
-		errs = append(errs, field.NotSupported(path.Child("spec", "restartPolicy"), t.Spec.RestartPolicy, []corev1.RestartPolicy{corev1.RestartPolicyAlways}))
-	}
-	if t.Spec.ActiveDeadlineSeconds != nil {
-		errs = append(errs, field.Forbidden(path.Child("spec", "activeDeadlineSeconds"), "activeDeadlineSeconds in "+kind+" is not Supported"))
-	}
-	return errs
 }
 
 // validatePositiveIntOrPercent accepts a non-negative integer or a
@@ -161,7 +135,7 @@ func validateDeploymentSpec(spec *appsv1.DeploymentSpec) field.ErrorList {
 	errs = append(errs, nonNegativePtr(spec.Replicas, specPath.Child("replicas"))...)
 	sel, selErrs := validateSelector(spec.Selector, specPath.Child("selector"), "deployment")
 	errs = append(errs, selErrs...)
-	errs = append(errs, validateReplicatedTemplate(&spec.Template, sel, specPath.Child("template"), "ReplicaSet")...)
+	errs = append(errs, core.ValidateReplicatedTemplate(&spec.Template, sel, specPath.Child("template"), "ReplicaSet")...)
 	errs = append(errs, validateDeploymentStrategy(&spec.Strategy, specPath.Child("strategy"))...)
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), specPath.Child("minReadySeconds"))...)
 	errs = append(errs, nonNegativePtr(spec.RevisionHistoryLimit, specPath.Child("revisionHistoryLimit"))...)
@@ -232,7 +206,7 @@ func validateReplicaSetSpec(spec *appsv1.ReplicaSetSpec) field.ErrorList {
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), specPath.Child("minReadySeconds"))...)
 	sel, selErrs := validateSelector(spec.Selector, specPath.Child("selector"), "replicaset")
 	errs = append(errs, selErrs...)
-	errs = append(errs, validateReplicatedTemplate(&spec.Template, sel, specPath.Child("template"), "ReplicaSet")...)
+	errs = append(errs, core.ValidateReplicatedTemplate(&spec.Template, sel, specPath.Child("template"), "ReplicaSet")...)
 	return errs
 }
 
@@ -261,13 +235,13 @@ func validateDaemonSetSpec(spec *appsv1.DaemonSetSpec) field.ErrorList {
 	// by matching it: a missing one matches nothing and fails below.
 	sel, err := metav1.LabelSelectorAsSelector(spec.Selector)
 	if err == nil && !sel.Matches(labels.Set(spec.Template.Labels)) {
-		errs = append(errs, field.Invalid(specPath.Child("template", "metadata", "labels"), spec.Template.Labels, selectorMismatch))
+		errs = append(errs, field.Invalid(specPath.Child("template", "metadata", "labels"), spec.Template.Labels, core.SelectorMismatch))
 	}
 	if s := spec.Selector; s != nil && len(s.MatchLabels)+len(s.MatchExpressions) == 0 {
 		errs = append(errs, field.Invalid(selPath, s, "empty selector is invalid for daemonset"))
 	}
 	errs = append(errs, core.ValidatePodTemplateSpec(&spec.Template, specPath.Child("template"))...)
-	errs = append(errs, validateAlwaysRestarts(&spec.Template, specPath.Child("template"), "DaemonSet")...)
+	errs = append(errs, core.ValidateAlwaysRestarts(&spec.Template, specPath.Child("template"), "DaemonSet")...)
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), specPath.Child("minReadySeconds"))...)
 	errs = append(errs, validateDaemonSetUpdateStrategy(&spec.UpdateStrategy, specPath.Child("updateStrategy"))...)
 	errs = append(errs, nonNegativePtr(spec.RevisionHistoryLimit, specPath.Child("revisionHistoryLimit"))...)
@@ -350,10 +324,10 @@ func validateStatefulSetSpec(spec *appsv1.StatefulSetSpec) field.ErrorList {
 	errs = append(errs, selErrs...)
 	tpath := specPath.Child("template")
 	if sel != nil && !sel.Empty() && !sel.Matches(labels.Set(spec.Template.Labels)) {
-		errs = append(errs, field.Invalid(tpath.Child("metadata", "labels"), spec.Template.Labels, selectorMismatch))
+		errs = append(errs, field.Invalid(tpath.Child("metadata", "labels"), spec.Template.Labels, core.SelectorMismatch))
 	}
 	errs = append(errs, core.ValidatePodTemplateSpec(withClaimVolumes(spec), tpath)...)
-	errs = append(errs, validateAlwaysRestarts(&spec.Template, tpath, "StatefulSet")...)
+	errs = append(errs, core.ValidateAlwaysRestarts(&spec.Template, tpath, "StatefulSet")...)
 	return errs
 }
 

@@ -16,7 +16,7 @@ import (
 // All returns the core/v1 kinds.
 func All() []*resource.Descriptor {
 	return []*resource.Descriptor{
-		Namespaces(), Nodes(), Pods(), Services(), Endpoints(), ConfigMaps(), Secrets(),
+		Namespaces(), Nodes(), Pods(), ReplicationControllers(), Services(), Endpoints(), ConfigMaps(), Secrets(),
 		Events(), ServiceAccounts(), PersistentVolumes(), PersistentVolumeClaims(),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -143,6 +144,39 @@ func ValidatePodTemplateSpec(t *corev1.PodTemplateSpec, path *field.Path) field.
 	errs = append(errs, ValidatePodSpec(&t.Spec, path.Child("spec"))...)
 	if len(t.Spec.EphemeralContainers) > 0 {
 		errs = append(errs, field.Forbidden(path.Child("spec", "ephemeralContainers"), "ephemeral containers not allowed in pod template"))
+	}
+	return errs
+}
+
+// SelectorMismatch is the message of a workload whose selector does not
+// select the pods its template stamps out.
+const SelectorMismatch = "`selector` does not match template `labels`"
+
+// ValidateReplicatedTemplate checks the pod template of a controller whose
+// pods run for ever: the selector, when not empty, must select the pods it
+// stamps out, and they must restart always. path is where the template
+// sits; kind names the controller in messages.
+func ValidateReplicatedTemplate(t *corev1.PodTemplateSpec, sel labels.Selector, path *field.Path, kind string) field.ErrorList {
+	var errs field.ErrorList
+	if sel != nil && !sel.Empty() && !sel.Matches(labels.Set(t.Labels)) {
+		errs = append(errs, field.Invalid(path.Child("metadata", "labels"), t.Labels, SelectorMismatch))
+	}
+	errs = append(errs, ValidatePodTemplateSpec(t, path)...)
+	errs = append(errs, ValidateAlwaysRestarts(t, path, kind)...)
+	return errs
+}
+
+// ValidateAlwaysRestarts checks the pod template of a controller whose pods
+// run for ever (ReplicationController, ReplicaSet, Deployment, DaemonSet,
+// StatefulSet): they must restart always and have no deadline. kind names
+// the controller in the message.
+func ValidateAlwaysRestarts(t *corev1.PodTemplateSpec, path *field.Path, kind string) field.ErrorList {
+	var errs field.ErrorList
+	if t.Spec.RestartPolicy != corev1.RestartPolicyAlways {
+		errs = append(errs, field.NotSupported(path.Child("spec", "restartPolicy"), t.Spec.RestartPolicy, []corev1.RestartPolicy{corev1.RestartPolicyAlways}))
+	}
+	if t.Spec.ActiveDeadlineSeconds != nil {
+		errs = append(errs, field.Forbidden(path.Child("spec", "activeDeadlineSeconds"), "activeDeadlineSeconds in "+kind+" is not Supported"))
 	}
 	return errs
 }
