@@ -17,6 +17,7 @@ import (
 	"coracle.dev/controller-manager/internal/controller/nodelifecycle"
 	"coracle.dev/controller-manager/internal/controller/podgc"
 	"coracle.dev/controller-manager/internal/controller/replicaset"
+	"coracle.dev/controller-manager/internal/controller/replication"
 	"coracle.dev/controller-manager/internal/controller/rootcacert"
 	"coracle.dev/controller-manager/internal/controller/serviceaccount"
 	"coracle.dev/controller-manager/internal/controller/statefulset"
@@ -32,6 +33,7 @@ func Names() []string {
 		rootcacert.Name,
 		garbagecollector.Name,
 		replicaset.Name,
+		replication.Name,
 		deployment.Name,
 		endpoints.Name,
 		endpointslice.Name,
@@ -62,6 +64,8 @@ func build(name string, c controller.Context) (controller.Runner, error) {
 		return garbagecollector.New(c)
 	case replicaset.Name:
 		return replicaset.New(c)
+	case replication.Name:
+		return replication.New(c)
 	case deployment.Name:
 		return deployment.New(c)
 	case endpoints.Name:

@@ -4,6 +4,10 @@
 // and reports replicas, fullyLabeledReplicas, readyReplicas,
 // availableReplicas and observedGeneration in the status.
 //
+// The same logic runs ReplicationControllers (package replication):
+// the controller reaches its objects through Owners, which converts
+// them.
+//
 // Expectations guard against a slow watch: after asking for N pods the
 // controller does not act on the ReplicaSet again until it has seen the
 // N pods in its cache (or five minutes passed).
@@ -14,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,9 +27,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -41,12 +46,11 @@ import (
 // Name is the controller's name.
 const Name = "replicaset-controller"
 
-var kind = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
-
 // Controller is the ReplicaSet controller.
 type Controller struct {
 	client   kubernetes.Interface
-	rsLister appslisters.ReplicaSetLister
+	owners   Owners
+	kind     schema.GroupVersionKind
 	pods     corelisters.PodLister
 	owned    controller.OwnedPods
 	synced   []cache.InformerSynced
@@ -59,23 +63,28 @@ type Controller struct {
 	workers  int
 }
 
-// New builds the controller.
+// New builds the ReplicaSet controller.
 func New(c controller.Context) (*Controller, error) {
-	rsInf := c.Informers.Apps().V1().ReplicaSets()
+	return NewFor(c, replicaSets{client: c.Client, informer: c.Informers.Apps().V1().ReplicaSets()})
+}
+
+// NewFor builds the controller for the objects of owners.
+func NewFor(c controller.Context, owners Owners) (*Controller, error) {
+	ownerInf := owners.Informer()
 	podInf := c.Informers.Core().V1().Pods()
 	owned, err := c.OwnedPods()
 	if err != nil {
 		return nil, err
 	}
 	ctl := &Controller{
-		client: c.Client, rsLister: rsInf.Lister(), pods: podInf.Lister(), owned: owned,
-		synced:   []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
+		client: c.Client, owners: owners, kind: owners.GVK(), pods: podInf.Lister(), owned: owned,
+		synced:   []cache.InformerSynced{ownerInf.HasSynced, podInf.Informer().HasSynced},
 		podCtl:   &podcontrol.Control{Client: c.Client, Recorder: c.Recorder},
 		exp:      expectations.New(c.Clock),
 		queue:    c.NewQueue(),
 		recorder: c.Recorder, log: c.Log, clock: c.Clock, workers: c.Workers,
 	}
-	if _, err := rsInf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
+	if _, err := ownerInf.AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
 		return nil, err
 	}
 	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -99,10 +108,10 @@ func (c *Controller) Run(ctx context.Context) {
 // owner returns the ReplicaSet controlling pod, if it still exists.
 func (c *Controller) owner(pod *corev1.Pod) *appsv1.ReplicaSet {
 	ref := metav1.GetControllerOfNoCopy(pod)
-	if ref == nil || ref.Kind != kind.Kind || ref.APIVersion != kind.GroupVersion().String() {
+	if ref == nil || ref.Kind != c.kind.Kind || ref.APIVersion != c.kind.GroupVersion().String() {
 		return nil
 	}
-	rs, err := c.rsLister.ReplicaSets(pod.Namespace).Get(ref.Name)
+	rs, err := c.owners.Get(pod.Namespace, ref.Name)
 	if err != nil || rs.UID != ref.UID {
 		return nil
 	}
@@ -112,7 +121,7 @@ func (c *Controller) owner(pod *corev1.Pod) *appsv1.ReplicaSet {
 // enqueueSelecting queues every ReplicaSet whose selector matches an
 // orphan pod: one of them may adopt it.
 func (c *Controller) enqueueSelecting(pod *corev1.Pod) {
-	list, err := c.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
+	list, err := c.owners.List(pod.Namespace)
 	if err != nil {
 		return
 	}
@@ -194,7 +203,7 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	if err != nil {
 		return nil
 	}
-	cached, err := c.rsLister.ReplicaSets(ns).Get(name)
+	cached, err := c.owners.Get(ns, name)
 	if apierrors.IsNotFound(err) {
 		c.exp.Delete(k)
 		return nil
@@ -204,9 +213,14 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	}
 	rs := cached.DeepCopy()
 	selector, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
+	if err == nil && selector.Empty() {
+		// It would claim every pod of the namespace; the apiserver
+		// refuses it, so it is not ours to act on.
+		err = errors.New("empty selector")
+	}
 	if err != nil {
 		// An invalid selector is the user's to fix; retrying won't help.
-		c.log.Info("invalid selector", zap.String("replicaset", k), zap.Error(err))
+		c.log.Info("invalid selector", zap.String("kind", c.kind.Kind), zap.String("key", k), zap.Error(err))
 		return nil
 	}
 	needsSync := c.exp.Satisfied(k)
@@ -215,8 +229,8 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 		return err
 	}
 	active := podstate.Filter(all, podstate.IsActive)
-	mgr := claim.NewManager(rs, kind, selector, c.patchPod, func(ctx context.Context) (metav1.Object, error) {
-		return c.client.AppsV1().ReplicaSets(ns).Get(ctx, name, metav1.GetOptions{})
+	mgr := claim.NewManager(rs, c.kind, selector, c.patchPod, func(ctx context.Context) (metav1.Object, error) {
+		return c.owners.Fetch(ctx, ns, name)
 	})
 	pods, claimErr := claim.Claim(ctx, mgr, active)
 
@@ -248,11 +262,12 @@ func (c *Controller) patchPod(ctx context.Context, ns, name string, patch []byte
 func (c *Controller) manage(ctx context.Context, rs *appsv1.ReplicaSet, pods []*corev1.Pod) (string, error) {
 	k := key(rs)
 	plan := Decide(rs, pods)
-	ref := metav1.NewControllerRef(rs, kind)
+	ref := metav1.NewControllerRef(rs, c.kind)
+	owner := c.owners.Object(rs)
 	if plan.Create > 0 {
 		c.exp.Expect(k, plan.Create, nil)
 		ok, err := podcontrol.SlowStartBatch(plan.Create, 1, func() error {
-			_, err := c.podCtl.Create(ctx, rs.Namespace, &rs.Spec.Template, rs, ref, nil)
+			_, err := c.podCtl.Create(ctx, rs.Namespace, &rs.Spec.Template, owner, ref, nil)
 			if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 				return nil
 			}
@@ -275,7 +290,7 @@ func (c *Controller) manage(ctx context.Context, rs *appsv1.ReplicaSet, pods []*
 		c.exp.Expect(k, 0, uids)
 		err := podcontrol.DeleteParallel(len(plan.Delete), func(i int) error {
 			p := plan.Delete[i]
-			if err := c.podCtl.Delete(ctx, p.Namespace, p.Name, p.UID, rs); err != nil {
+			if err := c.podCtl.Delete(ctx, p.Namespace, p.Name, p.UID, owner); err != nil {
 				c.exp.DeletionObserved(k, p.UID)
 				return err
 			}
@@ -294,11 +309,10 @@ func (c *Controller) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet, st
 	if statusEqual(rs.Status, status) {
 		return rs, nil
 	}
-	client := c.client.AppsV1().ReplicaSets(rs.Namespace)
 	for attempt := 0; ; attempt++ {
 		next := rs.DeepCopy()
 		next.Status = status
-		updated, err := client.UpdateStatus(ctx, next, metav1.UpdateOptions{})
+		updated, err := c.owners.UpdateStatus(ctx, next)
 		if err == nil {
 			return updated, nil
 		}
@@ -306,9 +320,9 @@ func (c *Controller) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet, st
 			return rs, nil
 		}
 		if !apierrors.IsConflict(err) || attempt > 0 {
-			return nil, fmt.Errorf("update status of replicaset %s: %w", key(rs), err)
+			return nil, fmt.Errorf("update status of %s %s: %w", strings.ToLower(c.kind.Kind), key(rs), err)
 		}
-		fresh, gerr := client.Get(ctx, rs.Name, metav1.GetOptions{})
+		fresh, gerr := c.owners.Fetch(ctx, rs.Namespace, rs.Name)
 		if gerr != nil {
 			return nil, gerr
 		}
