@@ -23,6 +23,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
+
+	"coracle.dev/shared/testnet"
 )
 
 // targetPodsPerSecond is the goal for a Deployment scaling up,
@@ -86,7 +88,7 @@ func scaleUp(b *testing.B, s benchSetup, replicas, nodes int) {
 	sched := startComponent(b, c, "scheduler", schedArgs...)
 	cm := startComponent(b, c, "controller-manager", "--log-level", "warn",
 		"--kube-api-qps", strconv.Itoa(s.cmQPS), "--kube-api-burst", strconv.Itoa(s.cmBurst))
-	status := freeAddr(b)
+	status := testnet.FreeAddr(b)
 	kl := start(b, "kubelet", "--kubeconfig", c.ts.Kubeconfig, "--runtime", "fake", "--fake-nodes", strconv.Itoa(nodes),
 		"--node-name", "hollow", "--root-dir", filepath.Join(b.TempDir(), "kubelet"), "--port", "0",
 		"--status-address", status, "--log-format", "console", "--log-level", "warn")

@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"coracle.dev/shared/testnet"
 	"coracle.dev/shared/testserver"
 )
 
@@ -120,7 +120,7 @@ func procCPU(pid string) time.Duration {
 // server on a free loopback port and waits for its /readyz.
 func startComponent(tb testing.TB, c *cluster, name string, args ...string) *process {
 	tb.Helper()
-	status := freeAddr(tb)
+	status := testnet.FreeAddr(tb)
 	args = append([]string{"--kubeconfig", c.ts.Kubeconfig, "--status-address", status, "--log-format", "console"}, args...)
 	p := start(tb, name, args...)
 	waitReady(tb, p, status, 60*time.Second)
@@ -155,7 +155,7 @@ func waitReady(tb testing.TB, p *process, status string, timeout time.Duration) 
 // in it) on a free loopback port and returns its address once it serves.
 func startRegistry(tb testing.TB) string {
 	tb.Helper()
-	addr := freeAddr(tb)
+	addr := testnet.FreeAddr(tb)
 	start(tb, "local-registry", "--address", addr, "--log-format", "console")
 	eventually(tb, 30*time.Second, "the local registry serving busybox", func() (bool, error) {
 		resp, err := http.Get("http://" + addr + "/v2/library/busybox/manifests/1.36")
@@ -188,7 +188,7 @@ func startNode(t *testing.T, c *cluster, registry string) *node {
 	n := &node{name: "cm-e2e-" + suffix, rootDir: filepath.Join(root, "kubelet"), cgroupRoot: "/coracle-cm-e2e-" + suffix, bridge: "cm" + suffix}
 	flags := []string{
 		"--kubeconfig", c.ts.Kubeconfig, "--node-name", n.name, "--root-dir", n.rootDir,
-		"--node-ip", "127.0.0.1", "--pod-cidr", freePodCIDR(t), "--port", "0",
+		"--node-ip", "127.0.0.1", "--pod-cidr", testnet.FreePodCIDR(t, testnet.ControllerManagerE2E).String(), "--port", "0",
 		"--cni-conf-dir", filepath.Join(root, "cni"), "--bridge-name", n.bridge, "--network-name", "cm-e2e-" + suffix,
 		"--cgroup-root", n.cgroupRoot, "--pod-log-dir", filepath.Join(root, "logs"),
 		"--registry-mirror", "docker.io=" + registry, "--log-format", "console",
@@ -212,7 +212,7 @@ func startNode(t *testing.T, c *cluster, registry string) *node {
 			t.Errorf("kubelet --teardown: %v\n%s", err, out)
 		}
 	})
-	status := freeAddr(t)
+	status := testnet.FreeAddr(t)
 	p := start(t, "kubelet", append(flags, "--status-address", status)...)
 	waitReady(t, p, status, 60*time.Second)
 	return n
@@ -237,38 +237,6 @@ func cgroupMounts(tb testing.TB) []string {
 		tb.Fatal("no cgroup hierarchy mounted")
 	}
 	return out
-}
-
-// freeAddr is a loopback address with a port nothing listens on.
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// freePodCIDR picks a 10.252.X.0/24 that no interface or route of this
-// machine uses (the kubelet's own tests take theirs from 10.254.0.0/16,
-// ctl's end-to-end tests from 10.253.0.0/16).
-func freePodCIDR(tb testing.TB) string {
-	tb.Helper()
-	out, err := exec.Command("ip", "-4", "-o", "route", "show", "table", "all").Output()
-	if err != nil {
-		tb.Fatalf("ip route: %v", err)
-	}
-	addrs, _ := exec.Command("ip", "-4", "-o", "addr").Output()
-	used := string(out) + string(addrs)
-	for range 256 {
-		prefix := fmt.Sprintf("10.252.%d.", rand.IntN(250)+1)
-		if !strings.Contains(used, prefix) {
-			return prefix + "0/24"
-		}
-	}
-	tb.Fatal("no free 10.252.X.0/24")
-	return ""
 }
 
 // eventually polls cond until it holds or timeout passes.

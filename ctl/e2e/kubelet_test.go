@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"coracle.dev/shared/testnet"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,7 +49,7 @@ func startNode(t *testing.T, c *cluster) {
 	root := t.TempDir()
 	flags := []string{
 		"--kubeconfig", c.ts.Kubeconfig, "--node-name", "e2e-" + suffix, "--root-dir", filepath.Join(root, "kubelet"),
-		"--node-ip", "127.0.0.1", "--pod-cidr", freePodCIDR(t), "--port", "0",
+		"--node-ip", "127.0.0.1", "--pod-cidr", testnet.FreePodCIDR(t, testnet.CtlE2E).String(), "--port", "0",
 		"--cni-conf-dir", filepath.Join(root, "cni"), "--bridge-name", "ce" + suffix, "--network-name", "ctl-e2e-" + suffix,
 		"--cgroup-root", "/coracle-e2e-" + suffix, "--pod-log-dir", filepath.Join(root, "logs"),
 		"--registry-mirror", "docker.io=" + registry, "--log-format", "console",
@@ -60,7 +61,7 @@ func startNode(t *testing.T, c *cluster) {
 			t.Errorf("kubelet --teardown: %v\n%s", err, out)
 		}
 	})
-	status := freeAddr(t)
+	status := testnet.FreeAddr(t)
 	logPath := filepath.Join(root, "kubelet.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -103,7 +104,7 @@ func startNode(t *testing.T, c *cluster) {
 // loopback port and returns its address once it serves.
 func startRegistry(t *testing.T) string {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	cmd := exec.Command(componentBinary(t, "local-registry"), "--address", addr, "--log-format", "console")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -124,37 +125,6 @@ func startRegistry(t *testing.T) string {
 		return resp.StatusCode == http.StatusOK
 	})
 	return addr
-}
-
-// freeAddr is a loopback address with a port nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// freePodCIDR picks a 10.253.X.0/24 that no interface or route of this
-// machine uses (the kubelet's own tests take theirs from 10.254.0.0/16).
-func freePodCIDR(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("ip", "-4", "-o", "route", "show", "table", "all").Output()
-	if err != nil {
-		t.Fatalf("ip route: %v", err)
-	}
-	addrs, _ := exec.Command("ip", "-4", "-o", "addr").Output()
-	used := string(out) + string(addrs)
-	for range 256 {
-		prefix := fmt.Sprintf("10.253.%d.", rand.IntN(250)+1)
-		if !strings.Contains(used, prefix) {
-			return prefix + "0/24"
-		}
-	}
-	t.Fatal("no free 10.253.X.0/24")
-	return ""
 }
 
 // waitRunning waits until a pod runs.

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"coracle.dev/kube-proxy/internal/netnstest"
+	"coracle.dev/shared/testnet"
 	"coracle.dev/shared/testserver"
 )
 
@@ -148,7 +147,7 @@ func readyIn(ns netnstest.NS, addr string) func() (bool, string) {
 // the kubelet keeps its --pod-cidr.
 func startControllerManager(t *testing.T, ts *testserver.TestServer) {
 	t.Helper()
-	status := freeAddr(t)
+	status := testnet.FreeAddr(t)
 	p := start(t, nil, "controller-manager", "--kubeconfig", ts.Kubeconfig, "--status-address", status,
 		"--cluster-cidr=", "--log-format", "console")
 	p.waitReady(t, 60*time.Second, func() (bool, string) {
@@ -195,7 +194,7 @@ func startNode(t *testing.T, ts *testserver.TestServer) *node {
 	id := hex.EncodeToString(b)
 	root := t.TempDir()
 	n := &node{
-		name: "kp-e2e-" + id, podCIDR: freePodCIDR(t),
+		name: "kp-e2e-" + id, podCIDR: testnet.FreePodCIDR(t, testnet.KubeProxyE2E).String(),
 		rootDir: filepath.Join(root, "kubelet"), cgroupRoot: "/coracle-kp-" + id, bridge: "kp" + id,
 	}
 	n.ns = netnstest.New(t, "cpe2e-"+id+"-node")
@@ -286,40 +285,6 @@ func cgroupMounts(t testing.TB) []string {
 		}
 	}
 	return out
-}
-
-// freeAddr is a loopback address with a port nothing listens on.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// freePodCIDR picks a 10.251.X.0/24 that no interface or route of this
-// machine uses (the kubelet's own tests take theirs from 10.254.0.0/16,
-// ctl's from 10.253.0.0/16, the controller manager's from 10.252.0.0/16).
-// The pods live in the node namespace, but a CIDR unused on the host as
-// well keeps the test's addresses apart from anything a person looks at.
-func freePodCIDR(t testing.TB) string {
-	t.Helper()
-	out, err := exec.Command("ip", "-4", "-o", "route", "show", "table", "all").Output()
-	if err != nil {
-		t.Fatalf("ip route: %v", err)
-	}
-	addrs, _ := exec.Command("ip", "-4", "-o", "addr").Output()
-	used := string(out) + string(addrs)
-	for range 256 {
-		prefix := fmt.Sprintf("10.251.%d.", mrand.IntN(250)+1)
-		if !strings.Contains(used, prefix) {
-			return prefix + "0/24"
-		}
-	}
-	t.Fatal("no free 10.251.X.0/24")
-	return ""
 }
 
 // eventually polls cond until it holds or timeout passes.

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -27,6 +26,7 @@ import (
 
 	"coracle.dev/kubelet"
 	"coracle.dev/kubelet/internal/registry"
+	"coracle.dev/shared/testnet"
 	"coracle.dev/shared/testserver"
 )
 
@@ -83,23 +83,6 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)[:n]
 }
 
-// freeCIDR picks a 10.254.X.0/24 no interface or route on this machine
-// uses.
-func freeCIDR(t testing.TB) *net.IPNet {
-	out, _ := exec.Command("ip", "-4", "route", "show", "table", "all").Output()
-	addrs, _ := exec.Command("ip", "-4", "addr").Output()
-	for i := 0; i < 100; i++ {
-		x := 1 + mathrand.IntN(250)
-		prefix := fmt.Sprintf("10.254.%d.", x)
-		if !bytes.Contains(out, []byte(prefix)) && !bytes.Contains(addrs, []byte(prefix)) {
-			_, n, _ := net.ParseCIDR(prefix + "0/24")
-			return n
-		}
-	}
-	t.Fatal("no free 10.254.X.0/24")
-	return nil
-}
-
 type nodeOption func(*kubelet.Options)
 
 // startNode starts everything a real node test needs.
@@ -124,7 +107,7 @@ func startNode(t testing.TB, opts ...nodeOption) *node {
 	n.image = reg.Addr() + "/busybox:latest"
 
 	suffix := randHex(6)
-	n.cidr = freeCIDR(t)
+	n.cidr = testnet.FreePodCIDR(t, testnet.KubeletIntegration)
 	n.name = "node-" + suffix
 	root := t.TempDir()
 	o := kubelet.DefaultOptions()

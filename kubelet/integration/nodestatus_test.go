@@ -10,6 +10,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"coracle.dev/shared/testnet"
 )
 
 func TestNodeRegistrationStatusAndPodCIDR(t *testing.T) {
@@ -64,7 +66,7 @@ func TestNodeRegistrationStatusAndPodCIDR(t *testing.T) {
 	}
 
 	// spec.podCIDR, once set, replaces --pod-cidr.
-	other := freeCIDR(t)
+	other := testnet.FreePodCIDR(t, testnet.KubeletIntegration)
 	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"podCIDR": other.String(), "podCIDRs": []string{other.String()}}})
 	if _, err := n.client.CoreV1().Nodes().Patch(ctx, n.name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
