@@ -48,7 +48,7 @@ else
 fi
 
 # kube-proxy's chains and rules, and nothing else of the tables.
-if [ -x "$BIN/kube-proxy" ]; then
+if [ -x "$BIN/kube-proxy" ] && command -v iptables >/dev/null 2>&1; then
 	"$BIN/kube-proxy" --cleanup --log-format console --log-level warn
 	echo "kube-proxy: rules removed"
 fi

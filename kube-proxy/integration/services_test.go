@@ -365,6 +365,14 @@ func TestRestartAndCleanup(t *testing.T) {
 	if got := e.save("filter"); got != beforeFilter {
 		t.Errorf("filter after --cleanup:\n%s\nbefore kube-proxy ran:\n%s", got, beforeFilter)
 	}
+	// Idempotent: with nothing left to remove it succeeds and changes
+	// nothing (make down runs it whether kube-proxy ran or not).
+	if out, err := execIn(e.node, binary, "--cleanup"); err != nil {
+		t.Fatalf("second kube-proxy --cleanup: %v\n%s", err, out)
+	}
+	if got := e.save("nat"); got != beforeNAT {
+		t.Errorf("nat after a second --cleanup:\n%s", got)
+	}
 }
 
 // dropLines removes the lines mentioning s, and the declarations of

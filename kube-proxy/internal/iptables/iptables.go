@@ -119,6 +119,14 @@ const cleanupChunk = 2000
 func (r *Runner) Cleanup(ctx context.Context) error {
 	var errs []error
 	for _, j := range rules.Jumps() {
+		// No target chain, no jump to it: and checking for the jump
+		// would fail ("Chain ... does not exist"), so a second cleanup
+		// would.
+		if target := jumpTarget(j.Args); target != "" {
+			if ok, err := r.ipt.ChainExists(j.Table, target); err == nil && !ok {
+				continue
+			}
+		}
 		if err := r.ipt.DeleteIfExists(j.Table, j.Chain, j.Args...); err != nil {
 			errs = append(errs, fmt.Errorf("unhook %s/%s: %w", j.Table, j.Chain, err))
 		}
@@ -160,4 +168,14 @@ func (r *Runner) Cleanup(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// jumpTarget is the chain a rule's "-j" names ("" if none).
+func jumpTarget(args []string) string {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "-j" {
+			return args[i+1]
+		}
+	}
+	return ""
 }
