@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	discoveryclient "k8s.io/client-go/kubernetes/typed/discovery/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
@@ -295,46 +296,54 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	wantLabels[discoveryv1.LabelServiceName] = name
 	wantLabels[discoveryv1.LabelManagedBy] = ManagedBy
 
-	client := c.client.DiscoveryV1().EndpointSlices(ns)
+	c.expect.Expect(key, len(plan.Create), nil)
+	ownerRef := *metav1.NewControllerRef(svc, corev1.SchemeGroupVersion.WithKind("Service"))
+	return Apply(ctx, c.client.DiscoveryV1().EndpointSlices(ns), mine, plan, wantLabels, func(g Group) *discoveryv1.EndpointSlice {
+		return &discoveryv1.EndpointSlice{
+			ObjectMeta: metav1.ObjectMeta{
+				GenerateName: name + "-", Namespace: ns, Labels: wantLabels,
+				OwnerReferences: []metav1.OwnerReference{ownerRef},
+			},
+			AddressType: addressType(svc), Endpoints: g.Endpoints, Ports: g.Ports,
+		}
+	}, func() { c.expect.CreationObserved(key) })
+}
+
+// Apply writes plan against existing (the slices it was made from):
+// slices with a new group or labels other than want are updated, groups
+// left over are created from newSlice, and the slices the plan drops are
+// deleted. createFailed is called for each creation that failed, which
+// the informer will therefore never show. A creation refused because the
+// namespace is terminating is not an error.
+func Apply(ctx context.Context, client discoveryclient.EndpointSliceInterface, existing []*discoveryv1.EndpointSlice, plan Plan,
+	want map[string]string, newSlice func(Group) *discoveryv1.EndpointSlice, createFailed func()) error {
 	var errs []error
-	for _, s := range mine {
+	for _, s := range existing {
 		g, update := plan.Update[s.Name]
-		if !update && labels.Equals(s.Labels, wantLabels) {
+		if !update && labels.Equals(s.Labels, want) {
 			continue
 		}
 		next := s.DeepCopy()
-		next.Labels = wantLabels
+		next.Labels = want
 		if update {
 			next.Endpoints, next.Ports = g.Endpoints, g.Ports
 		}
 		if _, err := client.Update(ctx, next, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("update endpointslice %s/%s: %w", ns, s.Name, err))
+			errs = append(errs, fmt.Errorf("update endpointslice %s/%s: %w", s.Namespace, s.Name, err))
 		}
 	}
-	c.expect.Expect(key, len(plan.Create), nil)
 	for _, g := range plan.Create {
-		s := &discoveryv1.EndpointSlice{
-			ObjectMeta: metav1.ObjectMeta{
-				GenerateName:    name + "-",
-				Namespace:       ns,
-				Labels:          wantLabels,
-				OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(svc, corev1.SchemeGroupVersion.WithKind("Service"))},
-			},
-			AddressType: addressType(svc),
-			Endpoints:   g.Endpoints,
-			Ports:       g.Ports,
-		}
-		_, err := client.Create(ctx, s, metav1.CreateOptions{})
-		if err != nil {
-			c.expect.CreationObserved(key) // never to be seen
-		}
-		if err != nil && !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-			errs = append(errs, fmt.Errorf("create endpointslice for %s: %w", key, err))
+		s := newSlice(g)
+		if _, err := client.Create(ctx, s, metav1.CreateOptions{}); err != nil {
+			createFailed()
+			if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+				errs = append(errs, fmt.Errorf("create endpointslice %s/%s*: %w", s.Namespace, s.GenerateName, err))
+			}
 		}
 	}
 	for _, n := range plan.Delete {
 		if err := client.Delete(ctx, n, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete endpointslice %s/%s: %w", ns, n, err))
+			errs = append(errs, fmt.Errorf("delete endpointslice %s: %w", n, err))
 		}
 	}
 	return errors.Join(errs...)

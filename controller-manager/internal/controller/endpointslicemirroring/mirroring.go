@@ -10,7 +10,6 @@ package endpointslicemirroring
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
 
@@ -197,44 +196,28 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	for _, s := range existing {
 		byType[s.AddressType] = append(byType[s.AddressType], s)
 	}
-	for _, at := range []discoveryv1.AddressType{discoveryv1.AddressTypeIPv4, discoveryv1.AddressTypeIPv6} {
-		plan := endpointslice.Reconcile(byType[at], desired[at])
-		for _, s := range byType[at] {
-			g, update := plan.Update[s.Name]
-			if !update && labels.Equals(s.Labels, wantLabels) {
-				continue
-			}
-			next := s.DeepCopy()
-			next.Labels = wantLabels
-			if update {
-				next.Endpoints, next.Ports = g.Endpoints, g.Ports
-			}
-			if _, err := client.Update(ctx, next, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("update endpointslice %s/%s: %w", ns, s.Name, err))
-			}
-		}
-		c.expect.Expect(key, len(plan.Create), nil)
-		for _, g := range plan.Create {
-			s := &discoveryv1.EndpointSlice{
+	addressTypes := []discoveryv1.AddressType{discoveryv1.AddressTypeIPv4, discoveryv1.AddressTypeIPv6}
+	plans := map[discoveryv1.AddressType]endpointslice.Plan{}
+	creates := 0
+	for _, at := range addressTypes {
+		plans[at] = endpointslice.Reconcile(byType[at], desired[at])
+		creates += len(plans[at].Create)
+	}
+	// Every creation of this sync, whatever its address type, counted
+	// before the first is made.
+	c.expect.Expect(key, creates, nil)
+	ownerRef := *metav1.NewControllerRef(svc, corev1.SchemeGroupVersion.WithKind("Service"))
+	for _, at := range addressTypes {
+		err := endpointslice.Apply(ctx, client, byType[at], plans[at], wantLabels, func(g endpointslice.Group) *discoveryv1.EndpointSlice {
+			return &discoveryv1.EndpointSlice{
 				ObjectMeta: metav1.ObjectMeta{
 					GenerateName: name + "-", Namespace: ns, Labels: wantLabels,
-					OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(svc, corev1.SchemeGroupVersion.WithKind("Service"))},
+					OwnerReferences: []metav1.OwnerReference{ownerRef},
 				},
 				AddressType: at, Endpoints: g.Endpoints, Ports: g.Ports,
 			}
-			_, err := client.Create(ctx, s, metav1.CreateOptions{})
-			if err != nil {
-				c.expect.CreationObserved(key) // never to be seen
-			}
-			if err != nil && !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-				errs = append(errs, fmt.Errorf("create mirrored endpointslice for %s: %w", key, err))
-			}
-		}
-		for _, n := range plan.Delete {
-			if err := client.Delete(ctx, n, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, err)
-			}
-		}
+		}, func() { c.expect.CreationObserved(key) })
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
