@@ -16,12 +16,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testnet"
 	"coracle.dev/shared/testserver"
 )
-
-// binDirEnv names the directory `make build` fills; make test sets it.
-const binDirEnv = "CORACLE_BIN_DIR"
 
 // cluster is an in-process apiserver and an admin client of it.
 type cluster struct {
@@ -35,20 +33,6 @@ func startCluster(tb testing.TB) *cluster {
 	cfg := rest.CopyConfig(ts.Config)
 	cfg.QPS, cfg.Burst = 200, 400
 	return &cluster{ts: ts, client: kubernetes.NewForConfigOrDie(cfg)}
-}
-
-// binary is bin/NAME; the test fails when it was not built.
-func binary(tb testing.TB, name string) string {
-	tb.Helper()
-	dir := os.Getenv(binDirEnv)
-	if dir == "" {
-		tb.Fatalf("%s is not set: run make build, then %s=$PWD/bin go test ./controller-manager/... (make test does both)", binDirEnv, binDirEnv)
-	}
-	path := filepath.Join(dir, name)
-	if fi, err := os.Stat(path); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		tb.Fatalf("%s: missing or not executable: run make build", path)
-	}
-	return path
 }
 
 // process is a component started by the test, stopped by its PID.
@@ -69,7 +53,7 @@ func start(tb testing.TB, name string, args ...string) *process {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p.cmd = exec.Command(binary(tb, name), args...)
+	p.cmd = exec.Command(testbin.Path(tb, name), args...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
@@ -193,7 +177,7 @@ func startNode(t *testing.T, c *cluster, registry string) *node {
 		"--cgroup-root", n.cgroupRoot, "--pod-log-dir", filepath.Join(root, "logs"),
 		"--registry-mirror", "docker.io=" + registry, "--log-format", "console",
 	}
-	bin := binary(t, "kubelet")
+	bin := testbin.Path(t, "kubelet")
 	// Cleanups run last-registered first: stop the kubelet, tear the node
 	// down, then check that nothing is left.
 	t.Cleanup(func() {

@@ -9,17 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// componentBinary is a built Coracle binary other than ctl.
-func componentBinary(t testing.TB, name string) string {
-	t.Helper()
-	path := filepath.Join(filepath.Dir(ctlBinary(t)), name)
-	if fi, err := os.Stat(path); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		t.Fatalf("%s: missing or not executable: run make build first", path)
-	}
-	return path
-}
+	"coracle.dev/shared/testbin"
+)
 
 // startComponent runs bin/NAME against the cluster with its status server
 // on a free loopback port, waits for its /readyz, and kills it by PID when
@@ -38,7 +30,7 @@ func startComponent(t *testing.T, c *cluster, name string, args ...string) {
 		t.Fatal(err)
 	}
 	args = append([]string{"--kubeconfig", c.ts.Kubeconfig, "--status-address", status, "--log-format", "console"}, args...)
-	cmd := exec.Command(componentBinary(t, name), args...)
+	cmd := exec.Command(testbin.Path(t, name), args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

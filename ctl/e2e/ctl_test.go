@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"coracle.dev/shared/testbin"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -666,7 +668,7 @@ metadata:
 		}
 		// The same kubeconfig under another path, given by flag only.
 		path := writeFile(t, "other.conf", string(cfg))
-		bare := newCLI(t, c, ctlBinary(t))
+		bare := newCLI(t, c, testbin.Path(t, "ctl"))
 		bare.env = slices.DeleteFunc(bare.env, func(kv string) bool { return strings.HasPrefix(kv, "KUBECONFIG=") })
 		bare.env = append(bare.env, "KUBECONFIG=/nonexistent/kubeconfig")
 		bare.says(t, "configmap/here", "--kubeconfig", path, "-n", ns, "get", "cm", "here", "-o", "name")

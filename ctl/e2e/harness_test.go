@@ -16,28 +16,12 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testserver"
 )
 
 // commandTimeout bounds one ctl or kubectl command.
 const commandTimeout = 60 * time.Second
-
-// binDirEnv names the directory `make build` fills; make test sets it.
-const binDirEnv = "CORACLE_BIN_DIR"
-
-// ctlBinary is the built bin/ctl; the test fails when it is missing.
-func ctlBinary(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv(binDirEnv)
-	if dir == "" {
-		t.Fatalf("%s is not set: run make build first, then CORACLE_BIN_DIR=$PWD/bin go test ./ctl/... (make test does both)", binDirEnv)
-	}
-	path := filepath.Join(dir, "ctl")
-	if fi, err := os.Stat(path); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		t.Fatalf("%s: missing or not executable: run make build first", path)
-	}
-	return path
-}
 
 // kubectlBinary is the real kubectl (v1.32) the parity tests compare with;
 // they fail, never skip, without it.
@@ -93,7 +77,7 @@ func newCLI(t *testing.T, c *cluster, path string, extraEnv ...string) *cli {
 }
 
 func ctl(t *testing.T, c *cluster, extraEnv ...string) *cli {
-	return newCLI(t, c, ctlBinary(t), extraEnv...)
+	return newCLI(t, c, testbin.Path(t, "ctl"), extraEnv...)
 }
 
 func kubectl(t *testing.T, c *cluster) *cli {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testnet"
 
 	corev1 "k8s.io/api/core/v1"
@@ -54,7 +55,7 @@ func startNode(t *testing.T, c *cluster) {
 		"--cgroup-root", "/coracle-e2e-" + suffix, "--pod-log-dir", filepath.Join(root, "logs"),
 		"--registry-mirror", "docker.io=" + registry, "--log-format", "console",
 	}
-	bin := componentBinary(t, "kubelet")
+	bin := testbin.Path(t, "kubelet")
 	t.Cleanup(func() {
 		out, err := exec.Command(bin, append(flags, "--teardown", "--log-level", "warn")...).CombinedOutput()
 		if err != nil {
@@ -105,7 +106,7 @@ func startNode(t *testing.T, c *cluster) {
 func startRegistry(t *testing.T) string {
 	t.Helper()
 	addr := testnet.FreeAddr(t)
-	cmd := exec.Command(componentBinary(t, "local-registry"), "--address", addr, "--log-format", "console")
+	cmd := exec.Command(testbin.Path(t, "local-registry"), "--address", addr, "--log-format", "console")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -207,7 +208,7 @@ func TestLogsAndExecWithKubelet(t *testing.T) {
 	t.Run("exec -t runs in a terminal", func(t *testing.T) {
 		// script(1) gives ctl a real terminal of 40 rows and 100 columns;
 		// the remote side must see a tty of that size.
-		line := "stty rows 40 cols 100; " + ctlBinary(t) + " -n " + ns + " exec -it talker -- sh -c 'tty; stty size'"
+		line := "stty rows 40 cols 100; " + testbin.Path(t, "ctl") + " -n " + ns + " exec -it talker -- sh -c 'tty; stty size'"
 		r := newCLI(t, c, "/usr/bin/script").run(t, "-qec", line, "/dev/null")
 		if r.code != 0 || !strings.Contains(r.stdout, "/dev/pts/") || !strings.Contains(r.stdout, "40 100") {
 			t.Fatalf("exec -it: %s", r)

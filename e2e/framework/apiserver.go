@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"coracle.dev/shared/testbin"
+
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -67,7 +69,7 @@ type APIServer struct {
 // failed.
 func StartAPIServer(t testing.TB, opts APIServerOptions) *APIServer {
 	t.Helper()
-	s := &APIServer{t: t, bin: Binary(t, "apiserver"), opts: opts}
+	s := &APIServer{t: t, bin: testbin.Path(t, "apiserver"), opts: opts}
 	// Made before the cleanup below is registered, so removed after it
 	// has printed the log.
 	root := t.TempDir()

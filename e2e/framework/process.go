@@ -26,33 +26,6 @@ import (
 	"time"
 )
 
-// BinDirEnv names the environment variable that points at the directory
-// `make build` fills (make test sets it).
-const BinDirEnv = "CORACLE_BIN_DIR"
-
-// Binary is the path of the Coracle binary name in $CORACLE_BIN_DIR; the
-// test fails, saying how to fix it, when the variable is unset or the
-// binary missing.
-func Binary(t testing.TB, name string) string {
-	t.Helper()
-	dir := os.Getenv(BinDirEnv)
-	if dir == "" {
-		t.Fatalf("%s is not set: run make build first, then CORACLE_BIN_DIR=$PWD/bin go test ./e2e/... (make test does both)", BinDirEnv)
-	}
-	if !filepath.IsAbs(dir) {
-		t.Fatalf("%s=%q: must be an absolute path (tests run in their package directory)", BinDirEnv, dir)
-	}
-	path := filepath.Join(dir, name)
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatalf("%s: %v: run make build first", path, err)
-	}
-	if fi.IsDir() || fi.Mode()&0o111 == 0 {
-		t.Fatalf("%s: not an executable file: run make build first", path)
-	}
-	return path
-}
-
 // SystemBinary is the path of a program the host provides (kubectl, etcd):
 // /usr/bin/name if it is there, else name on $PATH. The test fails with
 // hint when it is missing; an end-to-end test never skips.

@@ -15,12 +15,10 @@ import (
 	"time"
 
 	"coracle.dev/kube-proxy/internal/netnstest"
+	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testnet"
 	"coracle.dev/shared/testserver"
 )
-
-// binDirEnv names the directory `make build` fills; make test sets it.
-const binDirEnv = "CORACLE_BIN_DIR"
 
 // Addresses inside the test's namespaces (never on the host).
 const (
@@ -33,20 +31,6 @@ const (
 	kubeletStatus = "127.0.0.1:10248"
 	proxyStatus   = "127.0.0.1:10256"
 )
-
-// binary is bin/NAME; the test fails when it was not built.
-func binary(t testing.TB, name string) string {
-	t.Helper()
-	dir := os.Getenv(binDirEnv)
-	if dir == "" {
-		t.Fatalf("%s is not set: run make build, then %s=$PWD/bin go test ./kube-proxy/... (make test does both)", binDirEnv, binDirEnv)
-	}
-	path := filepath.Join(dir, name)
-	if fi, err := os.Stat(path); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		t.Fatalf("%s: missing or not executable: run make build", path)
-	}
-	return path
-}
 
 // requireNode fails the test, loudly, when it cannot run a node: it needs
 // root, the namespace tools, runc and the CNI plugins.
@@ -82,9 +66,9 @@ func start(t testing.TB, ns *netnstest.NS, name string, args ...string) *process
 		t.Fatal(err)
 	}
 	if ns != nil {
-		p.cmd = exec.Command("nsenter", append([]string{"--net=" + ns.Path(), binary(t, name)}, args...)...)
+		p.cmd = exec.Command("nsenter", append([]string{"--net=" + ns.Path(), testbin.Path(t, name)}, args...)...)
 	} else {
-		p.cmd = exec.Command(binary(t, name), args...)
+		p.cmd = exec.Command(testbin.Path(t, name), args...)
 	}
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -223,7 +207,7 @@ func startNode(t *testing.T, ts *testserver.TestServer) *node {
 		"--cgroup-root", n.cgroupRoot, "--pod-log-dir", filepath.Join(root, "logs"),
 		"--registry-mirror", "docker.io=" + registryAddr, "--log-format", "console",
 	}
-	kubeletBin := binary(t, "kubelet")
+	kubeletBin := testbin.Path(t, "kubelet")
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()

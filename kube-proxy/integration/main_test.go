@@ -10,11 +10,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"k8s.io/klog/v2"
+
+	"coracle.dev/shared/testbin"
 )
 
 // binary is kube-proxy: $CORACLE_BIN_DIR/kube-proxy from make build, or
@@ -28,21 +28,15 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if dir := os.Getenv("CORACLE_BIN_DIR"); dir != "" {
-		binary = filepath.Join(dir, "kube-proxy")
+	tmp, err := os.MkdirTemp("", "kube-proxy-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	if _, err := os.Stat(binary); binary == "" || err != nil {
-		tmp, err := os.MkdirTemp("", "kube-proxy-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tmp)
-		binary = filepath.Join(tmp, "kube-proxy")
-		if out, err := exec.Command("go", "build", "-o", binary, "coracle.dev/kube-proxy/cmd/kube-proxy").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build kube-proxy (or run make build first): %v\n%s", err, out)
-			return 1
-		}
+	defer os.RemoveAll(tmp)
+	if binary, err = testbin.PathOrBuild("kube-proxy", "coracle.dev/kube-proxy/cmd/kube-proxy", tmp); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	return m.Run()
 }

@@ -27,6 +27,7 @@ import (
 
 	"coracle.dev/kube-proxy/internal/netnstest"
 	"coracle.dev/kube-proxy/internal/rules"
+	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testserver"
 )
 
@@ -45,22 +46,6 @@ func envInt(name string, def int) int {
 	}
 	return def
 }
-
-// binary is $CORACLE_BIN_DIR/kube-proxy, or built for this run.
-func binary(b *testing.B) string {
-	if dir := os.Getenv("CORACLE_BIN_DIR"); dir != "" {
-		if p := filepath.Join(dir, "kube-proxy"); fileExists(p) {
-			return p
-		}
-	}
-	p := filepath.Join(b.TempDir(), "kube-proxy")
-	if out, err := exec.Command("go", "build", "-o", p, "coracle.dev/kube-proxy/cmd/kube-proxy").CombinedOutput(); err != nil {
-		b.Fatalf("build kube-proxy: %v\n%s", err, out)
-	}
-	return p
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // endpointIP is the k-th synthetic endpoint address, in 10.128.0.0/9.
 func endpointIP(k int) string {
@@ -209,7 +194,10 @@ func (p *proxy) metric(b *testing.B, name string) float64 {
 // its rule being live.
 func BenchmarkKubeProxy(b *testing.B) {
 	netnstest.RequireRoot(b)
-	bin := binary(b)
+	bin, err := testbin.PathOrBuild("kube-proxy", "coracle.dev/kube-proxy/cmd/kube-proxy", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
 	ts := testserver.Start(b)
 	rc := rest.CopyConfig(ts.Config)
 	rc.QPS, rc.Burst = 1e6, 1e6

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"k8s.io/klog/v2"
+
+	"coracle.dev/shared/testbin"
 )
 
 // shimPath is kubelet-shim: bin/kubelet-shim from make build, or built
@@ -27,21 +27,15 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if dir := os.Getenv("CORACLE_BIN_DIR"); dir != "" {
-		shimPath = filepath.Join(dir, "kubelet-shim")
+	tmp, err := os.MkdirTemp("", "kubelet-shim-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	if _, err := os.Stat(shimPath); shimPath == "" || err != nil {
-		tmp, err := os.MkdirTemp("", "kubelet-shim-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tmp)
-		shimPath = filepath.Join(tmp, "kubelet-shim")
-		if out, err := exec.Command("go", "build", "-o", shimPath, "coracle.dev/kubelet/cmd/kubelet-shim").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build kubelet-shim (or run make build first): %v\n%s", err, out)
-			return 1
-		}
+	defer os.RemoveAll(tmp)
+	if shimPath, err = testbin.PathOrBuild("kubelet-shim", "coracle.dev/kubelet/cmd/kubelet-shim", tmp); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	return m.Run()
 }

@@ -12,23 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"coracle.dev/shared/testbin"
+
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
-
-// kubeletBinary is bin/kubelet from make build.
-func kubeletBinary(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("CORACLE_BIN_DIR")
-	if dir == "" {
-		t.Fatal("CORACLE_BIN_DIR is not set: run make build first (make test sets it)")
-	}
-	bin := filepath.Join(dir, "kubelet")
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("%s: %v: run make build first", bin, err)
-	}
-	return bin
-}
 
 // startProcess runs bin/kubelet for the node.
 func (n *node) startProcess(t testing.TB) {
@@ -41,7 +29,7 @@ func (n *node) startProcess(t testing.TB) {
 		"--cgroup-root", o.CgroupRoot, "--pod-log-dir", o.PodLogDir, "--sync-frequency", "2s", "--shim", shimPath,
 		"--log-level", "warn", "--log-format", "console",
 	}
-	cmd := exec.Command(kubeletBinary(t), args...)
+	cmd := exec.Command(testbin.Path(t, "kubelet"), args...)
 	n.procLog = &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = n.procLog, n.procLog
 	if err := cmd.Start(); err != nil {
