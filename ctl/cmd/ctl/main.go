@@ -8,12 +8,13 @@ import (
 	"os/signal"
 	"syscall"
 
-	"coracle.dev/ctl/internal/commands"
+	"coracle.dev/ctl/internal/cmd"
+	"coracle.dev/ctl/internal/cmdenv"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := commands.Execute(ctx, os.Args[1:], commands.IO{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, os.Getenv)
+	code := cmd.Execute(ctx, os.Args[1:], cmdenv.IO{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, os.Getenv)
 	stop()
 	os.Exit(code)
 }

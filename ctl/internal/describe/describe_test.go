@@ -2,8 +2,6 @@ package describe
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,29 +14,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"coracle.dev/shared/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-func golden(t *testing.T, name, got string) {
+// assertGolden compares got with testdata/name, or rewrites it with -update.
+func assertGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
+	golden.Assert(t, filepath.Join("testdata", name), got)
 }
 
 // now is the clock of every description; objects are stamped before it.
@@ -110,7 +93,7 @@ func TestPod(t *testing.T) {
 	if err := Pod(&b, richPod(), events(), now); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "pod.golden", b.String())
+	assertGolden(t, "pod.golden", b.String())
 }
 
 func TestPodWithoutEventsOrNode(t *testing.T) {
@@ -121,7 +104,7 @@ func TestPodWithoutEventsOrNode(t *testing.T) {
 	if err := Pod(&b, p, nil, now); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "pod-pending.golden", b.String())
+	assertGolden(t, "pod-pending.golden", b.String())
 }
 
 func TestNode(t *testing.T) {
@@ -145,7 +128,7 @@ func TestNode(t *testing.T) {
 	if err := Node(&b, node, lease, nil, []corev1.Pod{*richPod()}, events(), now); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "node.golden", b.String())
+	assertGolden(t, "node.golden", b.String())
 }
 
 func deployment() *appsv1.Deployment {
@@ -188,7 +171,7 @@ func TestDeployment(t *testing.T) {
 	if err := Deployment(&b, deployment(), []appsv1.ReplicaSet{old}, &cur, events(), now); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "deployment.golden", b.String())
+	assertGolden(t, "deployment.golden", b.String())
 }
 
 func TestReplicaSet(t *testing.T) {
@@ -200,7 +183,7 @@ func TestReplicaSet(t *testing.T) {
 	if err := ReplicaSet(&b, &rs, pods, nil, now); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "replicaset.golden", b.String())
+	assertGolden(t, "replicaset.golden", b.String())
 }
 
 func TestService(t *testing.T) {
@@ -221,7 +204,7 @@ func TestService(t *testing.T) {
 	if err := Service(&b, svc, ep, nil, now); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "service.golden", b.String())
+	assertGolden(t, "service.golden", b.String())
 }
 
 func TestNamespace(t *testing.T) {
@@ -231,7 +214,7 @@ func TestNamespace(t *testing.T) {
 	if err := Namespace(&b, ns, nil, now); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "namespace.golden", b.String())
+	assertGolden(t, "namespace.golden", b.String())
 }
 
 func TestGeneric(t *testing.T) {
@@ -248,5 +231,5 @@ func TestGeneric(t *testing.T) {
 	if err := Generic(&b, job, events()[1:], now); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "generic-job.golden", b.String())
+	assertGolden(t, "generic-job.golden", b.String())
 }

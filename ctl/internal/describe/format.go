@@ -135,7 +135,7 @@ func (w *writer) events(events []corev1.Event) {
 		return
 	}
 	evs := append([]corev1.Event(nil), events...)
-	sort.SliceStable(evs, func(i, j int) bool { return eventTime(evs[i]).Before(eventTime(evs[j])) })
+	sort.SliceStable(evs, func(i, j int) bool { return EventTime(evs[i]).Before(EventTime(evs[j])) })
 	w.flush()
 	w.line(l0, "Events:\n")
 	w.line(l1, "Type\tReason\tAge\tFrom\tMessage\n")
@@ -146,7 +146,10 @@ func (w *writer) events(events []corev1.Event) {
 	}
 }
 
-func eventTime(e corev1.Event) time.Time {
+// EventTime is when an event last happened, as kubectl's LAST SEEN and
+// Age columns read it: the last timestamp, else the event time, else the
+// first timestamp, else when the Event was created.
+func EventTime(e corev1.Event) time.Time {
 	switch {
 	case !e.LastTimestamp.IsZero():
 		return e.LastTimestamp.Time
@@ -160,7 +163,7 @@ func eventTime(e corev1.Event) time.Time {
 
 // eventAge is "10s", or "3m (x5 over 10m)" for a repeated event.
 func (w *writer) eventAge(e corev1.Event) string {
-	last := eventTime(e)
+	last := EventTime(e)
 	age := duration.HumanDuration(w.now.Sub(last))
 	if e.Count > 1 && !e.FirstTimestamp.IsZero() {
 		return fmt.Sprintf("%s (x%d over %s)", age, e.Count, duration.HumanDuration(w.now.Sub(e.FirstTimestamp.Time)))

@@ -143,3 +143,12 @@ func PrintObjects(p Printer, objs []*unstructured.Unstructured, single bool, w i
 func WatchEvent(eventType string, obj runtime.Object) *metav1.WatchEvent {
 	return &metav1.WatchEvent{Type: eventType, Object: runtime.RawExtension{Object: obj}}
 }
+
+// NoResources is kubectl's message for an empty result: in ns, unless the
+// request spanned every namespace or the kinds live in none.
+func NoResources(ns string, allNamespaces, namespaced bool) string {
+	if allNamespaces || !namespaced || ns == "" {
+		return "No resources found"
+	}
+	return fmt.Sprintf("No resources found in %s namespace.", ns)
+}

@@ -2,8 +2,6 @@ package printers
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -12,30 +10,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	cliprinters "k8s.io/cli-runtime/pkg/printers"
+
+	"coracle.dev/shared/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
+// assertGolden compares got with testdata/name, or rewrites it with -update.
+func assertGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
+	golden.Assert(t, filepath.Join("testdata", name), got)
 }
 
 func pod(ns, name, image string, labels map[string]any) *unstructured.Unstructured {
@@ -92,7 +74,7 @@ func TestTablePrinter(t *testing.T) {
 			if err := NewTable(tc.opts).PrintObj(podTable(), &b); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name, b.String())
+			assertGolden(t, tc.name, b.String())
 		})
 	}
 }
@@ -117,7 +99,7 @@ func TestTablePrinterPrintsTheHeaderOncePerColumns(t *testing.T) {
 	if err := events.PrintObj(WatchEvent("ADDED", podTable()), &b); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "table-watch.golden", b.String())
+	assertGolden(t, "table-watch.golden", b.String())
 }
 
 func TestSortTable(t *testing.T) {
@@ -175,7 +157,7 @@ func TestObjectPrinters(t *testing.T) {
 			if err := PrintObjects(p, objs, tc.single, &b); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name, b.String())
+			assertGolden(t, tc.name, b.String())
 		})
 	}
 }

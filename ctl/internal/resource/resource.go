@@ -187,6 +187,17 @@ type Target struct {
 	Names   []string
 }
 
+// AnyNamespaced reports whether any of the targets' kinds lives in
+// namespaces.
+func AnyNamespaced(targets []Target) bool {
+	for _, t := range targets {
+		if Namespaced(t.Mapping) {
+			return true
+		}
+	}
+	return false
+}
+
 // ErrNoResourceType is returned when no type argument was given.
 var ErrNoResourceType = fmt.Errorf("you must specify the type of resource to get")
 
@@ -244,8 +255,9 @@ type Selector struct {
 	Fields        string
 }
 
-// Namespace is the namespace a request for m uses.
-func (s Selector) namespaceFor(m *meta.RESTMapping) string {
+// NamespaceFor is the namespace a request for m uses: "" for a kind
+// that lives in no namespace, or across all of them.
+func (s Selector) NamespaceFor(m *meta.RESTMapping) string {
 	if !Namespaced(m) || s.AllNamespaces {
 		return ""
 	}
@@ -257,7 +269,7 @@ func (s Selector) namespaceFor(m *meta.RESTMapping) string {
 // past them), other failures stop.
 func Collect(ctx context.Context, dyn dynamic.Interface, targets []Target, sel Selector) (infos []*Info, errs []error) {
 	for _, t := range targets {
-		ns := sel.namespaceFor(t.Mapping)
+		ns := sel.NamespaceFor(t.Mapping)
 		client := ClientFor(dyn, t.Mapping, ns)
 		if len(t.Names) > 0 {
 			for _, name := range t.Names {
