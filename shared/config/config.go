@@ -25,10 +25,11 @@ const EnvPrefix = "CORACLE"
 const FileFlag = "config"
 
 // Load parses args into fs, reads the file named by --config if any, and
-// decodes the merged settings into out, a pointer to a struct whose fields
-// carry `mapstructure:"flag-name"` tags. A key in the file that no flag
+// decodes the merged settings into each of outs, pointers to structs whose
+// fields carry `mapstructure:"flag-name"` tags (settings a struct has no
+// field for are left to the others). A key in the file that no flag
 // declares is an error naming the key and the file.
-func Load(fs *pflag.FlagSet, args []string, out any) error {
+func Load(fs *pflag.FlagSet, args []string, outs ...any) error {
 	if fs.Lookup(FileFlag) == nil {
 		fs.String(FileFlag, "", "YAML configuration file; keys are flag names")
 	}
@@ -58,8 +59,10 @@ func Load(fs *pflag.FlagSet, args []string, out any) error {
 		)
 		c.WeaklyTypedInput = true
 	}
-	if err := v.Unmarshal(out, dec); err != nil {
-		return fmt.Errorf("decode settings: %w", err)
+	for _, out := range outs {
+		if err := v.Unmarshal(out, dec); err != nil {
+			return fmt.Errorf("decode settings: %w", err)
+		}
 	}
 	return nil
 }

@@ -4,16 +4,24 @@ package logging
 import (
 	"fmt"
 
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
-// Options select the level and the encoding of a component's logs.
+// Options select the level and the encoding of a component's logs; the
+// tags are the flags AddFlags declares.
 type Options struct {
 	// Level is one of debug, info, warn, error.
-	Level string
+	Level string `mapstructure:"log-level"`
 	// Format is "json" (the default, for files and journald) or "console".
-	Format string
+	Format string `mapstructure:"log-format"`
+}
+
+// AddFlags declares --log-level and --log-format with their defaults.
+func AddFlags(fs *pflag.FlagSet) {
+	fs.String("log-level", "info", "debug, info, warn or error")
+	fs.String("log-format", "json", "json or console")
 }
 
 // New returns a logger writing to stderr.
