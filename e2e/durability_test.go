@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"coracle.dev/e2e/framework"
+	"coracle.dev/shared/testserver"
 )
 
 // counter updates one ConfigMap's "value" to 1, 2, 3, … one write at a
@@ -85,7 +85,7 @@ func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 		// Acknowledged creates per cycle before the kill may come.
 		minAcks = 20
 	)
-	s := framework.StartAPIServer(t, framework.APIServerOptions{})
+	s := testserver.Start(t)
 	client := s.Client()
 	ctx := context.Background()
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
@@ -120,7 +120,7 @@ func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 		// moment, not a condition, is what this wait is for.
 		delay := 20*time.Millisecond + time.Duration(rng.Int64N(int64(500*time.Millisecond)))
 		time.Sleep(delay)
-		s.Kill()
+		s.Process().Kill()
 		stopWriters()
 		wg.Wait()
 		acked, attempted := cnt.state()

@@ -18,6 +18,7 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 
 	"coracle.dev/e2e/framework"
+	"coracle.dev/shared/testserver"
 )
 
 // TestWritesContinueWhenTheEtcdLeaderIsKilled runs the apiserver on a
@@ -32,7 +33,7 @@ func TestWritesContinueWhenTheEtcdLeaderIsKilled(t *testing.T) {
 		after  = 30
 	)
 	cluster := framework.StartEtcdCluster(t, 3)
-	s := framework.StartAPIServer(t, framework.APIServerOptions{EtcdServers: cluster.ClientURLs()})
+	s := testserver.Start(t, testserver.WithEtcdServers(cluster.ClientURLs()...))
 	client := s.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -139,8 +140,8 @@ func TestWritesContinueWhenTheEtcdLeaderIsKilled(t *testing.T) {
 // through both at once never collide.
 func TestAPIServersShareOneEtcdCluster(t *testing.T) {
 	cluster := framework.StartEtcdCluster(t, 3)
-	a := framework.StartAPIServer(t, framework.APIServerOptions{EtcdServers: cluster.ClientURLs()})
-	b := framework.StartAPIServer(t, framework.APIServerOptions{EtcdServers: cluster.ClientURLs()})
+	a := testserver.Start(t, testserver.WithEtcdServers(cluster.ClientURLs()...))
+	b := testserver.Start(t, testserver.WithEtcdServers(cluster.ClientURLs()...))
 	ca, cb := a.Client(), b.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"coracle.dev/e2e/framework"
+	"coracle.dev/shared/testserver"
 )
 
 // kubectlTimeout bounds one kubectl command.
@@ -33,7 +34,7 @@ type kubectl struct {
 	env  []string
 }
 
-func newKubectl(t *testing.T, s *framework.APIServer) *kubectl {
+func newKubectl(t *testing.T, s *testserver.TestServer) *kubectl {
 	t.Helper()
 	path := framework.SystemBinary(t, "kubectl", "the kubectl compatibility tests drive the real kubectl (v1.32); install it")
 	var env []string
@@ -176,7 +177,7 @@ var age = regexp.MustCompile(`^[0-9]+[smhdy]([0-9]+[smhd])?$`)
 // TestKubectl drives the real kubectl against one apiserver; each subtest
 // uses its own objects.
 func TestKubectl(t *testing.T) {
-	s := framework.StartAPIServer(t, framework.APIServerOptions{})
+	s := testserver.Start(t)
 	k := newKubectl(t, s)
 
 	t.Run("get namespaces lists the four system namespaces as Active", func(t *testing.T) {

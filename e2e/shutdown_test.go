@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"coracle.dev/e2e/framework"
+	"coracle.dev/shared/testserver"
 )
 
 // TestGracefulShutdownEndsWatchesAndExitsZero sends the apiserver a
@@ -28,7 +28,7 @@ func TestGracefulShutdownEndsWatchesAndExitsZero(t *testing.T) {
 		{"SIGINT", syscall.SIGINT},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := framework.StartAPIServer(t, framework.APIServerOptions{})
+			s := testserver.Start(t)
 			client := s.Client()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
@@ -53,13 +53,13 @@ func TestGracefulShutdownEndsWatchesAndExitsZero(t *testing.T) {
 			}
 
 			sent := time.Now()
-			if err := s.Signal(tc.sig); err != nil {
+			if err := s.Process().Signal(tc.sig); err != nil {
 				t.Fatal(err)
 			}
 			deadline := time.NewTimer(within)
 			defer deadline.Stop()
 			// Each channel is set to nil once it has fired.
-			events, done := w.ResultChan(), s.Done()
+			events, done := w.ResultChan(), s.Process().Done()
 			for events != nil || done != nil {
 				select {
 				case ev, ok := <-events:
@@ -71,13 +71,13 @@ func TestGracefulShutdownEndsWatchesAndExitsZero(t *testing.T) {
 					}
 				case <-done:
 					done = nil
-					t.Logf("apiserver exited %s after %s: %s", time.Since(sent).Round(time.Millisecond), tc.name, s.ExitDescription())
+					t.Logf("apiserver exited %s after %s: %s", time.Since(sent).Round(time.Millisecond), tc.name, s.Process().ExitDescription())
 				case <-deadline.C:
 					t.Fatalf("%s after %s: watch closed %v, process exited %v", within, tc.name, events == nil, done == nil)
 				}
 			}
-			if code := s.ExitCode(); code != 0 {
-				t.Errorf("apiserver exit after %s: %s, want exit status 0", tc.name, s.ExitDescription())
+			if code := s.Process().ExitCode(); code != 0 {
+				t.Errorf("apiserver exit after %s: %s, want exit status 0", tc.name, s.Process().ExitDescription())
 			}
 		})
 	}

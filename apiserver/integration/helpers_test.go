@@ -18,23 +18,23 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"coracle.dev/shared/testserver"
+	"coracle.dev/apiserver/internal/servertest"
 )
 
 // cluster is a running apiserver and clients for it.
 type cluster struct {
-	*testserver.TestServer
+	*servertest.TestServer
 	client *kubernetes.Clientset
 	http   *http.Client
 }
 
-func start(t *testing.T, opts ...testserver.Option) *cluster {
+func start(t *testing.T, opts ...servertest.Option) *cluster {
 	t.Helper()
-	ts := testserver.Start(t, opts...)
+	ts := servertest.Start(t, opts...)
 	return newCluster(t, ts)
 }
 
-func newCluster(t *testing.T, ts *testserver.TestServer) *cluster {
+func newCluster(t *testing.T, ts *servertest.TestServer) *cluster {
 	t.Helper()
 	cfg := rest.CopyConfig(ts.Config)
 	cfg.QPS, cfg.Burst = 1000, 2000

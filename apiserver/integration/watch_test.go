@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"coracle.dev/apiserver/internal/servertest"
 	"coracle.dev/apiserver/server"
-	"coracle.dev/shared/testserver"
 )
 
 // rawEvent is one line of a watch stream.
@@ -165,7 +165,7 @@ func TestWatchStartsWithStateWithoutResourceVersion(t *testing.T) {
 }
 
 func TestWatchTooOldResourceVersionIsGone(t *testing.T) {
-	c := start(t, testserver.WithConfig(func(cfg *server.Config) { cfg.WatchCacheSize = 8 }))
+	c := start(t, servertest.WithConfig(func(cfg *server.Config) { cfg.WatchCacheSize = 8 }))
 	cms := c.client.CoreV1().ConfigMaps("default")
 	first, err := cms.Create(ctx(t), configMap("old", map[string]string{"n": "0"}), metav1.CreateOptions{})
 	if err != nil {
@@ -201,7 +201,7 @@ func TestWatchTooOldResourceVersionIsGone(t *testing.T) {
 }
 
 func TestWatchBookmarks(t *testing.T) {
-	c := start(t, testserver.WithConfig(func(cfg *server.Config) { cfg.WatchBookmarkInterval = 200 * time.Millisecond }))
+	c := start(t, servertest.WithConfig(func(cfg *server.Config) { cfg.WatchBookmarkInterval = 200 * time.Millisecond }))
 	cm, err := c.client.CoreV1().ConfigMaps("default").Create(ctx(t), configMap("bm", nil), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

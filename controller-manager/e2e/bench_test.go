@@ -24,7 +24,9 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
 
+	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testnet"
+	"coracle.dev/shared/testproc"
 )
 
 // targetPodsPerSecond is the goal for a Deployment scaling up,
@@ -35,7 +37,7 @@ const targetPodsPerSecond = 500
 // replicas on 100 nodes simulated by one kubelet's fake runtime and
 // measures the time until every pod is Running, with the built
 // controller manager, scheduler and kubelet as processes against an
-// in-process apiserver (embedded etcd). Each pod costs the controller
+// apiserver process (embedded etcd). Each pod costs the controller
 // manager a create, the scheduler a bind and the kubelet a status write.
 //
 // It runs three ways: the controller manager at Kubernetes' default
@@ -89,10 +91,10 @@ func scaleUp(b *testing.B, s benchSetup, replicas, nodes int) {
 	cm := startComponent(b, c, "controller-manager", "--log-level", "warn",
 		"--kube-api-qps", strconv.Itoa(s.cmQPS), "--kube-api-burst", strconv.Itoa(s.cmBurst))
 	status := testnet.FreeAddr(b)
-	kl := start(b, "kubelet", "--kubeconfig", c.ts.Kubeconfig, "--runtime", "fake", "--fake-nodes", strconv.Itoa(nodes),
+	kl := testproc.Start(b, "kubelet", testbin.Path(b, "kubelet"), "--kubeconfig", c.ts.Kubeconfig, "--runtime", "fake", "--fake-nodes", strconv.Itoa(nodes),
 		"--node-name", "hollow", "--root-dir", filepath.Join(b.TempDir(), "kubelet"), "--port", "0",
 		"--status-address", status, "--log-format", "console", "--log-level", "warn")
-	waitReady(b, kl, status, 60*time.Second)
+	kl.WaitReady(b, 60*time.Second, testproc.Readyz(status))
 
 	ctx := context.Background()
 	cfg := rest.CopyConfig(c.ts.Config)
@@ -143,7 +145,7 @@ func scaleUp(b *testing.B, s benchSetup, replicas, nodes int) {
 	})
 	pw := followPods(ctx, b, client, ns, replicas)
 
-	procs := map[string]*process{"scheduler": sched, "controller-manager": cm, "kubelet": kl}
+	procs := map[string]*testproc.Process{"apiserver": c.ts.Process(), "scheduler": sched, "controller-manager": cm, "kubelet": kl}
 	// The baseline: what the cluster burns with nothing to do (leases,
 	// node status, the controllers' periodic work).
 	const idleFor = 5 * time.Second
@@ -194,17 +196,16 @@ func scaleUp(b *testing.B, s benchSetup, replicas, nodes int) {
 	if total1 > total0 {
 		machine = 100 * float64(busy1-busy0) / float64(total1-total0)
 	}
-	fmt.Printf("  CPU over the %.1f s: %s; the machine's %d cores %.0f%% busy (apiserver: with its etcd and this benchmark's watch); %.1f writes per pod (create, bind, status)\n",
+	fmt.Printf("  CPU over the %.1f s: %s; the machine's %d cores %.0f%% busy (apiserver: with its etcd); %.1f writes per pod (create, bind, status)\n",
 		elapsed.Seconds(), cpuSplit(cpu0, cpu1, elapsed), runtime.NumCPU(), machine, float64(writes)/float64(replicas))
 	fmt.Printf("  CPU idle, before scaling: %s\n", idle)
 }
 
-// cpuUse is the CPU time used so far by each process and, as
-// "apiserver", by this one, which runs the apiserver and its etcd.
-func cpuUse(procs map[string]*process) map[string]time.Duration {
-	out := map[string]time.Duration{"apiserver": procCPU("self")}
+// cpuUse is the CPU time used so far by each process.
+func cpuUse(procs map[string]*testproc.Process) map[string]time.Duration {
+	out := map[string]time.Duration{}
 	for n, p := range procs {
-		out[n] = p.cpu()
+		out[n] = p.CPU()
 	}
 	return out
 }

@@ -1,7 +1,7 @@
 // Package e2e tests the controller manager as a user sees it: the built
 // binaries (bin/controller-manager, bin/scheduler, bin/kubelet,
-// bin/local-registry, from $CORACLE_BIN_DIR) run as processes against an
-// in-process apiserver with its embedded etcd (shared/testserver).
+// bin/local-registry, from $CORACLE_BIN_DIR) run as processes against
+// bin/apiserver with its embedded etcd (shared/testserver).
 //
 // TestDeploymentRolloutWithKubelet rolls a Deployment of busybox to a new
 // tag and back on a real node (runc, CNI), so it needs root.

@@ -7,9 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,10 +16,11 @@ import (
 
 	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testnet"
+	"coracle.dev/shared/testproc"
 	"coracle.dev/shared/testserver"
 )
 
-// cluster is an in-process apiserver and an admin client of it.
+// cluster is an apiserver (bin/apiserver) and an admin client of it.
 type cluster struct {
 	ts     *testserver.TestServer
 	client kubernetes.Interface
@@ -35,104 +34,15 @@ func startCluster(tb testing.TB) *cluster {
 	return &cluster{ts: ts, client: kubernetes.NewForConfigOrDie(cfg)}
 }
 
-// process is a component started by the test, stopped by its PID.
-type process struct {
-	name   string
-	cmd    *exec.Cmd
-	log    string        // path of its stdout and stderr
-	exited chan struct{} // closed once it has exited and been reaped
-}
-
-// start runs bin/NAME with args, its output in a log file that the test
-// prints if it fails. When the test ends the process gets SIGTERM, and
-// SIGKILL if it has not exited 20 seconds later.
-func start(tb testing.TB, name string, args ...string) *process {
-	tb.Helper()
-	p := &process{name: name, log: filepath.Join(tb.TempDir(), name+".log"), exited: make(chan struct{})}
-	logFile, err := os.Create(p.log)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p.cmd = exec.Command(testbin.Path(tb, name), args...)
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		logFile.Close()
-		tb.Fatalf("start %s: %v", name, err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	tb.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(20 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-		logFile.Close()
-		if tb.Failed() {
-			if b, err := os.ReadFile(p.log); err == nil {
-				tb.Logf("%s log:\n%s", name, tail(string(b), 200))
-			}
-		}
-	})
-	return p
-}
-
-// cpu is the CPU time (user and system) the process has used so far.
-func (p *process) cpu() time.Duration { return procCPU(strconv.Itoa(p.cmd.Process.Pid)) }
-
-// procCPU reads utime and stime of /proc/PID/stat ("self" for this
-// process), in clock ticks of 10 ms.
-func procCPU(pid string) time.Duration {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name, field 2, may hold spaces; fields after it don't.
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
 // startComponent runs bin/NAME against the cluster with its status
 // server on a free loopback port and waits for its /readyz.
-func startComponent(tb testing.TB, c *cluster, name string, args ...string) *process {
+func startComponent(tb testing.TB, c *cluster, name string, args ...string) *testproc.Process {
 	tb.Helper()
 	status := testnet.FreeAddr(tb)
 	args = append([]string{"--kubeconfig", c.ts.Kubeconfig, "--status-address", status, "--log-format", "console"}, args...)
-	p := start(tb, name, args...)
-	waitReady(tb, p, status, 60*time.Second)
+	p := testproc.Start(tb, name, testbin.Path(tb, name), args...)
+	p.WaitReady(tb, 60*time.Second, testproc.Readyz(status))
 	return p
-}
-
-// waitReady waits until http://status/readyz answers 200.
-func waitReady(tb testing.TB, p *process, status string, timeout time.Duration) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := http.Get("http://" + status + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			err = fmt.Errorf("status %s", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s not ready within %v (last: %v)", p.name, timeout, err)
-		}
-		select {
-		case <-p.exited:
-			tb.Fatalf("%s exited before it was ready: %v", p.name, p.cmd.ProcessState)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // startRegistry runs bin/local-registry (busybox:latest and busybox:1.36
@@ -140,7 +50,7 @@ func waitReady(tb testing.TB, p *process, status string, timeout time.Duration) 
 func startRegistry(tb testing.TB) string {
 	tb.Helper()
 	addr := testnet.FreeAddr(tb)
-	start(tb, "local-registry", "--address", addr, "--log-format", "console")
+	testproc.Start(tb, "local-registry", testbin.Path(tb, "local-registry"), "--address", addr, "--log-format", "console")
 	eventually(tb, 30*time.Second, "the local registry serving busybox", func() (bool, error) {
 		resp, err := http.Get("http://" + addr + "/v2/library/busybox/manifests/1.36")
 		if err != nil {
@@ -197,8 +107,8 @@ func startNode(t *testing.T, c *cluster, registry string) *node {
 		}
 	})
 	status := testnet.FreeAddr(t)
-	p := start(t, "kubelet", append(flags, "--status-address", status)...)
-	waitReady(t, p, status, 60*time.Second)
+	p := testproc.Start(t, "kubelet", bin, append(flags, "--status-address", status)...)
+	p.WaitReady(t, 60*time.Second, testproc.Readyz(status))
 	return n
 }
 
@@ -237,13 +147,4 @@ func eventually(tb testing.TB, timeout time.Duration, what string, cond func() (
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// tail is the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -2,10 +2,6 @@ package integration
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,58 +9,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"coracle.dev/shared/testbin"
+	"coracle.dev/shared/testproc"
 	"coracle.dev/shared/testserver"
 )
-
-// binary returns the controller-manager binary: $CORACLE_BIN_DIR's (make
-// test builds it), else one built for this test.
-func binary(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("CORACLE_BIN_DIR"); dir != "" {
-		p := filepath.Join(dir, "controller-manager")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		t.Fatalf("CORACLE_BIN_DIR=%s has no controller-manager; run make build", dir)
-	}
-	out := filepath.Join(t.TempDir(), "controller-manager")
-	cmd := exec.Command("go", "build", "-o", out, "../cmd/controller-manager")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build controller-manager: %v\n%s", err, b)
-	}
-	return out
-}
-
-// startProcess runs the binary; it is killed, by PID, when the test ends.
-func startProcess(t *testing.T, bin string, args ...string) *exec.Cmd {
-	t.Helper()
-	logf, err := os.CreateTemp(t.TempDir(), "cm-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("controller-manager pid %d log:\n%s", cmd.Process.Pid, tail(b, 4000))
-		}
-	})
-	return cmd
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
 
 // startAPI is an env with no controller manager of its own.
 func startAPI(t testing.TB) *env {
@@ -79,7 +27,7 @@ func startAPI(t testing.TB) *env {
 // with SIGKILL in the middle of a rollout; the other takes over and
 // finishes it, and the rollout's bounds hold throughout.
 func TestLeaderKilledMidRollout(t *testing.T) {
-	bin := binary(t)
+	bin := testbin.Path(t, "controller-manager")
 	e := startAPI(t)
 	ctx := context.Background()
 	startKubelet(e, "node-a", "node-b", "node-c")
@@ -89,7 +37,7 @@ func TestLeaderKilledMidRollout(t *testing.T) {
 		"--leader-elect-lease-duration=3s", "--leader-elect-renew-deadline=2s", "--leader-elect-retry-period=500ms",
 		"--controllers=deployment,replicaset,garbage-collector", "--status-address=127.0.0.1:0", "--log-level=info",
 	}
-	first := startProcess(t, bin, args...)
+	first := testproc.Start(t, "controller-manager", bin, args...)
 	var leader string
 	eventually(t, 60*time.Second, "first replica leading", func() (bool, error) {
 		l, err := e.client.CoordinationV1().Leases("kube-system").Get(ctx, "kube-controller-manager", metav1.GetOptions{})
@@ -99,7 +47,7 @@ func TestLeaderKilledMidRollout(t *testing.T) {
 		leader = *l.Spec.HolderIdentity
 		return true, nil
 	})
-	startProcess(t, bin, args...)
+	testproc.Start(t, "controller-manager", bin, args...)
 
 	d := newDeployment("web", 6, "1", "1")
 	d.Spec.MinReadySeconds = 1
@@ -111,9 +59,7 @@ func TestLeaderKilledMidRollout(t *testing.T) {
 		d, err := e.client.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
 		return err == nil && d.Status.UpdatedReplicas >= 2 && d.Status.UpdatedReplicas < 6, err
 	})
-	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	first.Kill()
 	e.waitComplete(ns, "web")
 	watch.verify(t)
 	l, err := e.client.CoordinationV1().Leases("kube-system").Get(ctx, "kube-controller-manager", metav1.GetOptions{})

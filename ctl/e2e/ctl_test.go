@@ -1,5 +1,5 @@
 // Package e2e drives the built bin/ctl, as a person would, against a real
-// apiserver (shared/testserver: etcd and the apiserver in-process on
+// apiserver (shared/testserver: bin/apiserver with its embedded etcd on
 // loopback), checking what it prints, its exit codes and what ends up in
 // the store; the parity tests run the real kubectl through the same
 // scenarios and compare the stores.

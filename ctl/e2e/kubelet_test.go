@@ -9,12 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testnet"
+	"coracle.dev/shared/testproc"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,42 +63,8 @@ func startNode(t *testing.T, c *cluster) {
 		}
 	})
 	status := testnet.FreeAddr(t)
-	logPath := filepath.Join(root, "kubelet.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, append(flags, "--status-address", status)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		logFile.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(logPath); err == nil {
-				t.Logf("kubelet log:\n%s", b)
-			}
-		}
-	})
-	eventually(t, "the kubelet ready", func() bool {
-		resp, err := http.Get("http://" + status + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	p := testproc.Start(t, "kubelet", bin, append(flags, "--status-address", status)...)
+	p.WaitReady(t, 20*time.Second, testproc.Readyz(status))
 }
 
 // startRegistry runs bin/local-registry (busybox in it) on a free
@@ -106,24 +72,14 @@ func startNode(t *testing.T, c *cluster) {
 func startRegistry(t *testing.T) string {
 	t.Helper()
 	addr := testnet.FreeAddr(t)
-	cmd := exec.Command(testbin.Path(t, "local-registry"), "--address", addr, "--log-format", "console")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	eventually(t, "the local registry serving busybox", func() bool {
+	p := testproc.Start(t, "local-registry", testbin.Path(t, "local-registry"), "--address", addr, "--log-format", "console")
+	p.WaitReady(t, 20*time.Second, func() (bool, string) {
 		resp, err := http.Get("http://" + addr + "/v2/library/busybox/manifests/latest")
 		if err != nil {
-			return false
+			return false, err.Error()
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		return resp.StatusCode == http.StatusOK, resp.Status
 	})
 	return addr
 }

@@ -12,10 +12,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"coracle.dev/shared/testnet"
+	"coracle.dev/shared/testproc"
 )
 
-// EtcdReadyTimeout bounds the start of an external etcd cluster.
-const EtcdReadyTimeout = 60 * time.Second
+const (
+	// EtcdReadyTimeout bounds the start of an external etcd cluster.
+	EtcdReadyTimeout = 60 * time.Second
+	// startAttempts bounds the retries on a port another process took
+	// between our picking it and etcd binding it.
+	startAttempts = 3
+)
 
 // EtcdMember is one external etcd process.
 type EtcdMember struct {
@@ -25,7 +33,7 @@ type EtcdMember struct {
 	DataDir   string
 	LogPath   string
 
-	proc *Process
+	proc *testproc.Process
 }
 
 // EtcdCluster is a cluster of Debian's etcd (/usr/bin/etcd) on loopback.
@@ -52,7 +60,7 @@ func StartEtcdCluster(t testing.TB, size int) *EtcdCluster {
 		}
 		if t.Failed() {
 			for _, m := range c.Members {
-				t.Logf("etcd %s log %s (tail):\n%s", m.Name, m.LogPath, LogTail(m.LogPath, 30))
+				t.Logf("etcd %s log %s (tail):\n%s", m.Name, m.LogPath, testproc.LogTail(m.LogPath, 30))
 			}
 		}
 	})
@@ -65,7 +73,7 @@ func StartEtcdCluster(t testing.TB, size int) *EtcdCluster {
 		portTaken := false
 		for _, m := range c.Members {
 			m.Kill()
-			portTaken = portTaken || logContains(m.LogPath, "address already in use")
+			portTaken = portTaken || testproc.LogContains(m.LogPath, "address already in use")
 		}
 		if !portTaken {
 			break
@@ -81,7 +89,7 @@ func (c *EtcdCluster) start(size int) error {
 	if err != nil {
 		return err
 	}
-	ports := FreePorts(c.t, 2*size)
+	ports := testnet.FreePorts(c.t, 2*size)
 	c.Members = make([]*EtcdMember, size)
 	var initial []string
 	for i := range size {
@@ -113,26 +121,21 @@ func (c *EtcdCluster) start(size int) error {
 			"--heartbeat-interval", "200",
 			"--election-timeout", "2000",
 		}
-		proc, err := startProcess("etcd "+m.Name, c.bin, args, m.LogPath)
+		proc, err := testproc.Spawn("etcd "+m.Name, c.bin, args, m.LogPath)
 		if err != nil {
 			return err
 		}
 		m.proc = proc
 	}
 	for _, m := range c.Members {
-		var last string
-		ok := poll(100*time.Millisecond, EtcdReadyTimeout, m.proc.Done(), func() bool {
-			err := m.Healthy()
-			if err != nil {
-				last = err.Error()
+		err := m.proc.Await(EtcdReadyTimeout, func() (bool, string) {
+			if err := m.Healthy(); err != nil {
+				return false, err.Error()
 			}
-			return err == nil
+			return true, ""
 		})
-		if !ok {
-			if m.proc.Exited() {
-				return fmt.Errorf("etcd %s (pid %d) exited: %s", m.Name, m.proc.PID(), m.proc.ExitDescription())
-			}
-			return fmt.Errorf("etcd %s not healthy within %s: %s", m.Name, EtcdReadyTimeout, last)
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -5,18 +5,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"coracle.dev/kube-proxy/internal/netnstest"
 	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testnet"
+	"coracle.dev/shared/testproc"
 	"coracle.dev/shared/testserver"
 )
 
@@ -45,77 +44,14 @@ func requireNode(t testing.TB) {
 	}
 }
 
-// process is a component started by the test, stopped by its PID.
-type process struct {
-	name   string
-	cmd    *exec.Cmd
-	log    string        // path of its stdout and stderr
-	exited chan struct{} // closed once it has exited and been reaped
-}
-
-// start runs bin/NAME with args, inside ns unless it is nil (nsenter
-// --net, which execs the binary: the PID is the component's), its output
-// in a log file that the test prints if it fails. When the test ends the
-// process gets SIGTERM, and SIGKILL if it has not exited 20 seconds
-// later.
-func start(t testing.TB, ns *netnstest.NS, name string, args ...string) *process {
+// start runs bin/NAME with args (see testproc.Start), inside ns unless it
+// is nil: nsenter --net execs the binary, so the PID is the component's.
+func start(t testing.TB, ns *netnstest.NS, name string, args ...string) *testproc.Process {
 	t.Helper()
-	p := &process{name: name, log: filepath.Join(t.TempDir(), name+".log"), exited: make(chan struct{})}
-	logFile, err := os.Create(p.log)
-	if err != nil {
-		t.Fatal(err)
+	if ns == nil {
+		return testproc.Start(t, name, testbin.Path(t, name), args...)
 	}
-	if ns != nil {
-		p.cmd = exec.Command("nsenter", append([]string{"--net=" + ns.Path(), testbin.Path(t, name)}, args...)...)
-	} else {
-		p.cmd = exec.Command(testbin.Path(t, name), args...)
-	}
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(20 * time.Second):
-			t.Errorf("%s (pid %d) ignored SIGTERM for 20s; killing it", name, p.cmd.Process.Pid)
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-		logFile.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(p.log); err == nil {
-				t.Logf("%s log:\n%s", name, tail(string(b), 80))
-			}
-		}
-	})
-	return p
-}
-
-// waitReady polls cond until it holds; it fails the test when timeout
-// passes or the process exits first.
-func (p *process) waitReady(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready within %v (last: %s)", p.name, timeout, last)
-		}
-		select {
-		case <-p.exited:
-			b, _ := os.ReadFile(p.log)
-			t.Fatalf("%s exited before it was ready: %v\n%s", p.name, p.cmd.ProcessState, tail(string(b), 40))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return testproc.Start(t, name, "nsenter", append([]string{"--net=" + ns.Path(), testbin.Path(t, name)}, args...)...)
 }
 
 // readyIn is a readiness check of the status server at addr inside ns.
@@ -134,14 +70,7 @@ func startControllerManager(t *testing.T, ts *testserver.TestServer) {
 	status := testnet.FreeAddr(t)
 	p := start(t, nil, "controller-manager", "--kubeconfig", ts.Kubeconfig, "--status-address", status,
 		"--cluster-cidr=", "--log-format", "console")
-	p.waitReady(t, 60*time.Second, func() (bool, string) {
-		resp, err := http.Get("http://" + status + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
+	p.WaitReady(t, 60*time.Second, testproc.Readyz(status))
 }
 
 // node is a network namespace with everything of a node in it: a local
@@ -196,7 +125,7 @@ func startNode(t *testing.T, ts *testserver.TestServer) *node {
 	n.ns.Run(t, "ip", "route", "add", "default", "via", outsideIP)
 	n.outside.Run(t, "ip", "addr", "add", outsideIP+"/24", "dev", "eth0")
 	n.outside.Run(t, "ip", "link", "set", "eth0", "up")
-	kubeconfig := n.ns.RelayAPIServer(t, strings.TrimPrefix(ts.Server.URL(), "https://"), apiPort, ts.Kubeconfig)
+	kubeconfig := n.ns.RelayAPIServer(t, strings.TrimPrefix(ts.URL(), "https://"), apiPort, ts.Kubeconfig)
 
 	registry := start(t, &n.ns, "local-registry", "--address", registryAddr, "--log-format", "console")
 
@@ -222,12 +151,12 @@ func startNode(t *testing.T, ts *testserver.TestServer) *node {
 		"--cluster-cidr", n.podCIDR, "--metrics-bind-address", proxyStatus,
 		"--min-sync-period", "100ms", "--log-format", "console")
 
-	registry.waitReady(t, 30*time.Second, func() (bool, string) {
+	registry.WaitReady(t, 30*time.Second, func() (bool, string) {
 		body, err := n.ns.Get("http://" + registryAddr + "/v2/library/busybox/manifests/latest")
 		return err == nil && strings.Contains(body, "schemaVersion"), fmt.Sprint(body, err)
 	})
-	kubelet.waitReady(t, 60*time.Second, readyIn(n.ns, kubeletStatus))
-	proxy.waitReady(t, 30*time.Second, readyIn(n.ns, proxyStatus))
+	kubelet.WaitReady(t, 60*time.Second, readyIn(n.ns, kubeletStatus))
+	proxy.WaitReady(t, 30*time.Second, readyIn(n.ns, proxyStatus))
 	return n
 }
 
@@ -285,13 +214,4 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() (b
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// tail is the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

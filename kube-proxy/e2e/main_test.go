@@ -5,7 +5,8 @@
 // the real kube-proxy programs the node's iptables; traffic to the
 // Services comes from the node, from outside it and from the pods.
 //
-// The binaries come from $CORACLE_BIN_DIR (make build, then make test).
+// The binaries come from $CORACLE_BIN_DIR (make build, then make test), or
+// are built for the run when it is unset.
 package e2e
 
 import (

@@ -26,6 +26,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"coracle.dev/kube-proxy/internal/netnstest"
+	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testserver"
 )
 
@@ -161,7 +162,7 @@ func (e *env) addPod(name, ip string) *pod {
 // namespace at 127.0.0.1:apiPort (a listener there, relaying to the
 // apiserver on the host's loopback), and writes a kubeconfig for it.
 func (e *env) forwardAPIServer() {
-	e.kubecfg = e.node.RelayAPIServer(e.t, strings.TrimPrefix(e.ts.Server.URL(), "https://"), apiPort, e.ts.Kubeconfig)
+	e.kubecfg = e.node.RelayAPIServer(e.t, strings.TrimPrefix(e.ts.URL(), "https://"), apiPort, e.ts.Kubeconfig)
 }
 
 func (e *env) registerNode() {
@@ -194,7 +195,7 @@ func (e *env) startProxy(extra ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"--net=" + e.node.Path(), binary,
+	args := append([]string{"--net=" + e.node.Path(), testbin.Path(t, "kube-proxy"),
 		"--kubeconfig", e.kubecfg, "--node-name", nodeName, "--cluster-cidr", "10.244.0.0/16",
 		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", statusPort),
 		"--min-sync-period", "100ms", "--log-level", "debug", "--log-format", "console"}, extra...)

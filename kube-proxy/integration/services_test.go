@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"coracle.dev/kube-proxy/internal/rules"
+	"coracle.dev/shared/testbin"
 )
 
 func url(ip string, port int32) string {
@@ -355,7 +356,7 @@ func TestRestartAndCleanup(t *testing.T) {
 	}
 
 	e.proxy.stop(t)
-	out, err := execIn(e.node, binary, "--cleanup")
+	out, err := execIn(e.node, testbin.Path(t, "kube-proxy"), "--cleanup")
 	if err != nil {
 		t.Fatalf("kube-proxy --cleanup: %v\n%s", err, out)
 	}
@@ -367,7 +368,7 @@ func TestRestartAndCleanup(t *testing.T) {
 	}
 	// Idempotent: with nothing left to remove it succeeds and changes
 	// nothing (make down runs it whether kube-proxy ran or not).
-	if out, err := execIn(e.node, binary, "--cleanup"); err != nil {
+	if out, err := execIn(e.node, testbin.Path(t, "kube-proxy"), "--cleanup"); err != nil {
 		t.Fatalf("second kube-proxy --cleanup: %v\n%s", err, out)
 	}
 	if got := e.save("nat"); got != beforeNAT {
@@ -414,7 +415,7 @@ func TestNFTablesModeIsNotImplementedYet(t *testing.T) {
 	// Run in a namespace of its own all the same: nothing may touch the
 	// host's rules even if the mode check were broken.
 	ns := newNetns(t, fmt.Sprintf("cpkp-nft-%d", time.Now().UnixNano()%1e6))
-	out, err := execIn(ns, binary, "--proxy-mode", "nftables", "--kubeconfig", "/nonexistent", "--node-name", "n")
+	out, err := execIn(ns, testbin.Path(t, "kube-proxy"), "--proxy-mode", "nftables", "--kubeconfig", "/nonexistent", "--node-name", "n")
 	if err == nil || !strings.Contains(out, "not implemented yet") {
 		t.Errorf("kube-proxy --proxy-mode nftables: %v, output %q; want a clear not-implemented error", err, out)
 	}

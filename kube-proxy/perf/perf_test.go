@@ -120,7 +120,7 @@ type proxy struct {
 
 func startProxy(b *testing.B, ts *testserver.TestServer, bin, name string) (*proxy, time.Duration) {
 	node := netnstest.New(b, name)
-	kc := node.RelayAPIServer(b, strings.TrimPrefix(ts.Server.URL(), "https://"), apiPort, ts.Kubeconfig)
+	kc := node.RelayAPIServer(b, strings.TrimPrefix(ts.URL(), "https://"), apiPort, ts.Kubeconfig)
 	logPath := filepath.Join(b.TempDir(), "kube-proxy.log")
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -194,10 +194,7 @@ func (p *proxy) metric(b *testing.B, name string) float64 {
 // its rule being live.
 func BenchmarkKubeProxy(b *testing.B) {
 	netnstest.RequireRoot(b)
-	bin, err := testbin.PathOrBuild("kube-proxy", "coracle.dev/kube-proxy/cmd/kube-proxy", b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
+	bin := testbin.Path(b, "kube-proxy")
 	ts := testserver.Start(b)
 	rc := rest.CopyConfig(ts.Config)
 	rc.QPS, rc.Burst = 1e6, 1e6

@@ -11,17 +11,17 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"coracle.dev/kubelet/internal/registry"
+	"coracle.dev/kubelet/internal/localregistry"
 )
 
 func TestImagePullWithCredentials(t *testing.T) {
 	n := startNode(t)
-	private, err := registry.Start(registry.Options{Address: "127.0.0.1:0", Username: "alice", Password: "wonderland"})
+	private, err := localregistry.Start(localregistry.Options{Address: "127.0.0.1:0", Username: "alice", Password: "wonderland"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = private.Close() })
-	img, err := registry.BusyboxImage("/bin/busybox")
+	img, err := localregistry.BusyboxImage("/bin/busybox")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"coracle.dev/kubelet"
-	"coracle.dev/kubelet/internal/registry"
+	"coracle.dev/kubelet/internal/localregistry"
+	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testnet"
 	"coracle.dev/shared/testserver"
 )
@@ -39,7 +40,7 @@ type node struct {
 	client   kubernetes.Interface
 	kubelet  *kubelet.Kubelet
 	opts     kubelet.Options
-	registry *registry.Server
+	registry *localregistry.Server
 	name     string
 	ns       string
 	cidr     *net.IPNet
@@ -91,12 +92,12 @@ func startNode(t testing.TB, opts ...nodeOption) *node {
 	requireNodeTools(t)
 	ts := testserver.Start(t)
 	n := &node{t: t, ts: ts, client: clientFor(t, ts), ns: "default"}
-	reg, err := registry.Start(registry.Options{Address: "127.0.0.1:0"})
+	reg, err := localregistry.Start(localregistry.Options{Address: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = reg.Close() })
-	img, err := registry.BusyboxImage("/bin/busybox")
+	img, err := localregistry.BusyboxImage("/bin/busybox")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func startNode(t testing.TB, opts ...nodeOption) *node {
 	o.CgroupRoot = "/coracle-test-" + suffix
 	o.PodLogDir = filepath.Join(root, "logs")
 	o.SyncFrequency = 2 * time.Second
-	o.ShimPath = shimPath
+	o.ShimPath = testbin.Path(t, "kubelet-shim")
 	o.Log = zaptest.NewLogger(t, zaptest.Level(logLevel()))
 	if f := os.Getenv("CORACLE_TEST_LOG_FILE"); f != "" {
 		cfg := zap.NewDevelopmentConfig()

@@ -57,7 +57,7 @@ func startScheduler(t *testing.T, c *cluster, opts ...schedOption) *app.Server {
 	if err != nil {
 		t.Fatalf("new scheduler: %v", err)
 	}
-	if err := s.Start(); err != nil {
+	if err := s.Start(context.Background()); err != nil {
 		t.Fatalf("start scheduler: %v", err)
 	}
 	t.Cleanup(func() {

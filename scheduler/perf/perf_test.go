@@ -178,7 +178,7 @@ func run(tb testing.TB, p params) result {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := s.Start(); err != nil {
+	if err := s.Start(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
 	defer func() { _ = s.Close() }()

@@ -1,5 +1,5 @@
 // Package testnet hands tests addresses nothing else on the machine uses:
-// a free loopback port, and a /24 pod CIDR no interface or route covers.
+// free loopback ports, and a /24 pod CIDR no interface or route covers.
 // Each test package picks its pod CIDRs from its own 10.X.0.0/16 (see the
 // constants), so packages that `go test` runs at once never collide.
 package testnet
@@ -31,6 +31,24 @@ func FreeAddr(tb testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// FreePorts is n distinct loopback ports that were free a moment ago. All
+// n listeners are open at once, so the ports differ from each other;
+// another process may still take one before ours binds it, which the
+// starters detect ("address already in use") and retry on new ports.
+func FreePorts(tb testing.TB, n int) []int {
+	tb.Helper()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatalf("pick a free port: %v", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }
 
 // FreePodCIDR picks a 10.<octet>.Y.0/24 that no interface address or

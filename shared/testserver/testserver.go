@@ -1,139 +1,302 @@
-// Package testserver starts a real apiserver, with a real embedded etcd, on
-// random loopback ports in a temporary directory, for any module's tests:
+// Package testserver runs the built apiserver (bin/apiserver, found by
+// testbin) as a process for tests: with its embedded etcd, or on an
+// external etcd cluster, bound to 127.0.0.1 on free ports, its data
+// directory and log in the test's temporary directory:
 //
 //	ts := testserver.Start(t)
 //	client := kubernetes.NewForConfigOrDie(ts.Config)
+//	ts.Restart() // same data directory, same ports
 //
-// Everything stops when the test ends.
+// Components are clients of the apiserver, and their tests reach it the
+// way they do in production, over HTTPS; so shared imports no component.
+// The apiserver's own tests start it in-process instead.
+//
+// The process is stopped when the test ends (SIGTERM, then SIGKILL), and
+// its log's tail is printed if the test failed.
 package testserver
 
 import (
 	"context"
 	"fmt"
-	"net"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"coracle.dev/apiserver/server"
+	"coracle.dev/shared/kubeconfig"
+	"coracle.dev/shared/testbin"
+	"coracle.dev/shared/testnet"
+	"coracle.dev/shared/testproc"
 )
 
-// TestServer is a running apiserver.
+// Timeouts for an apiserver's lifecycle on a busy machine.
+const (
+	// ReadyTimeout bounds a start: embedded etcd, watch caches, bootstrap.
+	ReadyTimeout = 90 * time.Second
+	// StopTimeout bounds a SIGTERM shutdown.
+	StopTimeout = 45 * time.Second
+
+	// startAttempts bounds the retries on a port another process took
+	// between our picking it and the apiserver binding it.
+	startAttempts = 3
+	// cleanupTimeout is how long the end of a test waits for a SIGTERM
+	// shutdown before it kills the process.
+	cleanupTimeout = 10 * time.Second
+	logTailLines   = 60
+)
+
+// TestServer is a running bin/apiserver process.
 type TestServer struct {
-	Server *server.Server
 	// Config is a client-go configuration with admin credentials.
 	Config *rest.Config
-	// Kubeconfig is the path of the admin kubeconfig (for kubectl).
+	// Kubeconfig is DataDir/admin.conf, with admin credentials (for
+	// kubectl and the components).
 	Kubeconfig string
-	// DataDir holds etcd's data and the certificates.
+	// DataDir holds the embedded etcd, the certificates (pki/) and
+	// admin.conf.
 	DataDir string
-	// Cfg is the configuration the server was started with.
-	Cfg server.Config
+	// Port is the HTTPS port on 127.0.0.1.
+	Port int
+	// EtcdClientURL and EtcdPeerURL are the embedded etcd's listeners;
+	// empty with external etcd.
+	EtcdClientURL, EtcdPeerURL string
+	// LogPath is the file the process's output is appended to.
+	LogPath string
 
-	t       testing.TB
-	stopped bool
+	tb   testing.TB
+	bin  string
+	opts options
+	proc *testproc.Process
 }
 
-// Option adjusts the configuration before the server starts.
-type Option func(*server.Config)
+type options struct {
+	etcdServers []string
+	args        []string
+}
 
-// WithConfig applies f to the configuration.
-func WithConfig(f func(*server.Config)) Option { return Option(f) }
+// Option adjusts how the apiserver is started.
+type Option func(*options)
 
-// Start starts an apiserver and waits until it is ready.
-func Start(t testing.TB, opts ...Option) *TestServer {
-	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.BindAddress = "127.0.0.1"
-	cfg.SecurePort = 0
-	cfg.ShutdownTimeout = 5 * time.Second
-	cfg.Log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+// WithArgs adds command-line flags, e.g. "--watch-cache-size=8".
+func WithArgs(args ...string) Option {
+	return func(o *options) { o.args = append(o.args, args...) }
+}
+
+// WithEtcdServers runs the apiserver on an external etcd cluster instead
+// of its embedded etcd.
+func WithEtcdServers(urls ...string) Option {
+	return func(o *options) { o.etcdServers = append(o.etcdServers, urls...) }
+}
+
+// Start starts bin/apiserver in a fresh data directory and waits until
+// /readyz answers 200. It fails the test, with the log's tail, if the
+// apiserver does not get ready.
+func Start(tb testing.TB, opts ...Option) *TestServer {
+	tb.Helper()
+	ts := &TestServer{tb: tb, bin: testbin.Path(tb, "apiserver")}
 	for _, o := range opts {
-		o(&cfg)
+		o(&ts.opts)
 	}
-	ts := &TestServer{t: t, DataDir: cfg.DataDir}
-	ts.start(cfg)
-	t.Cleanup(ts.Stop)
-	return ts
-}
-
-func (ts *TestServer) start(cfg server.Config) {
-	ts.t.Helper()
+	// Made before the cleanup below is registered, so removed after it
+	// has printed the log.
+	root := tb.TempDir()
+	tb.Cleanup(ts.cleanup)
 	var lastErr error
-	// Free ports are picked before etcd binds them; on the rare collision,
-	// pick again.
-	for attempt := 0; attempt < 5; attempt++ {
-		if len(cfg.EtcdServers) == 0 && (attempt > 0 || cfg.EmbeddedEtcdClientURL == server.DefaultEtcdClientURL) {
-			cfg.EmbeddedEtcdClientURL = "http://" + freeAddr(ts.t)
-			cfg.EmbeddedEtcdPeerURL = "http://" + freeAddr(ts.t)
-		}
-		srv, err := server.New(cfg)
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		// A fresh directory per attempt: an embedded etcd that began on
+		// ports another process took must not be reused on new ones.
+		base, err := os.MkdirTemp(root, "apiserver")
 		if err != nil {
-			ts.t.Fatalf("testserver: %v", err)
+			tb.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		err = srv.Start(ctx)
-		if err != nil {
-			cancel()
-			lastErr = err
-			if strings.Contains(err.Error(), "address already in use") {
-				continue
-			}
-			ts.t.Fatalf("testserver: start: %v", err)
+		ts.DataDir = filepath.Join(base, "data")
+		ts.Kubeconfig = filepath.Join(ts.DataDir, "admin.conf")
+		ts.LogPath = filepath.Join(base, "apiserver.log")
+		ports := testnet.FreePorts(tb, 3)
+		ts.Port = ports[0]
+		if len(ts.opts.etcdServers) == 0 {
+			ts.EtcdClientURL = "http://127.0.0.1:" + strconv.Itoa(ports[1])
+			ts.EtcdPeerURL = "http://127.0.0.1:" + strconv.Itoa(ports[2])
 		}
-		select {
-		case <-srv.Ready():
-		case <-ctx.Done():
-			_ = srv.Close()
-			cancel()
-			ts.t.Fatalf("testserver: apiserver not ready within 90s")
+		if lastErr = ts.startAndWait(); lastErr == nil {
+			return ts
 		}
-		cancel()
-		rc, err := srv.RESTConfig()
-		if err != nil {
-			_ = srv.Close()
-			ts.t.Fatalf("testserver: client config: %v", err)
+		ts.proc.Kill()
+		if !testproc.LogContains(ts.LogPath, "address already in use") {
+			break
 		}
-		ts.Server, ts.Config, ts.Kubeconfig, ts.Cfg, ts.stopped = srv, rc, srv.AdminKubeconfig(), cfg, false
-		return
+		tb.Logf("apiserver attempt %d: a port was taken; retrying on new ports", attempt)
 	}
-	ts.t.Fatalf("testserver: %v", lastErr)
+	tb.Fatalf("start apiserver: %v (its log's tail follows)", lastErr)
+	return nil
 }
 
-// Stop shuts the apiserver down; the data directory stays until the test
-// ends, so Restart finds it.
-func (ts *TestServer) Stop() {
-	if ts.stopped || ts.Server == nil {
-		return
+func (ts *TestServer) args() []string {
+	args := []string{
+		"--data-dir", ts.DataDir,
+		"--bind-address", "127.0.0.1",
+		"--secure-port", strconv.Itoa(ts.Port),
+		"--log-format", "console",
 	}
-	ts.stopped = true
-	if err := ts.Server.Close(); err != nil {
-		ts.t.Logf("testserver: close: %v", err)
+	if len(ts.opts.etcdServers) > 0 {
+		args = append(args, "--etcd-servers", strings.Join(ts.opts.etcdServers, ","))
+	} else {
+		args = append(args, "--embedded-etcd-client-url", ts.EtcdClientURL, "--embedded-etcd-peer-url", ts.EtcdPeerURL)
 	}
+	return append(args, ts.opts.args...)
 }
 
-// Restart stops the apiserver and starts a new one on the same data
-// directory and etcd ports; Config and Kubeconfig point at the new one.
-func (ts *TestServer) Restart() {
-	ts.t.Helper()
-	ts.Stop()
-	cfg := ts.Cfg
-	ts.start(cfg)
-}
-
-func freeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func (ts *TestServer) startAndWait() error {
+	proc, err := testproc.Spawn("apiserver", ts.bin, ts.args(), ts.LogPath)
 	if err != nil {
-		t.Fatalf("testserver: free port: %v", err)
+		ts.tb.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	ts.proc = proc
+	var cfg *rest.Config
+	var client *http.Client
+	err = proc.Await(ReadyTimeout, func() (bool, string) {
+		if client == nil {
+			c, err := ts.loadConfig()
+			if err != nil {
+				return false, err.Error()
+			}
+			if client, err = rest.HTTPClientFor(c); err != nil {
+				return false, err.Error()
+			}
+			client.Timeout = 5 * time.Second
+			cfg = c
+		}
+		code, body, err := ts.get(client, "/readyz")
+		switch {
+		case err != nil:
+			return false, err.Error()
+		case code != http.StatusOK || body != "ok":
+			return false, fmt.Sprintf("/readyz: %d %q", code, body)
+		}
+		return true, ""
+	})
+	if err == nil {
+		ts.Config = cfg
+	}
+	return err
 }
+
+// loadConfig reads admin.conf, which the apiserver writes as it starts,
+// and checks that it names this server.
+func (ts *TestServer) loadConfig() (*rest.Config, error) {
+	if _, err := os.Stat(ts.Kubeconfig); err != nil {
+		return nil, fmt.Errorf("admin kubeconfig not written yet: %w", err)
+	}
+	cfg, err := kubeconfig.RESTConfig(ts.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Host != ts.URL() {
+		return nil, fmt.Errorf("%s names server %q, want %q", ts.Kubeconfig, cfg.Host, ts.URL())
+	}
+	return cfg, nil
+}
+
+func (ts *TestServer) get(client *http.Client, path string) (int, string, error) {
+	resp, err := client.Get(ts.URL() + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, string(body), err
+}
+
+// cleanup stops the process at the end of the test, quickly: the test's
+// verdict does not depend on it.
+func (ts *TestServer) cleanup() {
+	if ts.proc != nil && !ts.proc.Exited() {
+		if err := ts.proc.Stop(cleanupTimeout); err != nil {
+			ts.tb.Logf("stop apiserver: %v", err)
+		}
+	}
+	if ts.tb.Failed() && ts.LogPath != "" {
+		ts.tb.Logf("apiserver log %s (tail):\n%s", ts.LogPath, testproc.LogTail(ts.LogPath, logTailLines))
+	}
+}
+
+// URL is the apiserver's base URL, https://127.0.0.1:Port.
+func (ts *TestServer) URL() string { return "https://127.0.0.1:" + strconv.Itoa(ts.Port) }
 
 // String describes the server for test logs.
-func (ts *TestServer) String() string { return fmt.Sprintf("apiserver at %s", ts.Server.URL()) }
+func (ts *TestServer) String() string {
+	return fmt.Sprintf("apiserver at %s (pid %d, log %s)", ts.URL(), ts.proc.PID(), ts.LogPath)
+}
+
+// Process is the running process; a new one after Restart.
+func (ts *TestServer) Process() *testproc.Process { return ts.proc }
+
+// Client is a typed clientset with admin credentials and client-side rate
+// limits high enough for load tests.
+func (ts *TestServer) Client() *kubernetes.Clientset {
+	ts.tb.Helper()
+	cfg := rest.CopyConfig(ts.Config)
+	cfg.QPS, cfg.Burst = 1000, 2000
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		ts.tb.Fatalf("apiserver clientset: %v", err)
+	}
+	return c
+}
+
+// Readyz probes /readyz once and returns the status code and body.
+func (ts *TestServer) Readyz() (int, string, error) {
+	client, err := rest.HTTPClientFor(ts.Config)
+	if err != nil {
+		return 0, "", err
+	}
+	client.Timeout = 5 * time.Second
+	return ts.get(client, "/readyz")
+}
+
+// WaitReadyz polls /readyz until it answers 200 "ok" or ctx ends.
+func (ts *TestServer) WaitReadyz(ctx context.Context) error {
+	var last string
+	for {
+		code, body, err := ts.Readyz()
+		if err == nil && code == http.StatusOK && body == "ok" {
+			return nil
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = fmt.Sprintf("%d %q", code, body)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("apiserver not ready: last /readyz: %s", last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Stop sends SIGTERM and waits for a clean exit (status 0).
+func (ts *TestServer) Stop() error { return ts.proc.Stop(StopTimeout) }
+
+// Restart starts the apiserver again on the same data directory and ports
+// (stopping it first, with SIGTERM, if it still runs) and waits until it is
+// ready; Config then points at the new process.
+func (ts *TestServer) Restart() {
+	ts.tb.Helper()
+	if !ts.proc.Exited() {
+		if err := ts.Stop(); err != nil {
+			ts.tb.Fatalf("restart apiserver: %v", err)
+		}
+	}
+	if err := ts.startAndWait(); err != nil {
+		ts.proc.Kill()
+		ts.tb.Fatalf("restart apiserver: %v (its log's tail follows)", err)
+	}
+}
