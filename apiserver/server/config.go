@@ -34,8 +34,6 @@ type Config struct {
 	CompactionInterval    time.Duration `mapstructure:"etcd-compaction-interval"`
 	MinRequestTimeout     time.Duration `mapstructure:"min-request-timeout"`
 	ShutdownTimeout       time.Duration `mapstructure:"shutdown-timeout"`
-	LogLevel              string        `mapstructure:"log-level"`
-	LogFormat             string        `mapstructure:"log-format"`
 
 	// Log is the logger; nil means no logs. Not a flag.
 	Log *zap.Logger `mapstructure:"-"`
@@ -71,8 +69,6 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Duration("etcd-compaction-interval", 5*time.Minute, "how often old etcd revisions are compacted (0 disables)")
 	fs.Duration("min-request-timeout", 30*time.Minute, "watches without timeoutSeconds last between this and twice this")
 	fs.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests in flight")
-	fs.String("log-level", "info", "debug, info, warn or error")
-	fs.String("log-format", "json", "json or console")
 }
 
 // DefaultConfig is the configuration AddFlags' defaults describe.

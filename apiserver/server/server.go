@@ -1,7 +1,9 @@
 // Package server is the Coracle apiserver as a library: New builds it from
-// a Config, Start brings it up (etcd, watch caches, HTTPS), Ready says when
-// it serves, Close shuts it down. The apiserver binary and the tests' harness
-// both use it.
+// a Config; the Server is a component.Component: Start brings it up (etcd,
+// watch caches, HTTPS), Ready says when it serves, Close shuts it down, and
+// Run does all of that for the binary. The apiserver's own tests start it
+// in-process (internal/servertest); every other module's tests start the
+// built binary.
 //
 // Close stops, in order: readiness (so load balancers move away), open
 // watches, the HTTP server (waiting for requests in flight up to
@@ -28,52 +30,53 @@ import (
 
 	"coracle.dev/apiserver/internal/admission"
 	"coracle.dev/apiserver/internal/allocator"
+	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/authn"
 	"coracle.dev/apiserver/internal/bootstrap"
 	"coracle.dev/apiserver/internal/endpoints"
 	"coracle.dev/apiserver/internal/etcd"
+	"coracle.dev/apiserver/internal/etcdstore"
+	"coracle.dev/apiserver/internal/genericstore"
 	"coracle.dev/apiserver/internal/kinds"
 	"coracle.dev/apiserver/internal/metrics"
 	"coracle.dev/apiserver/internal/openapi"
-	"coracle.dev/apiserver/internal/registry"
-	"coracle.dev/apiserver/internal/resource"
-	"coracle.dev/apiserver/internal/storage"
 	"coracle.dev/apiserver/internal/watchcache"
+	"coracle.dev/shared/component"
 	"coracle.dev/shared/kubeconfig"
 	"coracle.dev/shared/version"
 )
 
 // Server is one apiserver.
 type Server struct {
+	component.Lifecycle
+
 	cfg Config
 	log *zap.Logger
 
-	registry  *resource.Registry
+	registry  *apiresource.Registry
 	services  *allocator.Services
 	authn     authn.Authenticator
 	creds     *credentials
 	advertise net.IP
 
 	etcd     *etcd.Etcd
-	caches   map[*resource.Descriptor]*watchcache.Cache
-	stores   map[*resource.Descriptor]*registry.Store
+	caches   map[*apiresource.Descriptor]*watchcache.Cache
+	stores   map[*apiresource.Descriptor]*genericstore.Store
 	metrics  *metrics.Metrics
 	api      *endpoints.API
 	openapi  *openapi.Handler
 	http     *http.Server
 	listener net.Listener
 
-	cancel   context.CancelFunc
-	bg       sync.WaitGroup
+	// shutdown closes when Close begins: /readyz fails and watches end.
 	shutdown chan struct{}
-	ready    chan struct{}
 
-	mu           sync.Mutex // guards bootstrapped, bootstrapErr, closing, closed
+	mu           sync.Mutex // guards bootstrapped and bootErr
 	bootstrapped bool
 	bootErr      error
-	closing      bool
-	closed       bool
 }
+
+var _ component.Component = (*Server)(nil)
 
 // New validates cfg and prepares the apiserver: data directory, cluster CA
 // and certificates, admin kubeconfig path. Nothing listens yet.
@@ -102,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: log, registry: reg, services: svcAlloc,
-		shutdown: make(chan struct{}), ready: make(chan struct{}),
+		shutdown: make(chan struct{}),
 	}
 	s.advertise = s.advertiseIP()
 	if s.openapi, err = openapi.New(reg, version.Get().GitVersion); err != nil {
@@ -163,23 +166,57 @@ func dedupIPs(ips []net.IP) []net.IP {
 }
 
 // Start connects to etcd, starts the watch caches and serves HTTPS. It
-// returns once the listener is open; Ready closes when requests are served.
+// returns once the listener is open (ctx bounds that: etcd may take a
+// while); Ready closes when requests are served.
 func (s *Server) Start(ctx context.Context) error {
-	bgCtx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
+	return s.Lifecycle.Start(func(bgCtx context.Context) error { return s.start(ctx, bgCtx) })
+}
+
+func (s *Server) start(ctx, bgCtx context.Context) error {
 	var err error
 	s.etcd, err = etcd.Start(ctx, etcd.Options{
 		Servers: s.cfg.EtcdServers, CAFile: s.cfg.EtcdCAFile, CertFile: s.cfg.EtcdCertFile, KeyFile: s.cfg.EtcdKeyFile,
 		DataDir: s.cfg.DataDir, ClientURL: s.cfg.EmbeddedEtcdClientURL, PeerURL: s.cfg.EmbeddedEtcdPeerURL, Log: s.log,
 	})
 	if err != nil {
-		cancel()
 		return err
 	}
+	s.OnClose(func(context.Context) error {
+		s.etcd.Close()
+		s.log.Info("apiserver stopped")
+		return nil
+	})
 	s.metrics = metrics.New(s.watcherCounts)
-	store := storage.New(s.etcd.Client, s.metrics.ObserveEtcd)
-	s.caches = map[*resource.Descriptor]*watchcache.Cache{}
-	s.stores = map[*resource.Descriptor]*registry.Store{}
+	s.buildStores()
+	for _, c := range s.caches {
+		s.Go(bgCtx, func(ctx context.Context) error { c.Run(ctx); return nil })
+	}
+	s.Go(bgCtx, func(ctx context.Context) error { s.requestProgress(ctx); return nil })
+	s.Go(bgCtx, func(ctx context.Context) error {
+		etcdstore.RunCompactor(ctx, s.etcd.Client, s.cfg.CompactionInterval, s.log)
+		return nil
+	})
+
+	addr := net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.SecurePort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s.listener = ln
+	if err := s.serve(bgCtx, ln); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	s.Go(bgCtx, func(ctx context.Context) error { s.bootstrap(ctx); return nil })
+	s.log.Info("apiserver listening", zap.String("address", ln.Addr().String()), zap.String("admin-kubeconfig", s.cfg.AdminKubeconfig))
+	return nil
+}
+
+// buildStores makes a watch cache and a generic store per kind.
+func (s *Server) buildStores() {
+	store := etcdstore.New(s.etcd.Client, s.metrics.ObserveEtcd)
+	s.caches = map[*apiresource.Descriptor]*watchcache.Cache{}
+	s.stores = map[*apiresource.Descriptor]*genericstore.Store{}
 	for _, d := range s.registry.All() {
 		s.caches[d] = watchcache.New(watchcache.Config{
 			Client: s.etcd.Client, Prefix: d.KeyPrefix(), NewObject: d.New, Attrs: d.Fields,
@@ -188,14 +225,14 @@ func (s *Server) Start(ctx context.Context) error {
 		})
 	}
 	nsDesc, _ := s.registry.Lookup("", "v1", "namespaces")
-	nsStore := registry.New(registry.Options{Descriptor: nsDesc, Storage: store, Cache: s.caches[nsDesc], Log: s.log})
-	lifecycle := &registry.NamespaceLifecycle{Namespaces: nsStore}
+	nsStore := genericstore.New(genericstore.Options{Descriptor: nsDesc, Storage: store, Cache: s.caches[nsDesc], Log: s.log})
+	lifecycle := &genericstore.NamespaceLifecycle{Namespaces: nsStore}
 	for _, d := range s.registry.All() {
 		if d == nsDesc {
 			s.stores[d] = nsStore
 			continue
 		}
-		opts := registry.Options{Descriptor: d, Storage: store, Cache: s.caches[d], Log: s.log}
+		opts := genericstore.Options{Descriptor: d, Storage: store, Cache: s.caches[d], Log: s.log}
 		if d.Namespaced {
 			opts.Namespaces = lifecycle
 		}
@@ -203,27 +240,19 @@ func (s *Server) Start(ctx context.Context) error {
 			opts.Allocator = s.services
 		}
 		if d.Group == "" && d.Resource == "pods" {
-			opts.Admitters = []registry.Admitter{&admission.Priority{Classes: priorityClasses{s}}, admission.DefaultTolerations{}}
+			opts.Admitters = []genericstore.Admitter{&admission.Priority{Classes: priorityClasses{s}}, admission.DefaultTolerations{}}
 		}
-		s.stores[d] = registry.New(opts)
+		s.stores[d] = genericstore.New(opts)
 	}
-	for _, c := range s.caches {
-		s.goBackground(func() { c.Run(bgCtx) })
-	}
-	s.goBackground(func() { s.requestProgress(bgCtx) })
-	s.goBackground(func() { storage.RunCompactor(bgCtx, s.etcd.Client, s.cfg.CompactionInterval, s.log) })
+}
 
-	addr := net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.SecurePort))
-	ln, err := net.Listen("tcp", addr)
+// serve writes the admin kubeconfig and serves HTTPS on ln in the
+// background. Close first fails /readyz and closes the watches, then
+// waits up to ShutdownTimeout for the requests in flight, and only then
+// stops the caches the requests read.
+func (s *Server) serve(bgCtx context.Context, ln net.Listener) error {
+	scheme, err := apiresource.NewScheme()
 	if err != nil {
-		s.stopBackground()
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	s.listener = ln
-	scheme, err := resource.NewScheme()
-	if err != nil {
-		s.stopBackground()
-		_ = ln.Close()
 		return err
 	}
 	s.api = endpoints.New(endpoints.Options{
@@ -247,34 +276,21 @@ func (s *Server) Start(ctx context.Context) error {
 		ErrorLog:          httpErrorLog(s.log),
 	}
 	if err := s.creds.writeAdminKubeconfig(s.cfg.AdminKubeconfig, s.URL()); err != nil {
-		s.stopBackground()
-		_ = ln.Close()
 		return fmt.Errorf("write %s: %w", s.cfg.AdminKubeconfig, err)
 	}
-	s.goBackground(func() {
+	s.OnClosing(func(context.Context) error {
+		close(s.shutdown)
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		return s.http.Shutdown(ctx)
+	})
+	s.Go(bgCtx, func(context.Context) error {
 		if err := s.http.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("https server stopped", zap.Error(err))
 		}
+		return nil
 	})
-	s.goBackground(func() { s.bootstrap(bgCtx) })
-	s.log.Info("apiserver listening", zap.String("address", ln.Addr().String()), zap.String("admin-kubeconfig", s.cfg.AdminKubeconfig))
 	return nil
-}
-
-func (s *Server) goBackground(f func()) {
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		f()
-	}()
-}
-
-func (s *Server) stopBackground() {
-	s.cancel()
-	s.bg.Wait()
-	if s.etcd != nil {
-		s.etcd.Close()
-	}
 }
 
 // requestProgress asks etcd every few seconds how far the watches are, so
@@ -316,7 +332,7 @@ func (s *Server) bootstrap(ctx context.Context) {
 		s.bootstrapped = err == nil
 		s.mu.Unlock()
 		if err == nil {
-			close(s.ready)
+			s.MarkReady()
 			s.log.Info("apiserver ready")
 			return
 		}
@@ -329,7 +345,7 @@ func (s *Server) bootstrap(ctx context.Context) {
 	}
 }
 
-func (s *Server) store(group, res string) *registry.Store {
+func (s *Server) store(group, res string) *genericstore.Store {
 	for d, st := range s.stores {
 		if d.Group == group && d.Resource == res {
 			return st
@@ -360,12 +376,12 @@ func (s *Server) bootstrapErr() error {
 }
 
 func (s *Server) shutdownErr() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
+	select {
+	case <-s.shutdown:
 		return errors.New("shutting down")
+	default:
+		return nil
 	}
-	return nil
 }
 
 func (s *Server) watcherCounts() map[string]int {
@@ -375,9 +391,6 @@ func (s *Server) watcherCounts() map[string]int {
 	}
 	return out
 }
-
-// Ready is closed once the apiserver serves requests.
-func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Port is the port the apiserver listens on.
 func (s *Server) Port() int {
@@ -411,36 +424,20 @@ func (s *Server) RESTConfig() (*rest.Config, error) {
 // CACertPEM is the cluster CA certificate.
 func (s *Server) CACertPEM() []byte { return s.creds.ca.CertPEM }
 
-// Close shuts the apiserver down; see the package comment for the order.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed, s.closing = true, true
-	s.mu.Unlock()
-	close(s.shutdown)
-	var err error
-	if s.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-		err = s.http.Shutdown(ctx)
-		cancel()
-	}
-	if s.cancel != nil {
-		s.stopBackground()
-	}
-	s.log.Info("apiserver stopped")
-	return err
+// Daemon is the apiserver binary's command line, for component.Main.
+func Daemon() component.Daemon[Config] {
+	return component.Daemon[Config]{Name: "apiserver", AddFlags: AddFlags, Defaults: DefaultConfig, Run: Run}
 }
 
-// Run starts the apiserver and serves until ctx ends, then shuts down.
-func (s *Server) Run(ctx context.Context) error {
-	if err := s.Start(ctx); err != nil {
+// Run builds an apiserver from cfg and serves until ctx ends (SIGTERM),
+// then shuts down as the package comment says.
+func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	cfg.Log = log
+	s, err := New(cfg)
+	if err != nil {
 		return err
 	}
-	<-ctx.Done()
-	return s.Close()
+	return component.Run(ctx, s)
 }
 
 func emptyGR() schema.GroupResource { return schema.GroupResource{} }

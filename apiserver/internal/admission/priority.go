@@ -30,7 +30,7 @@ type Priority struct {
 
 var podsResource = schema.GroupResource{Resource: "pods"}
 
-// AdmitCreate implements registry.Admitter.
+// AdmitCreate implements genericstore.Admitter.
 func (p *Priority) AdmitCreate(ctx context.Context, obj runtime.Object) error {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {

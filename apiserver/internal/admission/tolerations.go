@@ -16,7 +16,7 @@ const DefaultTolerationSeconds int64 = 300
 // Kubernetes' DefaultTolerationSeconds admission plugin does.
 type DefaultTolerations struct{}
 
-// AdmitCreate implements registry.Admitter.
+// AdmitCreate implements genericstore.Admitter.
 func (DefaultTolerations) AdmitCreate(_ context.Context, obj runtime.Object) error {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {

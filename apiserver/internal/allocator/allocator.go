@@ -16,8 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"coracle.dev/apiserver/internal/registry"
-	"coracle.dev/apiserver/internal/storage"
+	"coracle.dev/apiserver/internal/etcdstore"
+	"coracle.dev/apiserver/internal/genericstore"
 )
 
 // Key prefixes of allocations.
@@ -36,7 +36,7 @@ type Services struct {
 	serviceRange string
 }
 
-var _ registry.Allocator = &Services{}
+var _ genericstore.Allocator = &Services{}
 
 // NewServices returns an allocator for ClusterIPs in cidr (IPv4) and
 // NodePorts in [portMin, portMax].
@@ -99,24 +99,24 @@ func invalid(svc *corev1.Service, path *field.Path, value any, detail string) er
 		field.ErrorList{field.Invalid(path, value, detail)})
 }
 
-// Allocate implements registry.Allocator.
-func (a *Services) Allocate(obj, old runtime.Object, taken string) (storage.Side, error) {
+// Allocate implements genericstore.Allocator.
+func (a *Services) Allocate(obj, old runtime.Object, taken string) (etcdstore.Side, error) {
 	svc := obj.(*corev1.Service)
 	var oldSvc *corev1.Service
 	if old != nil {
 		oldSvc = old.(*corev1.Service)
 	}
-	var side storage.Side
+	var side etcdstore.Side
 	if err := a.allocateIP(svc, oldSvc, taken, &side); err != nil {
-		return storage.Side{}, err
+		return etcdstore.Side{}, err
 	}
 	if err := a.allocatePorts(svc, oldSvc, taken, &side); err != nil {
-		return storage.Side{}, err
+		return etcdstore.Side{}, err
 	}
 	return side, nil
 }
 
-func (a *Services) allocateIP(svc, oldSvc *corev1.Service, taken string, side *storage.Side) error {
+func (a *Services) allocateIP(svc, oldSvc *corev1.Service, taken string, side *etcdstore.Side) error {
 	oldIP := ""
 	if oldSvc != nil && needsClusterIP(oldSvc) {
 		oldIP = oldSvc.Spec.ClusterIP
@@ -154,7 +154,7 @@ func (a *Services) allocateIP(svc, oldSvc *corev1.Service, taken string, side *s
 	}
 	svc.Spec.ClusterIP = want
 	svc.Spec.ClusterIPs = []string{want}
-	side.Claims = append(side.Claims, storage.Claim{Key: ipKey(want), Value: owner(svc)})
+	side.Claims = append(side.Claims, etcdstore.Claim{Key: ipKey(want), Value: owner(svc)})
 	if oldIP != "" {
 		side.Releases = append(side.Releases, ipKey(oldIP))
 	}
@@ -167,7 +167,7 @@ func (a *Services) randomPort() int32 {
 
 func (a *Services) inRange(p int32) bool { return int(p) >= a.portMin && int(p) <= a.portMax }
 
-func (a *Services) allocatePorts(svc, oldSvc *corev1.Service, taken string, side *storage.Side) error {
+func (a *Services) allocatePorts(svc, oldSvc *corev1.Service, taken string, side *etcdstore.Side) error {
 	owned := map[int32]bool{} // node ports the old Service holds
 	if oldSvc != nil {
 		for _, p := range oldSvc.Spec.Ports {
@@ -198,7 +198,7 @@ func (a *Services) allocatePorts(svc, oldSvc *corev1.Service, taken string, side
 			}
 		}
 		claimed[p] = true
-		side.Claims = append(side.Claims, storage.Claim{Key: portKey(p), Value: owner(svc)})
+		side.Claims = append(side.Claims, etcdstore.Claim{Key: portKey(p), Value: owner(svc)})
 		return nil
 	}
 	if needsNodePorts(svc) {
@@ -268,10 +268,10 @@ func previousNodePort(oldSvc *corev1.Service, p *corev1.ServicePort) int32 {
 	return 0
 }
 
-// Release implements registry.Allocator.
-func (a *Services) Release(obj runtime.Object) storage.Side {
+// Release implements genericstore.Allocator.
+func (a *Services) Release(obj runtime.Object) etcdstore.Side {
 	svc := obj.(*corev1.Service)
-	var side storage.Side
+	var side etcdstore.Side
 	if needsClusterIP(svc) && svc.Spec.ClusterIP != "" {
 		side.Releases = append(side.Releases, ipKey(svc.Spec.ClusterIP))
 	}

@@ -8,7 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"coracle.dev/apiserver/internal/storage"
+	"coracle.dev/apiserver/internal/etcdstore"
 )
 
 func svc(typ corev1.ServiceType, clusterIP string, nodePorts ...int32) *corev1.Service {
@@ -22,7 +22,7 @@ func svc(typ corev1.ServiceType, clusterIP string, nodePorts ...int32) *corev1.S
 	return s
 }
 
-func keys(side storage.Side) (claims, releases string) {
+func keys(side etcdstore.Side) (claims, releases string) {
 	var c []string
 	for _, cl := range side.Claims {
 		c = append(c, cl.Key)
@@ -125,7 +125,7 @@ func TestAllocate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var side storage.Side
+			var side etcdstore.Side
 			var err error
 			if tt.old != nil {
 				side, err = a.Allocate(tt.obj, tt.old, tt.taken)

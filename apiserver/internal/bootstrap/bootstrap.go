@@ -18,15 +18,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"coracle.dev/apiserver/internal/registry"
+	"coracle.dev/apiserver/internal/genericstore"
 )
 
 // SystemNamespaces exist from the start.
 var SystemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
 
-// Stores gives the registry stores bootstrap writes through.
+// Stores gives the generic stores bootstrap writes through.
 type Stores struct {
-	Namespaces, Services, Endpoints, EndpointSlices, PriorityClasses *registry.Store
+	Namespaces, Services, Endpoints, EndpointSlices, PriorityClasses *genericstore.Store
 }
 
 // Options of the bootstrap.
@@ -78,8 +78,8 @@ func Run(ctx context.Context, s Stores, opts Options) error {
 	return nil
 }
 
-func ensure(ctx context.Context, store *registry.Store, ns string, obj runtime.Object) error {
-	_, err := store.Create(ctx, ns, obj, registry.CreateOptions{})
+func ensure(ctx context.Context, store *genericstore.Store, ns string, obj runtime.Object) error {
+	_, err := store.Create(ctx, ns, obj, genericstore.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil
 	}
@@ -130,7 +130,7 @@ func reconcileEndpoints(ctx context.Context, s Stores, opts Options) error {
 		ep.Subsets = []corev1.EndpointSubset{subset}
 		ep.ResourceVersion = ""
 		return ep, nil
-	}, registry.UpdateOptions{})
+	}, genericstore.UpdateOptions{})
 	if err != nil {
 		return err
 	}
@@ -164,6 +164,6 @@ func reconcileEndpoints(ctx context.Context, s Stores, opts Options) error {
 		cur.Ports = slice.Ports
 		cur.ResourceVersion = ""
 		return cur, nil
-	}, registry.UpdateOptions{})
+	}, genericstore.UpdateOptions{})
 	return err
 }

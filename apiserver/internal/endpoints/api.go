@@ -16,8 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"coracle.dev/apiserver/internal/registry"
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
+	"coracle.dev/apiserver/internal/genericstore"
 )
 
 // DefaultMaxBodyBytes is the largest request body accepted, as Kubernetes.
@@ -25,10 +25,10 @@ const DefaultMaxBodyBytes = 3 * 1024 * 1024
 
 // Options configure the API handlers.
 type Options struct {
-	Registry *resource.Registry
+	Registry *apiresource.Registry
 	// Scheme decodes protobuf bodies.
 	Scheme *runtime.Scheme
-	Stores map[*resource.Descriptor]*registry.Store
+	Stores map[*apiresource.Descriptor]*genericstore.Store
 	// ServerAddress is host:port clients reach this apiserver at, for /api.
 	ServerAddress string
 	MaxBodyBytes  int64
@@ -181,8 +181,8 @@ type request struct {
 	api   *API
 	c     *gin.Context
 	info  RequestInfo
-	desc  *resource.Descriptor
-	store *registry.Store
+	desc  *apiresource.Descriptor
+	store *genericstore.Store
 }
 
 func (r *request) ctx() context.Context { return r.c.Request.Context() }
@@ -209,9 +209,9 @@ func (r *request) dryRun() (bool, error) {
 }
 
 // listOptions reads selectors, paging and resourceVersion from the query.
-func (r *request) listOptions() (registry.ListOptions, error) {
+func (r *request) listOptions() (genericstore.ListOptions, error) {
 	q := r.c.Request.URL.Query()
-	opts := registry.ListOptions{
+	opts := genericstore.ListOptions{
 		Namespace:            r.info.Namespace,
 		Continue:             q.Get("continue"),
 		ResourceVersion:      q.Get("resourceVersion"),
@@ -268,5 +268,5 @@ func isTrue(s string) bool { return s == "1" || s == "true" || s == "True" }
 // longRunning requests are not bounded by RequestTimeout: watches, and
 // streams to kubelets.
 func longRunning(info RequestInfo) bool {
-	return info.Verb == VerbWatch || info.Subresource == resource.Log || info.Subresource == resource.Exec
+	return info.Verb == VerbWatch || info.Subresource == apiresource.Log || info.Subresource == apiresource.Exec
 }

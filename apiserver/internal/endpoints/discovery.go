@@ -9,7 +9,7 @@ import (
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 var objectVerbs = metav1.Verbs{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
@@ -21,13 +21,13 @@ type subresourceInfo struct {
 }
 
 var subresourceInfos = map[string]subresourceInfo{
-	resource.Status:   {verbs: metav1.Verbs{"get", "patch", "update"}},
-	resource.Scale:    {group: "autoscaling", version: "v1", kind: "Scale", verbs: metav1.Verbs{"get", "patch", "update"}},
-	resource.Binding:  {group: "", version: "v1", kind: "Binding", verbs: metav1.Verbs{"create"}},
-	resource.Eviction: {group: "policy", version: "v1", kind: "Eviction", verbs: metav1.Verbs{"create"}},
-	resource.Finalize: {verbs: metav1.Verbs{"update"}},
-	resource.Log:      {verbs: metav1.Verbs{"get"}},
-	resource.Exec:     {group: "", version: "v1", kind: "PodExecOptions", verbs: metav1.Verbs{"create", "get"}},
+	apiresource.Status:   {verbs: metav1.Verbs{"get", "patch", "update"}},
+	apiresource.Scale:    {group: "autoscaling", version: "v1", kind: "Scale", verbs: metav1.Verbs{"get", "patch", "update"}},
+	apiresource.Binding:  {group: "", version: "v1", kind: "Binding", verbs: metav1.Verbs{"create"}},
+	apiresource.Eviction: {group: "policy", version: "v1", kind: "Eviction", verbs: metav1.Verbs{"create"}},
+	apiresource.Finalize: {verbs: metav1.Verbs{"update"}},
+	apiresource.Log:      {verbs: metav1.Verbs{"get"}},
+	apiresource.Exec:     {group: "", version: "v1", kind: "PodExecOptions", verbs: metav1.Verbs{"create", "get"}},
 }
 
 func (a *API) addressByCIDR() []metav1.ServerAddressByClientCIDR {

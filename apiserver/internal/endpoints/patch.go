@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
-	"coracle.dev/apiserver/internal/registry"
+	"coracle.dev/apiserver/internal/genericstore"
 )
 
 // patchType reads the patch flavour from Content-Type.
@@ -131,7 +131,7 @@ func (r *request) patch(sub string) {
 		obj, w, err := r.patched(current, pt, patchBytes, validation, pinned)
 		warnings = w
 		return obj, err
-	}, registry.UpdateOptions{DryRun: dry, Subresource: sub})
+	}, genericstore.UpdateOptions{DryRun: dry, Subresource: sub})
 	addWarnings(r.c, append(warnings, res.Warnings...))
 	if err != nil {
 		r.fail(err)

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
-	"coracle.dev/apiserver/internal/registry"
+	"coracle.dev/apiserver/internal/genericstore"
 )
 
 func (r *request) get() {
@@ -99,7 +99,7 @@ func (r *request) create() {
 		r.fail(err)
 		return
 	}
-	res, err := r.store.Create(r.ctx(), r.info.Namespace, obj, registry.CreateOptions{DryRun: dry})
+	res, err := r.store.Create(r.ctx(), r.info.Namespace, obj, genericstore.CreateOptions{DryRun: dry})
 	addWarnings(r.c, append(warnings, res.Warnings...))
 	if err != nil {
 		r.fail(err)
@@ -130,7 +130,7 @@ func (r *request) update() {
 func (r *request) updateWith(obj runtime.Object, warnings []string, dry bool, sub string, out output) {
 	res, err := r.store.Update(r.ctx(), r.info.Namespace, r.info.Name, func(runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
-	}, registry.UpdateOptions{DryRun: dry, Subresource: sub})
+	}, genericstore.UpdateOptions{DryRun: dry, Subresource: sub})
 	addWarnings(r.c, append(warnings, res.Warnings...))
 	if err != nil {
 		r.fail(err)

@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
-	"coracle.dev/apiserver/internal/registry"
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
+	"coracle.dev/apiserver/internal/genericstore"
 )
 
 func (r *request) serveSubresource() {
@@ -25,19 +25,19 @@ func (r *request) serveSubresource() {
 		return
 	}
 	switch sub {
-	case resource.Status:
+	case apiresource.Status:
 		r.serveStatus()
-	case resource.Scale:
+	case apiresource.Scale:
 		r.serveScale()
-	case resource.Binding:
+	case apiresource.Binding:
 		r.onlyVerb(VerbCreate, r.bind)
-	case resource.Eviction:
+	case apiresource.Eviction:
 		r.onlyVerb(VerbCreate, r.evict)
-	case resource.Finalize:
+	case apiresource.Finalize:
 		r.onlyVerb(VerbUpdate, r.finalize)
-	case resource.Log:
+	case apiresource.Log:
 		r.servePodLog()
-	case resource.Exec:
+	case apiresource.Exec:
 		r.servePodExec()
 	default:
 		r.fail(notFound())
@@ -59,7 +59,7 @@ func (r *request) serveStatus() {
 	case VerbUpdate:
 		r.update()
 	case VerbPatch:
-		r.patch(resource.Status)
+		r.patch(apiresource.Status)
 	default:
 		r.fail(methodNotSupported(r.desc.GroupResource(), r.info.Verb))
 	}
@@ -137,7 +137,7 @@ func (r *request) serveScale() {
 		m.SetResourceVersion(scale.ResourceVersion)
 		r.desc.Scale.Set(current, scale.Spec.Replicas)
 		return current, nil
-	}, registry.UpdateOptions{DryRun: dry})
+	}, genericstore.UpdateOptions{DryRun: dry})
 	addWarnings(r.c, res.Warnings)
 	if err != nil {
 		r.fail(err)
@@ -241,7 +241,7 @@ func (r *request) bind() {
 		setPodCondition(pod, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()})
 		pod.ResourceVersion = ""
 		return pod, nil
-	}, registry.UpdateOptions{DryRun: dry, Subresource: resource.Binding})
+	}, genericstore.UpdateOptions{DryRun: dry, Subresource: apiresource.Binding})
 	if err != nil {
 		r.fail(err)
 		return
@@ -331,7 +331,7 @@ func (r *request) finalize() {
 		ns.Spec.Finalizers = want.Spec.Finalizers
 		ns.ResourceVersion = want.ResourceVersion
 		return ns, nil
-	}, registry.UpdateOptions{Subresource: resource.Finalize})
+	}, genericstore.UpdateOptions{Subresource: apiresource.Finalize})
 	addWarnings(r.c, append(warnings, res.Warnings...))
 	if err != nil {
 		r.fail(err)

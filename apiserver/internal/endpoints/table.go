@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // defaultColumns are shown for kinds without columns of their own, as
@@ -29,7 +29,7 @@ func defaultRow(obj runtime.Object) ([]interface{}, error) {
 }
 
 // toTable renders an object or a list as a metav1.Table.
-func toTable(desc *resource.Descriptor, obj runtime.Object, includeObject string) (*metav1.Table, error) {
+func toTable(desc *apiresource.Descriptor, obj runtime.Object, includeObject string) (*metav1.Table, error) {
 	columns, rowFn := defaultColumns, defaultRow
 	if desc.Table != nil {
 		columns, rowFn = desc.Table.Columns, desc.Table.Row
@@ -73,7 +73,7 @@ func toTable(desc *resource.Descriptor, obj runtime.Object, includeObject string
 
 // rowObject embeds the object behind a row: its metadata by default, all of
 // it with includeObject=Object, nothing with None.
-func rowObject(obj runtime.Object, desc *resource.Descriptor, includeObject string) (runtime.RawExtension, error) {
+func rowObject(obj runtime.Object, desc *apiresource.Descriptor, includeObject string) (runtime.RawExtension, error) {
 	var v any
 	switch metav1.IncludeObjectPolicy(includeObject) {
 	case metav1.IncludeNone:

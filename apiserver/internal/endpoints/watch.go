@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"coracle.dev/apiserver/internal/registry"
+	"coracle.dev/apiserver/internal/genericstore"
 	"coracle.dev/apiserver/internal/watchcache"
 )
 
@@ -38,7 +38,7 @@ func (r *request) watch() {
 		return
 	}
 	q := r.c.Request.URL.Query()
-	opts := registry.WatchOptions{ListOptions: lopts, AllowBookmarks: isTrue(q.Get("allowWatchBookmarks"))}
+	opts := genericstore.WatchOptions{ListOptions: lopts, AllowBookmarks: isTrue(q.Get("allowWatchBookmarks"))}
 	if s := q.Get("sendInitialEvents"); s != "" {
 		b := isTrue(s)
 		opts.SendInitialEvents = &b

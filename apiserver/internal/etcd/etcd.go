@@ -1,6 +1,6 @@
 // Package etcd connects the apiserver to its etcd: an embedded member in
 // the apiserver's data directory when no servers are given, else an
-// external cluster.
+// external cluster. Package etcdstore keeps the API objects in it.
 package etcd
 
 import (

@@ -2,6 +2,7 @@
 package kinds
 
 import (
+	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/kinds/apps"
 	"coracle.dev/apiserver/internal/kinds/autoscaling"
 	"coracle.dev/apiserver/internal/kinds/batch"
@@ -11,13 +12,12 @@ import (
 	"coracle.dev/apiserver/internal/kinds/networking"
 	"coracle.dev/apiserver/internal/kinds/scheduling"
 	"coracle.dev/apiserver/internal/kinds/storage"
-	"coracle.dev/apiserver/internal/resource"
 )
 
 // All returns every served kind; core first, as discovery lists them.
-func All() []*resource.Descriptor {
-	var out []*resource.Descriptor
-	for _, group := range [][]*resource.Descriptor{
+func All() []*apiresource.Descriptor {
+	var out []*apiresource.Descriptor
+	for _, group := range [][]*apiresource.Descriptor{
 		core.All(), apps.All(), batch.All(), coordination.All(), discovery.All(),
 		autoscaling.All(), networking.All(), storage.All(), scheduling.All(),
 	} {
@@ -27,6 +27,6 @@ func All() []*resource.Descriptor {
 }
 
 // NewRegistry returns the registry of every served kind.
-func NewRegistry() (*resource.Registry, error) {
-	return resource.NewRegistry(All()...)
+func NewRegistry() (*apiresource.Registry, error) {
+	return apiresource.NewRegistry(All()...)
 }

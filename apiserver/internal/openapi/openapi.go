@@ -16,7 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // Handler serves the OpenAPI v3 root and per-group-version documents.
@@ -26,7 +26,7 @@ type Handler struct {
 }
 
 // New builds every document from the registry once.
-func New(reg *resource.Registry, kubeVersion string) (*Handler, error) {
+func New(reg *apiresource.Registry, kubeVersion string) (*Handler, error) {
 	h := &Handler{docs: map[string][]byte{}}
 	type rootEntry struct {
 		ServerRelativeURL string `json:"serverRelativeURL"`
@@ -111,7 +111,7 @@ func query(names ...string) []parameter {
 
 var writeParams = []string{"dryRun", "fieldManager", "fieldValidation", "pretty"}
 
-func document(descs []*resource.Descriptor, key, kubeVersion string) map[string]any {
+func document(descs []*apiresource.Descriptor, key, kubeVersion string) map[string]any {
 	paths := map[string]*pathItem{}
 	ok := map[string]any{"200": map[string]any{"description": "OK"}}
 	for _, d := range descs {
@@ -136,7 +136,7 @@ func document(descs []*resource.Descriptor, key, kubeVersion string) map[string]
 			Patch:  op("patch", "patch", append([]string{"force"}, writeParams...)),
 			Delete: op("delete", "delete", []string{"gracePeriodSeconds", "propagationPolicy", "dryRun"}),
 		}
-		if d.HasSubresource(resource.Status) {
+		if d.HasSubresource(apiresource.Status) {
 			paths[item+"/status"] = &pathItem{
 				Get:   op("read"+"Status", "get", nil),
 				Put:   op("replace"+"Status", "put", writeParams),

@@ -8,12 +8,12 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // HorizontalPodAutoscaler columns: Name, Reference, Targets, MinPods,
 // MaxPods, Replicas, Age.
-func HorizontalPodAutoscaler() *resource.Table {
+func HorizontalPodAutoscaler() *apiresource.Table {
 	spec := autoscalingv2.HorizontalPodAutoscalerSpec{}.SwaggerDoc()
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),

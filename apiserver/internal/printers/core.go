@@ -11,7 +11,7 @@ import (
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // Node role labels: node-role.kubernetes.io/<role>="" and the older
@@ -22,7 +22,7 @@ const (
 )
 
 // Namespace columns: Name, Status, Age.
-func Namespace() *resource.Table {
+func Namespace() *apiresource.Table {
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),
 		column("Status", "string", "The status of the namespace"),
@@ -36,7 +36,7 @@ func namespaceCells(ns *corev1.Namespace, now time.Time) []interface{} {
 
 // Node columns: Name, Status, Roles, Age, Version; wide Internal-IP,
 // External-IP, OS-Image, Kernel-Version, Container-Runtime.
-func Node() *resource.Table {
+func Node() *apiresource.Table {
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),
 		column("Status", "string", "The status of the node"),
@@ -125,7 +125,7 @@ func nodeAddress(node *corev1.Node, typ corev1.NodeAddressType) string {
 }
 
 // ConfigMap columns: Name, Data, Age.
-func ConfigMap() *resource.Table {
+func ConfigMap() *apiresource.Table {
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),
 		column("Data", "string", corev1.ConfigMap{}.SwaggerDoc()["data"]),
@@ -138,7 +138,7 @@ func configMapCells(cm *corev1.ConfigMap, now time.Time) []interface{} {
 }
 
 // Secret columns: Name, Type, Data, Age.
-func Secret() *resource.Table {
+func Secret() *apiresource.Table {
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),
 		column("Type", "string", corev1.Secret{}.SwaggerDoc()["type"]),
@@ -152,7 +152,7 @@ func secretCells(s *corev1.Secret, now time.Time) []interface{} {
 }
 
 // ServiceAccount columns: Name, Secrets, Age.
-func ServiceAccount() *resource.Table {
+func ServiceAccount() *apiresource.Table {
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),
 		column("Secrets", "string", corev1.ServiceAccount{}.SwaggerDoc()["secrets"]),
@@ -167,7 +167,7 @@ func serviceAccountCells(sa *corev1.ServiceAccount, now time.Time) []interface{}
 // Event columns: Last Seen, Type, Reason, Object, Message; wide Subobject,
 // Source, First Seen, Count, Name. Unlike other kinds the name is neither
 // first nor shown by default.
-func Event() *resource.Table {
+func Event() *apiresource.Table {
 	doc := corev1.Event{}.SwaggerDoc()
 	return newTable([]metav1.TableColumnDefinition{
 		column("Last Seen", "string", doc["lastTimestamp"]),
@@ -237,7 +237,7 @@ func eventSource(e *corev1.Event) string {
 }
 
 // Lease columns: Name, Holder, Age.
-func Lease() *resource.Table {
+func Lease() *apiresource.Table {
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),
 		column("Holder", "string", coordinationv1.LeaseSpec{}.SwaggerDoc()["holderIdentity"]),
@@ -255,7 +255,7 @@ func leaseCells(l *coordinationv1.Lease, now time.Time) []interface{} {
 
 // PriorityClass columns: Name, Value, Global-Default, Age, PreemptionPolicy
 // (priority 0 in Kubernetes too, so shown by default).
-func PriorityClass() *resource.Table {
+func PriorityClass() *apiresource.Table {
 	doc := schedulingv1.PriorityClass{}.SwaggerDoc()
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),

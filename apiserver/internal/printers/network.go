@@ -14,12 +14,12 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // Service columns: Name, Type, Cluster-IP, External-IP, Port(s), Age;
 // wide Selector.
-func Service() *resource.Table {
+func Service() *apiresource.Table {
 	doc := corev1.ServiceSpec{}.SwaggerDoc()
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),
@@ -106,7 +106,7 @@ func servicePorts(ports []corev1.ServicePort) string {
 }
 
 // Endpoints columns: Name, Endpoints, Age.
-func Endpoints() *resource.Table {
+func Endpoints() *apiresource.Table {
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),
 		column("Endpoints", "string", corev1.Endpoints{}.SwaggerDoc()["subsets"]),
@@ -154,7 +154,7 @@ func formatEndpoints(ep *corev1.Endpoints) string {
 }
 
 // EndpointSlice columns: Name, AddressType, Ports, Endpoints, Age.
-func EndpointSlice() *resource.Table {
+func EndpointSlice() *apiresource.Table {
 	doc := discoveryv1.EndpointSlice{}.SwaggerDoc()
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),
@@ -185,7 +185,7 @@ func endpointSliceCells(es *discoveryv1.EndpointSlice, now time.Time) []interfac
 }
 
 // Ingress columns: Name, Class, Hosts, Address, Ports, Age.
-func Ingress() *resource.Table {
+func Ingress() *apiresource.Table {
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),
 		column("Class", "string", "The name of the IngressClass resource that should be used for additional configuration"),

@@ -8,7 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // nodeLostReason is the pod status reason the node lifecycle controller sets
@@ -17,7 +17,7 @@ const nodeLostReason = "NodeLost"
 
 // Pod columns: Name, Ready, Status, Restarts, Age; wide IP, Node,
 // Nominated Node, Readiness Gates.
-func Pod() *resource.Table {
+func Pod() *apiresource.Table {
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),
 		column("Ready", "string", "The aggregate readiness state of this pod for accepting traffic."),

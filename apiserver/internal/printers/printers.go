@@ -21,13 +21,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // newTable builds a kind's Table: Row accepts only objects of type T and
 // renders them with cells at the current time.
-func newTable[T runtime.Object](columns []metav1.TableColumnDefinition, cells func(obj T, now time.Time) []interface{}) *resource.Table {
-	return &resource.Table{
+func newTable[T runtime.Object](columns []metav1.TableColumnDefinition, cells func(obj T, now time.Time) []interface{}) *apiresource.Table {
+	return &apiresource.Table{
 		Columns: columns,
 		Row: func(obj runtime.Object) ([]interface{}, error) {
 			o, ok := obj.(T)

@@ -17,7 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // testNow is the instant the tests render ages against.
@@ -42,7 +42,7 @@ func checkCells(t *testing.T, got, want []interface{}) {
 func TestTables(t *testing.T) {
 	tests := []struct {
 		name    string
-		table   *resource.Table
+		table   *apiresource.Table
 		obj     runtime.Object
 		wrong   runtime.Object
 		columns []string // priority 0

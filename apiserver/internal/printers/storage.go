@@ -8,7 +8,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // Annotations marking the default StorageClass, GA and beta.
@@ -20,7 +20,7 @@ const (
 // PersistentVolume columns: Name, Capacity, Access Modes, Reclaim Policy,
 // Status, Claim, StorageClass, VolumeAttributesClass, Reason, Age; wide
 // VolumeMode.
-func PersistentVolume() *resource.Table {
+func PersistentVolume() *apiresource.Table {
 	spec := corev1.PersistentVolumeSpec{}.SwaggerDoc()
 	status := corev1.PersistentVolumeStatus{}.SwaggerDoc()
 	return newTable([]metav1.TableColumnDefinition{
@@ -69,7 +69,7 @@ func persistentVolumeCells(pv *corev1.PersistentVolume, now time.Time) []interfa
 
 // PersistentVolumeClaim columns: Name, Status, Volume, Capacity, Access
 // Modes, StorageClass, VolumeAttributesClass, Age; wide VolumeMode.
-func PersistentVolumeClaim() *resource.Table {
+func PersistentVolumeClaim() *apiresource.Table {
 	spec := corev1.PersistentVolumeClaimSpec{}.SwaggerDoc()
 	status := corev1.PersistentVolumeClaimStatus{}.SwaggerDoc()
 	return newTable([]metav1.TableColumnDefinition{
@@ -155,7 +155,7 @@ func unsetIfNil(s *string) string {
 
 // StorageClass columns: Name (with " (default)" for the default class),
 // Provisioner, ReclaimPolicy, VolumeBindingMode, AllowVolumeExpansion, Age.
-func StorageClass() *resource.Table {
+func StorageClass() *apiresource.Table {
 	doc := storagev1.StorageClass{}.SwaggerDoc()
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),

@@ -13,12 +13,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // Deployment columns: Name, Ready, Up-to-date, Available, Age; wide
 // Containers, Images, Selector.
-func Deployment() *resource.Table {
+func Deployment() *apiresource.Table {
 	status := appsv1.DeploymentStatus{}.SwaggerDoc()
 	return newTable(append([]metav1.TableColumnDefinition{
 		nameColumn(),
@@ -49,7 +49,7 @@ func deploymentCells(d *appsv1.Deployment, now time.Time) []interface{} {
 
 // ReplicaSet columns: Name, Desired, Current, Ready, Age; wide Containers,
 // Images, Selector.
-func ReplicaSet() *resource.Table {
+func ReplicaSet() *apiresource.Table {
 	status := appsv1.ReplicaSetStatus{}.SwaggerDoc()
 	return newTable(append([]metav1.TableColumnDefinition{
 		nameColumn(),
@@ -74,7 +74,7 @@ func replicaSetCells(rs *appsv1.ReplicaSet, now time.Time) []interface{} {
 
 // ReplicationController columns: as a ReplicaSet's; the selector is a
 // plain label map.
-func ReplicationController() *resource.Table {
+func ReplicationController() *apiresource.Table {
 	status := corev1.ReplicationControllerStatus{}.SwaggerDoc()
 	return newTable(append([]metav1.TableColumnDefinition{
 		nameColumn(),
@@ -102,7 +102,7 @@ func replicationControllerCells(rc *corev1.ReplicationController, now time.Time)
 
 // DaemonSet columns: Name, Desired, Current, Ready, Up-to-date, Available,
 // Node Selector, Age; wide Containers, Images, Selector.
-func DaemonSet() *resource.Table {
+func DaemonSet() *apiresource.Table {
 	status := appsv1.DaemonSetStatus{}.SwaggerDoc()
 	return newTable(append([]metav1.TableColumnDefinition{
 		nameColumn(),
@@ -132,7 +132,7 @@ func daemonSetCells(ds *appsv1.DaemonSet, now time.Time) []interface{} {
 }
 
 // StatefulSet columns: Name, Ready, Age; wide Containers, Images.
-func StatefulSet() *resource.Table {
+func StatefulSet() *apiresource.Table {
 	return newTable(append([]metav1.TableColumnDefinition{
 		nameColumn(),
 		column("Ready", "string", "Number of the pod with ready state"),
@@ -151,7 +151,7 @@ func statefulSetCells(ss *appsv1.StatefulSet, now time.Time) []interface{} {
 }
 
 // ControllerRevision columns: Name, Controller, Revision, Age.
-func ControllerRevision() *resource.Table {
+func ControllerRevision() *apiresource.Table {
 	return newTable([]metav1.TableColumnDefinition{
 		nameColumn(),
 		column("Controller", "string", "Controller of the object"),
@@ -177,7 +177,7 @@ func controllerRevisionCells(cr *appsv1.ControllerRevision, now time.Time) []int
 
 // Job columns: Name, Status, Completions, Duration, Age; wide Containers,
 // Images, Selector.
-func Job() *resource.Table {
+func Job() *apiresource.Table {
 	return newTable(append([]metav1.TableColumnDefinition{
 		nameColumn(),
 		column("Status", "string", "Status of the job."),
@@ -249,7 +249,7 @@ func jobStatus(job *batchv1.Job) string {
 
 // CronJob columns: Name, Schedule, Timezone, Suspend, Active, Last
 // Schedule, Age; wide Containers, Images, Selector.
-func CronJob() *resource.Table {
+func CronJob() *apiresource.Table {
 	spec := batchv1.CronJobSpec{}.SwaggerDoc()
 	status := batchv1.CronJobStatus{}.SwaggerDoc()
 	return newTable(append([]metav1.TableColumnDefinition{

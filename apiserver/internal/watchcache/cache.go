@@ -27,7 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"coracle.dev/apiserver/internal/storage"
+	"coracle.dev/apiserver/internal/etcdstore"
 )
 
 // Errors a watch can fail with.
@@ -157,7 +157,7 @@ func (c *Cache) listAndWatch(ctx context.Context) error {
 	store := make(map[string]*entry, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
 		obj := c.cfg.NewObject()
-		if err := storage.Decode(kv.Value, kv.ModRevision, obj); err != nil {
+		if err := etcdstore.Decode(kv.Value, kv.ModRevision, obj); err != nil {
 			c.log.Error("skipping undecodable object", zap.ByteString("key", kv.Key), zap.Error(err))
 			continue
 		}
@@ -223,7 +223,7 @@ func (c *Cache) process(ev *clientv3.Event) {
 	switch ev.Type {
 	case clientv3.EventTypePut:
 		obj := c.cfg.NewObject()
-		if err := storage.Decode(ev.Kv.Value, rev, obj); err != nil {
+		if err := etcdstore.Decode(ev.Kv.Value, rev, obj); err != nil {
 			c.mu.Unlock()
 			c.log.Error("skipping undecodable event", zap.String("key", key), zap.Error(err))
 			return
@@ -248,7 +248,7 @@ func (c *Cache) process(ev *clientv3.Event) {
 			return
 		}
 		obj := prev.obj.DeepCopyObject()
-		_ = storage.SetRevision(obj, rev)
+		_ = etcdstore.SetRevision(obj, rev)
 		e = &Event{Type: watch.Deleted, Key: key, Revision: rev, Object: obj, PrevObject: prev.obj, attrs: prev.attrs, prevAttrs: prev.attrs}
 		delete(c.store, key)
 	}
@@ -582,7 +582,7 @@ func (c *Cache) closeAllLocked(reason string) {
 func revisionOf(obj runtime.Object) int64 {
 	type rv interface{ GetResourceVersion() string }
 	if m, ok := obj.(rv); ok {
-		n, _ := storage.ParseRevision(m.GetResourceVersion())
+		n, _ := etcdstore.ParseRevision(m.GetResourceVersion())
 		return n
 	}
 	return 0

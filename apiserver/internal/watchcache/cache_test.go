@@ -15,14 +15,14 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"coracle.dev/apiserver/internal/etcd/etcdtest"
-	"coracle.dev/apiserver/internal/storage"
+	"coracle.dev/apiserver/internal/etcdstore"
 )
 
 const prefix = "/registry/configmaps/"
 
 type fixture struct {
 	client *clientv3.Client
-	store  *storage.Store
+	store  *etcdstore.Store
 	cache  *Cache
 }
 
@@ -49,7 +49,7 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return &fixture{client: client, store: storage.New(client, nil), cache: c}
+	return &fixture{client: client, store: etcdstore.New(client, nil), cache: c}
 }
 
 func (f *fixture) put(t testing.TB, name string, lbls map[string]string, data string) *corev1.ConfigMap {
@@ -63,11 +63,11 @@ func (f *fixture) put(t testing.TB, name string, lbls map[string]string, data st
 	cur := &corev1.ConfigMap{}
 	err := f.store.Get(context.Background(), key, cur)
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		err = f.store.Create(context.Background(), key, obj, storage.Side{})
+	case errors.Is(err, etcdstore.ErrNotFound):
+		err = f.store.Create(context.Background(), key, obj, etcdstore.Side{})
 	case err == nil:
-		rev, _ := storage.ParseRevision(cur.ResourceVersion)
-		err = f.store.Update(context.Background(), key, obj, rev, storage.Side{})
+		rev, _ := etcdstore.ParseRevision(cur.ResourceVersion)
+		err = f.store.Update(context.Background(), key, obj, rev, etcdstore.Side{})
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -82,8 +82,8 @@ func (f *fixture) del(t testing.TB, name string) {
 	if err := f.store.Get(context.Background(), key, cur); err != nil {
 		t.Fatal(err)
 	}
-	rev, _ := storage.ParseRevision(cur.ResourceVersion)
-	if _, err := f.store.Delete(context.Background(), key, rev, storage.Side{}); err != nil {
+	rev, _ := etcdstore.ParseRevision(cur.ResourceVersion)
+	if _, err := f.store.Delete(context.Background(), key, rev, etcdstore.Side{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -140,7 +140,7 @@ func TestResumeDeliversOnlyLaterEvents(t *testing.T) {
 	f.put(t, "a", nil, "2")
 	f.put(t, "b", nil, "1")
 	f.del(t, "a")
-	rev, _ := storage.ParseRevision(first.ResourceVersion)
+	rev, _ := etcdstore.ParseRevision(first.ResourceVersion)
 	w, err := f.cache.Watch(context.Background(), WatchOptions{Revision: rev})
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func TestTooOldRevisionExpires(t *testing.T) {
 	if err := f.cache.WaitForRevision(context.Background(), mustRev(t, f), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	rev, _ := storage.ParseRevision(first.ResourceVersion)
+	rev, _ := etcdstore.ParseRevision(first.ResourceVersion)
 	_, err := f.cache.Watch(context.Background(), WatchOptions{Revision: rev})
 	var expired *ExpiredError
 	if !errors.As(err, &expired) || !errors.Is(err, ErrExpired) || expired.Requested != rev {

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"coracle.dev/apiserver/internal/storage"
+	"coracle.dev/apiserver/internal/etcdstore"
 )
 
 // Event is one change of one object, as the cache saw it in etcd. Events
@@ -64,7 +64,7 @@ func (e *Event) prevAtRevision() runtime.Object {
 	defer e.mu.Unlock()
 	if e.prevAtRev == nil {
 		obj := e.PrevObject.DeepCopyObject()
-		_ = storage.SetRevision(obj, e.Revision)
+		_ = etcdstore.SetRevision(obj, e.Revision)
 		e.prevAtRev = obj
 	}
 	return e.prevAtRev

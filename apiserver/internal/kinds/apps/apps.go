@@ -9,20 +9,23 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/printers"
-	"coracle.dev/apiserver/internal/resource"
 )
 
 // All returns the apps/v1 kinds.
-func All() []*resource.Descriptor {
-	return []*resource.Descriptor{Deployments(), ReplicaSets(), DaemonSets(), StatefulSets(), ControllerRevisions()}
+func All() []*apiresource.Descriptor {
+	return []*apiresource.Descriptor{Deployments(), ReplicaSets(), DaemonSets(), StatefulSets(), ControllerRevisions()}
 }
 
-func apps(kind, res, singular string) *resource.Descriptor {
-	return &resource.Descriptor{
-		Group: "apps", Version: "v1", Kind: kind, Resource: res, Singular: singular,
-		Namespaced: true, Categories: []string{"all"}, TracksGeneration: true,
-	}
+// apps starts the Descriptor of an apps/v1 workload: namespaced, in the
+// "all" category, its generation bumped on every spec change.
+func apps(resource string, obj, list runtime.Object) *apiresource.Descriptor {
+	d := apiresource.NewDescriptor(appsv1.SchemeGroupVersion, resource, obj, list)
+	d.Namespaced = true
+	d.Categories = []string{"all"}
+	d.TracksGeneration = true
+	return d
 }
 
 // selectorString renders a label selector as the scale subresource's
@@ -35,85 +38,58 @@ func selectorString(sel *metav1.LabelSelector) string {
 	return s.String()
 }
 
-func replicas(p *int32) int32 {
-	if p == nil {
-		return 1
-	}
-	return *p
-}
-
 // Deployments.
-func Deployments() *resource.Descriptor {
-	d := apps("Deployment", "deployments", "deployment")
+func Deployments() *apiresource.Descriptor {
+	d := apps("deployments", &appsv1.Deployment{}, &appsv1.DeploymentList{})
 	d.ShortNames = []string{"deploy"}
-	d.New = func() runtime.Object { return &appsv1.Deployment{} }
-	d.NewList = func() runtime.Object { return &appsv1.DeploymentList{} }
 	d.Strategy = deploymentStrategy{}
-	d.Subresources = []string{resource.Status, resource.Scale}
+	d.Subresources = []string{apiresource.Status, apiresource.Scale}
 	d.Table = printers.Deployment()
-	d.Scale = &resource.ScaleAccess{
-		Get: func(obj runtime.Object) (int32, int32, string) {
-			x := obj.(*appsv1.Deployment)
-			return replicas(x.Spec.Replicas), x.Status.Replicas, selectorString(x.Spec.Selector)
-		},
-		Set: func(obj runtime.Object, n int32) { obj.(*appsv1.Deployment).Spec.Replicas = &n },
-	}
+	d.Scale = apiresource.ScaleOf(func(x *appsv1.Deployment) (**int32, int32, string) {
+		return &x.Spec.Replicas, x.Status.Replicas, selectorString(x.Spec.Selector)
+	})
 	return d
 }
 
 // ReplicaSets.
-func ReplicaSets() *resource.Descriptor {
-	d := apps("ReplicaSet", "replicasets", "replicaset")
+func ReplicaSets() *apiresource.Descriptor {
+	d := apps("replicasets", &appsv1.ReplicaSet{}, &appsv1.ReplicaSetList{})
 	d.ShortNames = []string{"rs"}
-	d.New = func() runtime.Object { return &appsv1.ReplicaSet{} }
-	d.NewList = func() runtime.Object { return &appsv1.ReplicaSetList{} }
 	d.Strategy = replicaSetStrategy{}
-	d.Subresources = []string{resource.Status, resource.Scale}
+	d.Subresources = []string{apiresource.Status, apiresource.Scale}
 	d.Table = printers.ReplicaSet()
 	d.FieldLabels = []string{"status.replicas"}
 	d.Fields = func(obj runtime.Object) fields.Set {
 		return fields.Set{"status.replicas": itoa(obj.(*appsv1.ReplicaSet).Status.Replicas)}
 	}
-	d.Scale = &resource.ScaleAccess{
-		Get: func(obj runtime.Object) (int32, int32, string) {
-			x := obj.(*appsv1.ReplicaSet)
-			return replicas(x.Spec.Replicas), x.Status.Replicas, selectorString(x.Spec.Selector)
-		},
-		Set: func(obj runtime.Object, n int32) { obj.(*appsv1.ReplicaSet).Spec.Replicas = &n },
-	}
+	d.Scale = apiresource.ScaleOf(func(x *appsv1.ReplicaSet) (**int32, int32, string) {
+		return &x.Spec.Replicas, x.Status.Replicas, selectorString(x.Spec.Selector)
+	})
 	return d
 }
 
 // DaemonSets.
-func DaemonSets() *resource.Descriptor {
-	d := apps("DaemonSet", "daemonsets", "daemonset")
+func DaemonSets() *apiresource.Descriptor {
+	d := apps("daemonsets", &appsv1.DaemonSet{}, &appsv1.DaemonSetList{})
 	d.ShortNames = []string{"ds"}
-	d.New = func() runtime.Object { return &appsv1.DaemonSet{} }
-	d.NewList = func() runtime.Object { return &appsv1.DaemonSetList{} }
 	d.Strategy = daemonSetStrategy{}
-	d.Subresources = []string{resource.Status}
+	d.Subresources = []string{apiresource.Status}
 	d.Table = printers.DaemonSet()
 	return d
 }
 
 // StatefulSets.
-func StatefulSets() *resource.Descriptor {
-	d := apps("StatefulSet", "statefulsets", "statefulset")
+func StatefulSets() *apiresource.Descriptor {
+	d := apps("statefulsets", &appsv1.StatefulSet{}, &appsv1.StatefulSetList{})
 	d.ShortNames = []string{"sts"}
-	d.New = func() runtime.Object { return &appsv1.StatefulSet{} }
-	d.NewList = func() runtime.Object { return &appsv1.StatefulSetList{} }
 	d.Strategy = statefulSetStrategy{}
 	// Pod names and hostnames are the set's name plus an ordinal, so it
 	// must be a DNS label, as Kubernetes requires.
 	d.NameValidator = apivalidation.NameIsDNSLabel
-	d.Subresources = []string{resource.Status, resource.Scale}
+	d.Subresources = []string{apiresource.Status, apiresource.Scale}
 	d.Table = printers.StatefulSet()
-	d.Scale = &resource.ScaleAccess{
-		Get: func(obj runtime.Object) (int32, int32, string) {
-			x := obj.(*appsv1.StatefulSet)
-			return replicas(x.Spec.Replicas), x.Status.Replicas, selectorString(x.Spec.Selector)
-		},
-		Set: func(obj runtime.Object, n int32) { obj.(*appsv1.StatefulSet).Spec.Replicas = &n },
-	}
+	d.Scale = apiresource.ScaleOf(func(x *appsv1.StatefulSet) (**int32, int32, string) {
+		return &x.Spec.Replicas, x.Status.Replicas, selectorString(x.Spec.Selector)
+	})
 	return d
 }

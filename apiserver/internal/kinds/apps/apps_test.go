@@ -10,25 +10,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
-)
 
-// wantErr checks errs against the one error a case expects first, or
-// against none when field is "".
-func wantErr(t *testing.T, errs field.ErrorList, path string, typ field.ErrorType) {
-	t.Helper()
-	if path == "" {
-		if len(errs) != 0 {
-			t.Fatalf("want no errors, got %v", errs)
-		}
-		return
-	}
-	if len(errs) == 0 {
-		t.Fatalf("want %s at %s, got no errors", typ, path)
-	}
-	if errs[0].Field != path || errs[0].Type != typ {
-		t.Fatalf("want %s at %s first, got %v", typ, path, errs)
-	}
-}
+	"coracle.dev/apiserver/internal/kinds/kindstest"
+)
 
 var webLabels = map[string]string{"app": "web"}
 
@@ -83,95 +67,60 @@ func TestDeploymentDefaults(t *testing.T) {
 }
 
 func TestDeploymentValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(*appsv1.Deployment)
-		path   string
-		typ    field.ErrorType
-	}{
-		{"defaulted deployment is valid", func(*appsv1.Deployment) {}, "", ""},
-		{"selector is required", func(d *appsv1.Deployment) { d.Spec.Selector = nil }, "spec.selector", field.ErrorTypeRequired},
-		{"empty selector is invalid", func(d *appsv1.Deployment) { d.Spec.Selector = &metav1.LabelSelector{} }, "spec.selector", field.ErrorTypeInvalid},
-		{"selector key must be a label key", func(d *appsv1.Deployment) {
+	kindstest.Create(t, Deployments().Strategy, newDeployment, []kindstest.Case[*appsv1.Deployment]{
+		{Name: "defaulted deployment is valid", Mutate: func(*appsv1.Deployment) {}},
+		{Name: "selector is required", Mutate: func(d *appsv1.Deployment) { d.Spec.Selector = nil }, Path: "spec.selector", Type: field.ErrorTypeRequired},
+		{Name: "empty selector is invalid", Mutate: func(d *appsv1.Deployment) { d.Spec.Selector = &metav1.LabelSelector{} }, Path: "spec.selector", Type: field.ErrorTypeInvalid},
+		{Name: "selector key must be a label key", Mutate: func(d *appsv1.Deployment) {
 			d.Spec.Selector.MatchLabels = map[string]string{"bad key": "x"}
-		}, "spec.selector.matchLabels", field.ErrorTypeInvalid},
-		{"selector must match template labels", func(d *appsv1.Deployment) {
+		}, Path: "spec.selector.matchLabels", Type: field.ErrorTypeInvalid},
+		{Name: "selector must match template labels", Mutate: func(d *appsv1.Deployment) {
 			d.Spec.Template.Labels = map[string]string{"app": "other"}
-		}, "spec.template.metadata.labels", field.ErrorTypeInvalid},
-		{"replicas may not be negative", func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](-1) }, "spec.replicas", field.ErrorTypeInvalid},
-		{"maxSurge must be an int or a percentage", func(d *appsv1.Deployment) {
+		}, Path: "spec.template.metadata.labels", Type: field.ErrorTypeInvalid},
+		{Name: "replicas may not be negative", Mutate: func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](-1) }, Path: "spec.replicas", Type: field.ErrorTypeInvalid},
+		{Name: "maxSurge must be an int or a percentage", Mutate: func(d *appsv1.Deployment) {
 			d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: ptr.To(intstr.FromString("lots"))}
-		}, "spec.strategy.rollingUpdate.maxSurge", field.ErrorTypeInvalid},
-		{"maxUnavailable may not be negative", func(d *appsv1.Deployment) {
+		}, Path: "spec.strategy.rollingUpdate.maxSurge", Type: field.ErrorTypeInvalid},
+		{Name: "maxUnavailable may not be negative", Mutate: func(d *appsv1.Deployment) {
 			d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr.To(intstr.FromInt32(-1))}
-		}, "spec.strategy.rollingUpdate.maxUnavailable", field.ErrorTypeInvalid},
-		{"maxUnavailable and maxSurge may not both be zero", func(d *appsv1.Deployment) {
+		}, Path: "spec.strategy.rollingUpdate.maxUnavailable", Type: field.ErrorTypeInvalid},
+		{Name: "maxUnavailable and maxSurge may not both be zero", Mutate: func(d *appsv1.Deployment) {
 			d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{
 				MaxUnavailable: ptr.To(intstr.FromString("0%")), MaxSurge: ptr.To(intstr.FromInt32(0))}
-		}, "spec.strategy.rollingUpdate.maxUnavailable", field.ErrorTypeInvalid},
-		{"maxUnavailable may not exceed 100%", func(d *appsv1.Deployment) {
+		}, Path: "spec.strategy.rollingUpdate.maxUnavailable", Type: field.ErrorTypeInvalid},
+		{Name: "maxUnavailable may not exceed 100%", Mutate: func(d *appsv1.Deployment) {
 			d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr.To(intstr.FromString("101%"))}
-		}, "spec.strategy.rollingUpdate.maxUnavailable", field.ErrorTypeInvalid},
-		{"Recreate may not have rollingUpdate", func(d *appsv1.Deployment) {
+		}, Path: "spec.strategy.rollingUpdate.maxUnavailable", Type: field.ErrorTypeInvalid},
+		{Name: "Recreate may not have rollingUpdate", Mutate: func(d *appsv1.Deployment) {
 			d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{}}
-		}, "spec.strategy.rollingUpdate", field.ErrorTypeForbidden},
-		{"unknown strategy type is not supported", func(d *appsv1.Deployment) {
+		}, Path: "spec.strategy.rollingUpdate", Type: field.ErrorTypeForbidden},
+		{Name: "unknown strategy type is not supported", Mutate: func(d *appsv1.Deployment) {
 			d.Spec.Strategy = appsv1.DeploymentStrategy{Type: "BlueGreen"}
-		}, "spec.strategy", field.ErrorTypeNotSupported},
-		{"restartPolicy must be Always", func(d *appsv1.Deployment) {
+		}, Path: "spec.strategy", Type: field.ErrorTypeNotSupported},
+		{Name: "restartPolicy must be Always", Mutate: func(d *appsv1.Deployment) {
 			d.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
-		}, "spec.template.spec.restartPolicy", field.ErrorTypeNotSupported},
-		{"template may not set activeDeadlineSeconds", func(d *appsv1.Deployment) {
+		}, Path: "spec.template.spec.restartPolicy", Type: field.ErrorTypeNotSupported},
+		{Name: "template may not set activeDeadlineSeconds", Mutate: func(d *appsv1.Deployment) {
 			d.Spec.Template.Spec.ActiveDeadlineSeconds = ptr.To[int64](10)
-		}, "spec.template.spec.activeDeadlineSeconds", field.ErrorTypeForbidden},
-		{"minReadySeconds may not be negative", func(d *appsv1.Deployment) { d.Spec.MinReadySeconds = -1 }, "spec.minReadySeconds", field.ErrorTypeInvalid},
-		{"revisionHistoryLimit may not be negative", func(d *appsv1.Deployment) {
+		}, Path: "spec.template.spec.activeDeadlineSeconds", Type: field.ErrorTypeForbidden},
+		{Name: "minReadySeconds may not be negative", Mutate: func(d *appsv1.Deployment) { d.Spec.MinReadySeconds = -1 }, Path: "spec.minReadySeconds", Type: field.ErrorTypeInvalid},
+		{Name: "revisionHistoryLimit may not be negative", Mutate: func(d *appsv1.Deployment) {
 			d.Spec.RevisionHistoryLimit = ptr.To[int32](-1)
-		}, "spec.revisionHistoryLimit", field.ErrorTypeInvalid},
-		{"progressDeadlineSeconds must exceed minReadySeconds", func(d *appsv1.Deployment) {
+		}, Path: "spec.revisionHistoryLimit", Type: field.ErrorTypeInvalid},
+		{Name: "progressDeadlineSeconds must exceed minReadySeconds", Mutate: func(d *appsv1.Deployment) {
 			d.Spec.MinReadySeconds = 600
-		}, "spec.progressDeadlineSeconds", field.ErrorTypeInvalid},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := newDeployment()
-			tt.mutate(d)
-			s := Deployments().Strategy
-			s.Default(d)
-			wantErr(t, s.Validate(d), tt.path, tt.typ)
-		})
-	}
+		}, Path: "spec.progressDeadlineSeconds", Type: field.ErrorTypeInvalid},
+	})
 }
 
 func TestDeploymentUpdate(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(*appsv1.Deployment)
-		path   string
-		typ    field.ErrorType
-	}{
-		{"scaling is allowed", func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](5) }, "", ""},
-		{"selector is immutable", func(d *appsv1.Deployment) {
+	kindstest.Update(t, Deployments().Strategy, newDeployment, "field is immutable", []kindstest.Case[*appsv1.Deployment]{
+		{Name: "scaling is allowed", Mutate: func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](5) }},
+		{Name: "selector is immutable", Mutate: func(d *appsv1.Deployment) {
 			d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web", "tier": "x"}}
 			d.Spec.Template.Labels = map[string]string{"app": "web", "tier": "x"}
-		}, "spec.selector", field.ErrorTypeInvalid},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := Deployments().Strategy
-			old := newDeployment()
-			s.Default(old)
-			d := old.DeepCopy()
-			tt.mutate(d)
-			s.Default(d)
-			s.PrepareForUpdate(d, old)
-			errs := s.ValidateUpdate(d, old)
-			wantErr(t, errs, tt.path, tt.typ)
-			if tt.path != "" && errs[0].Detail != "field is immutable" {
-				t.Errorf("detail = %q, want %q", errs[0].Detail, "field is immutable")
-			}
-		})
-	}
+		}, Path: "spec.selector", Type: field.ErrorTypeInvalid},
+	})
 }
 
 func TestDeploymentAnnotationChangeBumpsGeneration(t *testing.T) {
@@ -210,7 +159,7 @@ func TestDeploymentStatusUpdate(t *testing.T) {
 			old.Status.CollisionCount = one
 			d := old.DeepCopy()
 			d.Status = tt.status
-			wantErr(t, Deployments().Strategy.ValidateStatusUpdate(d, old), tt.path, tt.typ)
+			kindstest.WantErr(t, Deployments().Strategy.ValidateStatusUpdate(d, old), tt.path, tt.typ)
 		})
 	}
 }
@@ -241,31 +190,17 @@ func TestReplicaSet(t *testing.T) {
 		t.Errorf("replicas = %v, want 1", rs.Spec.Replicas)
 	}
 
-	tests := []struct {
-		name   string
-		mutate func(*appsv1.ReplicaSet)
-		path   string
-		typ    field.ErrorType
-	}{
-		{"defaulted replicaset is valid", func(*appsv1.ReplicaSet) {}, "", ""},
-		{"replicas may not be negative", func(rs *appsv1.ReplicaSet) { rs.Spec.Replicas = ptr.To[int32](-2) }, "spec.replicas", field.ErrorTypeInvalid},
-		{"selector is required", func(rs *appsv1.ReplicaSet) { rs.Spec.Selector = nil }, "spec.selector", field.ErrorTypeRequired},
-		{"selector must match template labels", func(rs *appsv1.ReplicaSet) {
+	kindstest.Create(t, ReplicaSets().Strategy, newReplicaSet, []kindstest.Case[*appsv1.ReplicaSet]{
+		{Name: "defaulted replicaset is valid", Mutate: func(*appsv1.ReplicaSet) {}},
+		{Name: "replicas may not be negative", Mutate: func(rs *appsv1.ReplicaSet) { rs.Spec.Replicas = ptr.To[int32](-2) }, Path: "spec.replicas", Type: field.ErrorTypeInvalid},
+		{Name: "selector is required", Mutate: func(rs *appsv1.ReplicaSet) { rs.Spec.Selector = nil }, Path: "spec.selector", Type: field.ErrorTypeRequired},
+		{Name: "selector must match template labels", Mutate: func(rs *appsv1.ReplicaSet) {
 			rs.Spec.Selector.MatchLabels = map[string]string{"app": "db"}
-		}, "spec.template.metadata.labels", field.ErrorTypeInvalid},
-		{"restartPolicy must be Always", func(rs *appsv1.ReplicaSet) {
+		}, Path: "spec.template.metadata.labels", Type: field.ErrorTypeInvalid},
+		{Name: "restartPolicy must be Always", Mutate: func(rs *appsv1.ReplicaSet) {
 			rs.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
-		}, "spec.template.spec.restartPolicy", field.ErrorTypeNotSupported},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rs := newReplicaSet()
-			tt.mutate(rs)
-			s := ReplicaSets().Strategy
-			s.Default(rs)
-			wantErr(t, s.Validate(rs), tt.path, tt.typ)
-		})
-	}
+		}, Path: "spec.template.spec.restartPolicy", Type: field.ErrorTypeNotSupported},
+	})
 
 	t.Run("selector is immutable", func(t *testing.T) {
 		s := ReplicaSets().Strategy
@@ -274,13 +209,13 @@ func TestReplicaSet(t *testing.T) {
 		rs := old.DeepCopy()
 		rs.Spec.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 			{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"web"}}}}
-		wantErr(t, s.ValidateUpdate(rs, old), "spec.selector", field.ErrorTypeInvalid)
+		kindstest.WantErr(t, s.ValidateUpdate(rs, old), "spec.selector", field.ErrorTypeInvalid)
 	})
 	t.Run("status fullyLabeledReplicas may not be negative", func(t *testing.T) {
 		old := newReplicaSet()
 		rs := old.DeepCopy()
 		rs.Status.FullyLabeledReplicas = -1
-		wantErr(t, ReplicaSets().Strategy.ValidateStatusUpdate(rs, old), "status.fullyLabeledReplicas", field.ErrorTypeInvalid)
+		kindstest.WantErr(t, ReplicaSets().Strategy.ValidateStatusUpdate(rs, old), "status.fullyLabeledReplicas", field.ErrorTypeInvalid)
 	})
 }
 
@@ -310,40 +245,26 @@ func TestDaemonSetDefaults(t *testing.T) {
 }
 
 func TestDaemonSetValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(*appsv1.DaemonSet)
-		path   string
-		typ    field.ErrorType
-	}{
-		{"defaulted daemonset is valid", func(*appsv1.DaemonSet) {}, "", ""},
-		{"missing selector matches no template", func(ds *appsv1.DaemonSet) { ds.Spec.Selector = nil }, "spec.template.metadata.labels", field.ErrorTypeInvalid},
-		{"empty selector is invalid", func(ds *appsv1.DaemonSet) { ds.Spec.Selector = &metav1.LabelSelector{} }, "spec.selector", field.ErrorTypeInvalid},
-		{"selector must match template labels", func(ds *appsv1.DaemonSet) {
+	kindstest.Create(t, DaemonSets().Strategy, newDaemonSet, []kindstest.Case[*appsv1.DaemonSet]{
+		{Name: "defaulted daemonset is valid", Mutate: func(*appsv1.DaemonSet) {}},
+		{Name: "missing selector matches no template", Mutate: func(ds *appsv1.DaemonSet) { ds.Spec.Selector = nil }, Path: "spec.template.metadata.labels", Type: field.ErrorTypeInvalid},
+		{Name: "empty selector is invalid", Mutate: func(ds *appsv1.DaemonSet) { ds.Spec.Selector = &metav1.LabelSelector{} }, Path: "spec.selector", Type: field.ErrorTypeInvalid},
+		{Name: "selector must match template labels", Mutate: func(ds *appsv1.DaemonSet) {
 			ds.Spec.Template.Labels = nil
-		}, "spec.template.metadata.labels", field.ErrorTypeInvalid},
-		{"restartPolicy must be Always", func(ds *appsv1.DaemonSet) {
+		}, Path: "spec.template.metadata.labels", Type: field.ErrorTypeInvalid},
+		{Name: "restartPolicy must be Always", Mutate: func(ds *appsv1.DaemonSet) {
 			ds.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
-		}, "spec.template.spec.restartPolicy", field.ErrorTypeNotSupported},
-		{"maxSurge and maxUnavailable may not both be set", func(ds *appsv1.DaemonSet) {
+		}, Path: "spec.template.spec.restartPolicy", Type: field.ErrorTypeNotSupported},
+		{Name: "maxSurge and maxUnavailable may not both be set", Mutate: func(ds *appsv1.DaemonSet) {
 			ds.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{MaxSurge: ptr.To(intstr.FromString("10%"))}
-		}, "spec.updateStrategy.rollingUpdate.maxSurge", field.ErrorTypeInvalid},
-		{"maxSurge and maxUnavailable may not both be zero", func(ds *appsv1.DaemonSet) {
+		}, Path: "spec.updateStrategy.rollingUpdate.maxSurge", Type: field.ErrorTypeInvalid},
+		{Name: "maxSurge and maxUnavailable may not both be zero", Mutate: func(ds *appsv1.DaemonSet) {
 			ds.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{MaxUnavailable: ptr.To(intstr.FromInt32(0))}
-		}, "spec.updateStrategy.rollingUpdate.maxUnavailable", field.ErrorTypeRequired},
-		{"unknown update strategy is not supported", func(ds *appsv1.DaemonSet) {
+		}, Path: "spec.updateStrategy.rollingUpdate.maxUnavailable", Type: field.ErrorTypeRequired},
+		{Name: "unknown update strategy is not supported", Mutate: func(ds *appsv1.DaemonSet) {
 			ds.Spec.UpdateStrategy.Type = "Surge"
-		}, "spec.updateStrategy", field.ErrorTypeNotSupported},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ds := newDaemonSet()
-			tt.mutate(ds)
-			s := DaemonSets().Strategy
-			s.Default(ds)
-			wantErr(t, s.Validate(ds), tt.path, tt.typ)
-		})
-	}
+		}, Path: "spec.updateStrategy", Type: field.ErrorTypeNotSupported},
+	})
 }
 
 func TestDaemonSetUpdate(t *testing.T) {
@@ -375,12 +296,12 @@ func TestDaemonSetUpdate(t *testing.T) {
 		ds := old.DeepCopy()
 		ds.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web", "v": "2"}}
 		ds.Spec.Template.Labels = map[string]string{"app": "web", "v": "2"}
-		wantErr(t, s.ValidateUpdate(ds, old), "spec.selector", field.ErrorTypeInvalid)
+		kindstest.WantErr(t, s.ValidateUpdate(ds, old), "spec.selector", field.ErrorTypeInvalid)
 	})
 	t.Run("status numberReady may not be negative", func(t *testing.T) {
 		ds := old.DeepCopy()
 		ds.Status.NumberReady = -1
-		wantErr(t, s.ValidateStatusUpdate(ds, old), "status.numberReady", field.ErrorTypeInvalid)
+		kindstest.WantErr(t, s.ValidateStatusUpdate(ds, old), "status.numberReady", field.ErrorTypeInvalid)
 	})
 }
 
@@ -430,53 +351,39 @@ func TestStatefulSetDefaults(t *testing.T) {
 }
 
 func TestStatefulSetValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(*appsv1.StatefulSet)
-		path   string
-		typ    field.ErrorType
-	}{
-		{"defaulted statefulset without serviceName is valid", func(*appsv1.StatefulSet) {}, "", ""},
-		{"claim template mounts are valid", func(ss *appsv1.StatefulSet) {
+	kindstest.Create(t, StatefulSets().Strategy, newStatefulSet, []kindstest.Case[*appsv1.StatefulSet]{
+		{Name: "defaulted statefulset without serviceName is valid", Mutate: func(*appsv1.StatefulSet) {}},
+		{Name: "claim template mounts are valid", Mutate: func(ss *appsv1.StatefulSet) {
 			ss.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
-		}, "", ""},
-		{"unknown podManagementPolicy is invalid", func(ss *appsv1.StatefulSet) {
+		}},
+		{Name: "unknown podManagementPolicy is invalid", Mutate: func(ss *appsv1.StatefulSet) {
 			ss.Spec.PodManagementPolicy = "Random"
-		}, "spec.podManagementPolicy", field.ErrorTypeInvalid},
-		{"OnDelete may not have rollingUpdate", func(ss *appsv1.StatefulSet) {
+		}, Path: "spec.podManagementPolicy", Type: field.ErrorTypeInvalid},
+		{Name: "OnDelete may not have rollingUpdate", Mutate: func(ss *appsv1.StatefulSet) {
 			ss.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{
 				Type: appsv1.OnDeleteStatefulSetStrategyType, RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{}}
-		}, "spec.updateStrategy.rollingUpdate", field.ErrorTypeInvalid},
-		{"partition may not be negative", func(ss *appsv1.StatefulSet) {
+		}, Path: "spec.updateStrategy.rollingUpdate", Type: field.ErrorTypeInvalid},
+		{Name: "partition may not be negative", Mutate: func(ss *appsv1.StatefulSet) {
 			ss.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr.To[int32](-1)}
-		}, "spec.updateStrategy.rollingUpdate.partition", field.ErrorTypeInvalid},
-		{"maxUnavailable may not be zero", func(ss *appsv1.StatefulSet) {
+		}, Path: "spec.updateStrategy.rollingUpdate.partition", Type: field.ErrorTypeInvalid},
+		{Name: "maxUnavailable may not be zero", Mutate: func(ss *appsv1.StatefulSet) {
 			ss.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{MaxUnavailable: ptr.To(intstr.FromInt32(0))}
-		}, "spec.updateStrategy.rollingUpdate.maxUnavailable", field.ErrorTypeInvalid},
-		{"retention policy must be Retain or Delete", func(ss *appsv1.StatefulSet) {
+		}, Path: "spec.updateStrategy.rollingUpdate.maxUnavailable", Type: field.ErrorTypeInvalid},
+		{Name: "retention policy must be Retain or Delete", Mutate: func(ss *appsv1.StatefulSet) {
 			ss.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{WhenDeleted: "Keep"}
-		}, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", field.ErrorTypeNotSupported},
-		{"replicas may not be negative", func(ss *appsv1.StatefulSet) { ss.Spec.Replicas = ptr.To[int32](-1) }, "spec.replicas", field.ErrorTypeInvalid},
-		{"ordinals start may not be negative", func(ss *appsv1.StatefulSet) {
+		}, Path: "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", Type: field.ErrorTypeNotSupported},
+		{Name: "replicas may not be negative", Mutate: func(ss *appsv1.StatefulSet) { ss.Spec.Replicas = ptr.To[int32](-1) }, Path: "spec.replicas", Type: field.ErrorTypeInvalid},
+		{Name: "ordinals start may not be negative", Mutate: func(ss *appsv1.StatefulSet) {
 			ss.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: -1}
-		}, "spec.ordinals.start", field.ErrorTypeInvalid},
-		{"selector is required", func(ss *appsv1.StatefulSet) { ss.Spec.Selector = nil }, "spec.selector", field.ErrorTypeRequired},
-		{"selector must match template labels", func(ss *appsv1.StatefulSet) {
+		}, Path: "spec.ordinals.start", Type: field.ErrorTypeInvalid},
+		{Name: "selector is required", Mutate: func(ss *appsv1.StatefulSet) { ss.Spec.Selector = nil }, Path: "spec.selector", Type: field.ErrorTypeRequired},
+		{Name: "selector must match template labels", Mutate: func(ss *appsv1.StatefulSet) {
 			ss.Spec.Template.Labels = map[string]string{"app": "db"}
-		}, "spec.template.metadata.labels", field.ErrorTypeInvalid},
-		{"restartPolicy must be Always", func(ss *appsv1.StatefulSet) {
+		}, Path: "spec.template.metadata.labels", Type: field.ErrorTypeInvalid},
+		{Name: "restartPolicy must be Always", Mutate: func(ss *appsv1.StatefulSet) {
 			ss.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
-		}, "spec.template.spec.restartPolicy", field.ErrorTypeNotSupported},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ss := newStatefulSet()
-			tt.mutate(ss)
-			s := StatefulSets().Strategy
-			s.Default(ss)
-			wantErr(t, s.Validate(ss), tt.path, tt.typ)
-		})
-	}
+		}, Path: "spec.template.spec.restartPolicy", Type: field.ErrorTypeNotSupported},
+	})
 }
 
 func TestStatefulSetClaimVolumesAddedForValidation(t *testing.T) {
@@ -492,55 +399,33 @@ func TestStatefulSetClaimVolumesAddedForValidation(t *testing.T) {
 }
 
 func TestStatefulSetUpdate(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(*appsv1.StatefulSet)
-		path   string
-		typ    field.ErrorType
-	}{
-		{"replicas may change", func(ss *appsv1.StatefulSet) { ss.Spec.Replicas = ptr.To[int32](3) }, "", ""},
-		{"template may change", func(ss *appsv1.StatefulSet) { ss.Spec.Template.Spec.Containers[0].Image = "pg:17" }, "", ""},
-		{"update strategy may change", func(ss *appsv1.StatefulSet) {
+	kindstest.Update(t, StatefulSets().Strategy, newStatefulSet, "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden", []kindstest.Case[*appsv1.StatefulSet]{
+		{Name: "replicas may change", Mutate: func(ss *appsv1.StatefulSet) { ss.Spec.Replicas = ptr.To[int32](3) }},
+		{Name: "template may change", Mutate: func(ss *appsv1.StatefulSet) { ss.Spec.Template.Spec.Containers[0].Image = "pg:17" }},
+		{Name: "update strategy may change", Mutate: func(ss *appsv1.StatefulSet) {
 			ss.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}
-		}, "", ""},
-		{"retention policy may change", func(ss *appsv1.StatefulSet) {
+		}},
+		{Name: "retention policy may change", Mutate: func(ss *appsv1.StatefulSet) {
 			ss.Spec.PersistentVolumeClaimRetentionPolicy.WhenScaled = appsv1.DeletePersistentVolumeClaimRetentionPolicyType
-		}, "", ""},
-		{"minReadySeconds may change", func(ss *appsv1.StatefulSet) { ss.Spec.MinReadySeconds = 5 }, "", ""},
-		{"revisionHistoryLimit may change", func(ss *appsv1.StatefulSet) { ss.Spec.RevisionHistoryLimit = ptr.To[int32](2) }, "", ""},
-		{"ordinals may change", func(ss *appsv1.StatefulSet) { ss.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: 1} }, "", ""},
-		{"serviceName is forbidden to change", func(ss *appsv1.StatefulSet) { ss.Spec.ServiceName = "db" }, "spec", field.ErrorTypeForbidden},
-		{"claim templates are forbidden to change", func(ss *appsv1.StatefulSet) {
+		}},
+		{Name: "minReadySeconds may change", Mutate: func(ss *appsv1.StatefulSet) { ss.Spec.MinReadySeconds = 5 }},
+		{Name: "revisionHistoryLimit may change", Mutate: func(ss *appsv1.StatefulSet) { ss.Spec.RevisionHistoryLimit = ptr.To[int32](2) }},
+		{Name: "ordinals may change", Mutate: func(ss *appsv1.StatefulSet) { ss.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: 1} }},
+		{Name: "serviceName is forbidden to change", Mutate: func(ss *appsv1.StatefulSet) { ss.Spec.ServiceName = "db" }, Path: "spec", Type: field.ErrorTypeForbidden},
+		{Name: "claim templates are forbidden to change", Mutate: func(ss *appsv1.StatefulSet) {
 			ss.Spec.VolumeClaimTemplates[0].Name = "other"
-		}, "spec", field.ErrorTypeForbidden},
-		{"podManagementPolicy is forbidden to change", func(ss *appsv1.StatefulSet) {
+		}, Path: "spec", Type: field.ErrorTypeForbidden},
+		{Name: "podManagementPolicy is forbidden to change", Mutate: func(ss *appsv1.StatefulSet) {
 			ss.Spec.PodManagementPolicy = appsv1.ParallelPodManagement
-		}, "spec", field.ErrorTypeForbidden},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := StatefulSets().Strategy
-			old := newStatefulSet()
-			s.Default(old)
-			ss := old.DeepCopy()
-			tt.mutate(ss)
-			s.Default(ss)
-			s.PrepareForUpdate(ss, old)
-			errs := s.ValidateUpdate(ss, old)
-			wantErr(t, errs, tt.path, tt.typ)
-			const msg = "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
-			if tt.path != "" && errs[0].Detail != msg {
-				t.Errorf("detail = %q, want Kubernetes' message", errs[0].Detail)
-			}
-		})
-	}
+		}, Path: "spec", Type: field.ErrorTypeForbidden},
+	})
 }
 
 func TestStatefulSetStatusUpdate(t *testing.T) {
 	old := newStatefulSet()
 	ss := old.DeepCopy()
 	ss.Status = appsv1.StatefulSetStatus{Replicas: 1, ReadyReplicas: 2}
-	wantErr(t, StatefulSets().Strategy.ValidateStatusUpdate(ss, old), "status.readyReplicas", field.ErrorTypeInvalid)
+	kindstest.WantErr(t, StatefulSets().Strategy.ValidateStatusUpdate(ss, old), "status.readyReplicas", field.ErrorTypeInvalid)
 }
 
 func TestStatefulSetNameMustBeDNSLabel(t *testing.T) {

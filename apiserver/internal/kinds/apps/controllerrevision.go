@@ -6,24 +6,21 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/printers"
-	"coracle.dev/apiserver/internal/resource"
 )
 
 // ControllerRevisions record the templates DaemonSets and StatefulSets
 // rolled out, for their rollout history and undo.
-func ControllerRevisions() *resource.Descriptor {
-	return &resource.Descriptor{
-		Group: "apps", Version: "v1", Kind: "ControllerRevision", Resource: "controllerrevisions", Singular: "controllerrevision",
-		Namespaced: true,
-		New:        func() runtime.Object { return &appsv1.ControllerRevision{} },
-		NewList:    func() runtime.Object { return &appsv1.ControllerRevisionList{} },
-		Strategy:   controllerRevisionStrategy{},
-		Table:      printers.ControllerRevision(),
-	}
+func ControllerRevisions() *apiresource.Descriptor {
+	d := apiresource.NewDescriptor(appsv1.SchemeGroupVersion, "controllerrevisions", &appsv1.ControllerRevision{}, &appsv1.ControllerRevisionList{})
+	d.Namespaced = true
+	d.Strategy = controllerRevisionStrategy{}
+	d.Table = printers.ControllerRevision()
+	return d
 }
 
-type controllerRevisionStrategy struct{ resource.DefaultStrategy }
+type controllerRevisionStrategy struct{ apiresource.DefaultStrategy }
 
 func (controllerRevisionStrategy) Validate(obj runtime.Object) field.ErrorList {
 	return validateControllerRevision(obj.(*appsv1.ControllerRevision))

@@ -8,12 +8,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 func itoa(n int32) string { return strconv.FormatInt(int64(n), 10) }
 
-type deploymentStrategy struct{ resource.DefaultStrategy }
+type deploymentStrategy struct{ apiresource.DefaultStrategy }
 
 func (deploymentStrategy) Default(obj runtime.Object) { defaultDeployment(obj.(*appsv1.Deployment)) }
 
@@ -24,7 +24,7 @@ func (deploymentStrategy) PrepareForCreate(obj runtime.Object) {
 // PrepareForUpdate bumps the generation on annotation changes too, as
 // Kubernetes does: the controller copies a Deployment's annotations to its
 // ReplicaSets, so they are part of what it must roll out. Spec changes are
-// bumped by the registry.
+// bumped by the generic store.
 func (deploymentStrategy) PrepareForUpdate(obj, old runtime.Object) {
 	d, was := obj.(*appsv1.Deployment), old.(*appsv1.Deployment)
 	if !apiequality.Semantic.DeepEqual(d.Annotations, was.Annotations) {
@@ -48,7 +48,7 @@ func (deploymentStrategy) ValidateStatusUpdate(obj, old runtime.Object) field.Er
 	return append(errs, collisionCountDecremented(d.Status.CollisionCount, was.Status.CollisionCount)...)
 }
 
-type replicaSetStrategy struct{ resource.DefaultStrategy }
+type replicaSetStrategy struct{ apiresource.DefaultStrategy }
 
 func (replicaSetStrategy) Default(obj runtime.Object) { defaultReplicaSet(obj.(*appsv1.ReplicaSet)) }
 
@@ -70,7 +70,7 @@ func (replicaSetStrategy) ValidateStatusUpdate(obj, _ runtime.Object) field.Erro
 	return validateReplicaSetStatus(&obj.(*appsv1.ReplicaSet).Status)
 }
 
-type daemonSetStrategy struct{ resource.DefaultStrategy }
+type daemonSetStrategy struct{ apiresource.DefaultStrategy }
 
 func (daemonSetStrategy) Default(obj runtime.Object) { defaultDaemonSet(obj.(*appsv1.DaemonSet)) }
 
@@ -124,7 +124,7 @@ func (daemonSetStrategy) ValidateStatusUpdate(obj, old runtime.Object) field.Err
 	return append(errs, collisionCountDecremented(ds.Status.CollisionCount, was.Status.CollisionCount)...)
 }
 
-type statefulSetStrategy struct{ resource.DefaultStrategy }
+type statefulSetStrategy struct{ apiresource.DefaultStrategy }
 
 func (statefulSetStrategy) Default(obj runtime.Object) { defaultStatefulSet(obj.(*appsv1.StatefulSet)) }
 

@@ -104,6 +104,16 @@ func deref(v *intstr.IntOrString) intstr.IntOrString {
 	return *v
 }
 
+// rollingUpdateBounds returns a rolling update's maxUnavailable and
+// maxSurge (unset reads as 0) and checks that each is a non-negative
+// integer or percentage; how the two may combine is the kind's own rule.
+func rollingUpdateBounds(maxUnavailable, maxSurge *intstr.IntOrString, path *field.Path) (unavailable, surge intstr.IntOrString, errs field.ErrorList) {
+	unavailable, surge = deref(maxUnavailable), deref(maxSurge)
+	errs = append(errs, validatePositiveIntOrPercent(unavailable, path.Child("maxUnavailable"))...)
+	errs = append(errs, validatePositiveIntOrPercent(surge, path.Child("maxSurge"))...)
+	return unavailable, surge, errs
+}
+
 // collisionCountDecremented refuses a status write that lowers
 // status.collisionCount: controllers use it to name revisions uniquely.
 func collisionCountDecremented(now, was *int32) field.ErrorList {
@@ -168,10 +178,7 @@ func validateDeploymentStrategy(s *appsv1.DeploymentStrategy, path *field.Path) 
 }
 
 func validateRollingUpdateDeployment(ru *appsv1.RollingUpdateDeployment, path *field.Path) field.ErrorList {
-	unavailable, surge := deref(ru.MaxUnavailable), deref(ru.MaxSurge)
-	var errs field.ErrorList
-	errs = append(errs, validatePositiveIntOrPercent(unavailable, path.Child("maxUnavailable"))...)
-	errs = append(errs, validatePositiveIntOrPercent(surge, path.Child("maxSurge"))...)
+	unavailable, surge, errs := rollingUpdateBounds(ru.MaxUnavailable, ru.MaxSurge, path)
 	if intOrPercent(unavailable) == 0 && intOrPercent(surge) == 0 {
 		// Neither an old pod could go nor a new one come: the rollout
 		// could never make progress.
@@ -264,10 +271,7 @@ func validateDaemonSetUpdateStrategy(s *appsv1.DaemonSetUpdateStrategy, path *fi
 }
 
 func validateRollingUpdateDaemonSet(ru *appsv1.RollingUpdateDaemonSet, path *field.Path) field.ErrorList {
-	unavailable, surge := deref(ru.MaxUnavailable), deref(ru.MaxSurge)
-	var errs field.ErrorList
-	errs = append(errs, validatePositiveIntOrPercent(unavailable, path.Child("maxUnavailable"))...)
-	errs = append(errs, validatePositiveIntOrPercent(surge, path.Child("maxSurge"))...)
+	unavailable, surge, errs := rollingUpdateBounds(ru.MaxUnavailable, ru.MaxSurge, path)
 	errs = append(errs, notOver100Percent(unavailable, path.Child("maxUnavailable"))...)
 	errs = append(errs, notOver100Percent(surge, path.Child("maxSurge"))...)
 	// A node runs one pod of the set: a rollout either stops the old pod

@@ -3,24 +3,23 @@ package autoscaling
 
 import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	"k8s.io/apimachinery/pkg/runtime"
 
+	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/printers"
-	"coracle.dev/apiserver/internal/resource"
 )
 
 // All returns the autoscaling/v2 kinds.
-func All() []*resource.Descriptor { return []*resource.Descriptor{HorizontalPodAutoscalers()} }
+func All() []*apiresource.Descriptor { return []*apiresource.Descriptor{HorizontalPodAutoscalers()} }
 
 // HorizontalPodAutoscalers.
-func HorizontalPodAutoscalers() *resource.Descriptor {
-	return &resource.Descriptor{
-		Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler", Resource: "horizontalpodautoscalers",
-		Singular: "horizontalpodautoscaler", Namespaced: true, ShortNames: []string{"hpa"}, Categories: []string{"all"},
-		New:          func() runtime.Object { return &autoscalingv2.HorizontalPodAutoscaler{} },
-		NewList:      func() runtime.Object { return &autoscalingv2.HorizontalPodAutoscalerList{} },
-		Strategy:     hpaStrategy{},
-		Subresources: []string{resource.Status},
-		Table:        printers.HorizontalPodAutoscaler(),
-	}
+func HorizontalPodAutoscalers() *apiresource.Descriptor {
+	d := apiresource.NewDescriptor(autoscalingv2.SchemeGroupVersion, "horizontalpodautoscalers",
+		&autoscalingv2.HorizontalPodAutoscaler{}, &autoscalingv2.HorizontalPodAutoscalerList{})
+	d.Namespaced = true
+	d.ShortNames = []string{"hpa"}
+	d.Categories = []string{"all"}
+	d.Strategy = hpaStrategy{}
+	d.Subresources = []string{apiresource.Status}
+	d.Table = printers.HorizontalPodAutoscaler()
+	return d
 }

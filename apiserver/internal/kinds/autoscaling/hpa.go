@@ -13,12 +13,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // hpaStrategy defaults and validates HorizontalPodAutoscalers as
 // Kubernetes' autoscaling/v2 API and pkg/apis/autoscaling/validation do.
-type hpaStrategy struct{ resource.DefaultStrategy }
+type hpaStrategy struct{ apiresource.DefaultStrategy }
 
 func (hpaStrategy) Default(obj runtime.Object) {
 	defaultHPA(obj.(*autoscalingv2.HorizontalPodAutoscaler))

@@ -9,20 +9,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
-)
 
-func wantErr(t *testing.T, errs field.ErrorList, path string, typ field.ErrorType) {
-	t.Helper()
-	if path == "" {
-		if len(errs) != 0 {
-			t.Fatalf("want no errors, got %v", errs)
-		}
-		return
-	}
-	if len(errs) == 0 || errs[0].Field != path || errs[0].Type != typ {
-		t.Fatalf("want %s at %s first, got %v", typ, path, errs)
-	}
-}
+	"coracle.dev/apiserver/internal/kinds/kindstest"
+)
 
 func newHPA() *autoscalingv2.HorizontalPodAutoscaler {
 	return &autoscalingv2.HorizontalPodAutoscaler{
@@ -134,8 +123,8 @@ func TestHPAValidate(t *testing.T) {
 			tt.mutate(h)
 			s := HorizontalPodAutoscalers().Strategy
 			s.Default(h)
-			wantErr(t, s.Validate(h), tt.path, tt.typ)
-			wantErr(t, s.ValidateUpdate(h, newHPA()), tt.path, tt.typ)
+			kindstest.WantErr(t, s.Validate(h), tt.path, tt.typ)
+			kindstest.WantErr(t, s.ValidateUpdate(h, newHPA()), tt.path, tt.typ)
 		})
 	}
 }
@@ -144,7 +133,7 @@ func TestHPAStatus(t *testing.T) {
 	s := HorizontalPodAutoscalers().Strategy
 	h := newHPA()
 	h.Status.DesiredReplicas = -1
-	wantErr(t, s.ValidateStatusUpdate(h, newHPA()), "status.desiredReplicas", field.ErrorTypeInvalid)
+	kindstest.WantErr(t, s.ValidateStatusUpdate(h, newHPA()), "status.desiredReplicas", field.ErrorTypeInvalid)
 	s.PrepareForCreate(h)
 	if h.Status.DesiredReplicas != 0 {
 		t.Errorf("create kept the client's status")

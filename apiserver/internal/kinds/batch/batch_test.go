@@ -11,20 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
-)
 
-func wantErr(t *testing.T, errs field.ErrorList, path string, typ field.ErrorType) {
-	t.Helper()
-	if path == "" {
-		if len(errs) != 0 {
-			t.Fatalf("want no errors, got %v", errs)
-		}
-		return
-	}
-	if len(errs) == 0 || errs[0].Field != path || errs[0].Type != typ {
-		t.Fatalf("want %s at %s first, got %v", typ, path, errs)
-	}
-}
+	"coracle.dev/apiserver/internal/kinds/kindstest"
+)
 
 const uid = types.UID("0b6a4a3c-1111-2222-3333-444455556666")
 
@@ -35,7 +24,7 @@ func podTemplate() corev1.PodTemplateSpec {
 	}}
 }
 
-// newJob returns a Job as the registry hands it to the strategy on
+// newJob returns a Job as the generic store hands it to the strategy on
 // create: named and with its uid set.
 func newJob() *batchv1.Job {
 	return &batchv1.Job{
@@ -54,7 +43,7 @@ func created(job *batchv1.Job) (*batchv1.Job, field.ErrorList) {
 
 func TestJobDefaults(t *testing.T) {
 	job, errs := created(newJob())
-	wantErr(t, errs, "", "")
+	kindstest.WantErr(t, errs, "", "")
 	s := job.Spec
 	if *s.Completions != 1 || *s.Parallelism != 1 || *s.BackoffLimit != 6 {
 		t.Errorf("completions, parallelism, backoffLimit = %d, %d, %d; want 1, 1, 6", *s.Completions, *s.Parallelism, *s.BackoffLimit)
@@ -98,7 +87,7 @@ func TestJobDefaults(t *testing.T) {
 
 func TestJobGeneratedSelector(t *testing.T) {
 	job, errs := created(newJob())
-	wantErr(t, errs, "", "")
+	kindstest.WantErr(t, errs, "", "")
 	want := map[string]string{
 		"batch.kubernetes.io/controller-uid": string(uid),
 		"controller-uid":                     string(uid),
@@ -120,7 +109,7 @@ func TestJobGeneratedSelector(t *testing.T) {
 	labelled := newJob()
 	labelled.Spec.Template.Labels = map[string]string{"app": "pi"}
 	labelled, errs = created(labelled)
-	wantErr(t, errs, "", "")
+	kindstest.WantErr(t, errs, "", "")
 	if labelled.Labels["app"] != "pi" || labelled.Labels["job-name"] != "pi" {
 		t.Errorf("job labels = %v, want the template's labels, generated ones included", labelled.Labels)
 	}
@@ -231,7 +220,7 @@ func TestJobValidate(t *testing.T) {
 			job := newJob()
 			tt.mutate(job)
 			_, errs := created(job)
-			wantErr(t, errs, tt.path, tt.typ)
+			kindstest.WantErr(t, errs, tt.path, tt.typ)
 		})
 	}
 }
@@ -298,12 +287,12 @@ func TestJobUpdate(t *testing.T) {
 			fresh := newJob()
 			fresh.Spec.Suspend = ptr.To(tt.suspended)
 			old, errs := created(fresh)
-			wantErr(t, errs, "", "")
+			kindstest.WantErr(t, errs, "", "")
 			job := old.DeepCopy()
 			tt.mutate(job)
 			s.Default(job)
 			s.PrepareForUpdate(job, old)
-			wantErr(t, s.ValidateUpdate(job, old), tt.path, tt.typ)
+			kindstest.WantErr(t, s.ValidateUpdate(job, old), tt.path, tt.typ)
 		})
 	}
 }
@@ -315,15 +304,15 @@ func TestIndexedJobScalesWithParallelism(t *testing.T) {
 	j.Spec.Completions = ptr.To[int32](3)
 	j.Spec.Parallelism = ptr.To[int32](3)
 	old, errs := created(j)
-	wantErr(t, errs, "", "")
+	kindstest.WantErr(t, errs, "", "")
 
 	both := old.DeepCopy()
 	both.Spec.Completions, both.Spec.Parallelism = ptr.To[int32](5), ptr.To[int32](5)
-	wantErr(t, s.ValidateUpdate(both, old), "", "")
+	kindstest.WantErr(t, s.ValidateUpdate(both, old), "", "")
 
 	alone := old.DeepCopy()
 	alone.Spec.Completions = ptr.To[int32](5)
-	wantErr(t, s.ValidateUpdate(alone, old), "spec.completions", field.ErrorTypeInvalid)
+	kindstest.WantErr(t, s.ValidateUpdate(alone, old), "spec.completions", field.ErrorTypeInvalid)
 }
 
 func TestJobUpdateOfJobWithoutPrefixedLabels(t *testing.T) {
@@ -335,7 +324,7 @@ func TestJobUpdateOfJobWithoutPrefixedLabels(t *testing.T) {
 	old.Spec.Selector.MatchLabels = map[string]string{"controller-uid": string(uid)}
 	job := old.DeepCopy()
 	job.Spec.Parallelism = ptr.To[int32](2)
-	wantErr(t, Jobs().Strategy.ValidateUpdate(job, old), "", "")
+	kindstest.WantErr(t, Jobs().Strategy.ValidateUpdate(job, old), "", "")
 }
 
 func TestJobStatus(t *testing.T) {
@@ -343,9 +332,9 @@ func TestJobStatus(t *testing.T) {
 	old, _ := created(newJob())
 	job := old.DeepCopy()
 	job.Status.Failed = -1
-	wantErr(t, s.ValidateStatusUpdate(job, old), "status.failed", field.ErrorTypeInvalid)
+	kindstest.WantErr(t, s.ValidateStatusUpdate(job, old), "status.failed", field.ErrorTypeInvalid)
 	job.Status = batchv1.JobStatus{Active: 1, Ready: ptr.To[int32](-1)}
-	wantErr(t, s.ValidateStatusUpdate(job, old), "status.ready", field.ErrorTypeInvalid)
+	kindstest.WantErr(t, s.ValidateStatusUpdate(job, old), "status.ready", field.ErrorTypeInvalid)
 }
 
 func newCronJob() *batchv1.CronJob {
@@ -418,7 +407,7 @@ func TestCronJobValidate(t *testing.T) {
 			s := CronJobs().Strategy
 			s.Default(cj)
 			s.PrepareForCreate(cj)
-			wantErr(t, s.Validate(cj), tt.path, tt.typ)
+			kindstest.WantErr(t, s.Validate(cj), tt.path, tt.typ)
 		})
 	}
 }
@@ -433,11 +422,11 @@ func TestCronJobUpdate(t *testing.T) {
 	t.Run("long name and stored TZ schedule may still be updated", func(t *testing.T) {
 		cj := old.DeepCopy()
 		cj.Spec.Suspend = ptr.To(true)
-		wantErr(t, s.ValidateUpdate(cj, old), "", "")
+		kindstest.WantErr(t, s.ValidateUpdate(cj, old), "", "")
 	})
 	t.Run("stored TZ schedule may not gain a timeZone", func(t *testing.T) {
 		cj := old.DeepCopy()
 		cj.Spec.TimeZone = ptr.To("UTC")
-		wantErr(t, s.ValidateUpdate(cj, old), "spec.schedule", field.ErrorTypeInvalid)
+		kindstest.WantErr(t, s.ValidateUpdate(cj, old), "spec.schedule", field.ErrorTypeInvalid)
 	})
 }

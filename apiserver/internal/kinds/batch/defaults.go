@@ -42,7 +42,7 @@ func defaultJob(job *batchv1.Job) {
 		}
 	}
 	// Kubernetes hands the Job the template's label map itself, not a
-	// copy, so the labels the registry generates onto the template on
+	// copy, so the labels the generic store generates onto the template on
 	// create land on the Job too. Sharing it here keeps that.
 	if job.Spec.Template.Labels != nil && len(job.Labels) == 0 {
 		job.Labels = job.Spec.Template.Labels

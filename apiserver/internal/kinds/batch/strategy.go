@@ -8,15 +8,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
-type jobStrategy struct{ resource.DefaultStrategy }
+type jobStrategy struct{ apiresource.DefaultStrategy }
 
 func (jobStrategy) Default(obj runtime.Object) { defaultJob(obj.(*batchv1.Job)) }
 
 // PrepareForCreate generates the selector here rather than in Default
-// because it needs the uid, which the registry has set by now.
+// because it needs the uid, which the generic store has set by now.
 func (jobStrategy) PrepareForCreate(obj runtime.Object) {
 	job := obj.(*batchv1.Job)
 	job.Status = batchv1.JobStatus{}
@@ -47,7 +47,7 @@ func (jobStrategy) ValidateStatusUpdate(obj, _ runtime.Object) field.ErrorList {
 	return validateJobStatus(&obj.(*batchv1.Job).Status)
 }
 
-type cronJobStrategy struct{ resource.DefaultStrategy }
+type cronJobStrategy struct{ apiresource.DefaultStrategy }
 
 func (cronJobStrategy) Default(obj runtime.Object) { defaultCronJob(obj.(*batchv1.CronJob)) }
 

@@ -8,12 +8,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // leaseStrategy validates Leases as Kubernetes'
 // pkg/apis/coordination/validation does.
-type leaseStrategy struct{ resource.DefaultStrategy }
+type leaseStrategy struct{ apiresource.DefaultStrategy }
 
 // AllowCreateOnUpdate lets a PUT create a Lease, as Kubernetes allows: a
 // leader-election client may renew a lease that was never created or was

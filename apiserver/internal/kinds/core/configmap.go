@@ -8,12 +8,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // configMapStrategy: keys are file-name-like, the whole is at most 1 MiB,
 // and an immutable ConfigMap keeps its data for good.
-type configMapStrategy struct{ resource.DefaultStrategy }
+type configMapStrategy struct{ apiresource.DefaultStrategy }
 
 func (configMapStrategy) Validate(obj runtime.Object) field.ErrorList {
 	cm := obj.(*corev1.ConfigMap)

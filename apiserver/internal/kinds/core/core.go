@@ -9,32 +9,34 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/printers"
-	"coracle.dev/apiserver/internal/resource"
 )
 
 // All returns the core/v1 kinds.
-func All() []*resource.Descriptor {
-	return []*resource.Descriptor{
+func All() []*apiresource.Descriptor {
+	return []*apiresource.Descriptor{
 		Namespaces(), Nodes(), Pods(), ReplicationControllers(), Services(), Endpoints(), ConfigMaps(), Secrets(),
 		Events(), ServiceAccounts(), PersistentVolumes(), PersistentVolumeClaims(),
 	}
 }
 
-func core(kind, res, singular string) *resource.Descriptor {
-	return &resource.Descriptor{Group: "", Version: "v1", Kind: kind, Resource: res, Singular: singular, Namespaced: true}
+// core starts the Descriptor of a core/v1 kind, namespaced unless the
+// caller says otherwise.
+func core(resource string, obj, list runtime.Object) *apiresource.Descriptor {
+	d := apiresource.NewDescriptor(corev1.SchemeGroupVersion, resource, obj, list)
+	d.Namespaced = true
+	return d
 }
 
 // Namespaces: cluster-scoped; deletion waits on spec.finalizers.
-func Namespaces() *resource.Descriptor {
-	d := core("Namespace", "namespaces", "namespace")
+func Namespaces() *apiresource.Descriptor {
+	d := core("namespaces", &corev1.Namespace{}, &corev1.NamespaceList{})
 	d.Namespaced = false
 	d.ShortNames = []string{"ns"}
-	d.New = func() runtime.Object { return &corev1.Namespace{} }
-	d.NewList = func() runtime.Object { return &corev1.NamespaceList{} }
 	d.Strategy = namespaceStrategy{}
 	d.NameValidator = apivalidation.ValidateNamespaceName
-	d.Subresources = []string{resource.Status, resource.Finalize}
+	d.Subresources = []string{apiresource.Status, apiresource.Finalize}
 	d.Table = printers.Namespace()
 	d.FieldLabels = []string{"status.phase"}
 	d.Fields = func(obj runtime.Object) fields.Set {
@@ -44,14 +46,12 @@ func Namespaces() *resource.Descriptor {
 }
 
 // Nodes: cluster-scoped.
-func Nodes() *resource.Descriptor {
-	d := core("Node", "nodes", "node")
+func Nodes() *apiresource.Descriptor {
+	d := core("nodes", &corev1.Node{}, &corev1.NodeList{})
 	d.Namespaced = false
 	d.ShortNames = []string{"no"}
-	d.New = func() runtime.Object { return &corev1.Node{} }
-	d.NewList = func() runtime.Object { return &corev1.NodeList{} }
 	d.Strategy = nodeStrategy{}
-	d.Subresources = []string{resource.Status}
+	d.Subresources = []string{apiresource.Status}
 	d.Table = printers.Node()
 	d.FieldLabels = []string{"spec.unschedulable"}
 	d.Fields = func(obj runtime.Object) fields.Set {
@@ -62,14 +62,12 @@ func Nodes() *resource.Descriptor {
 }
 
 // Pods: graceful deletion once bound to a node.
-func Pods() *resource.Descriptor {
-	d := core("Pod", "pods", "pod")
+func Pods() *apiresource.Descriptor {
+	d := core("pods", &corev1.Pod{}, &corev1.PodList{})
 	d.ShortNames = []string{"po"}
 	d.Categories = []string{"all"}
-	d.New = func() runtime.Object { return &corev1.Pod{} }
-	d.NewList = func() runtime.Object { return &corev1.PodList{} }
 	d.Strategy = podStrategy{}
-	d.Subresources = []string{resource.Status, resource.Binding, resource.Eviction, resource.Log, resource.Exec}
+	d.Subresources = []string{apiresource.Status, apiresource.Binding, apiresource.Eviction, apiresource.Log, apiresource.Exec}
 	d.Table = printers.Pod()
 	d.FieldLabels = []string{"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
 		"spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"}
@@ -93,17 +91,15 @@ func Pods() *resource.Descriptor {
 	return d
 }
 
-// Services: ClusterIPs and NodePorts are allocated by the registry's
+// Services: ClusterIPs and NodePorts are allocated by the generic store's
 // allocator.
-func Services() *resource.Descriptor {
-	d := core("Service", "services", "service")
+func Services() *apiresource.Descriptor {
+	d := core("services", &corev1.Service{}, &corev1.ServiceList{})
 	d.ShortNames = []string{"svc"}
 	d.Categories = []string{"all"}
-	d.New = func() runtime.Object { return &corev1.Service{} }
-	d.NewList = func() runtime.Object { return &corev1.ServiceList{} }
 	d.Strategy = serviceStrategy{}
 	d.NameValidator = apivalidation.NameIsDNS1035Label
-	d.Subresources = []string{resource.Status}
+	d.Subresources = []string{apiresource.Status}
 	d.Table = printers.Service()
 	d.FieldLabels = []string{"spec.clusterIP", "spec.type"}
 	d.Fields = func(obj runtime.Object) fields.Set {
@@ -115,32 +111,26 @@ func Services() *resource.Descriptor {
 
 // Endpoints: written by the endpoints controller, or by hand for Services
 // without a selector.
-func Endpoints() *resource.Descriptor {
-	d := core("Endpoints", "endpoints", "endpoints")
+func Endpoints() *apiresource.Descriptor {
+	d := core("endpoints", &corev1.Endpoints{}, &corev1.EndpointsList{})
 	d.ShortNames = []string{"ep"}
-	d.New = func() runtime.Object { return &corev1.Endpoints{} }
-	d.NewList = func() runtime.Object { return &corev1.EndpointsList{} }
 	d.Strategy = endpointsStrategy{}
 	d.Table = printers.Endpoints()
 	return d
 }
 
 // ConfigMaps.
-func ConfigMaps() *resource.Descriptor {
-	d := core("ConfigMap", "configmaps", "configmap")
+func ConfigMaps() *apiresource.Descriptor {
+	d := core("configmaps", &corev1.ConfigMap{}, &corev1.ConfigMapList{})
 	d.ShortNames = []string{"cm"}
-	d.New = func() runtime.Object { return &corev1.ConfigMap{} }
-	d.NewList = func() runtime.Object { return &corev1.ConfigMapList{} }
 	d.Strategy = configMapStrategy{}
 	d.Table = printers.ConfigMap()
 	return d
 }
 
 // Secrets.
-func Secrets() *resource.Descriptor {
-	d := core("Secret", "secrets", "secret")
-	d.New = func() runtime.Object { return &corev1.Secret{} }
-	d.NewList = func() runtime.Object { return &corev1.SecretList{} }
+func Secrets() *apiresource.Descriptor {
+	d := core("secrets", &corev1.Secret{}, &corev1.SecretList{})
 	d.Strategy = secretStrategy{}
 	d.Table = printers.Secret()
 	d.FieldLabels = []string{"type"}
@@ -151,11 +141,9 @@ func Secrets() *resource.Descriptor {
 }
 
 // Events (core/v1).
-func Events() *resource.Descriptor {
-	d := core("Event", "events", "event")
+func Events() *apiresource.Descriptor {
+	d := core("events", &corev1.Event{}, &corev1.EventList{})
 	d.ShortNames = []string{"ev"}
-	d.New = func() runtime.Object { return &corev1.Event{} }
-	d.NewList = func() runtime.Object { return &corev1.EventList{} }
 	d.Strategy = eventStrategy{}
 	d.Table = printers.Event()
 	d.FieldLabels = []string{"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
@@ -185,37 +173,31 @@ func Events() *resource.Descriptor {
 }
 
 // ServiceAccounts.
-func ServiceAccounts() *resource.Descriptor {
-	d := core("ServiceAccount", "serviceaccounts", "serviceaccount")
+func ServiceAccounts() *apiresource.Descriptor {
+	d := core("serviceaccounts", &corev1.ServiceAccount{}, &corev1.ServiceAccountList{})
 	d.ShortNames = []string{"sa"}
-	d.New = func() runtime.Object { return &corev1.ServiceAccount{} }
-	d.NewList = func() runtime.Object { return &corev1.ServiceAccountList{} }
 	d.Strategy = serviceAccountStrategy{}
 	d.Table = printers.ServiceAccount()
 	return d
 }
 
 // PersistentVolumes: cluster-scoped.
-func PersistentVolumes() *resource.Descriptor {
-	d := core("PersistentVolume", "persistentvolumes", "persistentvolume")
+func PersistentVolumes() *apiresource.Descriptor {
+	d := core("persistentvolumes", &corev1.PersistentVolume{}, &corev1.PersistentVolumeList{})
 	d.Namespaced = false
 	d.ShortNames = []string{"pv"}
-	d.New = func() runtime.Object { return &corev1.PersistentVolume{} }
-	d.NewList = func() runtime.Object { return &corev1.PersistentVolumeList{} }
 	d.Strategy = persistentVolumeStrategy{}
-	d.Subresources = []string{resource.Status}
+	d.Subresources = []string{apiresource.Status}
 	d.Table = printers.PersistentVolume()
 	return d
 }
 
 // PersistentVolumeClaims.
-func PersistentVolumeClaims() *resource.Descriptor {
-	d := core("PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim")
+func PersistentVolumeClaims() *apiresource.Descriptor {
+	d := core("persistentvolumeclaims", &corev1.PersistentVolumeClaim{}, &corev1.PersistentVolumeClaimList{})
 	d.ShortNames = []string{"pvc"}
-	d.New = func() runtime.Object { return &corev1.PersistentVolumeClaim{} }
-	d.NewList = func() runtime.Object { return &corev1.PersistentVolumeClaimList{} }
 	d.Strategy = persistentVolumeClaimStrategy{}
-	d.Subresources = []string{resource.Status}
+	d.Subresources = []string{apiresource.Status}
 	d.Table = printers.PersistentVolumeClaim()
 	return d
 }

@@ -7,12 +7,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // endpointsStrategy: written by the endpoints controller, or by hand for
 // Services without a selector; a PUT may create them.
-type endpointsStrategy struct{ resource.DefaultStrategy }
+type endpointsStrategy struct{ apiresource.DefaultStrategy }
 
 func (endpointsStrategy) AllowCreateOnUpdate() bool { return true }
 

@@ -9,13 +9,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // eventStrategy applies the core/v1 Event rules, which Kubernetes keeps
 // loose for old clients. Recorders PUT events to bump their count, so an
 // update may create.
-type eventStrategy struct{ resource.DefaultStrategy }
+type eventStrategy struct{ apiresource.DefaultStrategy }
 
 // Length limits of the fields of events written with eventTime (the
 // events.k8s.io style).

@@ -10,15 +10,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // namespaceStrategy: a new namespace is Active with the "kubernetes"
 // finalizer; deleting it makes it Terminating until the namespace
 // controller empties it and clears spec.finalizers through /finalize.
-type namespaceStrategy struct{ resource.DefaultStrategy }
+type namespaceStrategy struct{ apiresource.DefaultStrategy }
 
-var _ resource.DeletionHolder = namespaceStrategy{}
+var _ apiresource.DeletionHolder = namespaceStrategy{}
 
 func (namespaceStrategy) PrepareForCreate(obj runtime.Object) {
 	ns := obj.(*corev1.Namespace)

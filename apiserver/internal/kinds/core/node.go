@@ -9,12 +9,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	netutils "k8s.io/utils/net"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // nodeStrategy: a node registers itself, status included; its pod CIDRs and
 // provider ID are set once and then fixed.
-type nodeStrategy struct{ resource.DefaultStrategy }
+type nodeStrategy struct{ apiresource.DefaultStrategy }
 
 // Default keeps the v1 API's podCIDR and podCIDRs in step, and makes a
 // node reporting only its capacity allocate all of it.

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 var (
@@ -22,7 +22,7 @@ var (
 
 // persistentVolumeStrategy: a PV's source and volume mode are fixed at
 // creation; the PV controller writes its status.
-type persistentVolumeStrategy struct{ resource.DefaultStrategy }
+type persistentVolumeStrategy struct{ apiresource.DefaultStrategy }
 
 func (persistentVolumeStrategy) Default(obj runtime.Object) {
 	pv := obj.(*corev1.PersistentVolume)
@@ -169,7 +169,7 @@ func (persistentVolumeStrategy) ValidateUpdate(obj, old runtime.Object) field.Er
 // persistentVolumeClaimStrategy: a claim's spec is fixed once created, but
 // for the volume the PV controller binds it to and, when bound, a larger
 // storage request.
-type persistentVolumeClaimStrategy struct{ resource.DefaultStrategy }
+type persistentVolumeClaimStrategy struct{ apiresource.DefaultStrategy }
 
 func (persistentVolumeClaimStrategy) Default(obj runtime.Object) {
 	defaultPersistentVolumeClaimSpec(&obj.(*corev1.PersistentVolumeClaim).Spec)

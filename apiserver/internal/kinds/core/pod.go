@@ -15,12 +15,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // podStrategy: pods start Pending; once bound to a node they are deleted
 // gracefully, the kubelet finishing the deletion.
-type podStrategy struct{ resource.DefaultStrategy }
+type podStrategy struct{ apiresource.DefaultStrategy }
 
 // Default sets the pod spec's defaults and those Kubernetes sets on pods
 // only, not on templates.

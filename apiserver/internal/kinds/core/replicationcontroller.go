@@ -13,40 +13,34 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
+	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/printers"
-	"coracle.dev/apiserver/internal/resource"
 )
 
 // ReplicationControllers: the ReplicaSet's predecessor, with an equality
 // selector (a plain label map). The controller manager runs them with the
 // ReplicaSet controller's logic.
-func ReplicationControllers() *resource.Descriptor {
-	d := core("ReplicationController", "replicationcontrollers", "replicationcontroller")
+func ReplicationControllers() *apiresource.Descriptor {
+	d := core("replicationcontrollers", &corev1.ReplicationController{}, &corev1.ReplicationControllerList{})
 	d.ShortNames = []string{"rc"}
 	d.Categories = []string{"all"}
 	d.TracksGeneration = true
-	d.New = func() runtime.Object { return &corev1.ReplicationController{} }
-	d.NewList = func() runtime.Object { return &corev1.ReplicationControllerList{} }
 	d.Strategy = replicationControllerStrategy{}
-	d.Subresources = []string{resource.Status, resource.Scale}
+	d.Subresources = []string{apiresource.Status, apiresource.Scale}
 	d.Table = printers.ReplicationController()
 	d.FieldLabels = []string{"status.replicas"}
 	d.Fields = func(obj runtime.Object) fields.Set {
 		return fields.Set{"status.replicas": strconv.FormatInt(int64(obj.(*corev1.ReplicationController).Status.Replicas), 10)}
 	}
-	d.Scale = &resource.ScaleAccess{
-		Get: func(obj runtime.Object) (int32, int32, string) {
-			rc := obj.(*corev1.ReplicationController)
-			return ptr.Deref(rc.Spec.Replicas, 1), rc.Status.Replicas, labels.SelectorFromSet(rc.Spec.Selector).String()
-		},
-		Set: func(obj runtime.Object, n int32) { obj.(*corev1.ReplicationController).Spec.Replicas = &n },
-	}
+	d.Scale = apiresource.ScaleOf(func(rc *corev1.ReplicationController) (**int32, int32, string) {
+		return &rc.Spec.Replicas, rc.Status.Replicas, labels.SelectorFromSet(rc.Spec.Selector).String()
+	})
 	return d
 }
 
 // replicationControllerStrategy: defaults and validation as Kubernetes'
 // core/v1. Unlike a ReplicaSet's, the selector may change after creation.
-type replicationControllerStrategy struct{ resource.DefaultStrategy }
+type replicationControllerStrategy struct{ apiresource.DefaultStrategy }
 
 // Default fills an empty selector, and empty labels, from the template's
 // labels: `kubectl create` of an RC usually names its labels only once.

@@ -9,12 +9,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // secretStrategy: stringData is write-only, folded into data; each type
 // requires its keys; type is fixed once created.
-type secretStrategy struct{ resource.DefaultStrategy }
+type secretStrategy struct{ apiresource.DefaultStrategy }
 
 // Default folds stringData into data, stringData winning, as the v1 API
 // does: stringData is never stored or returned.

@@ -17,13 +17,13 @@ import (
 	netutils "k8s.io/utils/net"
 	"k8s.io/utils/ptr"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // serviceStrategy: the allocator fills in spec.clusterIP(s) and node ports
 // after validation, so a Service is valid without them. Coracle's service
 // network is single-stack IPv4.
-type serviceStrategy struct{ resource.DefaultStrategy }
+type serviceStrategy struct{ apiresource.DefaultStrategy }
 
 // maxClientIPAffinitySeconds is the longest ClientIP session affinity.
 const maxClientIPAffinitySeconds = 86400

@@ -1,7 +1,7 @@
 package core
 
-import "coracle.dev/apiserver/internal/resource"
+import "coracle.dev/apiserver/internal/apiresource"
 
 // serviceAccountStrategy: Kubernetes checks nothing in a ServiceAccount
-// beyond its metadata, which the registry validates.
-type serviceAccountStrategy struct{ resource.DefaultStrategy }
+// beyond its metadata, which the generic store validates.
+type serviceAccountStrategy struct{ apiresource.DefaultStrategy }

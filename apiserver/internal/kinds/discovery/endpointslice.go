@@ -16,12 +16,12 @@ import (
 	netutils "k8s.io/utils/net"
 	"k8s.io/utils/ptr"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // endpointSliceStrategy defaults and validates EndpointSlices as
 // Kubernetes' discovery.k8s.io/v1 API and pkg/apis/discovery/validation do.
-type endpointSliceStrategy struct{ resource.DefaultStrategy }
+type endpointSliceStrategy struct{ apiresource.DefaultStrategy }
 
 func (endpointSliceStrategy) Default(obj runtime.Object) {
 	es := obj.(*discoveryv1.EndpointSlice)
@@ -38,7 +38,7 @@ func (endpointSliceStrategy) Default(obj runtime.Object) {
 
 // PrepareForCreate and PrepareForUpdate keep metadata.generation, which
 // EndpointSlice consumers such as kube-proxy use to skip slices they have
-// seen. A slice has no spec, so the registry cannot track it.
+// seen. A slice has no spec, so the generic store cannot track it.
 func (endpointSliceStrategy) PrepareForCreate(obj runtime.Object) {
 	obj.(*discoveryv1.EndpointSlice).Generation = 1
 }

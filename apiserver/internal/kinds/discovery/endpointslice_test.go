@@ -9,20 +9,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
-)
 
-func wantErr(t *testing.T, errs field.ErrorList, path string, typ field.ErrorType) {
-	t.Helper()
-	if path == "" {
-		if len(errs) != 0 {
-			t.Fatalf("want no errors, got %v", errs)
-		}
-		return
-	}
-	if len(errs) == 0 || errs[0].Field != path || errs[0].Type != typ {
-		t.Fatalf("want %s at %s first, got %v", typ, path, errs)
-	}
-}
+	"coracle.dev/apiserver/internal/kinds/kindstest"
+)
 
 func newSlice() *discoveryv1.EndpointSlice {
 	return &discoveryv1.EndpointSlice{
@@ -66,65 +55,51 @@ func TestEndpointSliceValidate(t *testing.T) {
 		}
 		return out
 	}
-	tests := []struct {
-		name   string
-		mutate func(*discoveryv1.EndpointSlice)
-		path   string
-		typ    field.ErrorType
-	}{
-		{"slice with service-name label is valid", func(*discoveryv1.EndpointSlice) {}, "", ""},
-		{"addressType is required", func(es *discoveryv1.EndpointSlice) { es.AddressType = "" }, "addressType", field.ErrorTypeRequired},
-		{"unknown addressType is not supported", func(es *discoveryv1.EndpointSlice) { es.AddressType = "IP" }, "addressType", field.ErrorTypeNotSupported},
-		{"endpoint needs an address", func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].Addresses = nil }, "endpoints[0].addresses", field.ErrorTypeRequired},
-		{"endpoint holds at most 100 addresses", func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].Addresses = many(101) }, "endpoints[0].addresses", field.ErrorTypeTooMany},
-		{"slice holds at most 1000 endpoints", func(es *discoveryv1.EndpointSlice) {
+	kindstest.Create(t, EndpointSlices().Strategy, newSlice, []kindstest.Case[*discoveryv1.EndpointSlice]{
+		{Name: "slice with service-name label is valid", Mutate: func(*discoveryv1.EndpointSlice) {}},
+		{Name: "addressType is required", Mutate: func(es *discoveryv1.EndpointSlice) { es.AddressType = "" }, Path: "addressType", Type: field.ErrorTypeRequired},
+		{Name: "unknown addressType is not supported", Mutate: func(es *discoveryv1.EndpointSlice) { es.AddressType = "IP" }, Path: "addressType", Type: field.ErrorTypeNotSupported},
+		{Name: "endpoint needs an address", Mutate: func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].Addresses = nil }, Path: "endpoints[0].addresses", Type: field.ErrorTypeRequired},
+		{Name: "endpoint holds at most 100 addresses", Mutate: func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].Addresses = many(101) }, Path: "endpoints[0].addresses", Type: field.ErrorTypeTooMany},
+		{Name: "slice holds at most 1000 endpoints", Mutate: func(es *discoveryv1.EndpointSlice) {
 			es.Endpoints = make([]discoveryv1.Endpoint, 1001)
-		}, "endpoints", field.ErrorTypeTooMany},
-		{"IPv4 slice refuses an IPv6 address", func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].Addresses = []string{"fd00::1"} }, "endpoints[0].addresses[0]", field.ErrorTypeInvalid},
-		{"IPv6 slice accepts an IPv6 address", func(es *discoveryv1.EndpointSlice) {
+		}, Path: "endpoints", Type: field.ErrorTypeTooMany},
+		{Name: "IPv4 slice refuses an IPv6 address", Mutate: func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].Addresses = []string{"fd00::1"} }, Path: "endpoints[0].addresses[0]", Type: field.ErrorTypeInvalid},
+		{Name: "IPv6 slice accepts an IPv6 address", Mutate: func(es *discoveryv1.EndpointSlice) {
 			es.AddressType = discoveryv1.AddressTypeIPv6
 			es.Endpoints[0].Addresses = []string{"fd00::1"}
-		}, "", ""},
-		{"IPv6 slice refuses an IPv4 address", func(es *discoveryv1.EndpointSlice) { es.AddressType = discoveryv1.AddressTypeIPv6 }, "endpoints[0].addresses[0]", field.ErrorTypeInvalid},
-		{"address must be an IP", func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].Addresses = []string{"web"} }, "endpoints[0].addresses[0]", field.ErrorTypeInvalid},
-		{"loopback address is refused", func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].Addresses = []string{"127.0.0.1"} }, "endpoints[0].addresses[0]", field.ErrorTypeInvalid},
-		{"FQDN slice accepts a domain name", func(es *discoveryv1.EndpointSlice) {
+		}},
+		{Name: "IPv6 slice refuses an IPv4 address", Mutate: func(es *discoveryv1.EndpointSlice) { es.AddressType = discoveryv1.AddressTypeIPv6 }, Path: "endpoints[0].addresses[0]", Type: field.ErrorTypeInvalid},
+		{Name: "address must be an IP", Mutate: func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].Addresses = []string{"web"} }, Path: "endpoints[0].addresses[0]", Type: field.ErrorTypeInvalid},
+		{Name: "loopback address is refused", Mutate: func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].Addresses = []string{"127.0.0.1"} }, Path: "endpoints[0].addresses[0]", Type: field.ErrorTypeInvalid},
+		{Name: "FQDN slice accepts a domain name", Mutate: func(es *discoveryv1.EndpointSlice) {
 			es.AddressType = discoveryv1.AddressTypeFQDN
 			es.Endpoints[0].Addresses = []string{"db.example.com"}
-		}, "", ""},
-		{"FQDN slice refuses a bare label", func(es *discoveryv1.EndpointSlice) {
+		}},
+		{Name: "FQDN slice refuses a bare label", Mutate: func(es *discoveryv1.EndpointSlice) {
 			es.AddressType = discoveryv1.AddressTypeFQDN
 			es.Endpoints[0].Addresses = []string{"db"}
-		}, "endpoints[0].addresses[0]", field.ErrorTypeInvalid},
-		{"hostname must be a DNS label", func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].Hostname = ptr.To("web.0") }, "endpoints[0].hostname", field.ErrorTypeInvalid},
-		{"nodeName must be a DNS subdomain", func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].NodeName = ptr.To("Node_1") }, "endpoints[0].nodeName", field.ErrorTypeInvalid},
-		{"zone hints may not repeat", func(es *discoveryv1.EndpointSlice) {
+		}, Path: "endpoints[0].addresses[0]", Type: field.ErrorTypeInvalid},
+		{Name: "hostname must be a DNS label", Mutate: func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].Hostname = ptr.To("web.0") }, Path: "endpoints[0].hostname", Type: field.ErrorTypeInvalid},
+		{Name: "nodeName must be a DNS subdomain", Mutate: func(es *discoveryv1.EndpointSlice) { es.Endpoints[0].NodeName = ptr.To("Node_1") }, Path: "endpoints[0].nodeName", Type: field.ErrorTypeInvalid},
+		{Name: "zone hints may not repeat", Mutate: func(es *discoveryv1.EndpointSlice) {
 			es.Endpoints[0].Hints = &discoveryv1.EndpointHints{ForZones: []discoveryv1.ForZone{{Name: "a"}, {Name: "a"}}}
-		}, "endpoints[0].hints.forZones[1].name", field.ErrorTypeDuplicate},
-		{"port name must be a DNS label", func(es *discoveryv1.EndpointSlice) { es.Ports[0].Name = ptr.To("HTTP") }, "ports[0].name", field.ErrorTypeInvalid},
-		{"port names must be unique", func(es *discoveryv1.EndpointSlice) {
+		}, Path: "endpoints[0].hints.forZones[1].name", Type: field.ErrorTypeDuplicate},
+		{Name: "port name must be a DNS label", Mutate: func(es *discoveryv1.EndpointSlice) { es.Ports[0].Name = ptr.To("HTTP") }, Path: "ports[0].name", Type: field.ErrorTypeInvalid},
+		{Name: "port names must be unique", Mutate: func(es *discoveryv1.EndpointSlice) {
 			es.Ports = append(es.Ports, discoveryv1.EndpointPort{Name: ptr.To("http"), Port: ptr.To[int32](81)})
-		}, "ports[1].name", field.ErrorTypeDuplicate},
-		{"port protocol must be TCP, UDP or SCTP", func(es *discoveryv1.EndpointSlice) {
+		}, Path: "ports[1].name", Type: field.ErrorTypeDuplicate},
+		{Name: "port protocol must be TCP, UDP or SCTP", Mutate: func(es *discoveryv1.EndpointSlice) {
 			es.Ports[0].Protocol = ptr.To(corev1.Protocol("ICMP"))
-		}, "ports[0].protocol", field.ErrorTypeNotSupported},
-		{"port number must be in range", func(es *discoveryv1.EndpointSlice) { es.Ports[0].Port = ptr.To[int32](70000) }, "ports[0].port", field.ErrorTypeInvalid},
-		{"slice holds at most 100 ports", func(es *discoveryv1.EndpointSlice) {
+		}, Path: "ports[0].protocol", Type: field.ErrorTypeNotSupported},
+		{Name: "port number must be in range", Mutate: func(es *discoveryv1.EndpointSlice) { es.Ports[0].Port = ptr.To[int32](70000) }, Path: "ports[0].port", Type: field.ErrorTypeInvalid},
+		{Name: "slice holds at most 100 ports", Mutate: func(es *discoveryv1.EndpointSlice) {
 			es.Ports = make([]discoveryv1.EndpointPort, 101)
-		}, "ports", field.ErrorTypeTooMany},
-		{"appProtocol must be a qualified name", func(es *discoveryv1.EndpointSlice) {
+		}, Path: "ports", Type: field.ErrorTypeTooMany},
+		{Name: "appProtocol must be a qualified name", Mutate: func(es *discoveryv1.EndpointSlice) {
 			es.Ports[0].AppProtocol = ptr.To("http 2")
-		}, "ports[0].appProtocol", field.ErrorTypeInvalid},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			es := newSlice()
-			tt.mutate(es)
-			s := EndpointSlices().Strategy
-			s.Default(es)
-			wantErr(t, s.Validate(es), tt.path, tt.typ)
-		})
-	}
+		}, Path: "ports[0].appProtocol", Type: field.ErrorTypeInvalid},
+	})
 }
 
 func TestEndpointSliceUpdate(t *testing.T) {
@@ -136,7 +111,7 @@ func TestEndpointSliceUpdate(t *testing.T) {
 		es := old.DeepCopy()
 		es.AddressType = discoveryv1.AddressTypeFQDN
 		es.Endpoints[0].Addresses = []string{"db.example.com"}
-		wantErr(t, s.ValidateUpdate(es, old), "addressType", field.ErrorTypeInvalid)
+		kindstest.WantErr(t, s.ValidateUpdate(es, old), "addressType", field.ErrorTypeInvalid)
 	})
 	t.Run("endpoint change bumps generation", func(t *testing.T) {
 		es := old.DeepCopy()

@@ -13,13 +13,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	netutils "k8s.io/utils/net"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // ingressStrategy validates Ingresses as Kubernetes'
 // pkg/apis/networking/validation does; networking.k8s.io/v1 defaults
 // nothing on them.
-type ingressStrategy struct{ resource.DefaultStrategy }
+type ingressStrategy struct{ apiresource.DefaultStrategy }
 
 func (ingressStrategy) PrepareForCreate(obj runtime.Object) {
 	obj.(*networkingv1.Ingress).Status = networkingv1.IngressStatus{}

@@ -7,20 +7,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
-)
 
-func wantErr(t *testing.T, errs field.ErrorList, path string, typ field.ErrorType) {
-	t.Helper()
-	if path == "" {
-		if len(errs) != 0 {
-			t.Fatalf("want no errors, got %v", errs)
-		}
-		return
-	}
-	if len(errs) == 0 || errs[0].Field != path || errs[0].Type != typ {
-		t.Fatalf("want %s at %s first, got %v", typ, path, errs)
-	}
-}
+	"coracle.dev/apiserver/internal/kinds/kindstest"
+)
 
 func newIngress() *networkingv1.Ingress {
 	return &networkingv1.Ingress{
@@ -107,7 +96,7 @@ func TestIngressValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ing := newIngress()
 			tt.mutate(ing)
-			wantErr(t, Ingresses().Strategy.Validate(ing), tt.path, tt.typ)
+			kindstest.WantErr(t, Ingresses().Strategy.Validate(ing), tt.path, tt.typ)
 		})
 	}
 }
@@ -118,8 +107,8 @@ func TestIngressUpdateKeepsOldInvalidSecretName(t *testing.T) {
 	old.Spec.TLS[0].SecretName = "Old_Name"
 	ing := old.DeepCopy()
 	ing.Spec.Rules[0].Host = "www.example.com"
-	wantErr(t, s.ValidateUpdate(ing, old), "", "")
-	wantErr(t, s.ValidateUpdate(ing, newIngress()), "spec.tls[0].secretName", field.ErrorTypeInvalid)
+	kindstest.WantErr(t, s.ValidateUpdate(ing, old), "", "")
+	kindstest.WantErr(t, s.ValidateUpdate(ing, newIngress()), "spec.tls[0].secretName", field.ErrorTypeInvalid)
 }
 
 func TestIngressStatus(t *testing.T) {
@@ -138,7 +127,7 @@ func TestIngressStatus(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ing := newIngress()
 			ing.Status.LoadBalancer.Ingress = []networkingv1.IngressLoadBalancerIngress{tt.lb}
-			wantErr(t, s.ValidateStatusUpdate(ing, newIngress()), tt.path, tt.typ)
+			kindstest.WantErr(t, s.ValidateStatusUpdate(ing, newIngress()), tt.path, tt.typ)
 		})
 	}
 }

@@ -3,24 +3,22 @@ package networking
 
 import (
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
+	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/printers"
-	"coracle.dev/apiserver/internal/resource"
 )
 
 // All returns the networking.k8s.io/v1 kinds.
-func All() []*resource.Descriptor { return []*resource.Descriptor{Ingresses()} }
+func All() []*apiresource.Descriptor { return []*apiresource.Descriptor{Ingresses()} }
 
 // Ingresses.
-func Ingresses() *resource.Descriptor {
-	return &resource.Descriptor{
-		Group: "networking.k8s.io", Version: "v1", Kind: "Ingress", Resource: "ingresses", Singular: "ingress",
-		Namespaced: true, ShortNames: []string{"ing"}, TracksGeneration: true,
-		New:          func() runtime.Object { return &networkingv1.Ingress{} },
-		NewList:      func() runtime.Object { return &networkingv1.IngressList{} },
-		Strategy:     ingressStrategy{},
-		Subresources: []string{resource.Status},
-		Table:        printers.Ingress(),
-	}
+func Ingresses() *apiresource.Descriptor {
+	d := apiresource.NewDescriptor(networkingv1.SchemeGroupVersion, "ingresses", &networkingv1.Ingress{}, &networkingv1.IngressList{})
+	d.Namespaced = true
+	d.ShortNames = []string{"ing"}
+	d.TracksGeneration = true
+	d.Strategy = ingressStrategy{}
+	d.Subresources = []string{apiresource.Status}
+	d.Table = printers.Ingress()
+	return d
 }

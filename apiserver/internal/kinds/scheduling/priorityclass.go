@@ -11,13 +11,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // priorityClassStrategy defaults and validates PriorityClasses as
 // Kubernetes' scheduling.k8s.io/v1 API and pkg/apis/scheduling/validation
 // do.
-type priorityClassStrategy struct{ resource.DefaultStrategy }
+type priorityClassStrategy struct{ apiresource.DefaultStrategy }
 
 const (
 	// highestUserPriority is the highest value a class not

@@ -8,20 +8,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
-)
 
-func wantErr(t *testing.T, errs field.ErrorList, path string, typ field.ErrorType) {
-	t.Helper()
-	if path == "" {
-		if len(errs) != 0 {
-			t.Fatalf("want no errors, got %v", errs)
-		}
-		return
-	}
-	if len(errs) == 0 || errs[0].Field != path || errs[0].Type != typ {
-		t.Fatalf("want %s at %s first, got %v", typ, path, errs)
-	}
-}
+	"coracle.dev/apiserver/internal/kinds/kindstest"
+)
 
 func newClass(name string, value int32) *schedulingv1.PriorityClass {
 	return &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}
@@ -75,34 +64,19 @@ func TestPriorityClassValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := PriorityClasses().Strategy
 			s.Default(tt.pc)
-			wantErr(t, s.Validate(tt.pc), tt.path, tt.typ)
+			kindstest.WantErr(t, s.Validate(tt.pc), tt.path, tt.typ)
 		})
 	}
 }
 
 func TestPriorityClassUpdate(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(*schedulingv1.PriorityClass)
-		path   string
-		typ    field.ErrorType
-	}{
-		{"description may change", func(pc *schedulingv1.PriorityClass) { pc.Description = "for web" }, "", ""},
-		{"globalDefault may change", func(pc *schedulingv1.PriorityClass) { pc.GlobalDefault = true }, "", ""},
-		{"value is immutable", func(pc *schedulingv1.PriorityClass) { pc.Value = 2000 }, "value", field.ErrorTypeForbidden},
-		{"preemptionPolicy is immutable", func(pc *schedulingv1.PriorityClass) {
+	high := func() *schedulingv1.PriorityClass { return newClass("high", 1000) }
+	kindstest.Update(t, PriorityClasses().Strategy, high, "", []kindstest.Case[*schedulingv1.PriorityClass]{
+		{Name: "description may change", Mutate: func(pc *schedulingv1.PriorityClass) { pc.Description = "for web" }},
+		{Name: "globalDefault may change", Mutate: func(pc *schedulingv1.PriorityClass) { pc.GlobalDefault = true }},
+		{Name: "value is immutable", Mutate: func(pc *schedulingv1.PriorityClass) { pc.Value = 2000 }, Path: "value", Type: field.ErrorTypeForbidden},
+		{Name: "preemptionPolicy is immutable", Mutate: func(pc *schedulingv1.PriorityClass) {
 			pc.PreemptionPolicy = ptr.To(corev1.PreemptNever)
-		}, "preemptionPolicy", field.ErrorTypeInvalid},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := PriorityClasses().Strategy
-			old := newClass("high", 1000)
-			s.Default(old)
-			pc := old.DeepCopy()
-			tt.mutate(pc)
-			s.Default(pc)
-			wantErr(t, s.ValidateUpdate(pc, old), tt.path, tt.typ)
-		})
-	}
+		}, Path: "preemptionPolicy", Type: field.ErrorTypeInvalid},
+	})
 }

@@ -3,23 +3,19 @@ package scheduling
 
 import (
 	schedulingv1 "k8s.io/api/scheduling/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
+	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/printers"
-	"coracle.dev/apiserver/internal/resource"
 )
 
 // All returns the scheduling.k8s.io/v1 kinds.
-func All() []*resource.Descriptor { return []*resource.Descriptor{PriorityClasses()} }
+func All() []*apiresource.Descriptor { return []*apiresource.Descriptor{PriorityClasses()} }
 
 // PriorityClasses: cluster-scoped.
-func PriorityClasses() *resource.Descriptor {
-	return &resource.Descriptor{
-		Group: "scheduling.k8s.io", Version: "v1", Kind: "PriorityClass", Resource: "priorityclasses", Singular: "priorityclass",
-		ShortNames: []string{"pc"},
-		New:        func() runtime.Object { return &schedulingv1.PriorityClass{} },
-		NewList:    func() runtime.Object { return &schedulingv1.PriorityClassList{} },
-		Strategy:   priorityClassStrategy{},
-		Table:      printers.PriorityClass(),
-	}
+func PriorityClasses() *apiresource.Descriptor {
+	d := apiresource.NewDescriptor(schedulingv1.SchemeGroupVersion, "priorityclasses", &schedulingv1.PriorityClass{}, &schedulingv1.PriorityClassList{})
+	d.ShortNames = []string{"pc"}
+	d.Strategy = priorityClassStrategy{}
+	d.Table = printers.PriorityClass()
+	return d
 }

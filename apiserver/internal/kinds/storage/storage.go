@@ -3,23 +3,19 @@ package storage
 
 import (
 	storagev1 "k8s.io/api/storage/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
+	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/printers"
-	"coracle.dev/apiserver/internal/resource"
 )
 
 // All returns the storage.k8s.io/v1 kinds.
-func All() []*resource.Descriptor { return []*resource.Descriptor{StorageClasses()} }
+func All() []*apiresource.Descriptor { return []*apiresource.Descriptor{StorageClasses()} }
 
 // StorageClasses: cluster-scoped.
-func StorageClasses() *resource.Descriptor {
-	return &resource.Descriptor{
-		Group: "storage.k8s.io", Version: "v1", Kind: "StorageClass", Resource: "storageclasses", Singular: "storageclass",
-		ShortNames: []string{"sc"},
-		New:        func() runtime.Object { return &storagev1.StorageClass{} },
-		NewList:    func() runtime.Object { return &storagev1.StorageClassList{} },
-		Strategy:   storageClassStrategy{},
-		Table:      printers.StorageClass(),
-	}
+func StorageClasses() *apiresource.Descriptor {
+	d := apiresource.NewDescriptor(storagev1.SchemeGroupVersion, "storageclasses", &storagev1.StorageClass{}, &storagev1.StorageClassList{})
+	d.ShortNames = []string{"sc"}
+	d.Strategy = storageClassStrategy{}
+	d.Table = printers.StorageClass()
+	return d
 }

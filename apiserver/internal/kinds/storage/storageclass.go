@@ -14,12 +14,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
-	"coracle.dev/apiserver/internal/resource"
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // storageClassStrategy defaults and validates StorageClasses as
 // Kubernetes' storage.k8s.io/v1 API and pkg/apis/storage/validation do.
-type storageClassStrategy struct{ resource.DefaultStrategy }
+type storageClassStrategy struct{ apiresource.DefaultStrategy }
 
 func (storageClassStrategy) Default(obj runtime.Object) {
 	sc := obj.(*storagev1.StorageClass)

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"coracle.dev/shared/testserver"
+	"coracle.dev/apiserver/internal/servertest"
 )
 
 // TestRunAgainstARealAPIServer runs a tiny benchmark against an apiserver
@@ -21,7 +21,7 @@ func TestRunAgainstARealAPIServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an apiserver")
 	}
-	ts := testserver.Start(t)
+	ts := servertest.Start(t)
 	cfg := DefaultConfig()
 	cfg.Kubeconfig = ts.Kubeconfig
 	cfg.Concurrency = []int{1, 4}

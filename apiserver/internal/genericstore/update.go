@@ -1,4 +1,4 @@
-package registry
+package genericstore
 
 import (
 	"bytes"
@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"coracle.dev/apiserver/internal/resource"
-	"coracle.dev/apiserver/internal/storage"
+	"coracle.dev/apiserver/internal/apiresource"
+	"coracle.dev/apiserver/internal/etcdstore"
 )
 
 // UpdateFunc returns the desired object given the current one (nil when
@@ -53,7 +53,7 @@ func (s *Store) Update(ctx context.Context, ns, name string, tryUpdate UpdateFun
 		if !fromCache {
 			current = s.desc.New()
 			err := s.storage.Get(ctx, key, current)
-			if errors.Is(err, storage.ErrNotFound) {
+			if errors.Is(err, etcdstore.ErrNotFound) {
 				return s.createOnUpdate(ctx, ns, name, tryUpdate, opts)
 			}
 			if err != nil {
@@ -101,7 +101,7 @@ func (s *Store) createOnUpdate(ctx context.Context, ns, name string, tryUpdate U
 func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime.Object, tryUpdate UpdateFunc, opts UpdateOptions, stale bool) (Result, bool, error) {
 	curMeta, _ := meta.Accessor(current)
 	curRV := curMeta.GetResourceVersion()
-	curRev, _ := storage.ParseRevision(curRV)
+	curRev, _ := etcdstore.ParseRevision(curRV)
 
 	obj, err := tryUpdate(current.DeepCopyObject())
 	if err != nil {
@@ -134,13 +134,13 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 	switch opts.Subresource {
 	case "":
 		if s.hasStatus && s.statusSub {
-			resource.CopyField(obj, current, "Status")
+			apiresource.CopyField(obj, current, "Status")
 		}
 		s.desc.Strategy.Default(obj)
 		s.desc.Strategy.PrepareForUpdate(obj, current)
 		errs = append(errs, apivalidation.ValidateObjectMetaAccessor(m, s.desc.Namespaced, s.nameValidator(), field.NewPath("metadata"))...)
 		errs = append(errs, s.desc.Strategy.ValidateUpdate(obj, current)...)
-	case resource.Status:
+	case apiresource.Status:
 		s.keepAllButStatus(obj, current)
 		errs = append(errs, s.desc.Strategy.ValidateStatusUpdate(obj, current)...)
 	default:
@@ -150,7 +150,7 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 	if len(errs) > 0 {
 		return Result{}, false, apierrors.NewInvalid(s.desc.GVK().GroupKind(), name, errs)
 	}
-	if s.desc.TracksGeneration && s.hasSpec && !resource.FieldEqual(obj, current, "Spec") {
+	if s.desc.TracksGeneration && s.hasSpec && !apiresource.FieldEqual(obj, current, "Spec") {
 		m.SetGeneration(curMeta.GetGeneration() + 1)
 	}
 	warnings := s.desc.Strategy.Warnings(obj)
@@ -163,13 +163,13 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 			return Result{Object: obj, Warnings: warnings, Deleted: true}, false, nil
 		}
 		rev, err := s.storage.Delete(ctx, key, curRev, s.release(current))
-		if errors.Is(err, storage.ErrConflict) && (!pinned || stale) {
+		if errors.Is(err, etcdstore.ErrConflict) && (!pinned || stale) {
 			return Result{}, true, nil
 		}
 		if err != nil {
 			return Result{}, false, s.storageError(err, name)
 		}
-		_ = storage.SetRevision(obj, rev)
+		_ = etcdstore.SetRevision(obj, rev)
 		return Result{Object: obj, Warnings: warnings, Deleted: true}, false, nil
 	}
 
@@ -191,13 +191,13 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 			return Result{}, false, err
 		}
 		err = s.storage.Update(ctx, key, obj, curRev, side)
-		var claim *storage.ClaimError
+		var claim *etcdstore.ClaimError
 		switch {
 		case err == nil:
 			return Result{Object: obj, Warnings: warnings}, false, nil
-		case errors.Is(err, storage.ErrConflict) && (!pinned || stale):
+		case errors.Is(err, etcdstore.ErrConflict) && (!pinned || stale):
 			return Result{}, true, nil
-		case errors.Is(err, storage.ErrNotFound) && (!pinned || stale):
+		case errors.Is(err, etcdstore.ErrNotFound) && (!pinned || stale):
 			return Result{}, true, nil
 		case errors.As(err, &claim):
 			taken = claim.Key
@@ -230,7 +230,7 @@ func (s *Store) carrySystemFields(m, cur metav1.Object) {
 // annotations, as Kubernetes' status strategies do.
 func (s *Store) keepAllButStatus(obj, current runtime.Object) {
 	if s.hasSpec {
-		resource.CopyField(obj, current, "Spec")
+		apiresource.CopyField(obj, current, "Spec")
 	}
 	m, _ := meta.Accessor(obj)
 	cm, _ := meta.Accessor(current)
@@ -239,24 +239,24 @@ func (s *Store) keepAllButStatus(obj, current runtime.Object) {
 }
 
 func (s *Store) holdsDeletion(obj runtime.Object) bool {
-	h, ok := s.desc.Strategy.(resource.DeletionHolder)
+	h, ok := s.desc.Strategy.(apiresource.DeletionHolder)
 	return ok && h.HoldsDeletion(obj)
 }
 
-func (s *Store) release(obj runtime.Object) storage.Side {
+func (s *Store) release(obj runtime.Object) etcdstore.Side {
 	if s.alloc == nil {
-		return storage.Side{}
+		return etcdstore.Side{}
 	}
 	return s.alloc.Release(obj)
 }
 
 // unchanged reports whether writing obj would store what is already there.
 func unchanged(obj, current runtime.Object) bool {
-	a, err := storage.Encode(obj)
+	a, err := etcdstore.Encode(obj)
 	if err != nil {
 		return false
 	}
-	b, err := storage.Encode(current)
+	b, err := etcdstore.Encode(current)
 	if err != nil {
 		return false
 	}

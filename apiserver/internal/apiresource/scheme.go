@@ -1,4 +1,4 @@
-package resource
+package apiresource
 
 import (
 	appsv1 "k8s.io/api/apps/v1"

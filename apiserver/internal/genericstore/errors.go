@@ -1,4 +1,4 @@
-package registry
+package genericstore
 
 import "k8s.io/apimachinery/pkg/util/validation/field"
 

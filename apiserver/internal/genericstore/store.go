@@ -1,12 +1,13 @@
-// Package registry gives every kind the Kubernetes object semantics on top
-// of storage and the watch cache: uid, timestamps, generateName, generation,
+// Package genericstore gives every kind the Kubernetes object semantics on
+// top of the etcd store and the watch cache (what Kubernetes calls the
+// generic registry Store): uid, timestamps, generateName, generation,
 // optimistic concurrency, defaults and validation through the kind's
 // strategy, status owned by the status subresource, finalizers and graceful
 // deletion, namespace lifecycle, and consistent paged lists.
 //
 // Every method returns Kubernetes status errors (k8s.io/apimachinery's
 // api/errors), ready for the HTTP layer to send.
-package registry
+package genericstore
 
 import (
 	"context"
@@ -24,8 +25,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"coracle.dev/apiserver/internal/resource"
-	"coracle.dev/apiserver/internal/storage"
+	"coracle.dev/apiserver/internal/apiresource"
+	"coracle.dev/apiserver/internal/etcdstore"
 	"coracle.dev/apiserver/internal/watchcache"
 )
 
@@ -37,9 +38,9 @@ type Allocator interface {
 	// key a previous attempt found taken, "" on the first attempt; the
 	// Allocator returns an Invalid error when that key was the client's
 	// own request, or picks again.
-	Allocate(obj, old runtime.Object, taken string) (storage.Side, error)
+	Allocate(obj, old runtime.Object, taken string) (etcdstore.Side, error)
 	// Release returns the releases for deleting obj.
-	Release(obj runtime.Object) storage.Side
+	Release(obj runtime.Object) etcdstore.Side
 }
 
 // Admitter checks or completes a new object using other objects, as
@@ -56,8 +57,8 @@ type NamespaceChecker interface {
 
 // Options build a Store.
 type Options struct {
-	Descriptor *resource.Descriptor
-	Storage    *storage.Store
+	Descriptor *apiresource.Descriptor
+	Storage    *etcdstore.Store
 	Cache      *watchcache.Cache
 	// Namespaces is nil for cluster-scoped kinds.
 	Namespaces NamespaceChecker
@@ -72,8 +73,8 @@ type Options struct {
 
 // Store serves one kind.
 type Store struct {
-	desc      *resource.Descriptor
-	storage   *storage.Store
+	desc      *apiresource.Descriptor
+	storage   *etcdstore.Store
 	cache     *watchcache.Cache
 	ns        NamespaceChecker
 	alloc     Allocator
@@ -105,14 +106,14 @@ func New(opts Options) *Store {
 		admit:     opts.Admitters,
 		now:       now,
 		log:       log,
-		hasStatus: resource.HasField(sample, "Status"),
-		hasSpec:   resource.HasField(sample, "Spec"),
-		statusSub: opts.Descriptor.HasSubresource(resource.Status),
+		hasStatus: apiresource.HasField(sample, "Status"),
+		hasSpec:   apiresource.HasField(sample, "Spec"),
+		statusSub: opts.Descriptor.HasSubresource(apiresource.Status),
 	}
 }
 
 // Descriptor returns the kind the store serves.
-func (s *Store) Descriptor() *resource.Descriptor { return s.desc }
+func (s *Store) Descriptor() *apiresource.Descriptor { return s.desc }
 
 // Cache returns the kind's watch cache.
 func (s *Store) Cache() *watchcache.Cache { return s.cache }
@@ -183,13 +184,13 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 			return Result{}, err
 		}
 		err = s.storage.Create(ctx, s.desc.Key(m.GetNamespace(), m.GetName()), obj, side)
-		var claim *storage.ClaimError
+		var claim *etcdstore.ClaimError
 		switch {
 		case err == nil:
 			return Result{Object: obj, Warnings: warnings}, nil
-		case errors.Is(err, storage.ErrExists) && generated && attempt < maxGenerateNameAttempts:
+		case errors.Is(err, etcdstore.ErrExists) && generated && attempt < maxGenerateNameAttempts:
 			m.SetName(m.GetGenerateName() + utilrand.String(5))
-		case errors.Is(err, storage.ErrExists):
+		case errors.Is(err, etcdstore.ErrExists):
 			return Result{}, apierrors.NewAlreadyExists(s.desc.GroupResource(), m.GetName())
 		case errors.As(err, &claim) && attempt < 32:
 			taken = claim.Key
@@ -203,9 +204,9 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 	}
 }
 
-func (s *Store) allocate(obj, old runtime.Object, taken string) (storage.Side, error) {
+func (s *Store) allocate(obj, old runtime.Object, taken string) (etcdstore.Side, error) {
 	if s.alloc == nil {
-		return storage.Side{}, nil
+		return etcdstore.Side{}, nil
 	}
 	return s.alloc.Allocate(obj, old, taken)
 }
@@ -248,13 +249,13 @@ func (s *Store) Get(ctx context.Context, ns, name string) (runtime.Object, error
 
 func (s *Store) storageError(err error, name string) error {
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
+	case errors.Is(err, etcdstore.ErrNotFound):
 		return apierrors.NewNotFound(s.desc.GroupResource(), name)
-	case errors.Is(err, storage.ErrExists):
+	case errors.Is(err, etcdstore.ErrExists):
 		return apierrors.NewAlreadyExists(s.desc.GroupResource(), name)
-	case errors.Is(err, storage.ErrConflict):
+	case errors.Is(err, etcdstore.ErrConflict):
 		return s.conflict(name)
-	case errors.Is(err, storage.ErrCompacted):
+	case errors.Is(err, etcdstore.ErrCompacted):
 		return apierrors.NewResourceExpired(err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		return apierrors.NewTimeoutError(fmt.Sprintf("request to storage timed out for %s %q", s.desc.String(), name), 1)
@@ -269,7 +270,7 @@ func (s *Store) storageError(err error, name string) error {
 
 func (s *Store) conflict(name string) error {
 	return apierrors.NewConflict(s.desc.GroupResource(), name,
-		errors.New(registryConflictMessage))
+		errors.New(conflictMessage))
 }
 
-const registryConflictMessage = "the object has been modified; please apply your changes to the latest version and try again"
+const conflictMessage = "the object has been modified; please apply your changes to the latest version and try again"

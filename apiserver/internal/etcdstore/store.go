@@ -1,4 +1,4 @@
-// Package storage keeps API objects in etcd: one key per object under
+// Package etcdstore keeps API objects in etcd: one key per object under
 // /registry, the value the object's JSON, its resourceVersion the key's etcd
 // mod revision. Every write is one etcd transaction guarded by the revision
 // the caller read, so concurrent writers never overwrite each other.
@@ -7,7 +7,11 @@
 // if none of them exists yet (a Service's ClusterIP and NodePorts), and
 // releases: keys deleted in the same transaction. Claims make allocation
 // atomic with the object that owns it.
-package storage
+//
+// Connecting to etcd (or running it embedded) is package etcd's job; the
+// Kubernetes object semantics on top of these keys are package
+// genericstore's.
+package etcdstore
 
 import (
 	"context"

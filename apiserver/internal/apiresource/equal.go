@@ -1,4 +1,4 @@
-package resource
+package apiresource
 
 import "k8s.io/apimachinery/pkg/api/equality"
 

@@ -1,4 +1,4 @@
-package registry
+package genericstore
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"coracle.dev/apiserver/internal/storage"
+	"coracle.dev/apiserver/internal/etcdstore"
 	"coracle.dev/apiserver/internal/watchcache"
 )
 
@@ -82,7 +82,7 @@ func (s *Store) List(ctx context.Context, opts ListOptions) (runtime.Object, err
 		items, rev := s.cache.List(pred)
 		return s.buildList(items, rev, "", -1)
 	}
-	sopts := storage.ListOptions{Limit: opts.Limit}
+	sopts := etcdstore.ListOptions{Limit: opts.Limit}
 	// The key prefix already selects the namespace.
 	pred.Namespace = ""
 	if !pred.Empty() {
@@ -97,14 +97,14 @@ func (s *Store) List(ctx context.Context, opts ListOptions) (runtime.Object, err
 		sopts.Revision = tok.Revision
 		sopts.StartKey = prefix + tok.StartKey
 	} else if opts.ResourceVersion != "" && opts.ResourceVersionMatch == metav1.ResourceVersionMatchExact {
-		rev, err := storage.ParseRevision(opts.ResourceVersion)
+		rev, err := etcdstore.ParseRevision(opts.ResourceVersion)
 		if err != nil || rev == 0 {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q for resourceVersionMatch=Exact", opts.ResourceVersion))
 		}
 		sopts.Revision = rev
 	}
 	res, err := s.storage.List(ctx, prefix, sopts, s.desc.New)
-	if errors.Is(err, storage.ErrCompacted) {
+	if errors.Is(err, etcdstore.ErrCompacted) {
 		if opts.Continue != "" {
 			return nil, apierrors.NewResourceExpired(continueExpiredMessage)
 		}

@@ -1,4 +1,4 @@
-package storage
+package etcdstore
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package registry
+package genericstore
 
 import (
 	"encoding/base64"

@@ -1,4 +1,4 @@
-package registry
+package genericstore
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"coracle.dev/apiserver/internal/storage"
+	"coracle.dev/apiserver/internal/etcdstore"
 	"coracle.dev/apiserver/internal/watchcache"
 )
 
@@ -29,7 +29,7 @@ type WatchOptions struct {
 //	                           the latest), then a bookmark marking its end
 //	sendInitialEvents=false    with "" or "0": changes from now on only
 func (s *Store) Watch(ctx context.Context, opts WatchOptions) (*watchcache.Watcher, error) {
-	rev, err := storage.ParseRevision(opts.ResourceVersion)
+	rev, err := etcdstore.ParseRevision(opts.ResourceVersion)
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
 	}

@@ -1,4 +1,4 @@
-package resource
+package apiresource
 
 import (
 	"reflect"

@@ -1,11 +1,11 @@
-package storage
+package etcdstore
 
 import (
 	"errors"
 	"fmt"
 )
 
-// Sentinel errors of the storage layer. Callers test them with errors.Is and
+// Sentinel errors of the etcd store. Callers test them with errors.Is and
 // turn them into Kubernetes status errors.
 var (
 	// ErrNotFound: no object at the key.

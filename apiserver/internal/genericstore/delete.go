@@ -1,4 +1,4 @@
-package registry
+package genericstore
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"coracle.dev/apiserver/internal/resource"
-	"coracle.dev/apiserver/internal/storage"
+	"coracle.dev/apiserver/internal/apiresource"
+	"coracle.dev/apiserver/internal/etcdstore"
 )
 
 // Finalizers the garbage collector acts on for propagationPolicy.
@@ -55,7 +55,7 @@ func (s *Store) tryDelete(ctx context.Context, key, name string, current runtime
 				fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, m.GetResourceVersion()))
 		}
 	}
-	rev, _ := storage.ParseRevision(m.GetResourceVersion())
+	rev, _ := etcdstore.ParseRevision(m.GetResourceVersion())
 	next := current.DeepCopyObject()
 	nm, _ := meta.Accessor(next)
 	changed := addPropagationFinalizer(nm, opts)
@@ -65,7 +65,7 @@ func (s *Store) tryDelete(ctx context.Context, key, name string, current runtime
 	if !graceful {
 		grace = 0
 	}
-	if h, ok := s.desc.Strategy.(resource.DeletionHolder); ok && h.HoldsDeletion(next) {
+	if h, ok := s.desc.Strategy.(apiresource.DeletionHolder); ok && h.HoldsDeletion(next) {
 		if nm.GetDeletionTimestamp() == nil {
 			nm.SetDeletionTimestamp(&now)
 			zero := int64(0)
@@ -126,13 +126,13 @@ func (s *Store) tryDelete(ctx context.Context, key, name string, current runtime
 		return Result{Object: current, Deleted: true}, false, nil
 	}
 	delRev, err := s.storage.Delete(ctx, key, rev, s.release(current))
-	if errors.Is(err, storage.ErrConflict) {
+	if errors.Is(err, etcdstore.ErrConflict) {
 		return Result{}, true, nil
 	}
 	if err != nil {
 		return Result{}, false, s.storageError(err, name)
 	}
-	_ = storage.SetRevision(current, delRev)
+	_ = etcdstore.SetRevision(current, delRev)
 	return Result{Object: current, Deleted: true}, false, nil
 }
 
@@ -144,8 +144,8 @@ func (s *Store) writeDeleting(ctx context.Context, key, name string, next, curre
 	if unchanged(next, current) {
 		return Result{Object: current}, false, nil
 	}
-	err := s.storage.Update(ctx, key, next, rev, storage.Side{})
-	if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
+	err := s.storage.Update(ctx, key, next, rev, etcdstore.Side{})
+	if errors.Is(err, etcdstore.ErrConflict) || errors.Is(err, etcdstore.ErrNotFound) {
 		return Result{}, true, nil
 	}
 	if err != nil {

@@ -1,0 +1,185 @@
+// Package apiresource describes the kinds the apiserver serves: for each one
+// its names, scope, Go type, strategy (defaults, validation, which fields
+// status owns), table columns and selectable fields, and the Registry of
+// them all that requests are looked up in. Adding a kind is adding one
+// Descriptor; the generic store and the HTTP layer do the rest.
+package apiresource
+
+import (
+	"reflect"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
+)
+
+// Subresource names.
+const (
+	Status   = "status"
+	Scale    = "scale"
+	Binding  = "binding"
+	Eviction = "eviction"
+	Finalize = "finalize"
+	Log      = "log"
+	Exec     = "exec"
+)
+
+// Descriptor is everything the apiserver knows about one kind.
+type Descriptor struct {
+	Group    string
+	Version  string
+	Kind     string
+	Resource string // plural, lower case: "pods"
+	Singular string // "pod"
+
+	ShortNames []string
+	Categories []string
+	Namespaced bool
+
+	New     func() runtime.Object
+	NewList func() runtime.Object
+
+	Strategy Strategy
+
+	// NameValidator checks metadata.name (apimachinery's NameIsDNSSubdomain
+	// and friends); nil means DNS subdomain.
+	NameValidator func(name string, prefix bool) []string
+
+	// Subresources the kind serves besides the object itself.
+	Subresources []string
+
+	// TracksGeneration bumps metadata.generation on every spec change.
+	TracksGeneration bool
+
+	// Scale reads and writes the replica count behind the scale subresource.
+	Scale *ScaleAccess
+
+	// Table gives the `kubectl get` columns.
+	Table *Table
+
+	// Fields returns the selectable fields beyond metadata.name and
+	// metadata.namespace (spec.nodeName for pods, involvedObject.* for events).
+	Fields func(obj runtime.Object) fields.Set
+	// FieldLabels lists the field names Fields returns, to refuse others.
+	FieldLabels []string
+}
+
+// NewDescriptor starts the Descriptor of the kind served as resource (the
+// plural, lower case) at gv, whose objects and lists have the types of obj
+// and list. The kind is obj's Go type name, as runtime.Scheme names kinds,
+// and the singular name is the kind in lower case, as Kubernetes'
+// discovery gives it. New and NewList return fresh empty objects of those
+// types; obj and list themselves are never handed out.
+func NewDescriptor(gv schema.GroupVersion, resource string, obj, list runtime.Object) *Descriptor {
+	objType, listType := reflect.TypeOf(obj).Elem(), reflect.TypeOf(list).Elem()
+	return &Descriptor{
+		Group: gv.Group, Version: gv.Version,
+		Kind: objType.Name(), Resource: resource, Singular: strings.ToLower(objType.Name()),
+		New:     func() runtime.Object { return reflect.New(objType).Interface().(runtime.Object) },
+		NewList: func() runtime.Object { return reflect.New(listType).Interface().(runtime.Object) },
+	}
+}
+
+// GroupVersion of the kind.
+func (d *Descriptor) GroupVersion() schema.GroupVersion {
+	return schema.GroupVersion{Group: d.Group, Version: d.Version}
+}
+
+// GVK of the kind.
+func (d *Descriptor) GVK() schema.GroupVersionKind {
+	return d.GroupVersion().WithKind(d.Kind)
+}
+
+// GroupResource names the kind in error messages: "pods", "deployments.apps".
+func (d *Descriptor) GroupResource() schema.GroupResource {
+	return schema.GroupResource{Group: d.Group, Resource: d.Resource}
+}
+
+// APIVersion is the apiVersion field value: "v1", "apps/v1".
+func (d *Descriptor) APIVersion() string { return d.GroupVersion().String() }
+
+// HasSubresource reports whether the kind serves sub.
+func (d *Descriptor) HasSubresource(sub string) bool {
+	for _, s := range d.Subresources {
+		if s == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// SupportsFieldLabel reports whether label can be used in a field selector.
+func (d *Descriptor) SupportsFieldLabel(label string) bool {
+	if label == "metadata.name" || (d.Namespaced && label == "metadata.namespace") {
+		return true
+	}
+	for _, l := range d.FieldLabels {
+		if l == label {
+			return true
+		}
+	}
+	return false
+}
+
+// ScaleAccess reads and writes a kind's replicas for the scale subresource.
+type ScaleAccess struct {
+	// Get returns spec replicas, status replicas and the label selector.
+	Get func(obj runtime.Object) (spec, status int32, selector string)
+	// Set sets spec replicas.
+	Set func(obj runtime.Object, replicas int32)
+}
+
+// ScaleOf builds the ScaleAccess of a kind of type T from where T keeps
+// its replicas: replicas returns the address of the object's spec.replicas
+// (unset reads as 1, the API's default), its status.replicas and its label
+// selector as a string.
+func ScaleOf[T runtime.Object](replicas func(obj T) (spec **int32, status int32, selector string)) *ScaleAccess {
+	return &ScaleAccess{
+		Get: func(obj runtime.Object) (int32, int32, string) {
+			spec, status, selector := replicas(obj.(T))
+			return ptr.Deref(*spec, 1), status, selector
+		},
+		Set: func(obj runtime.Object, n int32) {
+			spec, _, _ := replicas(obj.(T))
+			*spec = &n
+		},
+	}
+}
+
+// Table renders objects as the rows of `kubectl get`.
+type Table struct {
+	Columns []metav1.TableColumnDefinition
+	// Row returns the cells of obj, one per column.
+	Row func(obj runtime.Object) ([]interface{}, error)
+}
+
+// KeyPrefix is the etcd prefix under which all objects of d live:
+// /registry/{resource}/, as Kubernetes lays its keys out.
+func (d *Descriptor) KeyPrefix() string {
+	return "/registry/" + d.Resource + "/"
+}
+
+// Key is the etcd key of one object; namespace is "" for cluster-scoped kinds.
+func (d *Descriptor) Key(namespace, name string) string {
+	if d.Namespaced {
+		return d.KeyPrefix() + namespace + "/" + name
+	}
+	return d.KeyPrefix() + name
+}
+
+// NamespacePrefix is the etcd prefix of d's objects in one namespace, or of
+// all of them when namespace is "".
+func (d *Descriptor) NamespacePrefix(namespace string) string {
+	if !d.Namespaced || namespace == "" {
+		return d.KeyPrefix()
+	}
+	return d.KeyPrefix() + namespace + "/"
+}
+
+// String names the kind for logs: "pods", "deployments.apps".
+func (d *Descriptor) String() string {
+	return strings.TrimSuffix(d.GroupResource().String(), ".")
+}
