@@ -33,8 +33,6 @@ type Config struct {
 	SyncPeriod         time.Duration `mapstructure:"sync-period"`
 	KubeAPIQPS         float32       `mapstructure:"kube-api-qps"`
 	KubeAPIBurst       int           `mapstructure:"kube-api-burst"`
-	LogLevel           string        `mapstructure:"log-level"`
-	LogFormat          string        `mapstructure:"log-format"`
 
 	// Log is the logger; nil means no logs. Not a flag.
 	Log *zap.Logger `mapstructure:"-"`
@@ -65,8 +63,6 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Duration("sync-period", d.SyncPeriod, "how often the rules are checked, and rewritten if someone else changed them")
 	fs.Float32("kube-api-qps", d.KubeAPIQPS, "client-side rate limit of API requests per second")
 	fs.Int("kube-api-burst", d.KubeAPIBurst, "client-side burst above --kube-api-qps")
-	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
-	fs.String("log-format", d.LogFormat, "json or console")
 }
 
 // DefaultConfig is the configuration AddFlags' defaults describe.
@@ -75,7 +71,6 @@ func DefaultConfig() Config {
 		ProxyMode: ModeIPTables, MetricsBindAddress: DefaultMetricsBindAddress,
 		MinSyncPeriod: DefaultMinSyncPeriod, SyncPeriod: DefaultSyncPeriod,
 		KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst,
-		LogLevel: "info", LogFormat: "json",
 	}
 }
 

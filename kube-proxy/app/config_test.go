@@ -7,18 +7,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/spf13/pflag"
-
-	"coracle.dev/shared/config"
 )
 
 func load(t *testing.T, args ...string) (Config, error) {
 	t.Helper()
-	fs := pflag.NewFlagSet("kube-proxy", pflag.ContinueOnError)
-	AddFlags(fs)
-	cfg := DefaultConfig()
-	err := config.Load(fs, args, &cfg)
+	cfg, _, err := Daemon().Load(args)
 	return cfg, err
 }
 

@@ -37,8 +37,6 @@ type Config struct {
 	EventBurst                   int           `mapstructure:"event-burst"`
 	PodInitialBackoff            time.Duration `mapstructure:"pod-initial-backoff"`
 	PodMaxBackoff                time.Duration `mapstructure:"pod-max-backoff"`
-	LogLevel                     string        `mapstructure:"log-level"`
-	LogFormat                    string        `mapstructure:"log-format"`
 
 	// Not flags: what tests and embedders inject.
 
@@ -93,8 +91,6 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Int("event-burst", 0, "client-side burst above --event-qps; 0 means --kube-api-burst")
 	fs.Duration("pod-initial-backoff", queue.DefaultInitialBackoff, "back-off after a pod's first failed attempt; it doubles per attempt")
 	fs.Duration("pod-max-backoff", queue.DefaultMaxBackoff, "longest back-off between attempts")
-	fs.String("log-level", "info", "debug, info, warn or error")
-	fs.String("log-format", "json", "json or console")
 }
 
 // DefaultConfig is the configuration AddFlags' defaults describe.
@@ -108,7 +104,6 @@ func DefaultConfig() Config {
 		Parallelism:                  scheduler.DefaultParallelism, MaxConcurrentBinds: scheduler.DefaultBindConcurrency,
 		KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst,
 		PodInitialBackoff: queue.DefaultInitialBackoff, PodMaxBackoff: queue.DefaultMaxBackoff,
-		LogLevel: "info", LogFormat: "json",
 	}
 }
 

@@ -1,9 +1,7 @@
 package rules
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,9 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"coracle.dev/shared/golden"
+)
 
 const node = "node-a"
 
@@ -194,7 +192,7 @@ func TestBuildGolden(t *testing.T) {
 			for _, sp := range r.Ports {
 				fmt.Fprintf(&b, "# port %s %s cluster %s:%d node port %d external %v endpoints %v\n", sp.Name, sp.Protocol, sp.ClusterIP, sp.Port, sp.NodePort, sp.ExternalIPs, sp.Endpoints)
 			}
-			golden(t, filepath.Join("testdata", tc.name+".golden"), b.String())
+			golden.Assert(t, filepath.Join("testdata", tc.name+".golden"), b.String())
 
 			// Input order does not matter.
 			rev := Input{NodeName: node, ClusterCIDR: tc.cidr}
@@ -208,23 +206,6 @@ func TestBuildGolden(t *testing.T) {
 				t.Errorf("rules depend on the input order:\n%s\nvs\n%s", got, r.Dump())
 			}
 		})
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update rewrites it); got:\n%s", path, got)
 	}
 }
 

@@ -3,9 +3,7 @@ package algorithm_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,9 +15,8 @@ import (
 	"coracle.dev/scheduler/internal/framework"
 	"coracle.dev/scheduler/internal/plugins"
 	st "coracle.dev/scheduler/internal/schedtest"
+	"coracle.dev/shared/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden with the decisions made")
 
 // TestDecisionSequence replays a sequence of pods through the cache, the
 // snapshot and the default profile, assuming each decision before the
@@ -84,17 +81,5 @@ func TestDecisionSequence(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	golden := filepath.Join("testdata", "sequence.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if out.String() != string(want) {
-		t.Errorf("decisions differ from %s (go test -update rewrites it):\ngot:\n%s\nwant:\n%s", golden, out.String(), want)
-	}
+	golden.Assert(t, filepath.Join("testdata", "sequence.golden"), out.String())
 }
