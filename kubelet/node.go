@@ -4,119 +4,192 @@ import (
 	"context"
 	"net"
 	"os"
-	"path/filepath"
-	"time"
+	goruntime "runtime"
+	"strings"
 
 	"go.uber.org/zap"
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
 
-	"coracle.dev/kubelet/internal/images"
-	"coracle.dev/kubelet/internal/podworkers"
-	"coracle.dev/shared/pki"
+	"coracle.dev/kubelet/internal/nodestatus"
+	"coracle.dev/shared/version"
 )
 
-// fakeImages is the image service of the fake runtime: every image is
-// present and runs sh.
-type fakeImages struct{}
-
-func (fakeImages) Get(ref string) (*images.Image, bool) {
-	return &images.Image{Name: ref, Ref: ref + "@sha256:0000000000000000000000000000000000000000000000000000000000000000", Cmd: []string{"sh"}}, true
-}
-
-func (f fakeImages) Pull(_ context.Context, ref string, _ []v1.Secret) (*images.Image, error) {
-	img, _ := f.Get(ref)
-	return img, nil
-}
-
-func (fakeImages) Use(string) {}
-
-func (k *Kubelet) imageService() podworkers.ImageService {
-	if k.images != nil {
-		return k.images
-	}
-	return k.fakeImg
-}
-
-// servingCert returns the kubelet API's certificate: the configured one,
-// or a self-signed one kept in ROOT/pki, as the kubelet makes when none
-// is given.
-func (k *Kubelet) servingCert() ([]byte, []byte, error) {
-	if k.opts.TLSCertFile != "" {
-		cert, err := os.ReadFile(k.opts.TLSCertFile)
-		if err != nil {
-			return nil, nil, err
-		}
-		key, err := os.ReadFile(k.opts.TLSKeyFile)
-		if err != nil {
-			return nil, nil, err
-		}
-		return cert, key, nil
-	}
-	dir := filepath.Join(k.opts.RootDir, "pki")
-	if pki.Exists(dir, "kubelet") {
-		kp, err := pki.Load(dir, "kubelet")
-		if err == nil && time.Until(kp.Cert.NotAfter) > 24*time.Hour {
-			return kp.CertPEM, kp.KeyPEM, nil
-		}
-	}
-	ca, err := pki.NewCA(k.opts.NodeName + "-ca@" + time.Now().Format("20060102150405"))
-	if err != nil {
-		return nil, nil, err
-	}
-	ips := []net.IP{net.ParseIP("127.0.0.1")}
-	if ip := net.ParseIP(k.nodeIP); ip != nil {
-		ips = append(ips, ip)
-	}
-	names := sets.New(k.opts.NodeName, "localhost")
-	if h, err := os.Hostname(); err == nil {
-		names.Insert(h)
-	}
-	kp, err := ca.Issue(pki.Request{CommonName: k.opts.NodeName, DNSNames: sets.List(names), IPs: ips, Usage: pki.ServerUsage})
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := kp.Write(dir, "kubelet"); err != nil {
-		return nil, nil, err
-	}
-	return kp.CertPEM, kp.KeyPEM, nil
-}
-
-// imageGCLoop removes unused images when the disk holding the image store
-// is fuller than the high threshold, down to the low one, every 5 minutes.
-func (k *Kubelet) imageGCLoop(ctx context.Context) {
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := k.imageGC(ctx); err != nil {
-			k.log.Warn("image garbage collection", zap.Error(err))
-		}
-	}
-}
-
-// imageGC runs one pass of image garbage collection.
-func (k *Kubelet) imageGC(ctx context.Context) error {
-	pods, err := k.runtime.ListPods(ctx)
+// startNodeStatus starts a node status manager per node: it registers
+// the Node, keeps its status and renews its Lease. With runc, the node's
+// spec.podCIDR configures the pod network.
+func (k *Kubelet) startNodeStatus(ctx context.Context) error {
+	capacity, allocatable, err := k.resources()
 	if err != nil {
 		return err
 	}
-	inUse := map[string]bool{}
-	for _, p := range pods {
-		for _, c := range p.Containers {
-			inUse[c.ImageRef] = true
+	k.managers = map[string]*nodestatus.Manager{}
+	for _, n := range k.nodes {
+		k.managers[n] = nodestatus.New(k.nodeOptions(n, capacity, allocatable))
+	}
+	if k.network != nil {
+		k.watchOwnNode(ctx, k.managers[k.opts.NodeName])
+	}
+	for _, m := range k.managers {
+		k.Go(ctx, func(ctx context.Context) error { m.Run(ctx); return nil })
+	}
+	return nil
+}
+
+// watchOwnNode follows the node's spec.podCIDR and configures CNI with it.
+func (k *Kubelet) watchOwnNode(ctx context.Context, m *nodestatus.Manager) {
+	nf := informers.NewSharedInformerFactoryWithOptions(k.client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", k.opts.NodeName).String()
+		}))
+	inf := nf.Core().V1().Nodes().Informer()
+	handle := func(obj any) {
+		node, ok := obj.(*v1.Node)
+		if !ok {
+			return
+		}
+		m.ObserveNode(node)
+		if cidr := m.PodCIDR(); cidr != "" && cidr != k.network.PodCIDR() {
+			if err := k.network.SetPodCIDR(cidr); err != nil {
+				k.log.Error("configure pod network", zap.String("podCIDR", cidr), zap.Error(err))
+				return
+			}
+			m.Kick()
 		}
 	}
-	removed, err := k.images.GC(images.GCPolicy{
-		Dir: k.opts.RootDir, HighPercent: k.opts.ImageGCHighThreshold, LowPercent: k.opts.ImageGCLowThreshold,
-		MinAge: 2 * time.Minute,
-	}, inUse)
-	for _, r := range removed {
-		k.log.Info("image removed", zap.String("image", r))
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: handle, UpdateFunc: func(_, obj any) { handle(obj) },
+	})
+	nf.Start(ctx.Done())
+	k.OnClose(func(context.Context) error { nf.Shutdown(); return nil })
+}
+
+func (k *Kubelet) nodeOptions(name string, capacity, allocatable v1.ResourceList) nodestatus.Options {
+	hostname := name
+	if len(k.nodes) == 1 {
+		if h, err := os.Hostname(); err == nil {
+			hostname = h
+		}
 	}
-	return err
+	labels := map[string]string{
+		"kubernetes.io/hostname": name,
+		"kubernetes.io/os":       goruntime.GOOS,
+		"kubernetes.io/arch":     goruntime.GOARCH,
+		"beta.kubernetes.io/os":  goruntime.GOOS,
+	}
+	if k.opts.Runtime == RuntimeFake {
+		labels["coracle.dev/fake-node"] = "true"
+	}
+	o := nodestatus.Options{
+		NodeName: name, Client: k.client, Log: k.log.Named("nodestatus"), Labels: labels,
+		Addresses: []v1.NodeAddress{
+			{Type: v1.NodeInternalIP, Address: k.nodeIP},
+			{Type: v1.NodeHostName, Address: hostname},
+		},
+		Capacity: capacity, Allocatable: allocatable, NodeInfo: k.nodeInfo(),
+		KubeletPort: int32(k.serverPort()), PodCIDR: k.opts.PodCIDR,
+		RenewInterval: k.opts.NodeLeaseRenewInterval, CheckInterval: k.opts.NodeStatusUpdateFrequency,
+		ReportInterval: k.opts.NodeStatusReportFrequency,
+	}
+	if k.opts.Runtime == RuntimeRunc {
+		o.Ready = k.runtime.Status
+		o.Checks = nodestatus.HostChecks(k.opts.RootDir, nodestatus.DefaultThresholds)
+	}
+	return o
+}
+
+func (k *Kubelet) resources() (v1.ResourceList, v1.ResourceList, error) {
+	if k.opts.Runtime == RuntimeFake {
+		c := v1.ResourceList{
+			v1.ResourceCPU:              resource.MustParse("32"),
+			v1.ResourceMemory:           resource.MustParse("256Gi"),
+			v1.ResourcePods:             *resource.NewQuantity(int64(k.opts.MaxPods), resource.DecimalSI),
+			v1.ResourceEphemeralStorage: resource.MustParse("1Ti"),
+		}
+		return c, c.DeepCopy(), nil
+	}
+	c, err := nodestatus.HostCapacity(goruntime.NumCPU(), k.opts.RootDir, k.opts.MaxPods)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, nodestatus.Allocatable(c, nodestatus.DefaultThresholds), nil
+}
+
+func (k *Kubelet) nodeInfo() v1.NodeSystemInfo {
+	info := v1.NodeSystemInfo{
+		OperatingSystem: goruntime.GOOS, Architecture: goruntime.GOARCH,
+		ContainerRuntimeVersion: k.runtime.Type() + "://" + k.runtime.Version(),
+		KubeletVersion:          version.Get().GitVersion,
+		KubeProxyVersion:        version.Get().GitVersion,
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		info.KernelVersion = strings.TrimSpace(string(b))
+	}
+	info.OSImage = osImage()
+	if b, err := os.ReadFile("/etc/machine-id"); err == nil {
+		info.MachineID = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
+		info.BootID = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/sys/class/dmi/id/product_uuid"); err == nil {
+		info.SystemUUID = strings.TrimSpace(string(b))
+	}
+	return info
+}
+
+func osImage() string {
+	b, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return "Linux"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return "Linux"
+}
+
+// defaultIP is the first IPv4 address of the interface with the default
+// route (from /proc/net/route), or of any non-loopback interface.
+func defaultIP() string {
+	if b, err := os.ReadFile("/proc/net/route"); err == nil {
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 2 || f[1] != "00000000" {
+				continue
+			}
+			if ip := interfaceIPv4(f[0]); ip != "" {
+				return ip
+			}
+		}
+	}
+	ifaces, _ := net.Interfaces()
+	for _, i := range ifaces {
+		if i.Flags&net.FlagLoopback == 0 {
+			if ip := interfaceIPv4(i.Name); ip != "" {
+				return ip
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+func interfaceIPv4(name string) string {
+	iface, err := net.InterfaceByName(name)
+	if err != nil {
+		return ""
+	}
+	addrs, _ := iface.Addrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	return ""
 }

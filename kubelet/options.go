@@ -19,7 +19,8 @@ const (
 )
 
 // Options is everything a kubelet needs. Flags, a YAML file and CORACLE_*
-// variables fill it (see AddFlags); tests build it directly.
+// variables fill it (see AddFlags and Daemon, which adds --log-level and
+// --log-format); tests build it directly.
 type Options struct {
 	Kubeconfig    string `mapstructure:"kubeconfig"`
 	NodeName      string `mapstructure:"node-name"`
@@ -39,6 +40,7 @@ type Options struct {
 	BridgeName     string   `mapstructure:"bridge-name"`
 	NetworkName    string   `mapstructure:"network-name"`
 	Runc           string   `mapstructure:"runc"`
+	ShimPath       string   `mapstructure:"shim"` // kubelet-shim, each container's monitor
 	CgroupRoot     string   `mapstructure:"cgroup-root"`
 	MaxPods        int      `mapstructure:"max-pods"`
 	PodPidsLimit   int64    `mapstructure:"pod-max-pids"`
@@ -65,15 +67,14 @@ type Options struct {
 	NodeLeaseRenewInterval    time.Duration `mapstructure:"node-lease-renew-interval"`
 	SyncFrequency             time.Duration `mapstructure:"sync-frequency"`
 
-	LogLevel  string `mapstructure:"log-level"`
-	LogFormat string `mapstructure:"log-format"`
+	// Teardown makes Run remove what a kubelet left on the machine
+	// instead of running one (see Teardown).
+	Teardown bool `mapstructure:"teardown"`
 
 	// Log is the logger; nil means no logs. Not a flag.
 	Log *zap.Logger `mapstructure:"-"`
 	// RESTConfig, when set, is used instead of --kubeconfig. Not a flag.
 	RESTConfig *rest.Config `mapstructure:"-"`
-	// ShimPath is kubelet-shim, run as each container's monitor.
-	ShimPath string `mapstructure:"shim"`
 }
 
 // Defaults.
@@ -123,8 +124,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Duration("node-status-report-frequency", d.NodeStatusReportFrequency, "longest time between two node status writes")
 	fs.Duration("node-lease-renew-interval", d.NodeLeaseRenewInterval, "how often the node's Lease is renewed")
 	fs.Duration("sync-frequency", d.SyncFrequency, "how often every pod is synced with nothing to prompt it")
-	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
-	fs.String("log-format", d.LogFormat, "json or console")
+	fs.Bool("teardown", d.Teardown, "stop every container of --root-dir and remove every pod, network attachment, cgroup and the bridge, then exit (the kubelet must be stopped)")
 }
 
 // DefaultOptions are the options AddFlags' defaults describe.
@@ -139,7 +139,6 @@ func DefaultOptions() Options {
 		KubeAPIQPS: 50, KubeAPIBurst: 100, EventQPS: 50, EventBurst: 100,
 		NodeStatusUpdateFrequency: 10 * time.Second, NodeStatusReportFrequency: time.Minute,
 		NodeLeaseRenewInterval: 10 * time.Second, SyncFrequency: 10 * time.Second,
-		LogLevel: "info", LogFormat: "json",
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 	v1 "k8s.io/api/core/v1"
 
-	"coracle.dev/kubelet/internal/registry"
+	"coracle.dev/kubelet/internal/localregistry"
 )
 
 func TestUnpackTurnsWhiteoutsIntoOverlayOnes(t *testing.T) {
@@ -60,15 +60,15 @@ func TestUnpackTurnsWhiteoutsIntoOverlayOnes(t *testing.T) {
 	}
 }
 
-func startRegistry(t *testing.T, opts registry.Options) *registry.Server {
+func startRegistry(t *testing.T, opts localregistry.Options) *localregistry.Server {
 	t.Helper()
 	opts.Address = "127.0.0.1:0"
-	srv, err := registry.Start(opts)
+	srv, err := localregistry.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	img, err := registry.BusyboxImage("/bin/busybox")
+	img, err := localregistry.BusyboxImage("/bin/busybox")
 	if err != nil {
 		t.Fatalf("busybox image (needs busybox-static): %v", err)
 	}
@@ -84,7 +84,7 @@ func TestPullStoreAndGC(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("unpacking layers needs root")
 	}
-	srv := startRegistry(t, registry.Options{})
+	srv := startRegistry(t, localregistry.Options{})
 	store, err := Open(Options{Dir: t.TempDir(), Mirrors: map[string]string{"docker.io": srv.Addr()}})
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestPullWithPullSecret(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("unpacking layers needs root")
 	}
-	srv := startRegistry(t, registry.Options{Username: "u", Password: "p"})
+	srv := startRegistry(t, localregistry.Options{Username: "u", Password: "p"})
 	store, err := Open(Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package runc
 
 import (
-	"fmt"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -186,19 +185,4 @@ func allCapabilities() []string {
 		out[i] = "CAP_" + n
 	}
 	return out
-}
-
-// hostsFile is the pod's /etc/hosts, as the kubelet writes it.
-func hostsFile(ip, hostname string, aliases []v1.HostAlias) []byte {
-	var b strings.Builder
-	b.WriteString("# Kubernetes-managed hosts file.\n")
-	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	b.WriteString("fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
-	if ip != "" {
-		fmt.Fprintf(&b, "%s\t%s\n", ip, hostname)
-	}
-	for _, a := range aliases {
-		fmt.Fprintf(&b, "\n# Entries added by HostAliases.\n%s\t%s\n", a.IP, strings.Join(a.Hostnames, "\t"))
-	}
-	return []byte(b.String())
 }

@@ -1,8 +1,9 @@
-// Package registry serves an OCI registry on a local address with
-// go-containerregistry's in-process registry, and builds a small image
-// from Debian's busybox-static to put in it: the way pods get an image
-// on a machine with no route to a public registry.
-package registry
+// Package localregistry is an OCI registry for development (the
+// local-registry binary): it serves go-containerregistry's in-process
+// registry on a local address, and builds a small image from Debian's
+// busybox-static to put in it: the way pods get an image on a machine
+// with no route to a public registry.
+package localregistry
 
 import (
 	"archive/tar"

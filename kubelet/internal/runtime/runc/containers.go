@@ -1,0 +1,297 @@
+package runc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	kruntime "coracle.dev/kubelet/internal/runtime"
+	"coracle.dev/kubelet/internal/shim"
+)
+
+// CreateContainer implements kruntime.Runtime: the bundle, the overlay
+// root file system, then the shim, which runs `runc create`.
+func (r *Runtime) CreateContainer(ctx context.Context, pod *v1.Pod, cfg kruntime.ContainerConfig) (*kruntime.Container, error) {
+	uid := string(pod.UID)
+	var spec *v1.Container
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name == cfg.Name {
+			spec = &pod.Spec.InitContainers[i]
+		}
+	}
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == cfg.Name {
+			spec = &pod.Spec.Containers[i]
+		}
+	}
+	if spec == nil {
+		return nil, fmt.Errorf("create container: pod has no container %q", cfg.Name)
+	}
+	podDir := r.podDir(uid)
+	rec := podRecord{}
+	if err := readJSON(filepath.Join(podDir, "pod.json"), &rec); err != nil || !rec.SandboxReady {
+		return nil, fmt.Errorf("create container %s: pod has no sandbox", cfg.Name)
+	}
+	if rec.LogDir == "" {
+		rec.LogDir = filepath.Dir(filepath.Dir(cfg.LogPath))
+		if err := writeJSON(filepath.Join(podDir, "pod.json"), rec); err != nil {
+			return nil, err
+		}
+	}
+	bundle := r.containerDir(uid, cfg.Name, cfg.Attempt)
+	if _, err := os.Stat(bundle); err == nil {
+		// A creation that died half-way: start over.
+		if err := r.removeBundle(ctx, bundle); err != nil {
+			return nil, err
+		}
+	}
+	lowers, err := r.opts.Images.LayerDirs(cfg.ImageRef)
+	if err != nil {
+		return nil, err
+	}
+	rootfs := filepath.Join(bundle, "rootfs")
+	upper, work := filepath.Join(bundle, "fs", "upper"), filepath.Join(bundle, "fs", "work")
+	for _, d := range []string{rootfs, upper, work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	id := containerID(uid, cfg.Name, cfg.Attempt)
+	cgroupPath := filepath.Join(r.opts.CgroupRoot, "pod"+uid, cfg.Name+"-"+itoa(cfg.Attempt))
+	crec := containerRecord{
+		ID: id, Name: cfg.Name, Attempt: cfg.Attempt, Image: cfg.Image, ImageRef: cfg.ImageRef,
+		CreatedAt: time.Now(), LogPath: cfg.LogPath, CgroupPath: cgroupPath,
+	}
+	if err := writeJSON(filepath.Join(bundle, "container.json"), crec); err != nil {
+		return nil, err
+	}
+	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + work
+	if err := unix.Mount("overlay", rootfs, "overlay", 0, opts); err != nil {
+		return nil, fmt.Errorf("mount root file system: %w", err)
+	}
+	sandbox := r.opts.Network.SandboxOf(uid, rec.HostNetwork)
+	s := buildSpec(specInput{cfg: cfg, container: spec, pod: pod, sandbox: sandbox, podDir: podDir, cgroupPath: cgroupPath})
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
+		return nil, err
+	}
+	pid, shimPID, err := r.startShim(bundle, id, cfg)
+	if err != nil {
+		_ = r.removeBundle(ctx, bundle)
+		return nil, err
+	}
+	crec.PID, crec.ShimPID = pid, shimPID
+	crec.PIDStart, _ = processStart(pid)
+	if err := writeJSON(filepath.Join(bundle, "container.json"), crec); err != nil {
+		return nil, err
+	}
+	r.watch(bundle, pod.UID)
+	c := r.containerFrom(bundle, crec)
+	return &c, nil
+}
+
+// StartContainer implements kruntime.Runtime.
+func (r *Runtime) StartContainer(ctx context.Context, uid types.UID, id string) error {
+	bundle, crec, err := r.findContainer(uid, id)
+	if err != nil {
+		return err
+	}
+	// Recorded before the process runs: one that exits at once must not
+	// look as if it never started.
+	crec.StartedAt = time.Now()
+	if err := writeJSON(filepath.Join(bundle, "container.json"), crec); err != nil {
+		return err
+	}
+	if _, err := r.runcCmd(ctx, "start", id); err != nil {
+		// It will never run: record it as exited, as containerd records
+		// a StartError, so the restart policy decides what is next.
+		crec.StartFailed = true
+		if werr := writeJSON(filepath.Join(bundle, "container.json"), crec); werr != nil {
+			return werr
+		}
+		_ = r.StopContainer(ctx, uid, id, 0)
+		return err
+	}
+	return nil
+}
+
+// StopContainer implements kruntime.Runtime.
+func (r *Runtime) StopContainer(ctx context.Context, uid types.UID, id string, grace time.Duration) error {
+	bundle, crec, err := r.findContainer(uid, id)
+	if err != nil {
+		if errors.Is(err, kruntime.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	exitFile := filepath.Join(bundle, "exit.json")
+	exited := func() bool { _, err := os.Stat(exitFile); return err == nil }
+	if exited() {
+		return nil
+	}
+	if !r.alive(crec) {
+		return r.recordLostExit(bundle, crec)
+	}
+	wait := func(d time.Duration) bool {
+		deadline := time.Now().Add(d)
+		for time.Now().Before(deadline) {
+			if exited() {
+				return true
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return exited()
+	}
+	if grace > 0 {
+		if err := unix.Kill(crec.PID, unix.SIGTERM); err == nil && wait(grace) {
+			return nil
+		}
+	}
+	_ = unix.Kill(crec.PID, unix.SIGKILL)
+	if wait(10 * time.Second) {
+		return nil
+	}
+	if !r.alive(crec) {
+		return r.recordLostExit(bundle, crec)
+	}
+	return fmt.Errorf("stop container %s: still running after SIGKILL", id)
+}
+
+// recordLostExit writes the exit record of a container whose shim died
+// before writing one: the exit code is unknown.
+func (r *Runtime) recordLostExit(bundle string, crec containerRecord) error {
+	if r.alive(containerRecord{PID: crec.ShimPID}) {
+		// The shim is alive and will write it.
+		for i := 0; i < 100; i++ {
+			if _, err := os.Stat(filepath.Join(bundle, "exit.json")); err == nil {
+				return nil
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(bundle, "exit.json")); err == nil {
+		return nil
+	}
+	_, _ = r.runcCmd(context.Background(), "delete", "--force", crec.ID)
+	return writeJSON(filepath.Join(bundle, shim.ExitFile), shim.Exit{ExitCode: 137, FinishedAt: time.Now()})
+}
+
+// RemoveContainer implements kruntime.Runtime.
+func (r *Runtime) RemoveContainer(ctx context.Context, uid types.UID, id string) error {
+	bundle, crec, err := r.findContainer(uid, id)
+	if errors.Is(err, kruntime.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.removeBundle(ctx, bundle); err != nil {
+		return err
+	}
+	for _, f := range append(rotatedLogs(crec.LogPath), crec.LogPath) {
+		_ = os.Remove(f)
+	}
+	return nil
+}
+
+func rotatedLogs(path string) []string {
+	m, _ := filepath.Glob(path + ".*")
+	return m
+}
+
+// removeBundle deletes runc's state, unmounts the root file system and
+// removes the bundle.
+func (r *Runtime) removeBundle(ctx context.Context, bundle string) error {
+	crec := containerRecord{}
+	if err := readJSON(filepath.Join(bundle, "container.json"), &crec); err == nil {
+		if _, err := os.Stat(filepath.Join(bundle, "exit.json")); err != nil && r.alive(crec) {
+			return fmt.Errorf("remove container %s: still running", crec.ID)
+		}
+		_, _ = r.runcCmd(ctx, "delete", "--force", crec.ID)
+		removeCgroup(crec.CgroupPath)
+	}
+	if err := unmount(filepath.Join(bundle, "rootfs")); err != nil {
+		return err
+	}
+	return os.RemoveAll(bundle)
+}
+
+// containerFrom derives a container's state from its records and its
+// process.
+func (r *Runtime) containerFrom(bundle string, crec containerRecord) kruntime.Container {
+	c := kruntime.Container{
+		Name: crec.Name, Attempt: crec.Attempt, ID: crec.ID, Image: crec.Image, ImageRef: crec.ImageRef,
+		PID: crec.PID, CreatedAt: crec.CreatedAt, StartedAt: crec.StartedAt, LogPath: crec.LogPath,
+	}
+	exit := shim.Exit{}
+	switch err := readJSON(filepath.Join(bundle, "exit.json"), &exit); {
+	case err == nil:
+		c.State, c.ExitCode, c.FinishedAt, c.PID = kruntime.StateExited, exit.ExitCode, exit.FinishedAt, 0
+		if c.StartedAt.IsZero() {
+			c.StartedAt = exit.FinishedAt
+		}
+		switch {
+		case exit.OOMKilled:
+			c.Reason = "OOMKilled"
+		case crec.StartFailed || crec.StartedAt.IsZero():
+			c.Reason = "StartError"
+		case exit.ExitCode == 0:
+			c.Reason = "Completed"
+		default:
+			c.Reason = "Error"
+		}
+	case crec.PID == 0:
+		// Being created.
+		c.State = kruntime.StateCreated
+	case !r.alive(crec):
+		// Gone with no exit record: the shim was killed. Its exit code
+		// is lost.
+		c.State, c.ExitCode, c.Reason, c.PID = kruntime.StateExited, 137, "Error", 0
+		c.FinishedAt = time.Now()
+		if c.StartedAt.IsZero() {
+			c.StartedAt = c.FinishedAt
+		}
+	case crec.StartedAt.IsZero() || stillInit(crec.PID):
+		c.State = kruntime.StateCreated
+	default:
+		c.State = kruntime.StateRunning
+	}
+	return c
+}
+
+// stillInit reports whether the process is runc's init still waiting
+// for `runc start` (a kubelet died between recording the start and
+// making it).
+func stillInit(pid int) bool {
+	b, err := os.ReadFile("/proc/" + itoa(pid) + "/comm")
+	return err == nil && strings.HasPrefix(string(b), "runc:[2:INIT]")
+}
+
+func (r *Runtime) findContainer(uid types.UID, id string) (string, containerRecord, error) {
+	bundles, _ := filepath.Glob(filepath.Join(r.podDir(string(uid)), "containers", "*"))
+	for _, b := range bundles {
+		crec := containerRecord{}
+		if err := readJSON(filepath.Join(b, "container.json"), &crec); err == nil && crec.ID == id {
+			return b, crec, nil
+		}
+	}
+	return "", containerRecord{}, fmt.Errorf("container %s: %w", id, kruntime.ErrNotFound)
+}
+
+// containerID is runc's name of a container attempt: unique on the node
+// and readable.
+func containerID(uid, name string, attempt int) string {
+	return name + "-" + itoa(attempt) + "-" + uid
+}

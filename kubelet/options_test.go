@@ -1,0 +1,78 @@
+package kubelet
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, args ...string) (Options, error) {
+	t.Helper()
+	opts, _, err := Daemon().Load(args)
+	return opts, err
+}
+
+// The example configuration shipped in deploy/ must load with the
+// binary's flags (log-level and log-format are component.Main's) and
+// validate.
+func TestExampleConfigLoads(t *testing.T) {
+	opts, err := load(t, "--config", "../deploy/config/kubelet.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Kubeconfig != "/etc/coracle/kubelet.conf" || opts.PodCIDR != "10.244.0.0/24" || opts.EventQPS != 50 || opts.Teardown {
+		t.Errorf("loaded %+v", opts)
+	}
+	if err := opts.Validate(); err != nil {
+		t.Errorf("validate: %v", err)
+	}
+}
+
+func TestFlagsOverrideDefaults(t *testing.T) {
+	opts, err := load(t, "--kubeconfig", "/k", "--teardown", "--runtime", "fake", "--fake-nodes", "3",
+		"--sync-frequency", "2s", "--registry-mirror", "docker.io=127.0.0.1:5000", "--log-level", "warn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !opts.Teardown || opts.Runtime != RuntimeFake || opts.FakeNodes != 3 || opts.SyncFrequency != 2*time.Second ||
+		len(opts.RegistryMirror) != 1 || opts.RegistryMirror[0] != "docker.io=127.0.0.1:5000" {
+		t.Errorf("loaded %+v", opts)
+	}
+	opts.NodeName = "sim"
+	if got := strings.Join(opts.nodeNames(), ","); got != "sim-0,sim-1,sim-2" {
+		t.Errorf("node names %s", got)
+	}
+	if def := DefaultOptions(); def.Port != DefaultPort || def.StatusAddress != DefaultStatusAddress || def.Teardown {
+		t.Errorf("defaults %+v", def)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	base := func() Options { o := DefaultOptions(); o.Kubeconfig = "/k"; return o }
+	tests := []struct {
+		name   string
+		change func(*Options)
+		want   string
+	}{
+		{"defaults with a kubeconfig are valid", func(*Options) {}, ""},
+		{"kubeconfig required", func(o *Options) { o.Kubeconfig = "" }, "--kubeconfig"},
+		{"fake nodes only with the fake runtime", func(o *Options) { o.FakeNodes = 2 }, "--fake-nodes"},
+		{"unknown runtime", func(o *Options) { o.Runtime = "docker" }, "--runtime"},
+		{"bridge name too long", func(o *Options) { o.BridgeName = "a-very-long-bridge" }, "--bridge-name"},
+		{"events need a rate", func(o *Options) { o.EventQPS = 0 }, "--event-qps"},
+		{"mirror without a host", func(o *Options) { o.RegistryMirror = []string{"docker.io"} }, "--registry-mirror"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := base()
+			tc.change(&o)
+			err := o.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("unexpected error %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("error %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}

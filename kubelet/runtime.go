@@ -1,0 +1,97 @@
+package kubelet
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"coracle.dev/kubelet/internal/envvars"
+	"coracle.dev/kubelet/internal/images"
+	"coracle.dev/kubelet/internal/network/cni"
+	"coracle.dev/kubelet/internal/podworkers"
+	"coracle.dev/kubelet/internal/runtime/fake"
+	"coracle.dev/kubelet/internal/runtime/runc"
+	"coracle.dev/kubelet/internal/volumes"
+)
+
+// newRuntime builds the container runtime --runtime names, with what it
+// needs: for runc, the image store, the pod network and volumes. The
+// runtime lives as long as the Kubelet: Close stops it, Start or not.
+func (k *Kubelet) newRuntime() error {
+	switch k.opts.Runtime {
+	case RuntimeFake:
+		k.runtime = fake.New(k.opts.FakeStartupDelay)
+		k.fakeImg = &fakeImages{}
+	case RuntimeRunc:
+		rt, err := k.newRuncRuntime()
+		if err != nil {
+			return err
+		}
+		k.runtime = rt
+		k.OnClose(func(context.Context) error { rt.Close(); return nil })
+	}
+	return nil
+}
+
+func (k *Kubelet) newRuncRuntime() (*runc.Runtime, error) {
+	o := k.opts
+	mirrors := map[string]string{}
+	for _, m := range o.RegistryMirror {
+		from, to, _ := strings.Cut(m, "=")
+		mirrors[from] = to
+	}
+	store, err := images.Open(images.Options{Dir: filepath.Join(o.RootDir, "images"), Mirrors: mirrors, Log: k.log.Named("images")})
+	if err != nil {
+		return nil, err
+	}
+	k.images = store
+	k.network = cni.New(cni.Options{
+		BinDir: o.CNIBinDir, ConfDir: o.CNIConfDir, StateDir: filepath.Join(o.RootDir, "cni"),
+		Bridge: o.BridgeName, NetworkName: o.NetworkName, Log: k.log.Named("cni"),
+	})
+	if o.PodCIDR != "" {
+		if err := k.network.SetPodCIDR(o.PodCIDR); err != nil {
+			return nil, err
+		}
+	}
+	maxSize, err := resource.ParseQuantity(o.ContainerLogMaxSize)
+	if err != nil {
+		return nil, fmt.Errorf("--container-log-max-size %q: %w", o.ContainerLogMaxSize, err)
+	}
+	rt, err := runc.New(runc.Options{
+		RootDir: o.RootDir, Runc: o.Runc, CgroupRoot: o.CgroupRoot, Images: store, Network: k.network,
+		ShimPath: o.ShimPath, LogMaxSize: maxSize.Value(), LogMaxFiles: o.ContainerLogMaxFiles,
+		Log: k.log.Named("runc"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	k.volumes = &volumes.Manager{Dir: filepath.Join(o.RootDir, "volumes"), Src: envvars.APISource{Client: k.client}}
+	return rt, nil
+}
+
+// fakeImages is the image service of the fake runtime: every image is
+// present and runs sh.
+type fakeImages struct{}
+
+func (fakeImages) Get(ref string) (*images.Image, bool) {
+	return &images.Image{Name: ref, Ref: ref + "@sha256:0000000000000000000000000000000000000000000000000000000000000000", Cmd: []string{"sh"}}, true
+}
+
+func (f fakeImages) Pull(_ context.Context, ref string, _ []v1.Secret) (*images.Image, error) {
+	img, _ := f.Get(ref)
+	return img, nil
+}
+
+func (fakeImages) Use(string) {}
+
+func (k *Kubelet) imageService() podworkers.ImageService {
+	if k.images != nil {
+		return k.images
+	}
+	return k.fakeImg
+}
