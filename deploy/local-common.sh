@@ -17,11 +17,24 @@ NODE_NAME=${CORACLE_NODE_NAME:-$(hostname | tr '[:upper:]' '[:lower:]')}
 KUBELET_FLAGS="--kubeconfig $CONF/admin.conf --node-name $NODE_NAME --root-dir $STATE/kubelet --pod-log-dir $LOGS/pods --status-address 127.0.0.1:10248 --registry-mirror docker.io=$REGISTRY"
 
 # running NAME: true if the component's recorded process is alive and is
-# still our binary (a recycled PID is not).
+# still our binary (a recycled PID is not). Just after `setsid BIN &` the
+# process may not have exec'd the binary yet: its command line then still
+# starts with setsid, and it is ours all the same.
 running() {
 	pidfile="$RUN/$1.pid"
 	[ -f "$pidfile" ] || return 1
 	pid=$(cat "$pidfile")
 	[ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-	tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "^$BIN/$1 "
+	tr '\0' ' ' < "/proc/$pid/cmdline" | grep -Eq "^(setsid )?$BIN/$1 "
+}
+
+# port_owner PORT: the PID of the process listening on TCP PORT, empty if
+# none does.
+port_owner() {
+	ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9][0-9]*\).*/\1/p' | head -n 1
+}
+
+# describe_pid PID: the PID and the start of its command line, for errors.
+describe_pid() {
+	printf 'pid %s (%s)' "$1" "$(tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | cut -c1-100)"
 }
