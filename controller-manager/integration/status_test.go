@@ -17,7 +17,7 @@ func TestStatusEndpoints(t *testing.T) {
 	e.createReplicaSet(ns, "web", 2, 0)
 	e.waitReplicaSet(ns, "web", 2)
 	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + e.cm.StatusAddr() + path)
+		resp, err := http.Get("http://" + e.cm.StatusAddress() + path)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}

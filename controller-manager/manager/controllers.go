@@ -25,73 +25,60 @@ import (
 	"coracle.dev/controller-manager/internal/controller/ttlafterfinished"
 )
 
+// builder builds a controller; a nil Runner means the controller has
+// nothing to do with these settings.
+type builder func(controller.Context) (controller.Runner, error)
+
+// runner turns a controller's New into a builder. Such a New returns a
+// controller or an error, never neither: a typed nil would not be a nil
+// Runner.
+func runner[R controller.Runner](newFn func(controller.Context) (R, error)) builder {
+	return func(c controller.Context) (controller.Runner, error) { return newFn(c) }
+}
+
+// controllers are every controller, in the order they are built: adding
+// one is one line here.
+var controllers = []struct {
+	name  string
+	build builder
+}{
+	{namespace.Name, runner(namespace.New)},
+	{serviceaccount.Name, runner(serviceaccount.New)},
+	{rootcacert.Name, rootcacert.New},
+	{garbagecollector.Name, runner(garbagecollector.New)},
+	{replicaset.Name, runner(replicaset.New)},
+	{replication.Name, runner(replication.New)},
+	{deployment.Name, runner(deployment.New)},
+	{endpoints.Name, runner(endpoints.New)},
+	{endpointslice.Name, runner(endpointslice.New)},
+	{endpointslicemirroring.Name, runner(endpointslicemirroring.New)},
+	{nodeipam.Name, nodeipam.New},
+	{nodelifecycle.Name, runner(nodelifecycle.New)},
+	{tainteviction.Name, runner(tainteviction.New)},
+	{podgc.Name, runner(podgc.New)},
+	{job.Name, runner(job.New)},
+	{ttlafterfinished.Name, runner(ttlafterfinished.New)},
+	{daemonset.Name, runner(daemonset.New)},
+	{statefulset.Name, runner(statefulset.New)},
+	{cronjob.Name, runner(cronjob.New)},
+}
+
 // Names lists every controller, in the order they are built.
 func Names() []string {
-	return []string{
-		namespace.Name,
-		serviceaccount.Name,
-		rootcacert.Name,
-		garbagecollector.Name,
-		replicaset.Name,
-		replication.Name,
-		deployment.Name,
-		endpoints.Name,
-		endpointslice.Name,
-		endpointslicemirroring.Name,
-		nodeipam.Name,
-		nodelifecycle.Name,
-		tainteviction.Name,
-		podgc.Name,
-		job.Name,
-		ttlafterfinished.Name,
-		daemonset.Name,
-		statefulset.Name,
-		cronjob.Name,
+	names := make([]string, len(controllers))
+	for i, c := range controllers {
+		names[i] = c.name
 	}
+	return names
 }
 
 // build builds the controller name; a nil Runner means the controller
 // has nothing to do with these settings.
 func build(name string, c controller.Context) (controller.Runner, error) {
-	switch name {
-	case namespace.Name:
-		return namespace.New(c)
-	case serviceaccount.Name:
-		return serviceaccount.New(c)
-	case rootcacert.Name:
-		return rootcacert.New(c)
-	case garbagecollector.Name:
-		return garbagecollector.New(c)
-	case replicaset.Name:
-		return replicaset.New(c)
-	case replication.Name:
-		return replication.New(c)
-	case deployment.Name:
-		return deployment.New(c)
-	case endpoints.Name:
-		return endpoints.New(c)
-	case endpointslice.Name:
-		return endpointslice.New(c)
-	case endpointslicemirroring.Name:
-		return endpointslicemirroring.New(c)
-	case nodeipam.Name:
-		return nodeipam.New(c)
-	case nodelifecycle.Name:
-		return nodelifecycle.New(c)
-	case tainteviction.Name:
-		return tainteviction.New(c)
-	case podgc.Name:
-		return podgc.New(c)
-	case job.Name:
-		return job.New(c)
-	case ttlafterfinished.Name:
-		return ttlafterfinished.New(c)
-	case daemonset.Name:
-		return daemonset.New(c)
-	case statefulset.Name:
-		return statefulset.New(c)
-	case cronjob.Name:
-		return cronjob.New(c)
+	for _, ctl := range controllers {
+		if ctl.name == name {
+			return ctl.build(c)
+		}
 	}
 	return nil, fmt.Errorf("unknown controller %q", name)
 }

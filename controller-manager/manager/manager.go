@@ -1,8 +1,9 @@
 // Package manager is the controller manager as a library: Options from
-// flags, Validate, New, then Run(ctx), or Start / Ready / Close for tests
-// and for running it in-process. It builds the shared informers and one
-// client per controller, runs the enabled controllers (under leader
-// election when asked) and serves /healthz, /readyz and /metrics.
+// flags, Validate, New; the Manager is a component.Component (Start,
+// Ready, Done, Err, Close) and Run does all of that for the binary. It
+// builds the shared informers and one client per controller, runs the
+// enabled controllers (under leader election when asked) and serves
+// /healthz, /readyz and /metrics.
 //
 // Lifecycle:
 //
@@ -18,8 +19,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"time"
 
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/discovery"
@@ -33,7 +34,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
-	"coracle.dev/shared/kubeconfig"
+	"coracle.dev/shared/apiclient"
+	"coracle.dev/shared/component"
 	"coracle.dev/shared/leaderelection"
 	"coracle.dev/shared/statusserver"
 
@@ -60,30 +62,21 @@ type Config struct {
 	// Identity is this replica's name in leader election; "" means
 	// hostname plus a unique suffix.
 	Identity string
-	// Tuning for tests: zero values mean the production defaults.
-	PodGCPeriod    time.Duration
-	JobBackoffBase time.Duration
-	JobBackoffMax  time.Duration
-	GCResyncPeriod time.Duration
 }
 
 // Manager is a controller manager.
 type Manager struct {
-	cfg         Config
-	log         *zap.Logger
-	rest        *rest.Config
-	enabled     []string
-	status      *statusserver.Server
-	metrics     *metrics.Metrics
-	broadcaster record.EventBroadcaster
+	component.Lifecycle
 
-	ready     chan struct{}
-	readyOnce sync.Once
-	cancel    context.CancelFunc
-	done      chan struct{}
-	runErr    error // set before done is closed
-	closeOnce sync.Once
+	cfg     Config
+	log     *zap.Logger
+	rest    *rest.Config
+	enabled []string
+	status  *statusserver.Server
+	metrics *metrics.Metrics
 }
+
+var _ component.Component = (*Manager)(nil)
 
 // New checks cfg and prepares a manager; nothing runs until Start.
 func New(cfg Config) (*Manager, error) {
@@ -100,128 +93,100 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	rc := cfg.RESTConfig
-	if rc == nil {
-		var err error
-		if rc, err = kubeconfig.RESTConfig(cfg.Kubeconfig); err != nil {
-			return nil, err
-		}
+	clients, err := apiclient.New(apiclient.Options{
+		Kubeconfig: cfg.Kubeconfig, RESTConfig: cfg.RESTConfig, QPS: cfg.KubeAPIQPS, Burst: cfg.KubeAPIBurst,
+	})
+	if err != nil {
+		return nil, err
 	}
-	rc = rest.CopyConfig(rc)
-	rc.QPS, rc.Burst = cfg.KubeAPIQPS, cfg.KubeAPIBurst
 	status := statusserver.New(cfg.StatusAddress, cfg.Log)
 	return &Manager{
-		cfg: cfg, log: cfg.Log, rest: rc, enabled: enabled, status: status,
+		cfg: cfg, log: cfg.Log, rest: clients.REST, enabled: enabled, status: status,
 		metrics: metrics.New(status.Registry()),
-		ready:   make(chan struct{}), done: make(chan struct{}),
 	}, nil
 }
 
-// Start serves the status endpoint and starts the controllers in the
-// background (once elected, with --leader-elect).
-func (m *Manager) Start(ctx context.Context) error {
-	rootCA, err := m.rootCA()
-	if err != nil {
-		return err
-	}
-	m.status.AddReadyCheck("controllers", func(context.Context) error {
-		select {
-		case <-m.ready:
-			return nil
-		default:
-			if m.cfg.LeaderElect {
-				return errors.New("not leading (or caches not synced)")
+// Daemon is the controller-manager binary's command line, for
+// component.Main.
+func Daemon() component.Daemon[Options] {
+	return component.Daemon[Options]{
+		Name: "controller-manager",
+		AddFlags: func(fs *pflag.FlagSet) {
+			o := DefaultOptions()
+			o.AddFlags(fs)
+		},
+		Defaults: DefaultOptions,
+		Run: func(ctx context.Context, o Options, log *zap.Logger) error {
+			err := Run(ctx, Config{Options: o, Log: log})
+			if errors.Is(err, ErrLostLease) {
+				log.Error("lost the leader lease; exiting")
 			}
-			return errors.New("caches not synced")
-		}
-	})
-	if err := m.status.Start(); err != nil {
-		return fmt.Errorf("status server: %w", err)
+			return err
+		},
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	m.cancel = cancel
-	go func() {
-		defer close(m.done)
-		if !m.cfg.LeaderElect {
-			m.runErr = m.runControllers(runCtx, rootCA)
-			return
-		}
-		client, err := kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(m.rest), "leader-election"))
-		if err != nil {
-			m.runErr = err
-			return
-		}
-		var workErr error
-		m.runErr = leaderelection.Run(runCtx, leaderelection.Config{
-			Client: client, Name: LeaseName, Identity: m.cfg.Identity,
-			LeaseDuration: m.cfg.LeaderElectLeaseDuration,
-			RenewDeadline: m.cfg.LeaderElectRenewDeadline,
-			RetryPeriod:   m.cfg.LeaderElectRetryPeriod,
-			Log:           m.log,
-		}, func(leadCtx context.Context) {
-			workErr = m.runControllers(leadCtx, rootCA)
-		})
-		if m.runErr == nil {
-			m.runErr = workErr
-		}
-	}()
-	return nil
 }
 
-// Ready is closed once the controllers run with synced caches.
-func (m *Manager) Ready() <-chan struct{} { return m.ready }
-
-// Done is closed when the manager stopped: Close was called, its context
-// ended, or it lost its lease.
-func (m *Manager) Done() <-chan struct{} { return m.done }
-
-// Err is why the manager stopped, after Done: nil for a normal stop,
-// ErrLostLease when leadership was lost.
-func (m *Manager) Err() error {
-	<-m.done
-	return m.runErr
-}
-
-// StatusAddr is the address /healthz, /readyz and /metrics listen on.
-func (m *Manager) StatusAddr() string { return m.status.Addr() }
-
-// Close stops every controller and waits for their workers, stops the
-// event broadcaster (after flushing what it can), releases the lease if
-// held, and stops the status server.
-func (m *Manager) Close() error {
-	var err error
-	m.closeOnce.Do(func() {
-		if m.cancel != nil {
-			m.cancel()
-			<-m.done
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err = m.status.Close(ctx)
-	})
-	return err
-}
-
-// Run starts the manager and blocks until ctx ends or leadership is lost.
+// Run starts the manager and blocks until ctx ends or leadership is lost
+// (ErrLostLease).
 func Run(ctx context.Context, cfg Config) error {
 	m, err := New(cfg)
 	if err != nil {
 		return err
 	}
-	if err := m.Start(ctx); err != nil {
-		return err
-	}
-	m.log.Info("controller manager started", zap.Strings("controllers", m.enabled), zap.String("status", m.StatusAddr()), zap.Bool("leaderElect", cfg.LeaderElect))
-	select {
-	case <-ctx.Done():
-	case <-m.done:
-	}
-	closeErr := m.Close()
-	if err := m.Err(); err != nil {
-		return err
-	}
-	return closeErr
+	return component.Run(ctx, m)
 }
+
+// Start serves the status endpoint and starts the controllers in the
+// background (once elected, with --leader-elect); ctx bounds the start
+// only.
+func (m *Manager) Start(context.Context) error {
+	return m.Lifecycle.Start(func(ctx context.Context) error {
+		rootCA, err := m.rootCA()
+		if err != nil {
+			return err
+		}
+		notReady := "caches not synced"
+		if m.cfg.LeaderElect {
+			notReady = "not leading (or caches not synced)"
+		}
+		if err := m.ServeStatus(m.status, "controllers", notReady); err != nil {
+			return fmt.Errorf("status server: %w", err)
+		}
+		m.Go(ctx, func(ctx context.Context) error { return m.run(ctx, rootCA) })
+		m.log.Info("controller manager started", zap.Strings("controllers", m.enabled),
+			zap.String("status", m.StatusAddress()), zap.Bool("leaderElect", m.cfg.LeaderElect))
+		return nil
+	})
+}
+
+// run runs the controllers, at once or while this replica leads; it
+// returns ErrLostLease when leadership is lost.
+func (m *Manager) run(ctx context.Context, rootCA []byte) error {
+	if !m.cfg.LeaderElect {
+		return m.runControllers(ctx, rootCA)
+	}
+	client, err := kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(m.rest), "leader-election"))
+	if err != nil {
+		return err
+	}
+	var workErr error
+	err = leaderelection.Run(ctx, leaderelection.Config{
+		Client: client, Name: LeaseName, Identity: m.cfg.Identity,
+		LeaseDuration: m.cfg.LeaderElectLeaseDuration,
+		RenewDeadline: m.cfg.LeaderElectRenewDeadline,
+		RetryPeriod:   m.cfg.LeaderElectRetryPeriod,
+		Log:           m.log,
+	}, func(leadCtx context.Context) {
+		workErr = m.runControllers(leadCtx, rootCA)
+	})
+	if err != nil {
+		return err
+	}
+	return workErr
+}
+
+// StatusAddress is the address /healthz, /readyz and /metrics listen on.
+func (m *Manager) StatusAddress() string { return m.status.Addr() }
 
 // rootCA is the CA the root CA publisher writes: --root-ca-file, else
 // the kubeconfig's certificate authority.
@@ -263,18 +228,8 @@ func (m *Manager) runControllers(ctx context.Context, rootCA []byte) error {
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: eventClient.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 
-	settings := controller.Settings{
-		ClusterCIDR:              m.cfg.ClusterCIDR,
-		NodeCIDRMaskSize:         m.cfg.NodeCIDRMaskSize,
-		NodeMonitorPeriod:        m.cfg.NodeMonitorPeriod,
-		NodeMonitorGracePeriod:   m.cfg.NodeMonitorGracePeriod,
-		RootCA:                   rootCA,
-		TerminatedPodGCThreshold: m.cfg.TerminatedPodGCThreshold,
-		PodGCPeriod:              m.cfg.PodGCPeriod,
-		JobBackoffBase:           m.cfg.JobBackoffBase,
-		JobBackoffMax:            m.cfg.JobBackoffMax,
-		GCResyncPeriod:           m.cfg.GCResyncPeriod,
-	}
+	settings := m.cfg.Settings
+	settings.RootCA = rootCA
 	var runners []controller.Runner
 	for _, name := range m.enabled {
 		cc := rest.AddUserAgent(rest.CopyConfig(base), "controller-manager/"+name)
@@ -325,7 +280,7 @@ func (m *Manager) runControllers(ctx context.Context, rootCA []byte) error {
 		}
 	}
 	if ctx.Err() == nil {
-		m.readyOnce.Do(func() { close(m.ready) })
+		m.MarkReady()
 		m.log.Info("controllers running", zap.Strings("controllers", m.enabled))
 	}
 	<-ctx.Done()

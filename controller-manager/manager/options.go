@@ -3,11 +3,12 @@ package manager
 import (
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"coracle.dev/controller-manager/internal/controller"
 )
 
 // Options are the controller manager's settings: its flags, its YAML
@@ -25,16 +26,12 @@ type Options struct {
 	KubeAPIQPS      float32  `mapstructure:"kube-api-qps"`
 	KubeAPIBurst    int      `mapstructure:"kube-api-burst"`
 
-	ClusterCIDR              string        `mapstructure:"cluster-cidr"`
-	NodeCIDRMaskSize         int           `mapstructure:"node-cidr-mask-size"`
-	NodeMonitorGracePeriod   time.Duration `mapstructure:"node-monitor-grace-period"`
-	NodeMonitorPeriod        time.Duration `mapstructure:"node-monitor-period"`
-	RootCAFile               string        `mapstructure:"root-ca-file"`
-	TerminatedPodGCThreshold int           `mapstructure:"terminated-pod-gc-threshold"`
+	// Settings are the controllers' own knobs: their flags, defaults
+	// and checks are in package controller.
+	controller.Settings `mapstructure:",squash"`
+	RootCAFile          string `mapstructure:"root-ca-file"`
 
 	StatusAddress string `mapstructure:"status-address"`
-	LogLevel      string `mapstructure:"log-level"`
-	LogFormat     string `mapstructure:"log-format"`
 }
 
 // DefaultOptions are Kubernetes' defaults where Kubernetes has one.
@@ -47,14 +44,8 @@ func DefaultOptions() Options {
 		ConcurrentSyncs:          5,
 		KubeAPIQPS:               20,
 		KubeAPIBurst:             30,
-		ClusterCIDR:              "10.244.0.0/16",
-		NodeCIDRMaskSize:         24,
-		NodeMonitorGracePeriod:   40 * time.Second,
-		NodeMonitorPeriod:        5 * time.Second,
-		TerminatedPodGCThreshold: 12500,
+		Settings:                 controller.DefaultSettings(),
 		StatusAddress:            "127.0.0.1:10257",
-		LogLevel:                 "info",
-		LogFormat:                "json",
 	}
 }
 
@@ -69,15 +60,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.ConcurrentSyncs, "concurrent-syncs", o.ConcurrentSyncs, "objects each controller reconciles at once")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "requests per second each controller may send to the apiserver")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "burst of requests each controller may send above its QPS")
-	fs.StringVar(&o.ClusterCIDR, "cluster-cidr", o.ClusterCIDR, "pod CIDR of the cluster, cut into one podCIDR per node; empty turns node IPAM off")
-	fs.IntVar(&o.NodeCIDRMaskSize, "node-cidr-mask-size", o.NodeCIDRMaskSize, "prefix length of each node's podCIDR")
-	fs.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", o.NodeMonitorGracePeriod, "how long a node may go without renewing its Lease or status before it is Unknown")
-	fs.DurationVar(&o.NodeMonitorPeriod, "node-monitor-period", o.NodeMonitorPeriod, "how often node health is checked")
+	o.Settings.AddFlags(fs)
 	fs.StringVar(&o.RootCAFile, "root-ca-file", o.RootCAFile, "cluster CA published as kube-root-ca.crt in every namespace; default: the kubeconfig's CA")
-	fs.IntVar(&o.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", o.TerminatedPodGCThreshold, "finished pods kept before the oldest are deleted; 0 or less keeps all")
 	fs.StringVar(&o.StatusAddress, "status-address", o.StatusAddress, "address of /healthz, /readyz and /metrics")
-	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
-	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "json or console")
 }
 
 // Validate checks the options.
@@ -89,25 +74,14 @@ func (o Options) Validate() error {
 	if _, err := o.EnabledControllers(); err != nil {
 		errs = append(errs, err)
 	}
-	if o.ClusterCIDR != "" {
-		_, cidr, err := net.ParseCIDR(o.ClusterCIDR)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--cluster-cidr: %w", err))
-		} else {
-			ones, bits := cidr.Mask.Size()
-			if o.NodeCIDRMaskSize < ones || o.NodeCIDRMaskSize > bits || o.NodeCIDRMaskSize-ones > 16 {
-				errs = append(errs, fmt.Errorf("--node-cidr-mask-size %d: must be between %d and %d and cut the cluster CIDR into at most 65536 ranges", o.NodeCIDRMaskSize, ones, bits))
-			}
-		}
+	if err := o.Settings.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.ConcurrentSyncs < 1 {
 		errs = append(errs, errors.New("--concurrent-syncs must be at least 1"))
 	}
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst < 1 {
 		errs = append(errs, errors.New("--kube-api-qps must be positive and --kube-api-burst at least 1"))
-	}
-	if o.NodeMonitorPeriod <= 0 || o.NodeMonitorGracePeriod <= 0 {
-		errs = append(errs, errors.New("--node-monitor-period and --node-monitor-grace-period must be positive"))
 	}
 	if o.LeaderElect && (o.LeaderElectRenewDeadline >= o.LeaderElectLeaseDuration || o.LeaderElectRetryPeriod <= 0) {
 		errs = append(errs, errors.New("leader election: renew deadline must be shorter than the lease duration, and the retry period positive"))

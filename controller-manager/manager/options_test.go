@@ -6,10 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/spf13/pflag"
-
-	"coracle.dev/shared/config"
 )
 
 func TestEnabledControllers(t *testing.T) {
@@ -85,10 +81,7 @@ func TestFlagsAndConfig(t *testing.T) {
 	if err := writeFile(file, "cluster-cidr: 10.100.0.0/16\nnode-monitor-grace-period: 20s\ncontrollers: ['*', -cronjob]\n"); err != nil {
 		t.Fatal(err)
 	}
-	o := DefaultOptions()
-	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	o.AddFlags(fs)
-	err := config.Load(fs, []string{"--kubeconfig", "/k", "--leader-elect", "--node-cidr-mask-size", "26", "--config", file}, &o)
+	o, _, err := Daemon().Load([]string{"--kubeconfig", "/k", "--leader-elect", "--node-cidr-mask-size", "26", "--config", file})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,3 +101,18 @@ func TestFlagsAndConfig(t *testing.T) {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// The example configuration shipped in deploy/ loads with the binary's
+// flags and validates.
+func TestExampleConfigLoads(t *testing.T) {
+	o, logOpts, err := Daemon().Load([]string{"--config", "../../deploy/config/controller-manager.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Validate(); err != nil {
+		t.Errorf("validate: %v", err)
+	}
+	if logOpts.Level != "info" || logOpts.Format != "json" {
+		t.Errorf("log options %+v", logOpts)
+	}
+}

@@ -1,12 +1,23 @@
-// Package controller is the contract between the controller manager and
-// the controllers it runs: every controller is built from a Context and
-// runs until its context ends. The controllers themselves live in the
-// sub-packages, one per controller.
+// Package controller is what every controller of the controller manager
+// is built on, and the contract between them and the manager.
+//
+// The contract: a controller is built from a Context and is a Runner,
+// whose Run blocks until its context ends. The base: a Base holds a
+// controller's work queue, its workers and the event handlers that fill
+// the queue with keys (Handlers, Objects, Owners, ExpectedPods), and runs
+// them all once the informers it reads have synced, the shape of
+// kubernetes/sample-controller. A controller package then holds only
+// its informers and which objects map to which keys, its sync(key), its
+// Decide and Plan, and the actions that carry a plan out.
+//
+// The controllers live in the sub-packages, one per controller; the
+// parts several of them share (claiming, expectations, pod creation, pod
+// state, Service backends, the template hash) live in
+// internal/controllerkit.
 package controller
 
 import (
 	"context"
-	"time"
 
 	"go.uber.org/zap"
 	"k8s.io/client-go/discovery"
@@ -17,7 +28,6 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
-	"coracle.dev/controller-manager/internal/controller/reconcile"
 	"coracle.dev/controller-manager/internal/metrics"
 )
 
@@ -53,35 +63,7 @@ type Context struct {
 	Settings Settings
 }
 
-// Settings are the knobs of individual controllers.
-type Settings struct {
-	// ClusterCIDR and NodeCIDRMaskSize drive node IPAM; an empty
-	// ClusterCIDR turns it off.
-	ClusterCIDR      string
-	NodeCIDRMaskSize int
-	// NodeMonitorPeriod and NodeMonitorGracePeriod drive node lifecycle.
-	NodeMonitorPeriod      time.Duration
-	NodeMonitorGracePeriod time.Duration
-	// RootCA is the PEM the root CA publisher writes into every namespace.
-	RootCA []byte
-	// TerminatedPodGCThreshold is how many finished pods the pod GC keeps.
-	TerminatedPodGCThreshold int
-	// PodGCPeriod is how often the pod GC looks; 0 means 20s.
-	PodGCPeriod time.Duration
-	// JobBackoffBase and JobBackoffMax bound a Job's pod re-creation
-	// back-off; 0 means 10s and 6m as in Kubernetes.
-	JobBackoffBase, JobBackoffMax time.Duration
-	// GCResyncPeriod is how often the garbage collector looks for newly
-	// served resources; 0 means 30s.
-	GCResyncPeriod time.Duration
-}
-
-// NewQueue returns the controller's work queue of string keys.
-func (c Context) NewQueue() *reconcile.Queue[string] {
-	return reconcile.New[string](c.QueueOptions(c.Name))
-}
-
 // QueueOptions are the options of a queue named name.
-func (c Context) QueueOptions(name string) reconcile.Options {
-	return reconcile.Options{Name: name, Metrics: c.Metrics, Clock: c.Clock, Log: c.Log}
+func (c Context) QueueOptions(name string) QueueOptions {
+	return QueueOptions{Name: name, Metrics: c.Metrics, Clock: c.Clock, Log: c.Log}
 }

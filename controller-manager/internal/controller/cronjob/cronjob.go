@@ -24,12 +24,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
 )
 
 // Name is the controller's name.
@@ -39,69 +37,33 @@ var kind = batchv1.SchemeGroupVersion.WithKind("CronJob")
 
 // Controller is the CronJob controller.
 type Controller struct {
+	*controller.Base
 	client   kubernetes.Interface
 	cronJobs batchlisters.CronJobLister
 	jobs     batchlisters.JobLister
-	synced   []cache.InformerSynced
-	queue    *reconcile.Queue[string]
 	recorder record.EventRecorder
 	log      *zap.Logger
 	clock    clock.PassiveClock
-	workers  int
 }
 
 // New builds the controller.
 func New(c controller.Context) (*Controller, error) {
 	cjInf := c.Informers.Batch().V1().CronJobs()
 	jobInf := c.Informers.Batch().V1().Jobs()
-	ctl := &Controller{
-		client: c.Client, cronJobs: cjInf.Lister(), jobs: jobInf.Lister(),
-		synced: []cache.InformerSynced{cjInf.Informer().HasSynced, jobInf.Informer().HasSynced},
-		queue:  c.NewQueue(), recorder: c.Recorder, log: c.Log, clock: c.Clock, workers: c.Workers,
-	}
-	if _, err := cjInf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
-		return nil, err
-	}
-	onJob := func(obj any) {
-		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = t.Obj
-		}
-		j, ok := obj.(*batchv1.Job)
-		if !ok {
-			return
-		}
-		if ref := metav1.GetControllerOfNoCopy(j); ref != nil && ref.Kind == kind.Kind {
-			ctl.queue.Add(j.Namespace + "/" + ref.Name)
-		}
-	}
-	if _, err := jobInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: onJob, UpdateFunc: func(_, o any) { onJob(o) }, DeleteFunc: onJob,
-	}); err != nil {
-		return nil, err
-	}
-	return ctl, nil
-}
-
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced...) {
-		return
-	}
-	c.queue.Run(ctx, c.workers, c.sync)
+	ctl := &Controller{client: c.Client, cronJobs: cjInf.Lister(), jobs: jobInf.Lister(), recorder: c.Recorder, log: c.Log, clock: c.Clock}
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	return ctl, errors.Join(
+		ctl.Watch(cjInf.Informer(), ctl.Objects()),
+		ctl.Watch(jobInf.Informer(), ctl.Owners(kind)),
+	)
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	cached, err := c.cronJobs.CronJobs(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	cached, ok, err := controller.Get[*batchv1.CronJob](key, c.cronJobs.CronJobs)
+	if !ok {
 		return err
 	}
+	ns, name := cached.Namespace, cached.Name
 	cj := cached.DeepCopy()
 	all, err := c.jobs.Jobs(ns).List(labels.Everything())
 	if err != nil {
@@ -146,7 +108,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			}
 			runErr = c.run(ctx, cj, plan, loc)
 			if plan.Next > 0 {
-				c.queue.AddAfter(key, plan.Next)
+				c.EnqueueAfter(key, plan.Next)
 			}
 		}
 	}

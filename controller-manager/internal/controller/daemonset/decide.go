@@ -1,22 +1,18 @@
 package daemonset
 
 import (
-	"encoding/json"
-	"fmt"
-	"hash/fnv"
 	"sort"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	"k8s.io/klog/v2"
 
 	schedcorev1 "k8s.io/component-helpers/scheduling/corev1"
 
-	"coracle.dev/controller-manager/internal/controller/podstate"
+	"coracle.dev/controller-manager/internal/controllerkit/podstate"
 )
 
 // Labels on daemon pods, as Kubernetes sets them.
@@ -24,17 +20,6 @@ const (
 	HashLabel       = appsv1.ControllerRevisionHashLabelKey
 	GenerationLabel = appsv1.DeprecatedTemplateGeneration
 )
-
-// Hash is the revision of a DaemonSet's template.
-func Hash(template *corev1.PodTemplateSpec, collisionCount *int32) string {
-	h := fnv.New32a()
-	b, _ := json.Marshal(template)
-	h.Write(b)
-	if collisionCount != nil {
-		fmt.Fprint(h, *collisionCount)
-	}
-	return rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
-}
 
 // Tolerations Kubernetes adds to every daemon pod, so that daemons run
 // on nodes that are not ready, unreachable, under pressure or cordoned.

@@ -8,12 +8,15 @@
 // conditions, with progressDeadlineSeconds.
 //
 // All state is in the API objects, so a new leader carries on where a
-// dead one stopped. The pure functions in decide.go size the ReplicaSets;
-// this file and rollout.go read the cache and write the results.
+// dead one stopped. A sync reads the Deployment and its ReplicaSets from
+// the cache (this file), Decide makes its Plan (decide.go, on the pure
+// sizing of sizing.go, revisions of revision.go and status of
+// status.go), and apply.go carries the plan out.
 package deployment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -27,13 +30,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/claim"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
+	"coracle.dev/controller-manager/internal/controllerkit/claim"
 )
 
 // Name is the controller's name.
@@ -43,16 +44,14 @@ var kind = appsv1.SchemeGroupVersion.WithKind("Deployment")
 
 // Controller is the Deployment controller.
 type Controller struct {
+	*controller.Base
 	client   kubernetes.Interface
 	dLister  appslisters.DeploymentLister
 	rsLister appslisters.ReplicaSetLister
 	pods     corelisters.PodLister
-	synced   []cache.InformerSynced
-	queue    *reconcile.Queue[string]
 	recorder record.EventRecorder
 	log      *zap.Logger
 	clock    clock.PassiveClock
-	workers  int
 }
 
 // New builds the controller.
@@ -62,56 +61,28 @@ func New(c controller.Context) (*Controller, error) {
 	podInf := c.Informers.Core().V1().Pods()
 	ctl := &Controller{
 		client: c.Client, dLister: dInf.Lister(), rsLister: rsInf.Lister(), pods: podInf.Lister(),
-		synced: []cache.InformerSynced{dInf.Informer().HasSynced, rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		queue:  c.NewQueue(), recorder: c.Recorder, log: c.Log, clock: c.Clock, workers: c.Workers,
+		recorder: c.Recorder, log: c.Log, clock: c.Clock,
 	}
-	if _, err := dInf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
-		return nil, err
-	}
-	onRS := func(obj any) {
-		rs, ok := obj.(*appsv1.ReplicaSet)
-		if !ok {
-			t, ok := obj.(cache.DeletedFinalStateUnknown)
-			if !ok {
-				return
-			}
-			if rs, ok = t.Obj.(*appsv1.ReplicaSet); !ok {
-				return
-			}
-		}
-		ctl.enqueueForReplicaSet(rs)
-	}
-	if _, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: onRS,
-		UpdateFunc: func(oldObj, newObj any) {
-			old, rs := oldObj.(*appsv1.ReplicaSet), newObj.(*appsv1.ReplicaSet)
-			if old.ResourceVersion == rs.ResourceVersion {
-				return
-			}
-			// A release moves the ReplicaSet from one owner to none.
-			if !reflect.DeepEqual(metav1.GetControllerOfNoCopy(old), metav1.GetControllerOfNoCopy(rs)) ||
-				!reflect.DeepEqual(old.Labels, rs.Labels) {
-				ctl.enqueueForReplicaSet(old)
-			}
-			ctl.enqueueForReplicaSet(rs)
-		},
-		DeleteFunc: onRS,
-	}); err != nil {
-		return nil, err
-	}
-	// Recreate waits for the old pods to be gone.
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		DeleteFunc: func(obj any) {
-			pod, ok := obj.(*corev1.Pod)
-			if !ok {
-				t, ok := obj.(cache.DeletedFinalStateUnknown)
-				if !ok {
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	return ctl, errors.Join(
+		ctl.Watch(dInf.Informer(), ctl.Objects()),
+		ctl.Watch(rsInf.Informer(), controller.Handlers[*appsv1.ReplicaSet]{
+			Add: ctl.enqueueForReplicaSet,
+			Update: func(old, rs *appsv1.ReplicaSet) {
+				if old.ResourceVersion == rs.ResourceVersion {
 					return
 				}
-				if pod, ok = t.Obj.(*corev1.Pod); !ok {
-					return
+				// A release moves the ReplicaSet from one owner to none.
+				if !reflect.DeepEqual(metav1.GetControllerOfNoCopy(old), metav1.GetControllerOfNoCopy(rs)) ||
+					!reflect.DeepEqual(old.Labels, rs.Labels) {
+					ctl.enqueueForReplicaSet(old)
 				}
-			}
+				ctl.enqueueForReplicaSet(rs)
+			},
+			Delete: ctl.enqueueForReplicaSet,
+		}),
+		// Recreate waits for the old pods to be gone.
+		ctl.Watch(podInf.Informer(), controller.Handlers[*corev1.Pod]{Delete: func(pod *corev1.Pod) {
 			ref := metav1.GetControllerOfNoCopy(pod)
 			if ref == nil || ref.Kind != "ReplicaSet" {
 				return
@@ -121,26 +92,15 @@ func New(c controller.Context) (*Controller, error) {
 				return
 			}
 			if d := ctl.owner(rs); d != nil && d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
-				ctl.queue.Add(d.Namespace + "/" + d.Name)
+				ctl.Enqueue(controller.Key(d))
 			}
-		},
-	}); err != nil {
-		return nil, err
-	}
-	return ctl, nil
-}
-
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced...) {
-		return
-	}
-	c.queue.Run(ctx, c.workers, c.sync)
+		}}),
+	)
 }
 
 func (c *Controller) owner(rs *appsv1.ReplicaSet) *appsv1.Deployment {
-	ref := metav1.GetControllerOfNoCopy(rs)
-	if ref == nil || ref.Kind != kind.Kind || ref.APIVersion != kind.GroupVersion().String() {
+	ref := controller.OwnerRef(rs, kind)
+	if ref == nil {
 		return nil
 	}
 	d, err := c.dLister.Deployments(rs.Namespace).Get(ref.Name)
@@ -152,7 +112,7 @@ func (c *Controller) owner(rs *appsv1.ReplicaSet) *appsv1.Deployment {
 
 func (c *Controller) enqueueForReplicaSet(rs *appsv1.ReplicaSet) {
 	if d := c.owner(rs); d != nil {
-		c.queue.Add(d.Namespace + "/" + d.Name)
+		c.Enqueue(controller.Key(d))
 		return
 	}
 	if metav1.GetControllerOfNoCopy(rs) != nil {
@@ -168,20 +128,13 @@ func (c *Controller) enqueueForReplicaSet(rs *appsv1.ReplicaSet) {
 		if err != nil || sel.Empty() || !sel.Matches(labels.Set(rs.Labels)) {
 			continue
 		}
-		c.queue.Add(d.Namespace + "/" + d.Name)
+		c.Enqueue(controller.Key(d))
 	}
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	cached, err := c.dLister.Deployments(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	cached, ok, err := controller.Get[*appsv1.Deployment](key, c.dLister.Deployments)
+	if !ok {
 		return err
 	}
 	d := cached.DeepCopy()
@@ -189,7 +142,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		c.recorder.Eventf(d, corev1.EventTypeWarning, "SelectingAll", "This deployment is selecting all pods. A non-empty selector is required.")
 		if d.Status.ObservedGeneration < d.Generation {
 			d.Status.ObservedGeneration = d.Generation
-			_, err := c.client.AppsV1().Deployments(ns).UpdateStatus(ctx, d, metav1.UpdateOptions{})
+			_, err := c.client.AppsV1().Deployments(d.Namespace).UpdateStatus(ctx, d, metav1.UpdateOptions{})
 			return ignoreGone(err)
 		}
 		return nil
@@ -198,24 +151,15 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	r := &rollout{c: c, d: d, rsList: rsList}
-	if d.DeletionTimestamp != nil {
-		return r.syncStatusOnly(ctx)
-	}
-	if err := r.checkPausedConditions(ctx); err != nil {
-		return err
-	}
-	if d.Spec.Paused {
-		return r.scaleAndSync(ctx)
-	}
-	newRS := FindNewReplicaSet(d, rsList)
-	if IsScalingEvent(d, all(newRS, FindOldReplicaSets(rsList, newRS))) {
-		return r.scaleAndSync(ctx)
-	}
+	var pods map[types.UID][]*corev1.Pod
 	if d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
-		return r.recreate(ctx)
+		if pods, err = c.podsByReplicaSet(d, rsList); err != nil {
+			return err
+		}
 	}
-	return r.rolling(ctx)
+	plan := Decide(State{Deployment: d, ReplicaSets: rsList, Pods: pods, Now: c.clock.Now()})
+	r := &rollout{c: c, d: d, rsList: rsList}
+	return r.apply(ctx, plan)
 }
 
 // replicaSetsFor claims the ReplicaSets of d: adopting matching orphans,

@@ -1,17 +1,15 @@
 package deployment
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.txt with the sequences the code produces now")
+	"coracle.dev/shared/golden"
+)
 
 // TestRolloutSequences plays whole rolling updates with the pure sizing
 // functions against a simple world — a ReplicaSet's pods follow its spec
@@ -77,20 +75,7 @@ func TestRolloutSequences(t *testing.T) {
 			if replicasOf(newRS) != tt.replicas || replicasOf(oldRS) != 0 {
 				t.Errorf("rollout did not finish: old %d new %d", replicasOf(oldRS), replicasOf(newRS))
 			}
-			golden := filepath.Join("testdata", "rollout_"+tt.name+".txt")
-			if *update {
-				if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if string(want) != b.String() {
-				t.Errorf("sequence differs from %s:\n--- got\n%s--- want\n%s", golden, b.String(), want)
-			}
+			golden.Assert(t, filepath.Join("testdata", "rollout_"+tt.name+".txt"), b.String())
 		})
 	}
 }

@@ -8,11 +8,11 @@ package endpoints
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,8 +23,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/backends"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
+	"coracle.dev/controller-manager/internal/controllerkit/backends"
 )
 
 // Name is the controller's name.
@@ -32,14 +31,11 @@ const Name = "endpoints-controller"
 
 // Controller is the Endpoints controller.
 type Controller struct {
+	*controller.Base
 	client    kubernetes.Interface
 	services  corelisters.ServiceLister
 	pods      corelisters.PodLister
 	endpoints corelisters.EndpointsLister
-	synced    []cache.InformerSynced
-	queue     *reconcile.Queue[string]
-	log       *zap.Logger
-	workers   int
 }
 
 // New builds the controller.
@@ -47,71 +43,15 @@ func New(c controller.Context) (*Controller, error) {
 	svcInf := c.Informers.Core().V1().Services()
 	podInf := c.Informers.Core().V1().Pods()
 	epInf := c.Informers.Core().V1().Endpoints()
-	ctl := &Controller{
-		client: c.Client, services: svcInf.Lister(), pods: podInf.Lister(), endpoints: epInf.Lister(),
-		synced: []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced, epInf.Informer().HasSynced},
-		queue:  c.NewQueue(), log: c.Log, workers: c.Workers,
-	}
-	if _, err := svcInf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
-		return nil, err
-	}
-	if _, err := podInf.Informer().AddEventHandler(PodHandlers(ctl.services, ctl.queue)); err != nil {
-		return nil, err
-	}
-	// Endpoints deleted or changed by hand come back as they should be.
-	if _, err := epInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		UpdateFunc: func(_, obj any) {
-			if key, ok := reconcile.KeyFunc(obj); ok {
-				ctl.queue.Add(key)
-			}
-		},
-		DeleteFunc: func(obj any) {
-			if key, ok := reconcile.KeyFunc(obj); ok {
-				ctl.queue.Add(key)
-			}
-		},
-	}); err != nil {
-		return nil, err
-	}
-	return ctl, nil
-}
-
-// PodHandlers queue the Services that select a pod before and after
-// each change.
-func PodHandlers(services corelisters.ServiceLister, q *reconcile.Queue[string]) cache.ResourceEventHandlerFuncs {
-	enqueue := func(obj any) {
-		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = t.Obj
-		}
-		pod, ok := obj.(*corev1.Pod)
-		if !ok {
-			return
-		}
-		for _, key := range backends.ServicesSelecting(services, pod) {
-			q.Add(key)
-		}
-	}
-	return cache.ResourceEventHandlerFuncs{
-		AddFunc: enqueue,
-		UpdateFunc: func(oldObj, newObj any) {
-			if oldObj.(*corev1.Pod).ResourceVersion == newObj.(*corev1.Pod).ResourceVersion {
-				return
-			}
-			enqueue(newObj)
-			if !labels.Equals(oldObj.(*corev1.Pod).Labels, newObj.(*corev1.Pod).Labels) {
-				enqueue(oldObj)
-			}
-		},
-		DeleteFunc: enqueue,
-	}
-}
-
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced...) {
-		return
-	}
-	c.queue.Run(ctx, c.workers, c.sync)
+	ctl := &Controller{client: c.Client, services: svcInf.Lister(), pods: podInf.Lister(), endpoints: epInf.Lister()}
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	enqueue := func(ep *corev1.Endpoints) { ctl.Enqueue(controller.Key(ep)) }
+	return ctl, errors.Join(
+		ctl.Watch(svcInf.Informer(), ctl.Objects()),
+		ctl.Watch(podInf.Informer(), backends.PodHandlers(ctl.services, ctl.Enqueue)),
+		// Endpoints deleted or changed by hand come back as they should be.
+		ctl.Watch(epInf.Informer(), controller.Handlers[*corev1.Endpoints]{Update: func(_, ep *corev1.Endpoints) { enqueue(ep) }, Delete: enqueue}),
+	)
 }
 
 // Subsets is the pure part: the Endpoints subsets of svc given the pods

@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strings"
 
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -22,18 +21,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
-	discoveryclient "k8s.io/client-go/kubernetes/typed/discovery/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/backends"
-	"coracle.dev/controller-manager/internal/controller/endpoints"
-	"coracle.dev/controller-manager/internal/controller/expectations"
-	"coracle.dev/controller-manager/internal/controller/podstate"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
+	"coracle.dev/controller-manager/internal/controllerkit/backends"
+	"coracle.dev/controller-manager/internal/controllerkit/podstate"
 )
 
 // Name is the controller's name.
@@ -47,66 +41,25 @@ const MaxEndpointsPerSlice = 100
 
 // Controller is the EndpointSlice controller.
 type Controller struct {
+	*controller.Base
 	client   kubernetes.Interface
 	services corelisters.ServiceLister
 	pods     corelisters.PodLister
-	slices   discoverylisters.EndpointSliceLister
-	synced   []cache.InformerSynced
-	queue    *reconcile.Queue[string]
-	log      *zap.Logger
-	workers  int
-	// expect counts the slices a sync created that the informer has not
-	// shown yet: until it has, another sync would create them again.
-	expect *expectations.Expectations
+	slices   *Slices
 }
 
 // New builds the controller.
 func New(c controller.Context) (*Controller, error) {
 	svcInf := c.Informers.Core().V1().Services()
 	podInf := c.Informers.Core().V1().Pods()
-	sliceInf := c.Informers.Discovery().V1().EndpointSlices()
-	ctl := &Controller{
-		client: c.Client, services: svcInf.Lister(), pods: podInf.Lister(), slices: sliceInf.Lister(),
-		synced: []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced, sliceInf.Informer().HasSynced},
-		queue:  c.NewQueue(), log: c.Log, workers: c.Workers, expect: expectations.New(nil),
-	}
-	if _, err := svcInf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
-		return nil, err
-	}
-	if _, err := podInf.Informer().AddEventHandler(endpoints.PodHandlers(ctl.services, ctl.queue)); err != nil {
-		return nil, err
-	}
-	onSlice := func(obj any) {
-		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = t.Obj
-		}
-		s, ok := obj.(*discoveryv1.EndpointSlice)
-		if !ok || s.Labels[discoveryv1.LabelManagedBy] != ManagedBy || s.Labels[discoveryv1.LabelServiceName] == "" {
-			return
-		}
-		ctl.queue.Add(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
-	}
-	if _, err := sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) {
-			if s, ok := obj.(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelManagedBy] == ManagedBy {
-				ctl.expect.CreationObserved(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
-			}
-			onSlice(obj)
-		},
-		UpdateFunc: func(_, obj any) { onSlice(obj) },
-		DeleteFunc: onSlice,
-	}); err != nil {
-		return nil, err
-	}
-	return ctl, nil
-}
-
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced...) {
-		return
-	}
-	c.queue.Run(ctx, c.workers, c.sync)
+	ctl := &Controller{client: c.Client, services: svcInf.Lister(), pods: podInf.Lister()}
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	var err error
+	ctl.slices, err = WatchSlices(c, ctl.Base, ManagedBy)
+	return ctl, errors.Join(err,
+		ctl.Watch(svcInf.Informer(), ctl.Objects()),
+		ctl.Watch(podInf.Informer(), backends.PodHandlers(ctl.services, ctl.Enqueue)),
+	)
 }
 
 // Group is the endpoints of one slice-to-be and their ports.
@@ -253,9 +206,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
-	if !c.expect.Satisfied(key) {
-		// The slices created last time are not in the cache yet; their
-		// arrival queues the key again.
+	if c.slices.Pending(key) {
 		return nil
 	}
 	svc, err := c.services.Services(ns).Get(name)
@@ -273,9 +224,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	existing, err := c.slices.EndpointSlices(ns).List(labels.SelectorFromSet(labels.Set{
-		discoveryv1.LabelServiceName: name, discoveryv1.LabelManagedBy: ManagedBy,
-	}))
+	existing, err := c.slices.Of(ns, name)
 	if err != nil {
 		return err
 	}
@@ -296,55 +245,6 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	wantLabels[discoveryv1.LabelServiceName] = name
 	wantLabels[discoveryv1.LabelManagedBy] = ManagedBy
 
-	c.expect.Expect(key, len(plan.Create), nil)
-	ownerRef := *metav1.NewControllerRef(svc, corev1.SchemeGroupVersion.WithKind("Service"))
-	return Apply(ctx, c.client.DiscoveryV1().EndpointSlices(ns), mine, plan, wantLabels, func(g Group) *discoveryv1.EndpointSlice {
-		return &discoveryv1.EndpointSlice{
-			ObjectMeta: metav1.ObjectMeta{
-				GenerateName: name + "-", Namespace: ns, Labels: wantLabels,
-				OwnerReferences: []metav1.OwnerReference{ownerRef},
-			},
-			AddressType: addressType(svc), Endpoints: g.Endpoints, Ports: g.Ports,
-		}
-	}, func() { c.expect.CreationObserved(key) })
-}
-
-// Apply writes plan against existing (the slices it was made from):
-// slices with a new group or labels other than want are updated, groups
-// left over are created from newSlice, and the slices the plan drops are
-// deleted. createFailed is called for each creation that failed, which
-// the informer will therefore never show. A creation refused because the
-// namespace is terminating is not an error.
-func Apply(ctx context.Context, client discoveryclient.EndpointSliceInterface, existing []*discoveryv1.EndpointSlice, plan Plan,
-	want map[string]string, newSlice func(Group) *discoveryv1.EndpointSlice, createFailed func()) error {
-	var errs []error
-	for _, s := range existing {
-		g, update := plan.Update[s.Name]
-		if !update && labels.Equals(s.Labels, want) {
-			continue
-		}
-		next := s.DeepCopy()
-		next.Labels = want
-		if update {
-			next.Endpoints, next.Ports = g.Endpoints, g.Ports
-		}
-		if _, err := client.Update(ctx, next, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("update endpointslice %s/%s: %w", s.Namespace, s.Name, err))
-		}
-	}
-	for _, g := range plan.Create {
-		s := newSlice(g)
-		if _, err := client.Create(ctx, s, metav1.CreateOptions{}); err != nil {
-			createFailed()
-			if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-				errs = append(errs, fmt.Errorf("create endpointslice %s/%s*: %w", s.Namespace, s.GenerateName, err))
-			}
-		}
-	}
-	for _, n := range plan.Delete {
-		if err := client.Delete(ctx, n, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete endpointslice %s: %w", n, err))
-		}
-	}
-	return errors.Join(errs...)
+	c.slices.Expect(key, len(plan.Create))
+	return c.slices.Apply(ctx, c.client.DiscoveryV1().EndpointSlices(ns), svc, addressType(svc), mine, plan, wantLabels)
 }

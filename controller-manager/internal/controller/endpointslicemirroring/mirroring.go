@@ -13,22 +13,17 @@ import (
 	"sort"
 	"strings"
 
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"coracle.dev/controller-manager/internal/controller"
 	"coracle.dev/controller-manager/internal/controller/endpointslice"
-	"coracle.dev/controller-manager/internal/controller/expectations"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
 )
 
 // Name is the controller's name.
@@ -46,62 +41,25 @@ const MaxMirrored = 1000
 
 // Controller mirrors Endpoints into EndpointSlices.
 type Controller struct {
+	*controller.Base
 	client    kubernetes.Interface
 	services  corelisters.ServiceLister
 	endpoints corelisters.EndpointsLister
-	slices    discoverylisters.EndpointSliceLister
-	synced    []cache.InformerSynced
-	queue     *reconcile.Queue[string]
-	// expect counts the slices a sync created that the informer has not
-	// shown yet: until it has, another sync would create them again.
-	expect  *expectations.Expectations
-	log     *zap.Logger
-	workers int
+	slices    *endpointslice.Slices
 }
 
 // New builds the controller.
 func New(c controller.Context) (*Controller, error) {
 	svcInf := c.Informers.Core().V1().Services()
 	epInf := c.Informers.Core().V1().Endpoints()
-	sliceInf := c.Informers.Discovery().V1().EndpointSlices()
-	ctl := &Controller{
-		client: c.Client, services: svcInf.Lister(), endpoints: epInf.Lister(), slices: sliceInf.Lister(),
-		synced: []cache.InformerSynced{svcInf.Informer().HasSynced, epInf.Informer().HasSynced, sliceInf.Informer().HasSynced},
-		queue:  c.NewQueue(), log: c.Log, workers: c.Workers, expect: expectations.New(nil),
-	}
-	for _, inf := range []cache.SharedIndexInformer{svcInf.Informer(), epInf.Informer()} {
-		if _, err := inf.AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
-			return nil, err
-		}
-	}
-	onSlice := func(obj any) {
-		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = t.Obj
-		}
-		if s, ok := obj.(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelManagedBy] == ManagedBy {
-			ctl.queue.Add(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
-		}
-	}
-	if _, err := sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) {
-			if s, ok := obj.(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelManagedBy] == ManagedBy {
-				ctl.expect.CreationObserved(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
-			}
-			onSlice(obj)
-		},
-		UpdateFunc: func(_, o any) { onSlice(o) }, DeleteFunc: onSlice,
-	}); err != nil {
-		return nil, err
-	}
-	return ctl, nil
-}
-
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced...) {
-		return
-	}
-	c.queue.Run(ctx, c.workers, c.sync)
+	ctl := &Controller{client: c.Client, services: svcInf.Lister(), endpoints: epInf.Lister()}
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	var err error
+	ctl.slices, err = endpointslice.WatchSlices(c, ctl.Base, ManagedBy)
+	return ctl, errors.Join(err,
+		ctl.Watch(svcInf.Informer(), ctl.Objects()),
+		ctl.Watch(epInf.Informer(), ctl.Objects()),
+	)
 }
 
 // Desired is the pure part: the slices mirroring ep, by address type and
@@ -161,14 +119,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
-	if !c.expect.Satisfied(key) {
-		// The slices created last time are not in the cache yet; their
-		// arrival queues the key again.
+	if c.slices.Pending(key) {
 		return nil
 	}
-	existing, err := c.slices.EndpointSlices(ns).List(labels.SelectorFromSet(labels.Set{
-		discoveryv1.LabelServiceName: name, discoveryv1.LabelManagedBy: ManagedBy,
-	}))
+	existing, err := c.slices.Of(ns, name)
 	if err != nil {
 		return err
 	}
@@ -203,21 +157,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		plans[at] = endpointslice.Reconcile(byType[at], desired[at])
 		creates += len(plans[at].Create)
 	}
-	// Every creation of this sync, whatever its address type, counted
-	// before the first is made.
-	c.expect.Expect(key, creates, nil)
-	ownerRef := *metav1.NewControllerRef(svc, corev1.SchemeGroupVersion.WithKind("Service"))
+	// Every creation of this sync, whatever its address type.
+	c.slices.Expect(key, creates)
 	for _, at := range addressTypes {
-		err := endpointslice.Apply(ctx, client, byType[at], plans[at], wantLabels, func(g endpointslice.Group) *discoveryv1.EndpointSlice {
-			return &discoveryv1.EndpointSlice{
-				ObjectMeta: metav1.ObjectMeta{
-					GenerateName: name + "-", Namespace: ns, Labels: wantLabels,
-					OwnerReferences: []metav1.OwnerReference{ownerRef},
-				},
-				AddressType: at, Endpoints: g.Endpoints, Ports: g.Ports,
-			}
-		}, func() { c.expect.CreationObserved(key) })
-		errs = append(errs, err)
+		errs = append(errs, c.slices.Apply(ctx, client, svc, at, byType[at], plans[at], wantLabels))
 	}
 	return errors.Join(errs...)
 }

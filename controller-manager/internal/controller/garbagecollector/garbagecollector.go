@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
@@ -34,8 +35,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/claim"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
+	"coracle.dev/controller-manager/internal/controllerkit/claim"
 )
 
 // Name is the controller's name.
@@ -86,8 +86,8 @@ type Controller struct {
 	workers   int
 	resync    time.Duration
 
-	toDelete *reconcile.Queue[item]
-	toOrphan *reconcile.Queue[item]
+	toDelete *controller.Queue[item]
+	toOrphan *controller.Queue[item]
 
 	mu       sync.RWMutex // guards monitors and mappings
 	monitors map[schema.GroupVersionResource]*monitor
@@ -103,8 +103,8 @@ func New(c controller.Context) (*Controller, error) {
 	return &Controller{
 		metadata: c.Metadata, discovery: c.Discovery, recorder: c.Recorder, log: c.Log,
 		workers: max(c.Workers, 4), resync: resync,
-		toDelete: reconcile.New[item](c.QueueOptions("garbage_collector_attempt_to_delete")),
-		toOrphan: reconcile.New[item](c.QueueOptions("garbage_collector_attempt_to_orphan")),
+		toDelete: controller.NewQueue[item](c.QueueOptions("garbage_collector_attempt_to_delete")),
+		toOrphan: controller.NewQueue[item](c.QueueOptions("garbage_collector_attempt_to_orphan")),
 		monitors: map[schema.GroupVersionResource]*monitor{},
 		mappings: map[schema.GroupVersionKind]mapping{},
 	}, nil
@@ -140,11 +140,11 @@ func (c *Controller) Run(ctx context.Context) {
 	}()
 	go func() {
 		defer wg.Done()
-		reconcile.Every(ctx, c.resync, func(context.Context) {
+		wait.UntilWithContext(ctx, func(context.Context) {
 			if err := c.syncMonitors(); err != nil {
 				c.log.Info("rediscovery of resources failed", zap.Error(err))
 			}
-		})
+		}, c.resync)
 	}()
 	wg.Wait()
 }
@@ -156,7 +156,7 @@ func (c *Controller) waitForMonitors(ctx context.Context) bool {
 		synced = append(synced, m.informer.HasSynced)
 	}
 	c.mu.RUnlock()
-	return reconcile.WaitForSync(ctx, synced...)
+	return cache.WaitForCacheSync(ctx.Done(), synced...)
 }
 
 // syncMonitors discovers the deletable resources and watches each.
@@ -236,14 +236,6 @@ func itemOf(gvr schema.GroupVersionResource, m metav1.Object) item {
 	return item{GVR: gvr, Namespace: m.GetNamespace(), Name: m.GetName(), UID: m.GetUID()}
 }
 
-func metaOf(obj any) (metav1.Object, bool) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	m, ok := obj.(metav1.Object)
-	return m, ok
-}
-
 // handlers queue work for the events of one resource.
 func (c *Controller) handlers(gvr schema.GroupVersionResource) cache.ResourceEventHandler {
 	onChange := func(m metav1.Object) {
@@ -263,29 +255,15 @@ func (c *Controller) handlers(gvr schema.GroupVersionResource) cache.ResourceEve
 			}
 		}
 	}
-	return cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) {
-			if m, ok := metaOf(obj); ok {
-				onChange(m)
-			}
-		},
-		UpdateFunc: func(oldObj, newObj any) {
-			m, ok := metaOf(newObj)
-			if !ok {
-				return
-			}
+	return controller.Handlers[metav1.Object]{
+		Add: onChange,
+		Update: func(old, m metav1.Object) {
 			onChange(m)
 			// An owner waiting in the foreground may be waiting for a
 			// reference this update removed.
-			if old, ok := metaOf(oldObj); ok {
-				c.queueWaitingOwners(old)
-			}
+			c.queueWaitingOwners(old)
 		},
-		DeleteFunc: func(obj any) {
-			m, ok := metaOf(obj)
-			if !ok {
-				return
-			}
+		Delete: func(m metav1.Object) {
 			for _, d := range c.dependents(m.GetUID()) {
 				c.toDelete.Add(d)
 			}

@@ -11,7 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 
-	"coracle.dev/controller-manager/internal/controller/podstate"
+	"coracle.dev/controller-manager/internal/controllerkit/podstate"
 )
 
 // Names Kubernetes gives these.

@@ -21,7 +21,6 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,18 +29,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/claim"
-	"coracle.dev/controller-manager/internal/controller/expectations"
-	"coracle.dev/controller-manager/internal/controller/podcontrol"
-	"coracle.dev/controller-manager/internal/controller/podstate"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
+	"coracle.dev/controller-manager/internal/controllerkit/claim"
+	"coracle.dev/controller-manager/internal/controllerkit/expectations"
+	"coracle.dev/controller-manager/internal/controllerkit/podcontrol"
+	"coracle.dev/controller-manager/internal/controllerkit/podstate"
 )
 
 // Name is the controller's name.
@@ -51,18 +47,14 @@ var kind = batchv1.SchemeGroupVersion.WithKind("Job")
 
 // Controller is the Job controller.
 type Controller struct {
+	*controller.Base
 	client      kubernetes.Interface
 	jobs        batchlisters.JobLister
-	pods        corelisters.PodLister
 	owned       controller.OwnedPods
-	synced      []cache.InformerSynced
 	podCtl      podcontrol.Interface
 	exp         *expectations.Expectations
-	queue       *reconcile.Queue[string]
 	recorder    record.EventRecorder
-	log         *zap.Logger
 	clock       clock.PassiveClock
-	workers     int
 	backoffBase time.Duration
 	backoffMax  time.Duration
 
@@ -91,85 +83,32 @@ func New(c controller.Context) (*Controller, error) {
 		maxB = 6 * time.Minute
 	}
 	ctl := &Controller{
-		client: c.Client, jobs: jobInf.Lister(), pods: podInf.Lister(), owned: owned,
-		synced: []cache.InformerSynced{jobInf.Informer().HasSynced, podInf.Informer().HasSynced},
+		client: c.Client, jobs: jobInf.Lister(), owned: owned,
 		podCtl: &podcontrol.Control{Client: c.Client, Recorder: c.Recorder},
 		exp:    expectations.New(c.Clock), written: map[string]*batchv1.Job{},
-		queue:    c.NewQueue(),
-		recorder: c.Recorder, log: c.Log, clock: c.Clock, workers: c.Workers,
+		recorder: c.Recorder, clock: c.Clock,
 		backoffBase: base, backoffMax: maxB,
 	}
-	if _, err := jobInf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
-		return nil, err
-	}
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) {
-			p := obj.(*corev1.Pod)
-			if key, ok := ctl.ownerKey(p); ok {
-				ctl.exp.CreationObserved(key)
-				ctl.queue.Add(key)
-			}
-		},
-		UpdateFunc: func(oldObj, newObj any) {
-			old, p := oldObj.(*corev1.Pod), newObj.(*corev1.Pod)
-			if key, ok := ctl.ownerKey(p); ok {
-				if p.DeletionTimestamp != nil && old.DeletionTimestamp == nil {
-					ctl.exp.DeletionObserved(key, p.UID)
-				}
-				ctl.queue.Add(key)
-			}
-		},
-		DeleteFunc: func(obj any) {
-			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = t.Obj
-			}
-			p, ok := obj.(*corev1.Pod)
-			if !ok {
-				return
-			}
-			if key, ok := ctl.ownerKey(p); ok {
-				ctl.exp.DeletionObserved(key, p.UID)
-				ctl.queue.Add(key)
-			}
-		},
-	}); err != nil {
-		return nil, err
-	}
-	return ctl, nil
-}
-
-func (c *Controller) ownerKey(p *corev1.Pod) (string, bool) {
-	ref := metav1.GetControllerOfNoCopy(p)
-	if ref == nil || ref.Kind != kind.Kind || ref.APIVersion != kind.GroupVersion().String() {
-		return "", false
-	}
-	return p.Namespace + "/" + ref.Name, true
-}
-
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced...) {
-		return
-	}
-	c.queue.Run(ctx, c.workers, c.sync)
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	return ctl, errors.Join(
+		ctl.Watch(jobInf.Informer(), ctl.Objects()),
+		ctl.Watch(podInf.Informer(), ctl.ExpectedPods(kind, ctl.exp)),
+	)
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	cached, ok, err := controller.Get[*batchv1.Job](key, c.jobs.Jobs)
 	if err != nil {
-		return nil
+		return err
 	}
-	cached, err := c.jobs.Jobs(ns).Get(name)
-	if apierrors.IsNotFound(err) {
+	if !ok {
 		c.exp.Delete(key)
 		c.writtenMu.Lock()
 		delete(c.written, key)
 		c.writtenMu.Unlock()
 		return nil
 	}
-	if err != nil {
-		return err
-	}
+	ns, name := cached.Namespace, cached.Name
 	j := c.newest(key, cached).DeepCopy()
 	selector, err := metav1.LabelSelectorAsSelector(j.Spec.Selector)
 	if err != nil {
@@ -179,10 +118,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	mgr := claim.NewManager(j, kind, selector, func(ctx context.Context, ns, name string, patch []byte) error {
-		_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-		return err
-	}, func(ctx context.Context) (metav1.Object, error) {
+	mgr := claim.NewManager(j, kind, selector, claim.PodPatcher(c.client), func(ctx context.Context) (metav1.Object, error) {
 		return c.client.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
 	})
 	pods, claimErr := claim.Claim(ctx, mgr, all)
@@ -214,7 +150,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	manageErr := c.act(ctx, j, st, plan)
 	if plan.RetryIn > 0 {
-		c.queue.AddAfter(key, plan.RetryIn)
+		c.EnqueueAfter(key, plan.RetryIn)
 	}
 	if err := c.updateStatus(ctx, j, st, plan, now); err != nil {
 		return err
@@ -356,20 +292,8 @@ func (c *Controller) act(ctx context.Context, j *batchv1.Job, st State, plan Pla
 	key := j.Namespace + "/" + j.Name
 	var errs []error
 	if len(plan.Delete) > 0 {
-		uids := make([]types.UID, len(plan.Delete))
-		for i, p := range plan.Delete {
-			uids[i] = p.UID
-		}
-		c.exp.Expect(key, 0, uids)
-		err := podcontrol.DeleteParallel(len(plan.Delete), func(i int) error {
-			p := plan.Delete[i]
-			if err := c.podCtl.Delete(ctx, p.Namespace, p.Name, p.UID, j); err != nil {
-				c.exp.DeletionObserved(key, p.UID)
-				return err
-			}
-			return nil
-		})
-		if err != nil {
+		c.exp.Expect(key, 0, podcontrol.UIDs(plan.Delete))
+		if err := podcontrol.DeletePods(ctx, c.podCtl, plan.Delete, j, func(p *corev1.Pod) { c.exp.DeletionObserved(key, p.UID) }); err != nil {
 			errs = append(errs, err)
 		}
 	}

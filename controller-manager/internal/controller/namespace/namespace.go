@@ -24,11 +24,9 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
 )
 
 // Name is the controller's name.
@@ -40,15 +38,13 @@ const recheck = time.Second
 
 // Controller empties and finalizes deleted namespaces.
 type Controller struct {
+	*controller.Base
 	client    kubernetes.Interface
 	dynamic   dynamic.Interface
 	discovery discovery.DiscoveryInterface
 	lister    corelisters.NamespaceLister
-	synced    cache.InformerSynced
-	queue     *reconcile.Queue[string]
 	log       *zap.Logger
 	clock     clock.PassiveClock
-	workers   int
 }
 
 // New builds the controller.
@@ -56,21 +52,10 @@ func New(c controller.Context) (*Controller, error) {
 	inf := c.Informers.Core().V1().Namespaces()
 	ctl := &Controller{
 		client: c.Client, dynamic: c.Dynamic, discovery: c.Discovery,
-		lister: inf.Lister(), synced: inf.Informer().HasSynced,
-		queue: c.NewQueue(), log: c.Log, clock: c.Clock, workers: c.Workers,
+		lister: inf.Lister(), log: c.Log, clock: c.Clock,
 	}
-	if _, err := inf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
-		return nil, err
-	}
-	return ctl, nil
-}
-
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced) {
-		return
-	}
-	c.queue.Run(ctx, c.workers, c.sync)
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	return ctl, ctl.Watch(inf.Informer(), ctl.Objects())
 }
 
 // Remaining is what a pass over a terminating namespace found left.
@@ -143,7 +128,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	}
 	if !done {
 		c.log.Debug("namespace content remaining", zap.String("namespace", name), zap.Any("resources", remaining.Resources))
-		c.queue.AddAfter(name, recheck)
+		c.EnqueueAfter(name, recheck)
 		return nil
 	}
 	return c.finalize(ctx, ns)

@@ -19,12 +19,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
 	"coracle.dev/controller-manager/internal/controller"
 	"coracle.dev/controller-manager/internal/controller/nodeipam/cidrset"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
 )
 
 // Name is the controller's name.
@@ -38,13 +36,11 @@ const (
 
 // Controller allocates node podCIDRs.
 type Controller struct {
+	*controller.Base
 	client   kubernetes.Interface
 	nodes    corelisters.NodeLister
-	synced   cache.InformerSynced
-	queue    *reconcile.Queue[string]
 	recorder record.EventRecorder
 	log      *zap.Logger
-	workers  int
 
 	mu        sync.Mutex // guards set and allocated
 	set       *cidrset.Set
@@ -67,29 +63,22 @@ func New(c controller.Context) (controller.Runner, error) {
 	}
 	inf := c.Informers.Core().V1().Nodes()
 	ctl := &Controller{
-		client: c.Client, nodes: inf.Lister(), synced: inf.Informer().HasSynced,
-		queue: c.NewQueue(), recorder: c.Recorder, log: c.Log, workers: c.Workers,
+		client: c.Client, nodes: inf.Lister(), recorder: c.Recorder, log: c.Log,
 		set: set, allocated: map[string]*net.IPNet{},
 	}
-	if _, err := inf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
-		return nil, err
-	}
-	return ctl, nil
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	ctl.OnSynced(ctl.occupyAll)
+	return ctl, ctl.Watch(inf.Informer(), ctl.Objects())
 }
 
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced) {
-		return
-	}
-	// What the nodes hold is taken before anything is handed out.
+// occupyAll takes what the nodes hold, before anything is handed out.
+func (c *Controller) occupyAll(context.Context) {
 	nodes, _ := c.nodes.List(labels.Everything())
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, n := range nodes {
 		c.occupyLocked(n)
 	}
-	c.mu.Unlock()
-	c.queue.Run(ctx, c.workers, c.sync)
 }
 
 // occupyLocked records the CIDR node holds.

@@ -26,13 +26,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	coordinationlisters "k8s.io/client-go/listers/coordination/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/podstate"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
+	"coracle.dev/controller-manager/internal/controllerkit/podstate"
 )
 
 // Name is the controller's name.
@@ -45,17 +43,14 @@ const (
 
 // Controller is the node lifecycle controller.
 type Controller struct {
+	*controller.Base
 	client   kubernetes.Interface
 	nodes    corelisters.NodeLister
 	leases   coordinationlisters.LeaseLister
 	pods     corelisters.PodLister
-	synced   []cache.InformerSynced
-	queue    *reconcile.Queue[string]
 	recorder record.EventRecorder
 	log      *zap.Logger
 	clock    clock.PassiveClock
-	workers  int
-	period   time.Duration
 	grace    time.Duration
 
 	mu      sync.Mutex // guards records
@@ -69,30 +64,13 @@ func New(c controller.Context) (*Controller, error) {
 	podInf := c.Informers.Core().V1().Pods()
 	ctl := &Controller{
 		client: c.Client, nodes: nodeInf.Lister(), leases: leaseInf.Lister(), pods: podInf.Lister(),
-		synced: []cache.InformerSynced{nodeInf.Informer().HasSynced, leaseInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		queue:  c.NewQueue(), recorder: c.Recorder, log: c.Log, clock: c.Clock, workers: c.Workers,
-		period: c.Settings.NodeMonitorPeriod, grace: c.Settings.NodeMonitorGracePeriod,
-		records: map[string]*Record{},
+		recorder: c.Recorder, log: c.Log, clock: c.Clock,
+		grace: c.Settings.NodeMonitorGracePeriod, records: map[string]*Record{},
 	}
-	if _, err := nodeInf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
-		return nil, err
-	}
-	return ctl, nil
-}
-
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced...) {
-		return
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		reconcile.Every(ctx, c.period, c.monitor)
-	}()
-	c.queue.Run(ctx, c.workers, c.sync)
-	wg.Wait()
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	ctl.WaitFor(leaseInf.Informer(), podInf.Informer())
+	ctl.Every(c.Settings.NodeMonitorPeriod, ctl.monitor)
+	return ctl, ctl.Watch(nodeInf.Informer(), ctl.Objects())
 }
 
 // monitor checks every node's health and writes Unknown conditions for
@@ -116,7 +94,7 @@ func (c *Controller) monitor(ctx context.Context) {
 		c.mu.Unlock()
 		if conditionStatus(n, corev1.NodeReady) != corev1.ConditionTrue {
 			// Pods placed on it since the last look are marked too.
-			c.queue.Add(n.Name)
+			c.Enqueue(n.Name)
 		}
 		conds := StaleConditions(n, rec, now, c.grace)
 		if conds == nil {

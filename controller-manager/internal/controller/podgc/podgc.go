@@ -20,13 +20,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/podstate"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
+	"coracle.dev/controller-manager/internal/controllerkit/podstate"
 )
 
 // Name is the controller's name.
@@ -86,13 +84,12 @@ func Decide(pods []*corev1.Pod, nodeGone func(string) bool, threshold int) []Vic
 
 // Controller is the pod garbage collector.
 type Controller struct {
+	*controller.Base
 	client    kubernetes.Interface
 	pods      corelisters.PodLister
 	nodes     corelisters.NodeLister
-	synced    []cache.InformerSynced
 	log       *zap.Logger
 	clock     clock.PassiveClock
-	period    time.Duration
 	threshold int
 }
 
@@ -104,23 +101,18 @@ func New(c controller.Context) (*Controller, error) {
 	if period == 0 {
 		period = 20 * time.Second
 	}
-	return &Controller{
+	ctl := &Controller{
+		Base:   controller.NewBase(c, nil),
 		client: c.Client, pods: podInf.Lister(), nodes: nodeInf.Lister(),
-		synced: []cache.InformerSynced{podInf.Informer().HasSynced, nodeInf.Informer().HasSynced},
-		log:    c.Log, clock: c.Clock, period: period, threshold: c.Settings.TerminatedPodGCThreshold,
-	}, nil
-}
-
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced...) {
-		return
+		log: c.Log, clock: c.Clock, threshold: c.Settings.TerminatedPodGCThreshold,
 	}
-	reconcile.Every(ctx, c.period, func(ctx context.Context) {
-		if err := c.collect(ctx); err != nil {
-			c.log.Info("pod garbage collection incomplete", zap.Error(err))
+	ctl.WaitFor(podInf.Informer(), nodeInf.Informer())
+	ctl.Every(period, func(ctx context.Context) {
+		if err := ctl.collect(ctx); err != nil {
+			ctl.log.Info("pod garbage collection incomplete", zap.Error(err))
 		}
 	})
+	return ctl, nil
 }
 
 func (c *Controller) collect(ctx context.Context) error {

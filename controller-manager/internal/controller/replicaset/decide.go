@@ -8,7 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"coracle.dev/controller-manager/internal/controller/podstate"
+	"coracle.dev/controller-manager/internal/controllerkit/podstate"
 )
 
 // BurstReplicas caps the pods one sync creates or deletes, as Kubernetes

@@ -28,19 +28,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/claim"
-	"coracle.dev/controller-manager/internal/controller/expectations"
-	"coracle.dev/controller-manager/internal/controller/podcontrol"
-	"coracle.dev/controller-manager/internal/controller/podstate"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
+	"coracle.dev/controller-manager/internal/controllerkit/claim"
+	"coracle.dev/controller-manager/internal/controllerkit/expectations"
+	"coracle.dev/controller-manager/internal/controllerkit/podcontrol"
+	"coracle.dev/controller-manager/internal/controllerkit/podstate"
 )
 
 // Name is the controller's name.
@@ -48,19 +45,16 @@ const Name = "replicaset-controller"
 
 // Controller is the ReplicaSet controller.
 type Controller struct {
+	*controller.Base
 	client   kubernetes.Interface
 	owners   Owners
 	kind     schema.GroupVersionKind
-	pods     corelisters.PodLister
 	owned    controller.OwnedPods
-	synced   []cache.InformerSynced
 	podCtl   podcontrol.Interface
 	exp      *expectations.Expectations
-	queue    *reconcile.Queue[string]
 	recorder record.EventRecorder
 	log      *zap.Logger
 	clock    clock.PassiveClock
-	workers  int
 }
 
 // New builds the ReplicaSet controller.
@@ -70,45 +64,28 @@ func New(c controller.Context) (*Controller, error) {
 
 // NewFor builds the controller for the objects of owners.
 func NewFor(c controller.Context, owners Owners) (*Controller, error) {
-	ownerInf := owners.Informer()
 	podInf := c.Informers.Core().V1().Pods()
 	owned, err := c.OwnedPods()
 	if err != nil {
 		return nil, err
 	}
 	ctl := &Controller{
-		client: c.Client, owners: owners, kind: owners.GVK(), pods: podInf.Lister(), owned: owned,
-		synced:   []cache.InformerSynced{ownerInf.HasSynced, podInf.Informer().HasSynced},
+		client: c.Client, owners: owners, kind: owners.GVK(), owned: owned,
 		podCtl:   &podcontrol.Control{Client: c.Client, Recorder: c.Recorder},
 		exp:      expectations.New(c.Clock),
-		queue:    c.NewQueue(),
-		recorder: c.Recorder, log: c.Log, clock: c.Clock, workers: c.Workers,
+		recorder: c.Recorder, log: c.Log, clock: c.Clock,
 	}
-	if _, err := ownerInf.AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
-		return nil, err
-	}
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    ctl.addPod,
-		UpdateFunc: ctl.updatePod,
-		DeleteFunc: ctl.deletePod,
-	}); err != nil {
-		return nil, err
-	}
-	return ctl, nil
-}
-
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced...) {
-		return
-	}
-	c.queue.Run(ctx, c.workers, c.sync)
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	return ctl, errors.Join(
+		ctl.Watch(owners.Informer(), ctl.Objects()),
+		ctl.Watch(podInf.Informer(), controller.Handlers[*corev1.Pod]{Add: ctl.addPod, Update: ctl.updatePod, Delete: ctl.deletePod}),
+	)
 }
 
 // owner returns the ReplicaSet controlling pod, if it still exists.
 func (c *Controller) owner(pod *corev1.Pod) *appsv1.ReplicaSet {
-	ref := metav1.GetControllerOfNoCopy(pod)
-	if ref == nil || ref.Kind != c.kind.Kind || ref.APIVersion != c.kind.GroupVersion().String() {
+	ref := controller.OwnerRef(pod, c.kind)
+	if ref == nil {
 		return nil
 	}
 	rs, err := c.owners.Get(pod.Namespace, ref.Name)
@@ -130,21 +107,20 @@ func (c *Controller) enqueueSelecting(pod *corev1.Pod) {
 		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
 			continue
 		}
-		c.queue.Add(rs.Namespace + "/" + rs.Name)
+		c.Enqueue(key(rs))
 	}
 }
 
 func key(rs *appsv1.ReplicaSet) string { return rs.Namespace + "/" + rs.Name }
 
-func (c *Controller) addPod(obj any) {
-	pod := obj.(*corev1.Pod)
+func (c *Controller) addPod(pod *corev1.Pod) {
 	if pod.DeletionTimestamp != nil {
 		c.deletePod(pod)
 		return
 	}
 	if rs := c.owner(pod); rs != nil {
 		c.exp.CreationObserved(key(rs))
-		c.queue.Add(key(rs))
+		c.Enqueue(key(rs))
 		return
 	}
 	if metav1.GetControllerOfNoCopy(pod) == nil {
@@ -152,8 +128,7 @@ func (c *Controller) addPod(obj any) {
 	}
 }
 
-func (c *Controller) updatePod(oldObj, newObj any) {
-	old, pod := oldObj.(*corev1.Pod), newObj.(*corev1.Pod)
+func (c *Controller) updatePod(old, pod *corev1.Pod) {
 	if old.ResourceVersion == pod.ResourceVersion {
 		return
 	}
@@ -165,14 +140,14 @@ func (c *Controller) updatePod(oldObj, newObj any) {
 	oldRef, newRef := metav1.GetControllerOfNoCopy(old), metav1.GetControllerOfNoCopy(pod)
 	if oldRef != nil && (newRef == nil || oldRef.UID != newRef.UID) {
 		if rs := c.owner(old); rs != nil {
-			c.queue.Add(key(rs))
+			c.Enqueue(key(rs))
 		}
 	}
 	if rs := c.owner(pod); rs != nil {
-		c.queue.Add(key(rs))
+		c.Enqueue(key(rs))
 		// A pod turning ready becomes available minReadySeconds later.
 		if rs.Spec.MinReadySeconds > 0 && !podstate.IsReady(old) && podstate.IsReady(pod) {
-			c.queue.AddAfter(key(rs), time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
+			c.EnqueueAfter(key(rs), time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
 		}
 		return
 	}
@@ -181,20 +156,10 @@ func (c *Controller) updatePod(oldObj, newObj any) {
 	}
 }
 
-func (c *Controller) deletePod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		t, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = t.Obj.(*corev1.Pod); !ok {
-			return
-		}
-	}
+func (c *Controller) deletePod(pod *corev1.Pod) {
 	if rs := c.owner(pod); rs != nil {
 		c.exp.DeletionObserved(key(rs), pod.UID)
-		c.queue.Add(key(rs))
+		c.Enqueue(key(rs))
 	}
 }
 
@@ -229,7 +194,7 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 		return err
 	}
 	active := podstate.Filter(all, podstate.IsActive)
-	mgr := claim.NewManager(rs, c.kind, selector, c.patchPod, func(ctx context.Context) (metav1.Object, error) {
+	mgr := claim.NewManager(rs, c.kind, selector, claim.PodPatcher(c.client), func(ctx context.Context) (metav1.Object, error) {
 		return c.owners.Fetch(ctx, ns, name)
 	})
 	pods, claimErr := claim.Claim(ctx, mgr, active)
@@ -247,14 +212,9 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	}
 	if manageErr == nil && updated.Spec.MinReadySeconds > 0 &&
 		updated.Status.ReadyReplicas == replicas(updated) && updated.Status.AvailableReplicas != replicas(updated) {
-		c.queue.AddAfter(k, time.Duration(updated.Spec.MinReadySeconds)*time.Second)
+		c.EnqueueAfter(k, time.Duration(updated.Spec.MinReadySeconds)*time.Second)
 	}
 	return errors.Join(claimErr, manageErr)
-}
-
-func (c *Controller) patchPod(ctx context.Context, ns, name string, patch []byte) error {
-	_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-	return err
 }
 
 // manage creates or deletes pods per Decide and returns the first error
@@ -283,19 +243,8 @@ func (c *Controller) manage(ctx context.Context, rs *appsv1.ReplicaSet, pods []*
 		return "", nil
 	}
 	if len(plan.Delete) > 0 {
-		uids := make([]types.UID, len(plan.Delete))
-		for i, p := range plan.Delete {
-			uids[i] = p.UID
-		}
-		c.exp.Expect(k, 0, uids)
-		err := podcontrol.DeleteParallel(len(plan.Delete), func(i int) error {
-			p := plan.Delete[i]
-			if err := c.podCtl.Delete(ctx, p.Namespace, p.Name, p.UID, owner); err != nil {
-				c.exp.DeletionObserved(k, p.UID)
-				return err
-			}
-			return nil
-		})
+		c.exp.Expect(k, 0, podcontrol.UIDs(plan.Delete))
+		err := podcontrol.DeletePods(ctx, c.podCtl, plan.Delete, owner, func(p *corev1.Pod) { c.exp.DeletionObserved(k, p.UID) })
 		if err != nil {
 			return ReasonFailedDelete, err
 		}

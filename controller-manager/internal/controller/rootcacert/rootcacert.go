@@ -6,18 +6,16 @@ package rootcacert
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
 )
 
 // Name is the controller's name.
@@ -34,14 +32,11 @@ const (
 
 // Controller publishes the root CA.
 type Controller struct {
+	*controller.Base
 	client   kubernetes.Interface
 	rootCA   string
 	nsLister corelisters.NamespaceLister
 	cmLister corelisters.ConfigMapLister
-	synced   []cache.InformerSynced
-	queue    *reconcile.Queue[string]
-	log      *zap.Logger
-	workers  int
 }
 
 // New builds the controller; with no CA to publish it has nothing to do
@@ -53,38 +48,17 @@ func New(c controller.Context) (controller.Runner, error) {
 	}
 	nsInf := c.Informers.Core().V1().Namespaces()
 	cmInf := c.Informers.Core().V1().ConfigMaps()
-	ctl := &Controller{
-		client: c.Client, rootCA: string(c.Settings.RootCA),
-		nsLister: nsInf.Lister(), cmLister: cmInf.Lister(),
-		synced: []cache.InformerSynced{nsInf.Informer().HasSynced, cmInf.Informer().HasSynced},
-		queue:  c.NewQueue(), log: c.Log, workers: c.Workers,
-	}
-	if _, err := nsInf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
-		return nil, err
-	}
-	onCM := func(obj any) {
-		if key, ok := reconcile.KeyFunc(obj); ok {
-			ns, name, _ := cache.SplitMetaNamespaceKey(key)
-			if name == ConfigMapName {
-				ctl.queue.Add(ns)
-			}
+	ctl := &Controller{client: c.Client, rootCA: string(c.Settings.RootCA), nsLister: nsInf.Lister(), cmLister: cmInf.Lister()}
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	onCM := func(cm *corev1.ConfigMap) {
+		if cm.Name == ConfigMapName {
+			ctl.Enqueue(cm.Namespace)
 		}
 	}
-	if _, err := cmInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		UpdateFunc: func(_, obj any) { onCM(obj) },
-		DeleteFunc: onCM,
-	}); err != nil {
-		return nil, err
-	}
-	return ctl, nil
-}
-
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced...) {
-		return
-	}
-	c.queue.Run(ctx, c.workers, c.sync)
+	return ctl, errors.Join(
+		ctl.Watch(nsInf.Informer(), ctl.Objects()),
+		ctl.Watch(cmInf.Informer(), controller.Handlers[*corev1.ConfigMap]{Update: func(_, cm *corev1.ConfigMap) { onCM(cm) }, Delete: onCM}),
+	)
 }
 
 func (c *Controller) sync(ctx context.Context, namespace string) error {

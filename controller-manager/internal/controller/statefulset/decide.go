@@ -1,9 +1,7 @@
 package statefulset
 
 import (
-	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,9 +9,9 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/rand"
 
-	"coracle.dev/controller-manager/internal/controller/podstate"
+	"coracle.dev/controller-manager/internal/controllerkit/podstate"
+	"coracle.dev/controller-manager/internal/controllerkit/templatehash"
 )
 
 // Labels on StatefulSet pods, as Kubernetes sets them.
@@ -25,13 +23,7 @@ const (
 
 // Revision names the StatefulSet's current template: name-hash.
 func Revision(set *appsv1.StatefulSet) string {
-	h := fnv.New32a()
-	b, _ := json.Marshal(set.Spec.Template)
-	h.Write(b)
-	if set.Status.CollisionCount != nil {
-		fmt.Fprint(h, *set.Status.CollisionCount)
-	}
-	return set.Name + "-" + rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
+	return set.Name + "-" + templatehash.Hash(&set.Spec.Template, set.Status.CollisionCount)
 }
 
 // PodName is the name of the pod with ordinal i.

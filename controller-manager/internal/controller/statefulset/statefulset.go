@@ -17,22 +17,18 @@ import (
 	"reflect"
 	"time"
 
-	"go.uber.org/zap"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/claim"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
+	"coracle.dev/controller-manager/internal/controllerkit/claim"
 )
 
 // Name is the controller's name.
@@ -49,17 +45,13 @@ var kind = appsv1.SchemeGroupVersion.WithKind("StatefulSet")
 
 // Controller is the StatefulSet controller.
 type Controller struct {
+	*controller.Base
 	client   kubernetes.Interface
 	sets     appslisters.StatefulSetLister
-	pods     corelisters.PodLister
 	owned    controller.OwnedPods
 	claims   corelisters.PersistentVolumeClaimLister
-	synced   []cache.InformerSynced
-	queue    *reconcile.Queue[string]
 	recorder record.EventRecorder
-	log      *zap.Logger
 	clock    clock.PassiveClock
-	workers  int
 }
 
 // New builds the controller.
@@ -71,54 +63,21 @@ func New(c controller.Context) (*Controller, error) {
 		return nil, err
 	}
 	pvcInf := c.Informers.Core().V1().PersistentVolumeClaims()
-	ctl := &Controller{
-		client: c.Client, sets: setInf.Lister(), pods: podInf.Lister(), owned: owned, claims: pvcInf.Lister(),
-		synced: []cache.InformerSynced{setInf.Informer().HasSynced, podInf.Informer().HasSynced, pvcInf.Informer().HasSynced},
-		queue:  c.NewQueue(), recorder: c.Recorder, log: c.Log, clock: c.Clock, workers: c.Workers,
-	}
-	if _, err := setInf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
-		return nil, err
-	}
-	onPod := func(obj any) {
-		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = t.Obj
-		}
-		p, ok := obj.(*corev1.Pod)
-		if !ok {
-			return
-		}
-		if ref := metav1.GetControllerOfNoCopy(p); ref != nil && ref.Kind == kind.Kind {
-			ctl.queue.Add(p.Namespace + "/" + ref.Name)
-		}
-	}
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: onPod, UpdateFunc: func(_, o any) { onPod(o) }, DeleteFunc: onPod,
-	}); err != nil {
-		return nil, err
-	}
-	return ctl, nil
-}
-
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced...) {
-		return
-	}
-	c.queue.Run(ctx, c.workers, c.sync)
+	ctl := &Controller{client: c.Client, sets: setInf.Lister(), owned: owned, claims: pvcInf.Lister(), recorder: c.Recorder, clock: c.Clock}
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	ctl.WaitFor(pvcInf.Informer())
+	return ctl, errors.Join(
+		ctl.Watch(setInf.Informer(), ctl.Objects()),
+		ctl.Watch(podInf.Informer(), ctl.Owners(kind)),
+	)
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	cached, err := c.sets.StatefulSets(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	cached, ok, err := controller.Get[*appsv1.StatefulSet](key, c.sets.StatefulSets)
+	if !ok {
 		return err
 	}
+	ns, name := cached.Namespace, cached.Name
 	set := cached.DeepCopy()
 	selector, err := metav1.LabelSelectorAsSelector(set.Spec.Selector)
 	if err != nil {
@@ -128,10 +87,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	mgr := claim.NewManager(set, kind, selector, func(ctx context.Context, ns, name string, patch []byte) error {
-		_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-		return err
-	}, func(ctx context.Context) (metav1.Object, error) {
+	mgr := claim.NewManager(set, kind, selector, claim.PodPatcher(c.client), func(ctx context.Context) (metav1.Object, error) {
 		return c.client.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
 	})
 	var members []*corev1.Pod
@@ -155,7 +111,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		}
 	}
 	if set.Spec.MinReadySeconds > 0 && st.ReadyReplicas != st.AvailableReplicas {
-		c.queue.AddAfter(key, time.Duration(set.Spec.MinReadySeconds)*time.Second)
+		c.EnqueueAfter(key, time.Duration(set.Spec.MinReadySeconds)*time.Second)
 	}
 	return errors.Join(claimErr, manageErr)
 }

@@ -9,6 +9,7 @@ package tainteviction
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,13 +20,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
 )
 
 // Name is the controller's name.
@@ -91,52 +90,48 @@ func Decide(tolerations []corev1.Toleration, taints []corev1.Taint, now time.Tim
 
 // Controller is the taint eviction controller.
 type Controller struct {
+	*controller.Base
 	client   kubernetes.Interface
 	nodes    corelisters.NodeLister
 	pods     corelisters.PodLister
-	synced   []cache.InformerSynced
-	queue    *reconcile.Queue[string]
 	recorder record.EventRecorder
 	log      *zap.Logger
 	clock    clock.PassiveClock
-	workers  int
 }
 
-// New builds the controller.
+// New builds the controller. A pod is looked at when it lands on a node
+// or its tolerations change, and every pod of a node when the node's
+// taints change.
 func New(c controller.Context) (*Controller, error) {
 	nodeInf := c.Informers.Core().V1().Nodes()
 	podInf := c.Informers.Core().V1().Pods()
 	ctl := &Controller{
 		client: c.Client, nodes: nodeInf.Lister(), pods: podInf.Lister(),
-		synced: []cache.InformerSynced{nodeInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		queue:  c.NewQueue(), recorder: c.Recorder, log: c.Log, clock: c.Clock, workers: c.Workers,
+		recorder: c.Recorder, log: c.Log, clock: c.Clock,
 	}
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) {
-			if p := obj.(*corev1.Pod); p.Spec.NodeName != "" {
-				ctl.queue.Add(p.Namespace + "/" + p.Name)
-			}
-		},
-		UpdateFunc: func(oldObj, newObj any) {
-			old, p := oldObj.(*corev1.Pod), newObj.(*corev1.Pod)
-			if p.Spec.NodeName != "" && (old.Spec.NodeName != p.Spec.NodeName || len(old.Spec.Tolerations) != len(p.Spec.Tolerations)) {
-				ctl.queue.Add(p.Namespace + "/" + p.Name)
-			}
-		},
-	}); err != nil {
-		return nil, err
-	}
-	if _, err := nodeInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) { ctl.enqueueNodePods(obj.(*corev1.Node)) },
-		UpdateFunc: func(oldObj, newObj any) {
-			if !taintsEqual(oldObj.(*corev1.Node).Spec.Taints, newObj.(*corev1.Node).Spec.Taints) {
-				ctl.enqueueNodePods(newObj.(*corev1.Node))
-			}
-		},
-	}); err != nil {
-		return nil, err
-	}
-	return ctl, nil
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	return ctl, errors.Join(
+		ctl.Watch(podInf.Informer(), controller.Handlers[*corev1.Pod]{
+			Add: func(p *corev1.Pod) {
+				if p.Spec.NodeName != "" {
+					ctl.Enqueue(controller.Key(p))
+				}
+			},
+			Update: func(old, p *corev1.Pod) {
+				if p.Spec.NodeName != "" && (old.Spec.NodeName != p.Spec.NodeName || len(old.Spec.Tolerations) != len(p.Spec.Tolerations)) {
+					ctl.Enqueue(controller.Key(p))
+				}
+			},
+		}),
+		ctl.Watch(nodeInf.Informer(), controller.Handlers[*corev1.Node]{
+			Add: ctl.enqueueNodePods,
+			Update: func(old, n *corev1.Node) {
+				if !taintsEqual(old.Spec.Taints, n.Spec.Taints) {
+					ctl.enqueueNodePods(n)
+				}
+			},
+		}),
+	)
 }
 
 func taintsEqual(a, b []corev1.Taint) bool {
@@ -167,31 +162,17 @@ func (c *Controller) enqueueNodePods(node *corev1.Node) {
 	}
 	for _, p := range pods {
 		if p.Spec.NodeName == node.Name {
-			c.queue.Add(p.Namespace + "/" + p.Name)
+			c.Enqueue(controller.Key(p))
 		}
 	}
 }
 
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced...) {
-		return
-	}
-	c.queue.Run(ctx, c.workers, c.sync)
-}
-
 func (c *Controller) sync(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	pod, err := c.pods.Pods(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	pod, ok, err := controller.Get[*corev1.Pod](key, c.pods.Pods)
+	if !ok {
 		return err
 	}
+	ns, name := pod.Namespace, pod.Name
 	if pod.Spec.NodeName == "" || pod.DeletionTimestamp != nil {
 		return nil
 	}
@@ -205,7 +186,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	now := c.clock.Now()
 	v := Decide(pod.Spec.Tolerations, node.Spec.Taints, now)
 	if !v.At.IsZero() {
-		c.queue.AddAfter(key, v.At.Sub(now))
+		c.EnqueueAfter(key, v.At.Sub(now))
 		return nil
 	}
 	if !v.Now {

@@ -15,11 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
 	"coracle.dev/controller-manager/internal/controller"
-	"coracle.dev/controller-manager/internal/controller/reconcile"
 )
 
 // Name is the controller's name.
@@ -45,52 +43,33 @@ func ExpireAt(j *batchv1.Job) (time.Time, bool) {
 
 // Controller deletes expired Jobs.
 type Controller struct {
-	client  kubernetes.Interface
-	jobs    batchlisters.JobLister
-	synced  cache.InformerSynced
-	queue   *reconcile.Queue[string]
-	log     *zap.Logger
-	clock   clock.PassiveClock
-	workers int
+	*controller.Base
+	client kubernetes.Interface
+	jobs   batchlisters.JobLister
+	log    *zap.Logger
+	clock  clock.PassiveClock
 }
 
 // New builds the controller.
 func New(c controller.Context) (*Controller, error) {
 	inf := c.Informers.Batch().V1().Jobs()
-	ctl := &Controller{client: c.Client, jobs: inf.Lister(), synced: inf.Informer().HasSynced,
-		queue: c.NewQueue(), log: c.Log, clock: c.Clock, workers: c.Workers}
-	if _, err := inf.Informer().AddEventHandler(reconcile.Handlers(ctl.queue)); err != nil {
-		return nil, err
-	}
-	return ctl, nil
-}
-
-// Run implements controller.Runner.
-func (c *Controller) Run(ctx context.Context) {
-	if !reconcile.WaitForSync(ctx, c.synced) {
-		return
-	}
-	c.queue.Run(ctx, c.workers, c.sync)
+	ctl := &Controller{client: c.Client, jobs: inf.Lister(), log: c.Log, clock: c.Clock}
+	ctl.Base = controller.NewBase(c, ctl.sync)
+	return ctl, ctl.Watch(inf.Informer(), ctl.Objects())
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	j, err := c.jobs.Jobs(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	j, ok, err := controller.Get[*batchv1.Job](key, c.jobs.Jobs)
+	if !ok {
 		return err
 	}
+	ns, name := j.Namespace, j.Name
 	at, ok := ExpireAt(j)
 	if !ok {
 		return nil
 	}
 	if left := at.Sub(c.clock.Now()); left > 0 {
-		c.queue.AddAfter(key, left)
+		c.EnqueueAfter(key, left)
 		return nil
 	}
 	// Check the live Job: its TTL may have been changed since.

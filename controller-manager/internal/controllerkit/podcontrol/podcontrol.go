@@ -157,9 +157,9 @@ func SlowStartBatch(count, initial int, fn func() error) (int, error) {
 	return successes, nil
 }
 
-// DeleteParallel calls fn for each index in [0, n) concurrently and
-// returns the first error.
-func DeleteParallel(n int, fn func(i int) error) error {
+// Parallel calls fn for each index in [0, n) concurrently and returns
+// the first error.
+func Parallel(n int, fn func(i int) error) error {
 	errCh := make(chan error, n)
 	var wg sync.WaitGroup
 	wg.Add(n)
@@ -178,4 +178,27 @@ func DeleteParallel(n int, fn func(i int) error) error {
 	default:
 		return nil
 	}
+}
+
+// DeletePods deletes pods on behalf of owner, concurrently, and returns
+// the first error. failed is called with each pod whose deletion failed:
+// a controller that expected the deletion will never see it.
+func DeletePods(ctx context.Context, ctl Interface, pods []*corev1.Pod, owner runtime.Object, failed func(*corev1.Pod)) error {
+	return Parallel(len(pods), func(i int) error {
+		p := pods[i]
+		if err := ctl.Delete(ctx, p.Namespace, p.Name, p.UID, owner); err != nil {
+			failed(p)
+			return err
+		}
+		return nil
+	})
+}
+
+// UIDs are the UIDs of pods: the deletions a controller expects.
+func UIDs(pods []*corev1.Pod) []types.UID {
+	out := make([]types.UID, len(pods))
+	for i, p := range pods {
+		out[i] = p.UID
+	}
+	return out
 }

@@ -1,9 +1,4 @@
-// Package reconcile is the loop every controller runs: a rate-limited work
-// queue of keys, filled by event handlers, drained by workers that call the
-// controller's sync function for one key at a time. A key is never handed
-// to two workers at once; a sync that fails is retried with exponential
-// back-off, one that succeeds resets the back-off.
-package reconcile
+package controller
 
 import (
 	"context"
@@ -11,8 +6,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
@@ -23,8 +16,8 @@ import (
 // back-off; it asks for a later look itself with Queue.AddAfter.
 type SyncFunc[K comparable] func(ctx context.Context, key K) error
 
-// Options configure a queue.
-type Options struct {
+// QueueOptions configure a queue.
+type QueueOptions struct {
 	// Name names the controller in logs and metrics.
 	Name string
 	// Metrics, if set, receives the queue's and the reconciles' metrics.
@@ -38,7 +31,11 @@ type Options struct {
 	BaseDelay, MaxDelay time.Duration
 }
 
-// Queue is a controller's work queue of keys.
+// Queue is a controller's work queue of keys: a rate-limited queue,
+// filled by event handlers, drained by workers that call the controller's
+// sync function for one key at a time. A key is never handed to two
+// workers at once; a sync that fails is retried with exponential
+// back-off, one that succeeds resets the back-off.
 type Queue[K comparable] struct {
 	name    string
 	q       workqueue.TypedRateLimitingInterface[K]
@@ -46,8 +43,8 @@ type Queue[K comparable] struct {
 	log     *zap.Logger
 }
 
-// New returns an empty queue.
-func New[K comparable](o Options) *Queue[K] {
+// NewQueue returns an empty queue.
+func NewQueue[K comparable](o QueueOptions) *Queue[K] {
 	base, max := o.BaseDelay, o.MaxDelay
 	if base == 0 {
 		base = 5 * time.Millisecond
@@ -134,39 +131,4 @@ func (q *Queue[K]) processNext(ctx context.Context, sync SyncFunc[K]) bool {
 	q.log.Info("reconcile failed; retrying", zap.Any("key", key), zap.Int("retries", q.q.NumRequeues(key)), zap.Error(err))
 	q.q.AddRateLimited(key)
 	return true
-}
-
-// KeyFunc is the key of an object in handlers: namespace/name, and for a
-// deletion tombstone the key of the object it stands for.
-func KeyFunc(obj any) (string, bool) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		return "", false
-	}
-	return key, true
-}
-
-// Handlers returns event handlers that queue the key of every object
-// added, updated or deleted; for a queue of namespace/name strings.
-func Handlers(q *Queue[string]) cache.ResourceEventHandlerFuncs {
-	add := func(obj any) {
-		if key, ok := KeyFunc(obj); ok {
-			q.Add(key)
-		}
-	}
-	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    add,
-		UpdateFunc: func(_, obj any) { add(obj) },
-		DeleteFunc: add,
-	}
-}
-
-// WaitForSync waits for the informers' caches; false if ctx ended first.
-func WaitForSync(ctx context.Context, synced ...cache.InformerSynced) bool {
-	return cache.WaitForCacheSync(ctx.Done(), synced...)
-}
-
-// Every runs f every period until ctx ends, the first time at once.
-func Every(ctx context.Context, period time.Duration, f func(ctx context.Context)) {
-	wait.UntilWithContext(ctx, f, period)
 }

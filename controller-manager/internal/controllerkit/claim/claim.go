@@ -17,10 +17,19 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 )
 
 // PatchFunc sends a strategic merge patch to the object namespace/name.
 type PatchFunc func(ctx context.Context, namespace, name string, patch []byte) error
+
+// PodPatcher is the PatchFunc of pods.
+func PodPatcher(client kubernetes.Interface) PatchFunc {
+	return func(ctx context.Context, namespace, name string, patch []byte) error {
+		_, err := client.CoreV1().Pods(namespace).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		return err
+	}
+}
 
 // Manager claims objects for one controller object.
 type Manager struct {

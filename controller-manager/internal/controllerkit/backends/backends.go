@@ -12,7 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	corelisters "k8s.io/client-go/listers/core/v1"
 
-	"coracle.dev/controller-manager/internal/controller/podstate"
+	"coracle.dev/controller-manager/internal/controller"
+	"coracle.dev/controller-manager/internal/controllerkit/podstate"
 )
 
 // Managed reports whether a controller fills in the backends of svc: it
@@ -105,6 +106,29 @@ func ServicesSelecting(lister corelisters.ServiceLister, pod *corev1.Pod) []stri
 		}
 	}
 	return out
+}
+
+// PodHandlers are pod handlers that queue, with enqueue, the Services that
+// select a pod before and after each change.
+func PodHandlers(services corelisters.ServiceLister, enqueue func(key string)) controller.Handlers[*corev1.Pod] {
+	selecting := func(pod *corev1.Pod) {
+		for _, key := range ServicesSelecting(services, pod) {
+			enqueue(key)
+		}
+	}
+	return controller.Handlers[*corev1.Pod]{
+		Add: selecting,
+		Update: func(old, pod *corev1.Pod) {
+			if old.ResourceVersion == pod.ResourceVersion {
+				return
+			}
+			selecting(pod)
+			if !labels.Equals(old.Labels, pod.Labels) {
+				selecting(old)
+			}
+		},
+		Delete: selecting,
+	}
 }
 
 // HeadlessLabel marks the Endpoints and EndpointSlices of headless

@@ -1,4 +1,4 @@
-package reconcile
+package controller
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // A failing key is retried with back-off until it succeeds; a key is
 // never handed to two workers at once.
 func TestQueueRetriesAndSerializes(t *testing.T) {
-	q := New[string](Options{Name: "test", BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond})
+	q := NewQueue[string](QueueOptions{Name: "test", BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var calls atomic.Int32

@@ -1,0 +1,84 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Settings are the knobs of individual controllers. The manager's
+// Options embed them, so the flagged ones are also its YAML keys and
+// CORACLE_* variables: a new setting is a field here, its flag in
+// AddFlags, its default in DefaultSettings and, if it can be wrong, a
+// check in Validate; the controller reads it from Context.Settings.
+type Settings struct {
+	// ClusterCIDR and NodeCIDRMaskSize drive node IPAM; an empty
+	// ClusterCIDR turns it off.
+	ClusterCIDR      string `mapstructure:"cluster-cidr"`
+	NodeCIDRMaskSize int    `mapstructure:"node-cidr-mask-size"`
+	// NodeMonitorPeriod and NodeMonitorGracePeriod drive node lifecycle.
+	NodeMonitorGracePeriod time.Duration `mapstructure:"node-monitor-grace-period"`
+	NodeMonitorPeriod      time.Duration `mapstructure:"node-monitor-period"`
+	// TerminatedPodGCThreshold is how many finished pods the pod GC keeps.
+	TerminatedPodGCThreshold int `mapstructure:"terminated-pod-gc-threshold"`
+
+	// RootCA is the PEM the root CA publisher writes into every
+	// namespace; the manager reads it from --root-ca-file or the
+	// kubeconfig.
+	RootCA []byte `mapstructure:"-"`
+
+	// Tuning for tests, no flags: zero means the production default.
+	//
+	// PodGCPeriod is how often the pod GC looks; 0 means 20s.
+	PodGCPeriod time.Duration `mapstructure:"-"`
+	// JobBackoffBase and JobBackoffMax bound a Job's pod re-creation
+	// back-off; 0 means 10s and 6m as in Kubernetes.
+	JobBackoffBase time.Duration `mapstructure:"-"`
+	JobBackoffMax  time.Duration `mapstructure:"-"`
+	// GCResyncPeriod is how often the garbage collector looks for newly
+	// served resources; 0 means 30s.
+	GCResyncPeriod time.Duration `mapstructure:"-"`
+}
+
+// DefaultSettings are Kubernetes' defaults where Kubernetes has one.
+func DefaultSettings() Settings {
+	return Settings{
+		ClusterCIDR:              "10.244.0.0/16",
+		NodeCIDRMaskSize:         24,
+		NodeMonitorGracePeriod:   40 * time.Second,
+		NodeMonitorPeriod:        5 * time.Second,
+		TerminatedPodGCThreshold: 12500,
+	}
+}
+
+// AddFlags declares the settings' flags, with s's values as defaults.
+func (s *Settings) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&s.ClusterCIDR, "cluster-cidr", s.ClusterCIDR, "pod CIDR of the cluster, cut into one podCIDR per node; empty turns node IPAM off")
+	fs.IntVar(&s.NodeCIDRMaskSize, "node-cidr-mask-size", s.NodeCIDRMaskSize, "prefix length of each node's podCIDR")
+	fs.DurationVar(&s.NodeMonitorGracePeriod, "node-monitor-grace-period", s.NodeMonitorGracePeriod, "how long a node may go without renewing its Lease or status before it is Unknown")
+	fs.DurationVar(&s.NodeMonitorPeriod, "node-monitor-period", s.NodeMonitorPeriod, "how often node health is checked")
+	fs.IntVar(&s.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", s.TerminatedPodGCThreshold, "finished pods kept before the oldest are deleted; 0 or less keeps all")
+}
+
+// Validate checks the settings; it returns every problem it finds.
+func (s Settings) Validate() error {
+	var errs []error
+	if s.ClusterCIDR != "" {
+		_, cidr, err := net.ParseCIDR(s.ClusterCIDR)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--cluster-cidr: %w", err))
+		} else {
+			ones, bits := cidr.Mask.Size()
+			if s.NodeCIDRMaskSize < ones || s.NodeCIDRMaskSize > bits || s.NodeCIDRMaskSize-ones > 16 {
+				errs = append(errs, fmt.Errorf("--node-cidr-mask-size %d: must be between %d and %d and cut the cluster CIDR into at most 65536 ranges", s.NodeCIDRMaskSize, ones, bits))
+			}
+		}
+	}
+	if s.NodeMonitorPeriod <= 0 || s.NodeMonitorGracePeriod <= 0 {
+		errs = append(errs, errors.New("--node-monitor-period and --node-monitor-grace-period must be positive"))
+	}
+	return errors.Join(errs...)
+}
