@@ -80,3 +80,18 @@ func TestValidate(t *testing.T) {
 		t.Errorf("nftables: %v, want ErrNotImplemented", err)
 	}
 }
+
+// The example configuration shipped in deploy/ loads with the binary's
+// flags and validates.
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := load(t, "--config", "../../deploy/config/kube-proxy.yaml", "--node-name", "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Kubeconfig != "/etc/coracle/kube-proxy.conf" || cfg.ClusterCIDR != "10.244.0.0/16" {
+		t.Errorf("loaded %+v", cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("validate: %v", err)
+	}
+}
