@@ -33,6 +33,7 @@ import (
 	"coracle.dev/kube-proxy/internal/iptables"
 	"coracle.dev/kube-proxy/internal/metrics"
 	"coracle.dev/kube-proxy/internal/rules"
+	"coracle.dev/kube-proxy/internal/trigger"
 )
 
 // DefaultMaxChainsPerRestore bounds the chains one iptables-restore
@@ -62,8 +63,7 @@ type Proxier struct {
 	log      *zap.Logger
 	services corelisters.ServiceLister
 	slices   discoverylisters.EndpointSliceLister
-	synced   []toolscache.InformerSynced
-	trigger  chan struct{}
+	trigger  *trigger.Trigger
 
 	// Touched only by the sync goroutine.
 	prev     *rules.Result // what the kernel has, as far as we know; nil: unknown
@@ -98,34 +98,23 @@ func New(cfg Config) (*Proxier, error) {
 	p := &Proxier{
 		cfg: cfg, log: cfg.Log,
 		services: svcInformer.Lister(), slices: sliceInformer.Lister(),
-		trigger:  make(chan struct{}, 1),
+		trigger:  trigger.New(),
 		reported: map[string]string{}, seenTrig: map[string]time.Time{},
 	}
-	h := toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { p.Trigger() },
-		UpdateFunc: func(any, any) { p.Trigger() },
-		DeleteFunc: func(any) { p.Trigger() },
-	}
-	for _, inf := range []toolscache.SharedIndexInformer{svcInformer.Informer(), sliceInformer.Informer()} {
-		if _, err := inf.AddEventHandler(h); err != nil {
-			return nil, err
-		}
-		p.synced = append(p.synced, inf.HasSynced)
+	if err := p.trigger.Watch(svcInformer.Informer(), sliceInformer.Informer()); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
 // Trigger asks for a sync soon; calls during a sync coalesce into one.
 func (p *Proxier) Trigger() {
-	select {
-	case p.trigger <- struct{}{}:
-	default:
-	}
+	p.trigger.Fire()
 }
 
 // HasSynced reports whether the informers have their first list.
 func (p *Proxier) HasSynced() bool {
-	for _, s := range p.synced {
+	for _, s := range p.trigger.Synced() {
 		if !s() {
 			return false
 		}
@@ -142,7 +131,7 @@ func (p *Proxier) LastSync() time.Time {
 
 // Run syncs until ctx ends. The informers must have been started.
 func (p *Proxier) Run(ctx context.Context) {
-	if !toolscache.WaitForCacheSync(ctx.Done(), p.synced...) {
+	if !toolscache.WaitForCacheSync(ctx.Done(), p.trigger.Synced()...) {
 		return
 	}
 	limiter := rate.NewLimiter(rate.Every(max(p.cfg.MinSyncPeriod, time.Millisecond)), 2)
@@ -161,7 +150,7 @@ func (p *Proxier) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-p.trigger:
+		case <-p.trigger.C():
 		case <-retry.C:
 		case <-check.C:
 			repair = true

@@ -25,6 +25,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+
+	"coracle.dev/kube-proxy/internal/trigger"
 )
 
 // Controller writes load-balancer status.
@@ -32,42 +34,26 @@ type Controller struct {
 	client   kubernetes.Interface
 	services corelisters.ServiceLister
 	nodes    corelisters.NodeLister
-	synced   []toolscache.InformerSynced
 	nodeName string
 	nodeIP   string
 	log      *zap.Logger
-	trigger  chan struct{}
+	trigger  *trigger.Trigger
 }
 
 // New builds the controller on factory; nodeIP ("" none) stands for this
 // node's address when its Node object has no InternalIP.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, nodeName, nodeIP string, log *zap.Logger) (*Controller, error) {
 	svc, node := factory.Core().V1().Services(), factory.Core().V1().Nodes()
-	c := &Controller{client: client, services: svc.Lister(), nodes: node.Lister(), nodeName: nodeName, nodeIP: nodeIP, log: log, trigger: make(chan struct{}, 1)}
-	h := toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { c.kick() },
-		UpdateFunc: func(any, any) { c.kick() },
-		DeleteFunc: func(any) { c.kick() },
-	}
-	for _, inf := range []toolscache.SharedIndexInformer{svc.Informer(), node.Informer()} {
-		if _, err := inf.AddEventHandler(h); err != nil {
-			return nil, err
-		}
-		c.synced = append(c.synced, inf.HasSynced)
+	c := &Controller{client: client, services: svc.Lister(), nodes: node.Lister(), nodeName: nodeName, nodeIP: nodeIP, log: log, trigger: trigger.New()}
+	if err := c.trigger.Watch(svc.Informer(), node.Informer()); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Controller) kick() {
-	select {
-	case c.trigger <- struct{}{}:
-	default:
-	}
-}
-
 // Run reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
-	if !toolscache.WaitForCacheSync(ctx.Done(), c.synced...) {
+	if !toolscache.WaitForCacheSync(ctx.Done(), c.trigger.Synced()...) {
 		return
 	}
 	retry := time.NewTicker(30 * time.Second)
@@ -77,7 +63,7 @@ func (c *Controller) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-c.trigger:
+		case <-c.trigger.C():
 		case <-retry.C:
 		}
 	}
