@@ -15,28 +15,38 @@ import (
 // Config is everything an apiserver needs. Flags, a YAML file and
 // CORACLE_* variables fill it (see AddFlags); tests build it directly.
 type Config struct {
-	DataDir               string        `mapstructure:"data-dir"`
-	BindAddress           string        `mapstructure:"bind-address"`
-	SecurePort            int           `mapstructure:"secure-port"`
-	AdvertiseAddress      string        `mapstructure:"advertise-address"`
+	DataDir          string `mapstructure:"data-dir"`
+	BindAddress      string `mapstructure:"bind-address"`
+	SecurePort       int    `mapstructure:"secure-port"`
+	AdvertiseAddress string `mapstructure:"advertise-address"`
+	TokenAuthFile    string `mapstructure:"token-auth-file"`
+	AdminKubeconfig  string `mapstructure:"admin-kubeconfig"`
+
+	EtcdConfig `mapstructure:",squash"`
+
+	ServiceClusterIPRange string `mapstructure:"service-cluster-ip-range"`
+	ServiceNodePortRange  string `mapstructure:"service-node-port-range"`
+
+	WatchCacheSize        int           `mapstructure:"watch-cache-size"`
+	WatchBookmarkInterval time.Duration `mapstructure:"watch-bookmark-interval"`
+	MinRequestTimeout     time.Duration `mapstructure:"min-request-timeout"`
+	ShutdownTimeout       time.Duration `mapstructure:"shutdown-timeout"`
+
+	// Log is the logger; nil means no logs. Not a flag.
+	Log *zap.Logger `mapstructure:"-"`
+}
+
+// EtcdConfig says where the objects are kept, as kube-apiserver's etcd
+// options: an external etcd cluster, or else an embedded etcd member in
+// the data directory; and how often old revisions are compacted.
+type EtcdConfig struct {
 	EtcdServers           []string      `mapstructure:"etcd-servers"`
 	EtcdCAFile            string        `mapstructure:"etcd-cafile"`
 	EtcdCertFile          string        `mapstructure:"etcd-certfile"`
 	EtcdKeyFile           string        `mapstructure:"etcd-keyfile"`
 	EmbeddedEtcdClientURL string        `mapstructure:"embedded-etcd-client-url"`
 	EmbeddedEtcdPeerURL   string        `mapstructure:"embedded-etcd-peer-url"`
-	ServiceClusterIPRange string        `mapstructure:"service-cluster-ip-range"`
-	ServiceNodePortRange  string        `mapstructure:"service-node-port-range"`
-	TokenAuthFile         string        `mapstructure:"token-auth-file"`
-	AdminKubeconfig       string        `mapstructure:"admin-kubeconfig"`
-	WatchCacheSize        int           `mapstructure:"watch-cache-size"`
-	WatchBookmarkInterval time.Duration `mapstructure:"watch-bookmark-interval"`
 	CompactionInterval    time.Duration `mapstructure:"etcd-compaction-interval"`
-	MinRequestTimeout     time.Duration `mapstructure:"min-request-timeout"`
-	ShutdownTimeout       time.Duration `mapstructure:"shutdown-timeout"`
-
-	// Log is the logger; nil means no logs. Not a flag.
-	Log *zap.Logger `mapstructure:"-"`
 }
 
 // Defaults, as Kubernetes' where it has them.
@@ -75,9 +85,12 @@ func AddFlags(fs *pflag.FlagSet) {
 func DefaultConfig() Config {
 	return Config{
 		DataDir: "/var/lib/coracle/apiserver", BindAddress: "0.0.0.0", SecurePort: DefaultSecurePort,
-		EmbeddedEtcdClientURL: DefaultEtcdClientURL, EmbeddedEtcdPeerURL: DefaultEtcdPeerURL,
+		EtcdConfig: EtcdConfig{
+			EmbeddedEtcdClientURL: DefaultEtcdClientURL, EmbeddedEtcdPeerURL: DefaultEtcdPeerURL,
+			CompactionInterval: 5 * time.Minute,
+		},
 		ServiceClusterIPRange: DefaultServiceClusterIPRange, ServiceNodePortRange: DefaultServiceNodePortRange,
-		WatchCacheSize: 4096, WatchBookmarkInterval: time.Minute, CompactionInterval: 5 * time.Minute,
+		WatchCacheSize: 4096, WatchBookmarkInterval: time.Minute,
 		MinRequestTimeout: 30 * time.Minute, ShutdownTimeout: 30 * time.Second,
 	}
 }

@@ -19,3 +19,14 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Errorf("validate: %v", err)
 	}
 }
+
+func TestEtcdFlagsFillEtcdConfig(t *testing.T) {
+	cfg, _, err := Daemon().Load([]string{"--etcd-servers", "https://a:2379,https://b:2379", "--etcd-cafile", "/ca.pem", "--etcd-compaction-interval", "1m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := cfg.EtcdConfig
+	if len(e.EtcdServers) != 2 || e.EtcdServers[1] != "https://b:2379" || e.EtcdCAFile != "/ca.pem" || e.CompactionInterval.String() != "1m0s" || e.EmbeddedEtcdClientURL != DefaultEtcdClientURL {
+		t.Errorf("etcd config %+v", e)
+	}
+}

@@ -174,9 +174,10 @@ func (s *Server) Start(ctx context.Context) error {
 
 func (s *Server) start(ctx, bgCtx context.Context) error {
 	var err error
+	e := s.cfg.EtcdConfig
 	s.etcd, err = etcd.Start(ctx, etcd.Options{
-		Servers: s.cfg.EtcdServers, CAFile: s.cfg.EtcdCAFile, CertFile: s.cfg.EtcdCertFile, KeyFile: s.cfg.EtcdKeyFile,
-		DataDir: s.cfg.DataDir, ClientURL: s.cfg.EmbeddedEtcdClientURL, PeerURL: s.cfg.EmbeddedEtcdPeerURL, Log: s.log,
+		Servers: e.EtcdServers, CAFile: e.EtcdCAFile, CertFile: e.EtcdCertFile, KeyFile: e.EtcdKeyFile,
+		DataDir: s.cfg.DataDir, ClientURL: e.EmbeddedEtcdClientURL, PeerURL: e.EmbeddedEtcdPeerURL, Log: s.log,
 	})
 	if err != nil {
 		return err
