@@ -115,6 +115,13 @@ func (r *Runtime) StartContainer(ctx context.Context, uid types.UID, id string) 
 		return err
 	}
 	if _, err := r.runcCmd(ctx, "start", id); err != nil {
+		if r.pastStartFifo(id) {
+			// The process was released and ran; runc start failed
+			// after that, when a process that ended at once had
+			// already been cleaned up ("remove …/exec.fifo: no such
+			// file or directory"). Its exit record says how it ended.
+			return nil
+		}
 		// It will never run: record it as exited, as containerd records
 		// a StartError, so the restart policy decides what is next.
 		crec.StartFailed = true
@@ -125,6 +132,15 @@ func (r *Runtime) StartContainer(ctx context.Context, uid types.UID, id string) 
 		return err
 	}
 	return nil
+}
+
+// pastStartFifo reports whether container id's process has been released
+// by runc start: runc's init waits on the container's exec.fifo until
+// start opens it, and the fifo goes once it has been. A fifo still there
+// means the process never ran.
+func (r *Runtime) pastStartFifo(id string) bool {
+	_, err := os.Stat(filepath.Join(r.opts.RootDir, "runc", id, "exec.fifo"))
+	return errors.Is(err, os.ErrNotExist)
 }
 
 // StopContainer implements kruntime.Runtime.
@@ -238,6 +254,16 @@ func (r *Runtime) containerFrom(bundle string, crec containerRecord) kruntime.Co
 	exit := shim.Exit{}
 	switch err := readJSON(filepath.Join(bundle, "exit.json"), &exit); {
 	case err == nil:
+		if crec.StartedAt.IsZero() && !crec.StartFailed {
+			// crec may predate StartContainer's write, which comes
+			// before the process can run and so before its exit
+			// record: read again before calling it a StartError.
+			fresh := containerRecord{}
+			if readJSON(filepath.Join(bundle, "container.json"), &fresh) == nil && fresh.ID == crec.ID {
+				crec = fresh
+				c.StartedAt = crec.StartedAt
+			}
+		}
 		c.State, c.ExitCode, c.FinishedAt, c.PID = kruntime.StateExited, exit.ExitCode, exit.FinishedAt, 0
 		if c.StartedAt.IsZero() {
 			c.StartedAt = exit.FinishedAt
@@ -245,7 +271,13 @@ func (r *Runtime) containerFrom(bundle string, crec containerRecord) kruntime.Co
 		switch {
 		case exit.OOMKilled:
 			c.Reason = "OOMKilled"
-		case crec.StartFailed || crec.StartedAt.IsZero():
+		case crec.StartedAt.IsZero(), crec.StartFailed && exit.Signal != 0:
+			// It never ran: runc start failed, and the process waiting
+			// to be started was killed. (A start that failed and an
+			// exit that is not a kill is runc start losing the race
+			// with a process that ran and ended at once: "container
+			// process is already dead". The process ran; its exit
+			// code says how.)
 			c.Reason = "StartError"
 		case exit.ExitCode == 0:
 			c.Reason = "Completed"

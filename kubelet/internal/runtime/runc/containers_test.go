@@ -1,0 +1,55 @@
+package runc
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"coracle.dev/kubelet/internal/shim"
+)
+
+// An exited container's reason comes from its records. The record the
+// caller read may predate StartContainer's write of StartedAt; the exit
+// record proves the write happened, so the reason must not be StartError.
+func TestExitedContainerReason(t *testing.T) {
+	started := time.Now().Add(-time.Second)
+	tests := []struct {
+		name     string
+		read     containerRecord // what the caller read
+		onDisk   containerRecord // container.json when the exit is read
+		exit     shim.Exit
+		wantWhy  string
+		wantCode int
+	}{
+		{"failed command", containerRecord{ID: "c-0", StartedAt: started}, containerRecord{ID: "c-0", StartedAt: started},
+			shim.Exit{ExitCode: 3}, "Error", 3},
+		{"success", containerRecord{ID: "c-0", StartedAt: started}, containerRecord{ID: "c-0", StartedAt: started},
+			shim.Exit{}, "Completed", 0},
+		{"out of memory", containerRecord{ID: "c-0", StartedAt: started}, containerRecord{ID: "c-0", StartedAt: started},
+			shim.Exit{ExitCode: 137, OOMKilled: true}, "OOMKilled", 137},
+		{"runc start failed, waiting process killed", containerRecord{ID: "c-0", StartedAt: started, StartFailed: true}, containerRecord{ID: "c-0", StartedAt: started, StartFailed: true},
+			shim.Exit{ExitCode: 137, Signal: 9}, "StartError", 137},
+		{"runc start lost the race with a process that ended at once", containerRecord{ID: "c-0", StartedAt: started, StartFailed: true}, containerRecord{ID: "c-0", StartedAt: started, StartFailed: true},
+			shim.Exit{ExitCode: 0}, "Completed", 0},
+		{"never started", containerRecord{ID: "c-0"}, containerRecord{ID: "c-0"},
+			shim.Exit{ExitCode: 137}, "StartError", 137},
+		{"stale read of a started container", containerRecord{ID: "c-0"}, containerRecord{ID: "c-0", StartedAt: started},
+			shim.Exit{ExitCode: 3}, "Error", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bundle := t.TempDir()
+			tt.exit.FinishedAt = time.Now()
+			if err := writeJSON(filepath.Join(bundle, "container.json"), tt.onDisk); err != nil {
+				t.Fatal(err)
+			}
+			if err := writeJSON(filepath.Join(bundle, shim.ExitFile), tt.exit); err != nil {
+				t.Fatal(err)
+			}
+			c := (&Runtime{}).containerFrom(bundle, tt.read)
+			if c.Reason != tt.wantWhy || c.ExitCode != tt.wantCode {
+				t.Fatalf("reason %q exit %d, want %q %d", c.Reason, c.ExitCode, tt.wantWhy, tt.wantCode)
+			}
+		})
+	}
+}
