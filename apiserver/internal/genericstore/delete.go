@@ -133,6 +133,7 @@ func (s *Store) tryDelete(ctx context.Context, key, name string, current runtime
 		return Result{}, false, s.storageError(err, name)
 	}
 	_ = etcdstore.SetRevision(current, delRev)
+	s.wrote(delRev)
 	return Result{Object: current, Deleted: true}, false, nil
 }
 
@@ -151,6 +152,7 @@ func (s *Store) writeDeleting(ctx context.Context, key, name string, next, curre
 	if err != nil {
 		return Result{}, false, s.storageError(err, name)
 	}
+	s.wroteObject(next)
 	return Result{Object: next}, false, nil
 }
 

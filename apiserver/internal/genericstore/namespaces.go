@@ -3,6 +3,7 @@ package genericstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,9 +24,13 @@ type NamespaceLifecycle struct {
 
 var _ NamespaceChecker = &NamespaceLifecycle{}
 
+// freshWait bounds how long a create waits for the namespaces' cache to
+// catch up with this apiserver's own writes before it reads storage.
+const freshWait = time.Second
+
 // CheckCreate implements NamespaceChecker.
 func (l *NamespaceLifecycle) CheckCreate(ctx context.Context, namespace string) error {
-	ns := l.lookupCached(namespace)
+	ns := l.lookupCached(ctx, namespace)
 	if ns == nil {
 		obj, err := l.Namespaces.Get(ctx, "", namespace)
 		if err != nil {
@@ -46,10 +51,18 @@ func (l *NamespaceLifecycle) CheckCreate(ctx context.Context, namespace string) 
 	return nil
 }
 
-func (l *NamespaceLifecycle) lookupCached(name string) *corev1.Namespace {
+func (l *NamespaceLifecycle) lookupCached(ctx context.Context, name string) *corev1.Namespace {
 	c := l.Namespaces.Cache()
 	if c == nil || !c.Ready() {
 		return nil
+	}
+	// A namespace this apiserver has just deleted must not look Active
+	// to the next create: wait, briefly, for the cache to show this
+	// apiserver's own namespace writes; storage answers if it lags.
+	if rev := l.Namespaces.LastWrite(); rev > c.Revision() {
+		if err := c.WaitForRevision(ctx, rev, freshWait); err != nil {
+			return nil
+		}
 	}
 	items, _ := c.List(watchcache.Predicate{Field: fields.OneTermEqualSelector("metadata.name", name)})
 	if len(items) != 1 {

@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -84,6 +86,10 @@ type Store struct {
 	hasStatus bool
 	hasSpec   bool
 	statusSub bool
+
+	// lastWrite is the newest etcd revision this store wrote, so that a
+	// reader of the cache can wait to see this apiserver's own writes.
+	lastWrite atomic.Int64
 }
 
 // New returns the Store for opts.Descriptor.
@@ -117,6 +123,27 @@ func (s *Store) Descriptor() *apiresource.Descriptor { return s.desc }
 
 // Cache returns the kind's watch cache.
 func (s *Store) Cache() *watchcache.Cache { return s.cache }
+
+// LastWrite is the newest etcd revision this store has written, 0 if
+// none.
+func (s *Store) LastWrite() int64 { return s.lastWrite.Load() }
+
+func (s *Store) wrote(rev int64) {
+	for {
+		cur := s.lastWrite.Load()
+		if rev <= cur || s.lastWrite.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
+}
+
+func (s *Store) wroteObject(obj runtime.Object) {
+	if m, err := meta.Accessor(obj); err == nil {
+		if rev, err := strconv.ParseInt(m.GetResourceVersion(), 10, 64); err == nil {
+			s.wrote(rev)
+		}
+	}
+}
 
 // Result is a write's outcome.
 type Result struct {
@@ -187,6 +214,7 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 		var claim *etcdstore.ClaimError
 		switch {
 		case err == nil:
+			s.wroteObject(obj)
 			return Result{Object: obj, Warnings: warnings}, nil
 		case errors.Is(err, etcdstore.ErrExists) && generated && attempt < maxGenerateNameAttempts:
 			m.SetName(m.GetGenerateName() + utilrand.String(5))

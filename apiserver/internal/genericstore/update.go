@@ -170,6 +170,7 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 			return Result{}, false, s.storageError(err, name)
 		}
 		_ = etcdstore.SetRevision(obj, rev)
+		s.wrote(rev)
 		return Result{Object: obj, Warnings: warnings, Deleted: true}, false, nil
 	}
 
@@ -194,6 +195,7 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 		var claim *etcdstore.ClaimError
 		switch {
 		case err == nil:
+			s.wroteObject(obj)
 			return Result{Object: obj, Warnings: warnings}, false, nil
 		case errors.Is(err, etcdstore.ErrConflict) && (!pinned || stale):
 			return Result{}, true, nil
