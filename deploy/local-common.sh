@@ -13,8 +13,10 @@ REGISTRY=${CORACLE_REGISTRY_ADDRESS:-127.0.0.1:5000}
 NODE_NAME=${CORACLE_NODE_NAME:-$(hostname | tr '[:upper:]' '[:lower:]')}
 
 # The kubelet's settings, for running it and for its --teardown. Images
-# of docker.io ("busybox") come from the local registry first.
-KUBELET_FLAGS="--kubeconfig $CONF/admin.conf --node-name $NODE_NAME --root-dir $STATE/kubelet --pod-log-dir $LOGS/pods --status-address 127.0.0.1:10248 --registry-mirror docker.io=$REGISTRY"
+# of docker.io ("busybox") and registry.k8s.io (the conformance suite's,
+# once ../shared/conformance/images.sh has pushed them) come from the
+# local registry first.
+KUBELET_FLAGS="--kubeconfig $CONF/admin.conf --node-name $NODE_NAME --root-dir $STATE/kubelet --pod-log-dir $LOGS/pods --status-address 127.0.0.1:10248 --registry-mirror docker.io=$REGISTRY --registry-mirror registry.k8s.io=$REGISTRY"
 
 # running NAME: true if the component's recorded process is alive and is
 # still our binary (a recycled PID is not). Just after `setsid BIN &` the
