@@ -58,6 +58,35 @@ func (e *Env) Resolver() (*resource.Resolver, error) {
 	return &resource.Resolver{Mapper: m, Discovery: d}, nil
 }
 
+// ObjectClients are what a command that acts on objects named by -f or
+// TYPE NAME needs.
+type ObjectClients struct {
+	// Namespace is the request's namespace; Explicit says whether -n
+	// chose it.
+	Namespace string
+	Explicit  bool
+	Resolver  *resource.Resolver
+	Dynamic   dynamic.Interface
+}
+
+// ObjectClients returns the namespace, the resolver and the dynamic
+// client, failing on the first that cannot be had, in that order.
+func (e *Env) ObjectClients() (ObjectClients, error) {
+	ns, explicit, err := e.Namespace()
+	if err != nil {
+		return ObjectClients{}, err
+	}
+	r, err := e.Resolver()
+	if err != nil {
+		return ObjectClients{}, err
+	}
+	dyn, err := e.Dynamic()
+	if err != nil {
+		return ObjectClients{}, err
+	}
+	return ObjectClients{Namespace: ns, Explicit: explicit, Resolver: r, Dynamic: dyn}, nil
+}
+
 // Dynamic is the dynamic client.
 func (e *Env) Dynamic() (dynamic.Interface, error) { return e.Clients.Dynamic() }
 

@@ -25,18 +25,11 @@ type Selection struct {
 // Select reads the objects a selection names, every one of them
 // (NotFound errors are returned together at the end).
 func Select(ctx context.Context, env *cmdenv.Env, s Selection) ([]*resource.Info, error) {
-	ns, explicit, err := env.Namespace()
+	oc, err := env.ObjectClients()
 	if err != nil {
 		return nil, err
 	}
-	r, err := env.Resolver()
-	if err != nil {
-		return nil, err
-	}
-	dyn, err := env.Dynamic()
-	if err != nil {
-		return nil, err
-	}
+	ns, explicit, r, dyn := oc.Namespace, oc.Explicit, oc.Resolver, oc.Dynamic
 	if s.Files != nil && len(s.Files.Filenames) > 0 {
 		infos, err := Read(env, r, s.Files, ns, explicit)
 		if err != nil {

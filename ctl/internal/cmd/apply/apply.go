@@ -83,18 +83,11 @@ func (o *applyOptions) run(ctx context.Context) error {
 			return err
 		}
 	}
-	ns, explicit, err := o.env.Namespace()
+	oc, err := o.env.ObjectClients()
 	if err != nil {
 		return err
 	}
-	r, err := o.env.Resolver()
-	if err != nil {
-		return err
-	}
-	dyn, err := o.env.Dynamic()
-	if err != nil {
-		return err
-	}
+	ns, explicit, r, dyn := oc.Namespace, oc.Explicit, oc.Resolver, oc.Dynamic
 	items, err := objects.Load(o.env, r, &o.files, ns, explicit)
 	if err != nil {
 		return err

@@ -136,18 +136,11 @@ func (o *deleteOptions) run(ctx context.Context, cmd *cobra.Command, args []stri
 	if o.force {
 		fmt.Fprintln(o.env.ErrOut, "Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.")
 	}
-	ns, explicit, err := o.env.Namespace()
+	oc, err := o.env.ObjectClients()
 	if err != nil {
 		return err
 	}
-	r, err := o.env.Resolver()
-	if err != nil {
-		return err
-	}
-	dyn, err := o.env.Dynamic()
-	if err != nil {
-		return err
-	}
+	ns, explicit, r, dyn := oc.Namespace, oc.Explicit, oc.Resolver, oc.Dynamic
 	var infos []*resource.Info
 	var errs []error
 	switch {

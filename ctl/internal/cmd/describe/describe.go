@@ -76,18 +76,11 @@ func (o *describeOptions) run(ctx context.Context, cmd *cobra.Command, args []st
 		fmt.Fprint(o.env.ErrOut, "You must specify the type of resource to describe. Use \"ctl api-resources\" for a complete list of supported resources.\n\n")
 		return cmderr.Usage(cmd.CommandPath(), "Required resource not specified.")
 	}
-	ns, explicit, err := o.env.Namespace()
+	oc, err := o.env.ObjectClients()
 	if err != nil {
 		return err
 	}
-	r, err := o.env.Resolver()
-	if err != nil {
-		return err
-	}
-	dyn, err := o.env.Dynamic()
-	if err != nil {
-		return err
-	}
+	ns, explicit, r, dyn := oc.Namespace, oc.Explicit, oc.Resolver, oc.Dynamic
 	typed, err := o.env.Typed()
 	if err != nil {
 		return err
