@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"coracle.dev/kube-proxy/internal/netnstest"
+	"coracle.dev/shared/netnstest"
 	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testnet"
 	"coracle.dev/shared/testproc"

@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
-	"coracle.dev/kube-proxy/internal/netnstest"
+	"coracle.dev/shared/netnstest"
 	"coracle.dev/shared/testserver"
 )
 

@@ -25,7 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
-	"coracle.dev/kube-proxy/internal/netnstest"
+	"coracle.dev/shared/netnstest"
 	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testserver"
 )

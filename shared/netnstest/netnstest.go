@@ -1,5 +1,5 @@
-// Package netnstest gives kube-proxy's tests and benchmarks network
-// namespaces of their own, so that the rules they make never touch the
+// Package netnstest gives tests and benchmarks network namespaces of
+// their own, so that the nodes, routes and rules they make never touch the
 // host's: namespaces removed at the end of the test, sockets opened
 // inside them from the test process, and the apiserver (on the host's
 // loopback) relayed into them.
@@ -29,7 +29,7 @@ import (
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Fatal("kube-proxy's namespace tests need root: they create network namespaces and iptables rules (run them with sudo)")
+		t.Fatal("this test needs root: it creates network namespaces and iptables rules (run it with sudo)")
 	}
 	for _, tool := range []string{"ip", "iptables", "iptables-save", "iptables-restore", "nsenter", "conntrack"} {
 		if _, err := exec.LookPath(tool); err != nil {
