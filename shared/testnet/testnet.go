@@ -16,6 +16,9 @@ import (
 // The second octets of the 10.X.0.0/16 ranges the test packages that run
 // real pods take their pod CIDRs from.
 const (
+	// MultiNodeE2E's clusters take a whole /16 (10.250.0.0/16), a /24
+	// per node, as a real cluster's --cluster-cidr: one test at a time.
+	MultiNodeE2E         = 250
 	KubeProxyE2E         = 251
 	ControllerManagerE2E = 252
 	CtlE2E               = 253

@@ -79,6 +79,7 @@ type TestServer struct {
 type options struct {
 	etcdServers []string
 	args        []string
+	dataDirArgs []func(dataDir string) []string
 }
 
 // Option adjusts how the apiserver is started.
@@ -87,6 +88,14 @@ type Option func(*options)
 // WithArgs adds command-line flags, e.g. "--watch-cache-size=8".
 func WithArgs(args ...string) Option {
 	return func(o *options) { o.args = append(o.args, args...) }
+}
+
+// WithDataDirArgs adds flags that name files of the data directory,
+// which is made anew for each attempt to start: args(dataDir) is called
+// for each. E.g. the CA the apiserver creates there, for
+// --kubelet-certificate-authority.
+func WithDataDirArgs(args func(dataDir string) []string) Option {
+	return func(o *options) { o.dataDirArgs = append(o.dataDirArgs, args) }
 }
 
 // WithEtcdServers runs the apiserver on an external etcd cluster instead
@@ -150,7 +159,11 @@ func (ts *TestServer) args() []string {
 	} else {
 		args = append(args, "--embedded-etcd-client-url", ts.EtcdClientURL, "--embedded-etcd-peer-url", ts.EtcdPeerURL)
 	}
-	return append(args, ts.opts.args...)
+	args = append(args, ts.opts.args...)
+	for _, f := range ts.opts.dataDirArgs {
+		args = append(args, f(ts.DataDir)...)
+	}
+	return args
 }
 
 func (ts *TestServer) startAndWait() error {

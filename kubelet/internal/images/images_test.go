@@ -180,3 +180,23 @@ func TestDefaultsToAlways(t *testing.T) {
 		}
 	}
 }
+
+// A mirror named http://HOST:PORT is spoken to over plain HTTP wherever
+// it is; one with no scheme only when it is on loopback.
+func TestMirrorScheme(t *testing.T) {
+	for _, tc := range []struct{ mirror, registry, scheme string }{
+		{"http://172.31.250.1:5000", "172.31.250.1:5000", "http"},
+		{"127.0.0.1:5000", "127.0.0.1:5000", "http"},
+		{"mirror.example.com", "mirror.example.com", "https"},
+	} {
+		s := &Store{mirrors: map[string]string{"index.docker.io": tc.mirror}}
+		refs := s.candidates("busybox:1.36")
+		if len(refs) != 2 {
+			t.Fatalf("%s: candidates %v", tc.mirror, refs)
+		}
+		reg := refs[0].Context().Registry
+		if reg.RegistryStr() != tc.registry || reg.Scheme() != tc.scheme || refs[0].Context().RepositoryStr() != "library/busybox" {
+			t.Errorf("%s: first candidate %s (scheme %s), want %s/library/busybox over %s", tc.mirror, refs[0], reg.Scheme(), tc.registry, tc.scheme)
+		}
+	}
+}

@@ -225,13 +225,19 @@ func (s *Store) candidates(ref string) []name.Reference {
 		return nil
 	}
 	if mirror, ok := s.mirrors[normalizeRegistry(r.Context().RegistryStr())]; ok {
+		opts := insecureIfLoopback(mirror)
+		// "http://HOST:PORT" names a mirror spoken to over plain HTTP
+		// wherever it is (a local registry on a node bridge, say).
+		if host, ok := strings.CutPrefix(mirror, "http://"); ok {
+			mirror, opts = host, []name.Option{name.Insecure}
+		}
 		m := mirror + "/" + r.Context().RepositoryStr()
 		if t, ok := r.(name.Tag); ok {
 			m += ":" + t.TagStr()
 		} else {
 			m += "@" + r.Identifier()
 		}
-		if mr, err := name.ParseReference(m, insecureIfLoopback(mirror)...); err == nil {
+		if mr, err := name.ParseReference(m, opts...); err == nil {
 			out = append(out, mr)
 		}
 	}
