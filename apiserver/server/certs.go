@@ -94,16 +94,22 @@ func loadOrIssueClient(ca *pki.KeyPair, dir, name, cn string) (*pki.KeyPair, err
 }
 
 // kubeletTransport reaches kubelets with the kubelet client certificate.
-// Kubelets serve self-signed certificates unless given one, so their
-// certificate is not verified, as kube-apiserver does with no kubelet CA.
-// HTTP/1.1 only: exec streams are upgraded connections.
-func (c *credentials) kubeletTransport() *http.Transport {
+// With cas (--kubelet-certificate-authority) a kubelet's serving
+// certificate must chain to them and name the address dialed, the node's
+// InternalIP; without, it is not verified, as kube-apiserver does with no
+// kubelet CA, since kubelets serve self-signed certificates unless given
+// one. HTTP/1.1 only: exec streams are upgraded connections.
+func (c *credentials) kubeletTransport(cas *x509.CertPool) *http.Transport {
+	tlsCfg := &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{c.kubeletClient.Cert.Raw}, PrivateKey: c.kubeletClient.Key, Leaf: c.kubeletClient.Cert}},
+		RootCAs:      cas,
+		MinVersion:   tls.VersionTLS12,
+	}
+	if cas == nil {
+		tlsCfg.InsecureSkipVerify = true //nolint:gosec // no kubelet CA configured: kubelets' certificates may be self-signed
+	}
 	return &http.Transport{
-		TLSClientConfig: &tls.Config{
-			Certificates:       []tls.Certificate{{Certificate: [][]byte{c.kubeletClient.Cert.Raw}, PrivateKey: c.kubeletClient.Key, Leaf: c.kubeletClient.Cert}},
-			InsecureSkipVerify: true, //nolint:gosec // kubelets' serving certificates are self-signed
-			MinVersion:         tls.VersionTLS12,
-		},
+		TLSClientConfig:     tlsCfg,
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout: 10 * time.Second,
 		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
@@ -167,4 +173,17 @@ func firstNonLoopback() net.IP {
 		}
 	}
 	return net.IPv4(127, 0, 0, 1).To4()
+}
+
+// loadCertPool reads a PEM bundle of CA certificates.
+func loadCertPool(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }

@@ -20,7 +20,13 @@ type Config struct {
 	SecurePort       int    `mapstructure:"secure-port"`
 	AdvertiseAddress string `mapstructure:"advertise-address"`
 	TokenAuthFile    string `mapstructure:"token-auth-file"`
-	AdminKubeconfig  string `mapstructure:"admin-kubeconfig"`
+	// AnonymousAuth lets requests without credentials in as
+	// system:anonymous, for the authorizer to judge.
+	AnonymousAuth   bool   `mapstructure:"anonymous-auth"`
+	AdminKubeconfig string `mapstructure:"admin-kubeconfig"`
+	// KubeletCertificateAuthority is a PEM bundle kubelets' serving
+	// certificates are verified against; empty, they are not verified.
+	KubeletCertificateAuthority string `mapstructure:"kubelet-certificate-authority"`
 
 	EtcdConfig `mapstructure:",squash"`
 
@@ -73,7 +79,9 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.String("service-cluster-ip-range", DefaultServiceClusterIPRange, "CIDR Service ClusterIPs are allocated from")
 	fs.String("service-node-port-range", DefaultServiceNodePortRange, "port range NodePorts are allocated from")
 	fs.String("token-auth-file", "", "CSV of static bearer tokens: token,user,uid[,\"group1,group2\"]")
+	fs.Bool("anonymous-auth", true, "let requests that carry no credential in as system:anonymous (group system:unauthenticated); the authorizer allows them only the public endpoints and kube-public/cluster-info")
 	fs.String("admin-kubeconfig", "", "where to write the admin kubeconfig (default DATA_DIR/admin.conf)")
+	fs.String("kubelet-certificate-authority", "", "CA bundle to verify kubelets' serving certificates against when proxying logs and exec (default: not verified); may be DATA_DIR/pki/ca.crt, which exists once the apiserver made its CA")
 	fs.Int("watch-cache-size", 4096, "events kept per resource for watches to resume from")
 	fs.Duration("watch-bookmark-interval", time.Minute, "how often watchers that allow bookmarks get one")
 	fs.Duration("etcd-compaction-interval", 5*time.Minute, "how often old etcd revisions are compacted (0 disables)")
@@ -84,7 +92,7 @@ func AddFlags(fs *pflag.FlagSet) {
 // DefaultConfig is the configuration AddFlags' defaults describe.
 func DefaultConfig() Config {
 	return Config{
-		DataDir: "/var/lib/coracle/apiserver", BindAddress: "0.0.0.0", SecurePort: DefaultSecurePort,
+		DataDir: "/var/lib/coracle/apiserver", BindAddress: "0.0.0.0", SecurePort: DefaultSecurePort, AnonymousAuth: true,
 		EtcdConfig: EtcdConfig{
 			EmbeddedEtcdClientURL: DefaultEtcdClientURL, EmbeddedEtcdPeerURL: DefaultEtcdPeerURL,
 			CompactionInterval: 5 * time.Minute,

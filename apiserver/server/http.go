@@ -15,20 +15,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"coracle.dev/apiserver/internal/authn"
+	"coracle.dev/apiserver/internal/authz"
 	"coracle.dev/apiserver/internal/endpoints"
 	"coracle.dev/shared/version"
 )
-
-// publicPaths answer without credentials, as Kubernetes lets anonymous
-// clients read them.
-var publicPaths = map[string]bool{"/healthz": true, "/livez": true, "/readyz": true, "/version": true}
 
 const ctxUser = "coracle.user"
 
 func (s *Server) engine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(s.recoverMiddleware, s.metricsMiddleware, s.authnMiddleware)
+	r.Use(s.recoverMiddleware, s.metricsMiddleware, s.authnMiddleware, s.authzMiddleware)
 	r.GET("/healthz", s.serveLive)
 	r.GET("/livez", s.serveLive)
 	r.GET("/readyz", s.serveReady)
@@ -59,11 +56,10 @@ func (s *Server) recoverMiddleware(c *gin.Context) {
 	c.Next()
 }
 
+// authnMiddleware tells who sends the request; with --anonymous-auth a
+// request with no credential is system:anonymous, and the authorizer
+// decides what that user may read (the health and version endpoints).
 func (s *Server) authnMiddleware(c *gin.Context) {
-	if publicPaths[c.Request.URL.Path] {
-		c.Next()
-		return
-	}
 	user, ok, err := s.authn.Authenticate(c.Request)
 	if !ok {
 		if err != nil {
@@ -77,7 +73,39 @@ func (s *Server) authnMiddleware(c *gin.Context) {
 		return
 	}
 	c.Set(ctxUser, user)
+	c.Request = c.Request.WithContext(authn.WithUser(c.Request.Context(), user))
 	c.Next()
+}
+
+// authzMiddleware refuses with 403 what the authorizer does not allow the
+// authenticated user, before routing, as kube-apiserver does: an
+// anonymous client learns nothing, not even which paths exist.
+func (s *Server) authzMiddleware(c *gin.Context) {
+	user, _ := UserFrom(c)
+	info := endpoints.NewRequestInfo(c.Request)
+	attrs := authz.Attributes{
+		User: user, Verb: info.Verb, ResourceRequest: info.IsResourceRequest, Path: info.Path,
+		APIGroup: info.Group, APIVersion: info.Version, Namespace: info.Namespace,
+		Resource: info.Resource, Subresource: info.Subresource, Name: info.Name,
+	}
+	decision, reason, err := s.authz.Authorize(c.Request.Context(), attrs)
+	if decision == authz.DecisionAllow {
+		c.Next()
+		return
+	}
+	if err != nil {
+		s.log.Error("authorization failed", zap.Error(err))
+		st := apierrors.NewInternalError(err).Status()
+		st.Kind, st.APIVersion = "Status", "v1"
+		c.AbortWithStatusJSON(http.StatusInternalServerError, &st)
+		return
+	}
+	st := authz.Forbidden(attrs, reason).Status()
+	if ce := s.log.Check(zap.DebugLevel, "forbidden"); ce != nil {
+		ce.Write(zap.String("message", st.Message), zap.String("path", attrs.Path))
+	}
+	st.Kind, st.APIVersion = "Status", "v1"
+	c.AbortWithStatusJSON(http.StatusForbidden, &st)
 }
 
 // UserFrom returns the authenticated user of a request.

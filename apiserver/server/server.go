@@ -13,6 +13,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	stdlog "log"
@@ -25,6 +26,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
@@ -32,6 +35,7 @@ import (
 	"coracle.dev/apiserver/internal/allocator"
 	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/authn"
+	"coracle.dev/apiserver/internal/authz"
 	"coracle.dev/apiserver/internal/bootstrap"
 	"coracle.dev/apiserver/internal/endpoints"
 	"coracle.dev/apiserver/internal/etcd"
@@ -56,8 +60,12 @@ type Server struct {
 	registry  *apiresource.Registry
 	services  *allocator.Services
 	authn     authn.Authenticator
+	authz     authz.Authorizer
 	creds     *credentials
 	advertise net.IP
+	// kubeletCAs verify kubelets' serving certificates; nil, they are
+	// not verified.
+	kubeletCAs *x509.CertPool
 
 	etcd     *etcd.Etcd
 	caches   map[*apiresource.Descriptor]*watchcache.Cache
@@ -124,16 +132,46 @@ func New(cfg Config) (*Server, error) {
 	if s.creds, err = loadOrCreateCredentials(cfg.DataDir, dedupIPs(ips), dns); err != nil {
 		return nil, fmt.Errorf("credentials in %s: %w", cfg.DataDir, err)
 	}
-	auth := authn.Union{authn.ClientCert{}}
+	// Read after the credentials: the kubelet CA may be the cluster CA
+	// this very start has just created.
+	if cfg.KubeletCertificateAuthority != "" {
+		if s.kubeletCAs, err = loadCertPool(cfg.KubeletCertificateAuthority); err != nil {
+			return nil, fmt.Errorf("--kubelet-certificate-authority: %w", err)
+		}
+	}
+	var tokens authn.BearerToken
 	if cfg.TokenAuthFile != "" {
 		tf, err := authn.LoadTokenFile(cfg.TokenAuthFile)
 		if err != nil {
 			return nil, fmt.Errorf("--token-auth-file: %w", err)
 		}
-		auth = append(auth, tf)
+		tokens = append(tokens, tf)
 	}
-	s.authn = auth
+	tokens = append(tokens, &authn.BootstrapTokens{Secrets: s.secret})
+	s.authn = authn.Union{authn.ClientCert{}, tokens}
+	if cfg.AnonymousAuth {
+		s.authn = authn.WithAnonymous(s.authn)
+	}
+	s.authz = authz.Static{}
 	return s, nil
+}
+
+// secret reads a Secret for the bootstrap token authenticator: from the
+// watch cache, or from etcd when the cache has none (not listed yet, or a
+// token created a moment ago on this or another apiserver).
+func (s *Server) secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	st := s.store("", "secrets")
+	if obj := st.Cache().Get(st.Descriptor().Key(namespace, name)); obj != nil {
+		return obj.(*corev1.Secret), nil
+	}
+	obj, err := st.Get(ctx, namespace, name)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*corev1.Secret), nil
 }
 
 // advertiseIP is where the `kubernetes` Service's endpoints point: the
@@ -259,7 +297,7 @@ func (s *Server) serve(bgCtx context.Context, ln net.Listener) error {
 	s.api = endpoints.New(endpoints.Options{
 		Registry: s.registry, Scheme: scheme, Stores: s.stores, ServerAddress: s.hostPort(),
 		MinRequestTimeout: s.cfg.MinRequestTimeout, Shutdown: s.shutdown,
-		KubeletTransport: s.creds.kubeletTransport(),
+		KubeletTransport: s.creds.kubeletTransport(s.kubeletCAs),
 		LongRunning:      func(res string, d int) { s.metrics.LongRunning.WithLabelValues("WATCH", res).Add(float64(d)) },
 		Log:              s.log,
 	})
@@ -327,7 +365,8 @@ func (s *Server) bootstrap(ctx context.Context) {
 			Endpoints:       s.store("", "endpoints"),
 			EndpointSlices:  s.store("discovery.k8s.io", "endpointslices"),
 			PriorityClasses: s.store("scheduling.k8s.io", "priorityclasses"),
-		}, bootstrap.Options{ServiceIP: s.services.FirstIP(), AdvertiseIP: s.advertise.String(), Port: s.Port()})
+			ConfigMaps:      s.store("", "configmaps"),
+		}, bootstrap.Options{ServiceIP: s.services.FirstIP(), AdvertiseIP: s.advertise.String(), Port: s.Port(), CACertPEM: s.creds.ca.CertPEM})
 		s.mu.Lock()
 		s.bootErr = err
 		s.bootstrapped = err == nil

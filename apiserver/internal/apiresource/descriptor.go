@@ -25,6 +25,9 @@ const (
 	Finalize = "finalize"
 	Log      = "log"
 	Exec     = "exec"
+	// Approval is CertificateSigningRequests' approval subresource, which
+	// writes the Approved and Denied conditions.
+	Approval = "approval"
 )
 
 // Descriptor is everything the apiserver knows about one kind.

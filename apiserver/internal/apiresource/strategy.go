@@ -1,6 +1,8 @@
 package apiresource
 
 import (
+	"context"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -52,4 +54,30 @@ type DeletionHolder interface {
 	HoldsDeletion(obj runtime.Object) bool
 	// MarkDeleting records on obj that deletion has begun.
 	MarkDeleting(obj runtime.Object)
+}
+
+// RequestPreparer is implemented by strategies of kinds that record who
+// created an object (CertificateSigningRequests' spec.username, uid, groups
+// and extra), as Kubernetes' strategies read the user from the request
+// context. The store calls PrepareForCreateRequest on create, after
+// PrepareForCreate, with the request's context; authn.UserFrom reads the
+// authenticated user from it.
+type RequestPreparer interface {
+	PrepareForCreateRequest(ctx context.Context, obj runtime.Object)
+}
+
+// SubresourceStrategy is implemented by strategies of kinds whose
+// subresources take whole objects (PUT and PATCH, as on the object itself)
+// with rules of their own, as Kubernetes gives each such subresource a
+// strategy: CertificateSigningRequests' status and approval. For a write
+// through sub the store keeps the spec, owner references and finalizers,
+// as for any status write, then calls PrepareForSubresourceUpdate and
+// validates with ValidateSubresourceUpdate, in place of
+// ValidateStatusUpdate.
+type SubresourceStrategy interface {
+	// PrepareForSubresourceUpdate carries over from old what a write
+	// through sub may not change.
+	PrepareForSubresourceUpdate(sub string, obj, old runtime.Object)
+	// ValidateSubresourceUpdate checks a change made through sub.
+	ValidateSubresourceUpdate(sub string, obj, old runtime.Object) field.ErrorList
 }

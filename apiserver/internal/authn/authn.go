@@ -1,9 +1,13 @@
-// Package authn tells who is making a request: a client certificate signed
-// by the cluster CA (CN is the user, O the groups, as Kubernetes reads
-// them) or a bearer token from the static token file.
+// Package authn tells who is making a request, as kube-apiserver's
+// authenticators do: a client certificate signed by the cluster CA (CN is
+// the user, O the groups), a bearer token from the static token file or a
+// bootstrap token (a Secret in kube-system), and, when no credential at
+// all is sent, the anonymous user. A credential that is sent but not
+// accepted is never anonymous: the request fails with 401.
 package authn
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/csv"
 	"errors"
@@ -14,11 +18,39 @@ import (
 	"strings"
 )
 
-// User is an authenticated identity.
+// User is an authenticated identity, as Kubernetes' user.Info.
 type User struct {
 	Name   string
 	UID    string
 	Groups []string
+	// Extra holds what an authenticator knows besides name and groups
+	// (a service account token's pod, for one); CertificateSigningRequests
+	// record it.
+	Extra map[string][]string
+}
+
+// InGroup reports whether u is a member of group.
+func (u *User) InGroup(group string) bool {
+	for _, g := range u.Groups {
+		if g == group {
+			return true
+		}
+	}
+	return false
+}
+
+type userKey struct{}
+
+// WithUser returns ctx carrying the request's authenticated user, for
+// what reads it further down (strategies that record the requester).
+func WithUser(ctx context.Context, u *User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// UserFrom returns the user WithUser put in ctx.
+func UserFrom(ctx context.Context) (*User, bool) {
+	u, ok := ctx.Value(userKey{}).(*User)
+	return u, ok && u != nil
 }
 
 // Authenticator identifies the user behind a request. ok is false when the
@@ -62,7 +94,65 @@ func (ClientCert) Authenticate(r *http.Request) (*User, bool, error) {
 		return nil, false, errors.New("client certificate has no common name")
 	}
 	groups := append([]string{}, cert.Subject.Organization...)
-	return &User{Name: cert.Subject.CommonName, Groups: append(groups, "system:authenticated")}, true, nil
+	return &User{Name: cert.Subject.CommonName, Groups: append(groups, AllAuthenticated)}, true, nil
+}
+
+// Groups every authenticated user belongs to, and the anonymous user.
+const (
+	AllAuthenticated   = "system:authenticated"
+	AllUnauthenticated = "system:unauthenticated"
+	Anonymous          = "system:anonymous"
+)
+
+// TokenAuthenticator identifies the user a bearer token stands for. ok is
+// false when the token is not one of its own; err says why a token that
+// looked like one of its own was refused, or that it could not tell.
+type TokenAuthenticator interface {
+	AuthenticateToken(ctx context.Context, token string) (user *User, ok bool, err error)
+}
+
+// BearerToken authenticates requests with an "Authorization: Bearer"
+// header through each TokenAuthenticator in turn. A token none of them
+// accepts is ErrInvalidToken, so that a bad token is a 401 and never
+// falls through to the anonymous user.
+type BearerToken []TokenAuthenticator
+
+// Authenticate implements Authenticator.
+func (b BearerToken) Authenticate(r *http.Request) (*User, bool, error) {
+	tok, ok := bearerToken(r)
+	if !ok {
+		return nil, false, nil
+	}
+	var errs []error
+	for _, a := range b {
+		u, ok, err := a.AuthenticateToken(r.Context(), tok)
+		if ok {
+			return u, true, nil
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, false, fmt.Errorf("%w: %w", ErrInvalidToken, errors.Join(errs...))
+	}
+	return nil, false, ErrInvalidToken
+}
+
+// WithAnonymous lets requests that carry no credential in as the
+// anonymous user (system:anonymous in system:unauthenticated), as
+// kube-apiserver's --anonymous-auth: a request a authenticates is its
+// user, and one a refuses with an error stays refused.
+func WithAnonymous(a Authenticator) Authenticator { return anonymous{a} }
+
+type anonymous struct{ Authenticator }
+
+func (a anonymous) Authenticate(r *http.Request) (*User, bool, error) {
+	u, ok, err := a.Authenticator.Authenticate(r)
+	if ok || err != nil {
+		return u, ok, err
+	}
+	return &User{Name: Anonymous, Groups: []string{AllUnauthenticated}}, true, nil
 }
 
 // bearerToken returns the token of an "Authorization: Bearer" header.
@@ -108,22 +198,18 @@ func LoadTokenFile(path string) (*TokenFile, error) {
 		if len(rec) > 3 && rec[3] != "" {
 			u.Groups = strings.Split(rec[3], ",")
 		}
-		u.Groups = append(u.Groups, "system:authenticated")
+		u.Groups = append(u.Groups, AllAuthenticated)
 		tf.tokens[rec[0]] = u
 	}
 	return tf, nil
 }
 
-// Authenticate implements Authenticator.
-func (t *TokenFile) Authenticate(r *http.Request) (*User, bool, error) {
-	tok, ok := bearerToken(r)
-	if !ok {
-		return nil, false, nil
-	}
+// AuthenticateToken implements TokenAuthenticator.
+func (t *TokenFile) AuthenticateToken(_ context.Context, tok string) (*User, bool, error) {
 	for known, u := range t.tokens {
 		if subtle.ConstantTimeCompare([]byte(known), []byte(tok)) == 1 {
 			return u, true, nil
 		}
 	}
-	return nil, false, ErrInvalidToken
+	return nil, false, nil
 }

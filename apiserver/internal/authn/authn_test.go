@@ -38,7 +38,7 @@ func TestTokenFile(t *testing.T) {
 			if tt.header != "" {
 				r.Header.Set("Authorization", tt.header)
 			}
-			u, ok, err := tf.Authenticate(r)
+			u, ok, err := BearerToken{tf}.Authenticate(r)
 			if ok != tt.ok || (err != nil) != tt.err {
 				t.Fatalf("ok=%v err=%v", ok, err)
 			}
@@ -49,7 +49,7 @@ func TestTokenFile(t *testing.T) {
 	}
 	r, _ := http.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("Authorization", "Bearer abc123")
-	u, _, _ := tf.Authenticate(r)
+	u, _, _ := BearerToken{tf}.Authenticate(r)
 	if len(u.Groups) != 3 || u.Groups[0] != "devs" || u.Groups[1] != "ops" {
 		t.Fatalf("groups %v", u.Groups)
 	}

@@ -1,7 +1,9 @@
 // Package bootstrap creates what a Kubernetes apiserver guarantees exists:
 // the system namespaces, the `kubernetes` Service in `default` with this
-// apiserver as its endpoint, and the two system PriorityClasses. Every step
-// is idempotent: it runs at each start.
+// apiserver as its endpoint, the two system PriorityClasses, and, as
+// kubeadm's bootstrap-token phase writes it, the kube-public/cluster-info
+// ConfigMap joining nodes discover the cluster from. Every step is
+// idempotent: it runs at each start.
 package bootstrap
 
 import (
@@ -9,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -17,6 +20,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 
 	"coracle.dev/apiserver/internal/genericstore"
 )
@@ -26,7 +32,7 @@ var SystemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem,
 
 // Stores gives the generic stores bootstrap writes through.
 type Stores struct {
-	Namespaces, Services, Endpoints, EndpointSlices, PriorityClasses *genericstore.Store
+	Namespaces, Services, Endpoints, EndpointSlices, PriorityClasses, ConfigMaps *genericstore.Store
 }
 
 // Options of the bootstrap.
@@ -36,6 +42,8 @@ type Options struct {
 	// AdvertiseIP and Port are where this apiserver is reached.
 	AdvertiseIP string
 	Port        int
+	// CACertPEM is the cluster CA, published in cluster-info.
+	CACertPEM []byte
 }
 
 // Run creates or repairs the bootstrap objects.
@@ -66,6 +74,9 @@ func Run(ctx context.Context, s Stores, opts Options) error {
 	}
 	if err := ensure(ctx, s.Services, metav1.NamespaceDefault, svc); err != nil {
 		return fmt.Errorf("service default/kubernetes: %w", err)
+	}
+	if err := reconcileClusterInfo(ctx, s.ConfigMaps, opts); err != nil {
+		return fmt.Errorf("configmap %s/%s: %w", metav1.NamespacePublic, bootstrapapi.ConfigMapClusterInfo, err)
 	}
 	// Endpoints may not be loopback addresses (Kubernetes' validation): a
 	// host with no other address gets the Service without endpoints.
@@ -164,6 +175,47 @@ func reconcileEndpoints(ctx context.Context, s Stores, opts Options) error {
 		cur.Ports = slice.Ports
 		cur.ResourceVersion = ""
 		return cur, nil
+	}, genericstore.UpdateOptions{})
+	return err
+}
+
+// ClusterInfoKubeconfig is cluster-info's kubeconfig, in kubeadm's shape:
+// one cluster named "" with the apiserver's URL and the CA, no users, no
+// contexts. A joining node trusts it once the CA matches the hash it was
+// given and the bootstrap signer's JWS over it verifies with its token.
+func ClusterInfoKubeconfig(server string, caPEM []byte) ([]byte, error) {
+	return clientcmd.Write(clientcmdapi.Config{
+		Clusters: map[string]*clientcmdapi.Cluster{"": {Server: server, CertificateAuthorityData: caPEM}},
+	})
+}
+
+// reconcileClusterInfo creates kube-public/cluster-info or brings its
+// kubeconfig up to date, leaving every other key alone: the controller
+// manager's bootstrap signer keeps its jws-kubeconfig-<token id>
+// signatures there, and rewriting an unchanged kubeconfig would make it
+// sign again for nothing.
+func reconcileClusterInfo(ctx context.Context, store *genericstore.Store, opts Options) error {
+	server := "https://" + net.JoinHostPort(opts.AdvertiseIP, strconv.Itoa(opts.Port))
+	kubeconfig, err := ClusterInfoKubeconfig(server, opts.CACertPEM)
+	if err != nil {
+		return err
+	}
+	_, err = store.Create(ctx, metav1.NamespacePublic, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: bootstrapapi.ConfigMapClusterInfo, Namespace: metav1.NamespacePublic},
+		Data:       map[string]string{bootstrapapi.KubeConfigKey: string(kubeconfig)},
+	}, genericstore.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	// The store writes nothing when the kubeconfig is already current.
+	_, err = store.Update(ctx, metav1.NamespacePublic, bootstrapapi.ConfigMapClusterInfo, func(current runtime.Object) (runtime.Object, error) {
+		cm := current.(*corev1.ConfigMap)
+		if cm.Data == nil {
+			cm.Data = map[string]string{}
+		}
+		cm.Data[bootstrapapi.KubeConfigKey] = string(kubeconfig)
+		cm.ResourceVersion = ""
+		return cm, nil
 	}, genericstore.UpdateOptions{})
 	return err
 }

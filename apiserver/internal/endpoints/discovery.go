@@ -28,6 +28,7 @@ var subresourceInfos = map[string]subresourceInfo{
 	apiresource.Finalize: {verbs: metav1.Verbs{"update"}},
 	apiresource.Log:      {verbs: metav1.Verbs{"get"}},
 	apiresource.Exec:     {group: "", version: "v1", kind: "PodExecOptions", verbs: metav1.Verbs{"create", "get"}},
+	apiresource.Approval: {verbs: metav1.Verbs{"get", "patch", "update"}},
 }
 
 func (a *API) addressByCIDR() []metav1.ServerAddressByClientCIDR {

@@ -22,8 +22,16 @@ const (
 	VerbDeleteCollection = "deletecollection"
 )
 
-// RequestInfo is what a resource request path and method say.
+// RequestInfo is what a request path and method say, as Kubernetes'
+// request.RequestInfo: for a resource request the verb, group, version,
+// namespace, resource, name and subresource; for any other request
+// (discovery, /healthz, /metrics) its path and the method in lower case
+// as the verb.
 type RequestInfo struct {
+	// IsResourceRequest is false for non-resource paths.
+	IsResourceRequest bool
+	// Path is the request's URL path.
+	Path        string
 	Verb        string
 	Group       string
 	Version     string
@@ -42,7 +50,7 @@ var namespaceSubresources = map[string]bool{"status": true, "finalize": true}
 // parseRequestInfo reads the path after /api/v1 or /apis/{group}/{version}:
 // rest is e.g. "namespaces/default/pods/web-1/status".
 func parseRequestInfo(method, group, version, rest string, watchParam bool) (RequestInfo, bool) {
-	info := RequestInfo{Group: group, Version: version}
+	info := RequestInfo{IsResourceRequest: true, Group: group, Version: version}
 	parts := splitPath(rest)
 	if len(parts) == 0 {
 		return info, false
@@ -109,4 +117,34 @@ func splitPath(p string) []string {
 		return nil
 	}
 	return strings.Split(p, "/")
+}
+
+// NewRequestInfo reads a whole request as Kubernetes' RequestInfoFactory
+// does, for the authorizer, which runs before routing: a path with a
+// resource under /api/{version} or /apis/{group}/{version} is a resource
+// request; anything shorter (discovery) or elsewhere is a non-resource
+// request. Unlike the handlers' own reading, a request for a namespace
+// object has that namespace as its namespace, as Kubernetes authorizes it.
+func NewRequestInfo(r *http.Request) RequestInfo {
+	nonResource := RequestInfo{Path: r.URL.Path, Verb: strings.ToLower(r.Method)}
+	parts := splitPath(r.URL.Path)
+	var group, version string
+	var rest []string
+	switch {
+	case len(parts) >= 3 && parts[0] == "api":
+		version, rest = parts[1], parts[2:]
+	case len(parts) >= 4 && parts[0] == "apis":
+		group, version, rest = parts[1], parts[2], parts[3:]
+	default:
+		return nonResource
+	}
+	info, ok := parseRequestInfo(r.Method, group, version, strings.Join(rest, "/"), isTrue(r.URL.Query().Get("watch")))
+	if !ok {
+		return nonResource
+	}
+	info.Path = r.URL.Path
+	if info.Resource == "namespaces" && info.Name != "" {
+		info.Namespace = info.Name
+	}
+	return info
 }

@@ -31,9 +31,10 @@ func TestParseRequestInfo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, ok := parseRequestInfo(tt.method, tt.group, "v1", tt.rest, tt.watch)
-			if !ok {
-				t.Fatal("not parsed")
+			if !ok || !got.IsResourceRequest {
+				t.Fatalf("not parsed as a resource request: %+v", got)
 			}
+			got.IsResourceRequest = false
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v\nwant %+v", got, tt.want)
 			}
@@ -44,5 +45,42 @@ func TestParseRequestInfo(t *testing.T) {
 	}
 	if _, ok := parseRequestInfo("OPTIONS", "", "v1", "pods", false); ok {
 		t.Error("OPTIONS parsed")
+	}
+}
+
+func TestNewRequestInfo(t *testing.T) {
+	res := func(verb, group, ns, resource, name, sub string) RequestInfo {
+		return RequestInfo{IsResourceRequest: true, Verb: verb, Group: group, Version: "v1", Namespace: ns, Resource: resource, Name: name, Subresource: sub}
+	}
+	tests := []struct {
+		name   string
+		method string
+		target string
+		want   RequestInfo
+	}{
+		{"health is a path", http.MethodGet, "/healthz", RequestInfo{Verb: "get"}},
+		{"core discovery is a path", http.MethodGet, "/api", RequestInfo{Verb: "get"}},
+		{"core version discovery is a path", http.MethodGet, "/api/v1", RequestInfo{Verb: "get"}},
+		{"group discovery is a path", http.MethodGet, "/apis/apps", RequestInfo{Verb: "get"}},
+		{"group version discovery is a path", http.MethodGet, "/apis/apps/v1", RequestInfo{Verb: "get"}},
+		{"a path's verb is its method", http.MethodPost, "/metrics", RequestInfo{Verb: "post"}},
+		{"core resource", http.MethodGet, "/api/v1/namespaces/kube-public/configmaps/cluster-info", res("get", "", "kube-public", "configmaps", "cluster-info", "")},
+		{"group resource", http.MethodPut, "/apis/certificates.k8s.io/v1/certificatesigningrequests/c1/approval", res("update", "certificates.k8s.io", "", "certificatesigningrequests", "c1", "approval")},
+		{"watch parameter", http.MethodGet, "/apis/certificates.k8s.io/v1/certificatesigningrequests?watch=true", res("watch", "certificates.k8s.io", "", "certificatesigningrequests", "", "")},
+		{"a namespace is in its own namespace", http.MethodDelete, "/api/v1/namespaces/ns1", res("delete", "", "ns1", "namespaces", "ns1", "")},
+		{"namespaces list is cluster-scoped", http.MethodGet, "/api/v1/namespaces", res("list", "", "", "namespaces", "", "")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := http.NewRequest(tt.method, "https://h"+tt.target, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := NewRequestInfo(r)
+			tt.want.Path = r.URL.Path
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
 	}
 }

@@ -25,7 +25,7 @@ func (r *request) serveSubresource() {
 		return
 	}
 	switch sub {
-	case apiresource.Status:
+	case apiresource.Status, apiresource.Approval:
 		r.serveStatus()
 	case apiresource.Scale:
 		r.serveScale()
@@ -52,6 +52,9 @@ func (r *request) onlyVerb(verb string, serve func()) {
 	serve()
 }
 
+// serveStatus serves the subresources that read and write the whole
+// object (status; CertificateSigningRequests' approval): the store keeps
+// what the subresource may not change.
 func (r *request) serveStatus() {
 	switch r.info.Verb {
 	case VerbGet:
@@ -59,7 +62,7 @@ func (r *request) serveStatus() {
 	case VerbUpdate:
 		r.update()
 	case VerbPatch:
-		r.patch(apiresource.Status)
+		r.patch(r.info.Subresource)
 	default:
 		r.fail(methodNotSupported(r.desc.GroupResource(), r.info.Verb))
 	}

@@ -185,6 +185,9 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 	s.fillSystemFields(m)
 	s.desc.Strategy.Default(obj)
 	s.desc.Strategy.PrepareForCreate(obj)
+	if p, ok := s.desc.Strategy.(apiresource.RequestPreparer); ok {
+		p.PrepareForCreateRequest(ctx, obj)
+	}
 	for _, a := range s.admit {
 		if err := a.AdmitCreate(ctx, obj); err != nil {
 			return Result{}, err

@@ -141,10 +141,13 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 		errs = append(errs, apivalidation.ValidateObjectMetaAccessor(m, s.desc.Namespaced, s.nameValidator(), field.NewPath("metadata"))...)
 		errs = append(errs, s.desc.Strategy.ValidateUpdate(obj, current)...)
 	case apiresource.Status:
-		s.keepAllButStatus(obj, current)
-		errs = append(errs, s.desc.Strategy.ValidateStatusUpdate(obj, current)...)
+		errs = append(errs, s.prepareSubresource(opts.Subresource, obj, current)...)
 	default:
-		// binding, finalize: the caller changed only what the
+		if _, ok := s.desc.Strategy.(apiresource.SubresourceStrategy); ok {
+			// approval: a whole object, with the kind's own rules.
+			errs = append(errs, s.prepareSubresource(opts.Subresource, obj, current)...)
+		}
+		// Otherwise binding, finalize: the caller changed only what the
 		// subresource owns, on a copy of the current object.
 	}
 	if len(errs) > 0 {
@@ -226,6 +229,19 @@ func (s *Store) carrySystemFields(m, cur metav1.Object) {
 	if m.GetGenerateName() == "" {
 		m.SetGenerateName(cur.GetGenerateName())
 	}
+}
+
+// prepareSubresource keeps what a write of a whole object through sub may
+// not change and validates the change: with the kind's SubresourceStrategy
+// if it has one, else as a status write.
+func (s *Store) prepareSubresource(sub string, obj, current runtime.Object) field.ErrorList {
+	s.keepAllButStatus(obj, current)
+	ss, ok := s.desc.Strategy.(apiresource.SubresourceStrategy)
+	if !ok {
+		return s.desc.Strategy.ValidateStatusUpdate(obj, current)
+	}
+	ss.PrepareForSubresourceUpdate(sub, obj, current)
+	return ss.ValidateSubresourceUpdate(sub, obj, current)
 }
 
 // keepAllButStatus makes a status write change only the status, labels and

@@ -6,6 +6,7 @@ import (
 	"coracle.dev/apiserver/internal/kinds/apps"
 	"coracle.dev/apiserver/internal/kinds/autoscaling"
 	"coracle.dev/apiserver/internal/kinds/batch"
+	"coracle.dev/apiserver/internal/kinds/certificates"
 	"coracle.dev/apiserver/internal/kinds/coordination"
 	"coracle.dev/apiserver/internal/kinds/core"
 	"coracle.dev/apiserver/internal/kinds/discovery"
@@ -19,7 +20,7 @@ func All() []*apiresource.Descriptor {
 	var out []*apiresource.Descriptor
 	for _, group := range [][]*apiresource.Descriptor{
 		core.All(), apps.All(), batch.All(), coordination.All(), discovery.All(),
-		autoscaling.All(), networking.All(), storage.All(), scheduling.All(),
+		autoscaling.All(), networking.All(), storage.All(), scheduling.All(), certificates.All(),
 	} {
 		out = append(out, group...)
 	}

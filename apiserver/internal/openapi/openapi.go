@@ -136,11 +136,13 @@ func document(descs []*apiresource.Descriptor, key, kubeVersion string) map[stri
 			Patch:  op("patch", "patch", append([]string{"force"}, writeParams...)),
 			Delete: op("delete", "delete", []string{"gracePeriodSeconds", "propagationPolicy", "dryRun"}),
 		}
-		if d.HasSubresource(apiresource.Status) {
-			paths[item+"/status"] = &pathItem{
-				Get:   op("read"+"Status", "get", nil),
-				Put:   op("replace"+"Status", "put", writeParams),
-				Patch: op("patch"+"Status", "patch", writeParams),
+		for sub, name := range map[string]string{apiresource.Status: "Status", apiresource.Approval: "Approval"} {
+			if d.HasSubresource(sub) {
+				paths[item+"/"+sub] = &pathItem{
+					Get:   op("read"+name, "get", nil),
+					Put:   op("replace"+name, "put", writeParams),
+					Patch: op("patch"+name, "patch", writeParams),
+				}
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -101,6 +102,8 @@ func TestTables(t *testing.T) {
 			[]string{"Name", "Class", "Hosts", "Address", "Ports", "Age"}, nil},
 		{"storageclass", StorageClass(), &storagev1.StorageClass{}, &corev1.PersistentVolume{},
 			[]string{"Name", "Provisioner", "ReclaimPolicy", "VolumeBindingMode", "AllowVolumeExpansion", "Age"}, nil},
+		{"certificatesigningrequest", CertificateSigningRequest(), &certificatesv1.CertificateSigningRequest{}, &corev1.Secret{},
+			[]string{"Name", "Age", "SignerName", "Requestor", "RequestedDuration", "Condition"}, nil},
 		{"priorityclass", PriorityClass(), &schedulingv1.PriorityClass{}, &corev1.Pod{},
 			[]string{"Name", "Value", "Global-Default", "Age", "PreemptionPolicy"}, nil},
 	}
