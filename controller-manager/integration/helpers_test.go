@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -59,6 +60,9 @@ func (e *env) testConfig(opts ...option) manager.Config {
 	cfg.JobBackoffBase = 200 * time.Millisecond
 	cfg.JobBackoffMax = 2 * time.Second
 	cfg.GCResyncPeriod = 2 * time.Second
+	// The CSR signer signs with the apiserver's CA, as under make up.
+	cfg.ClusterSigningCertFile = filepath.Join(e.ts.DataDir, "pki", "ca.crt")
+	cfg.ClusterSigningKeyFile = filepath.Join(e.ts.DataDir, "pki", "ca.key")
 	cfg.Log = zaptest.NewLogger(e.t, zaptest.Level(zap.WarnLevel)).Named("cm")
 	for _, o := range opts {
 		o(&cfg)

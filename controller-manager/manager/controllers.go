@@ -4,7 +4,10 @@ import (
 	"fmt"
 
 	"coracle.dev/controller-manager/internal/controller"
+	"coracle.dev/controller-manager/internal/controller/bootstrapsigner"
 	"coracle.dev/controller-manager/internal/controller/cronjob"
+	"coracle.dev/controller-manager/internal/controller/csrapproving"
+	"coracle.dev/controller-manager/internal/controller/csrsigning"
 	"coracle.dev/controller-manager/internal/controller/daemonset"
 	"coracle.dev/controller-manager/internal/controller/deployment"
 	"coracle.dev/controller-manager/internal/controller/endpoints"
@@ -22,6 +25,7 @@ import (
 	"coracle.dev/controller-manager/internal/controller/serviceaccount"
 	"coracle.dev/controller-manager/internal/controller/statefulset"
 	"coracle.dev/controller-manager/internal/controller/tainteviction"
+	"coracle.dev/controller-manager/internal/controller/tokencleaner"
 	"coracle.dev/controller-manager/internal/controller/ttlafterfinished"
 )
 
@@ -37,7 +41,10 @@ func runner[R controller.Runner](newFn func(controller.Context) (R, error)) buil
 }
 
 // controllers are every controller, in the order they are built: adding
-// one is one line here.
+// one is one line here. All run by default; unlike Kubernetes, that
+// includes the bootstrap signer and the token cleaner, which
+// kube-controller-manager runs only when asked: nodes join Coracle only
+// through bootstrap tokens.
 var controllers = []struct {
 	name  string
 	build builder
@@ -45,6 +52,10 @@ var controllers = []struct {
 	{namespace.Name, runner(namespace.New)},
 	{serviceaccount.Name, runner(serviceaccount.New)},
 	{rootcacert.Name, rootcacert.New},
+	{bootstrapsigner.Name, runner(bootstrapsigner.New)},
+	{tokencleaner.Name, runner(tokencleaner.New)},
+	{csrapproving.Name, csrapproving.New},
+	{csrsigning.Name, csrsigning.New},
 	{garbagecollector.Name, runner(garbagecollector.New)},
 	{replicaset.Name, runner(replicaset.New)},
 	{replication.Name, runner(replication.New)},

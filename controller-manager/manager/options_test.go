@@ -60,6 +60,7 @@ func TestValidate(t *testing.T) {
 		{"too many node CIDRs", func(o *Options) { o.ClusterCIDR = "10.0.0.0/8"; o.NodeCIDRMaskSize = 30 }, "--node-cidr-mask-size"},
 		{"IPAM off", func(o *Options) { o.ClusterCIDR = "" }, ""},
 		{"renew deadline past the lease", func(o *Options) { o.LeaderElect = true; o.LeaderElectRenewDeadline = time.Minute }, "leader election"},
+		{"no signing duration", func(o *Options) { o.ClusterSigningDuration = 0 }, "--cluster-signing-duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,6 +98,26 @@ func TestFlagsAndConfig(t *testing.T) {
 		if n == "cronjob-controller" {
 			t.Error("cronjob-controller enabled despite -cronjob")
 		}
+	}
+}
+
+// The CSR signer's flags are kube-controller-manager's, with its default
+// duration (8760h0m0s).
+func TestClusterSigningFlags(t *testing.T) {
+	o, _, err := Daemon().Load([]string{"--kubeconfig", "/k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ClusterSigningDuration.String() != "8760h0m0s" || o.ClusterSigningCertFile != "" || o.ClusterSigningKeyFile != "" {
+		t.Errorf("defaults: %v %q %q", o.ClusterSigningDuration, o.ClusterSigningCertFile, o.ClusterSigningKeyFile)
+	}
+	o, _, err = Daemon().Load([]string{"--kubeconfig", "/k", "--cluster-signing-cert-file", "/pki/ca.crt",
+		"--cluster-signing-key-file", "/pki/ca.key", "--cluster-signing-duration", "720h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ClusterSigningCertFile != "/pki/ca.crt" || o.ClusterSigningKeyFile != "/pki/ca.key" || o.ClusterSigningDuration != 720*time.Hour {
+		t.Errorf("flags: %v %q %q", o.ClusterSigningDuration, o.ClusterSigningCertFile, o.ClusterSigningKeyFile)
 	}
 }
 

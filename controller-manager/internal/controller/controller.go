@@ -12,8 +12,8 @@
 //
 // The controllers live in the sub-packages, one per controller; the
 // parts several of them share (claiming, expectations, pod creation, pod
-// state, Service backends, the template hash) live in
-// internal/controllerkit.
+// state, Service backends, the template hash, what a node's certificate
+// request must look like) live in internal/controllerkit.
 package controller
 
 import (

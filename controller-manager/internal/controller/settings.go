@@ -24,6 +24,12 @@ type Settings struct {
 	NodeMonitorPeriod      time.Duration `mapstructure:"node-monitor-period"`
 	// TerminatedPodGCThreshold is how many finished pods the pod GC keeps.
 	TerminatedPodGCThreshold int `mapstructure:"terminated-pod-gc-threshold"`
+	// ClusterSigningCertFile and ClusterSigningKeyFile are the CA the
+	// CSR signer issues certificates with (PEM); without both it is off.
+	// ClusterSigningDuration is the longest certificate it issues.
+	ClusterSigningCertFile string        `mapstructure:"cluster-signing-cert-file"`
+	ClusterSigningKeyFile  string        `mapstructure:"cluster-signing-key-file"`
+	ClusterSigningDuration time.Duration `mapstructure:"cluster-signing-duration"`
 
 	// RootCA is the PEM the root CA publisher writes into every
 	// namespace; the manager reads it from --root-ca-file or the
@@ -51,6 +57,7 @@ func DefaultSettings() Settings {
 		NodeMonitorGracePeriod:   40 * time.Second,
 		NodeMonitorPeriod:        5 * time.Second,
 		TerminatedPodGCThreshold: 12500,
+		ClusterSigningDuration:   365 * 24 * time.Hour,
 	}
 }
 
@@ -61,6 +68,9 @@ func (s *Settings) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&s.NodeMonitorGracePeriod, "node-monitor-grace-period", s.NodeMonitorGracePeriod, "how long a node may go without renewing its Lease or status before it is Unknown")
 	fs.DurationVar(&s.NodeMonitorPeriod, "node-monitor-period", s.NodeMonitorPeriod, "how often node health is checked")
 	fs.IntVar(&s.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", s.TerminatedPodGCThreshold, "finished pods kept before the oldest are deleted; 0 or less keeps all")
+	fs.StringVar(&s.ClusterSigningCertFile, "cluster-signing-cert-file", s.ClusterSigningCertFile, "PEM CA certificate the CSR signer issues cluster-scoped certificates with; without it and --cluster-signing-key-file no CSR is signed")
+	fs.StringVar(&s.ClusterSigningKeyFile, "cluster-signing-key-file", s.ClusterSigningKeyFile, "PEM private key of --cluster-signing-cert-file")
+	fs.DurationVar(&s.ClusterSigningDuration, "cluster-signing-duration", s.ClusterSigningDuration, "the longest certificate the CSR signer issues; a CSR may ask for less with spec.expirationSeconds")
 }
 
 // Validate checks the settings; it returns every problem it finds.
@@ -79,6 +89,9 @@ func (s Settings) Validate() error {
 	}
 	if s.NodeMonitorPeriod <= 0 || s.NodeMonitorGracePeriod <= 0 {
 		errs = append(errs, errors.New("--node-monitor-period and --node-monitor-grace-period must be positive"))
+	}
+	if s.ClusterSigningDuration <= 0 {
+		errs = append(errs, errors.New("--cluster-signing-duration must be positive"))
 	}
 	return errors.Join(errs...)
 }
