@@ -11,12 +11,18 @@
 //	<-k.Ready()
 //	defer k.Close()
 //
-// Start starts, in order: the event recorders, the pod cache (an informer
-// of the pods bound to the kubelet's nodes), the pod workers and probes,
-// the kubelet API (HTTPS) and the status server, one node status manager
-// per node (registration, status, Lease), then the informers, and image
-// garbage collection. Ready closes once the pods are listed and every
-// node is registered; the pod workers start then.
+// Run first gets the node a client certificate if it has none
+// (Bootstrap, with --bootstrap-kubeconfig). Start starts, in order: the
+// event recorders, the pod cache (an informer of the pods bound to the
+// kubelet's nodes), the pod workers and probes, the kubelet API (HTTPS)
+// and the status server, one node status manager per node
+// (registration, status, Lease), the routes to other nodes' pods (a
+// Node informer of the cluster, with --node-routes=host-gw), then the
+// informers, image garbage collection, and the certificate managers
+// (--rotate-server-certificates: the serving certificate is requested
+// once the node is registered; --rotate-certificates). Ready closes once
+// the pods are listed and every node is registered; the pod workers
+// start then.
 //
 // Close stops the node status managers, the pod workers (the sync in
 // flight finishes) and image garbage collection and waits for them; then,
@@ -30,6 +36,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"go.uber.org/zap"
@@ -39,6 +46,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
+	"coracle.dev/kubelet/internal/certificate"
 	"coracle.dev/kubelet/internal/images"
 	"coracle.dev/kubelet/internal/network/cni"
 	"coracle.dev/kubelet/internal/nodestatus"
@@ -81,18 +89,15 @@ type Kubelet struct {
 	workers     *podworkers.Manager
 	server      *server.Server
 	status      *statusserver.Server // nil without --status-address
+	serverCerts certificate.Manager  // nil unless --rotate-server-certificates
 }
 
 var _ component.Component = (*Kubelet)(nil)
 
 // New checks the options and builds a kubelet; Start runs it.
 func New(opts Options) (*Kubelet, error) {
-	if opts.NodeName == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return nil, fmt.Errorf("--node-name: %w", err)
-		}
-		opts.NodeName = strings.ToLower(h)
+	if err := opts.complete(); err != nil {
+		return nil, err
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -129,6 +134,49 @@ func New(opts Options) (*Kubelet, error) {
 	return k, nil
 }
 
+// complete fills in what the options leave to the machine: the node name
+// is the host name, lowercased, as Kubernetes' kubelet makes it.
+func (o *Options) complete() error {
+	if o.NodeName != "" {
+		return nil
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return fmt.Errorf("--node-name: %w", err)
+	}
+	o.NodeName = strings.ToLower(h)
+	return nil
+}
+
+// Bootstrap is the TLS bootstrap of the node's client credential, as
+// Kubernetes' kubelet does it before it starts: with a
+// --bootstrap-kubeconfig and no valid client certificate in the
+// --kubeconfig file, it sends a CertificateSigningRequest for
+// system:node:<node-name> with the bootstrap token, waits for the
+// certificate (up to an hour: approval may be a person's), stores it
+// with its key as --root-dir/pki/kubelet-client-current.pem and writes
+// the --kubeconfig file to use it. Without a --bootstrap-kubeconfig, or
+// with a valid kubeconfig, it does nothing.
+func Bootstrap(ctx context.Context, opts Options) error {
+	if opts.BootstrapKubeconfig == "" || opts.RESTConfig != nil {
+		return nil
+	}
+	if err := opts.complete(); err != nil {
+		return err
+	}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	log := opts.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return certificate.LoadClientCert(ctx, certificate.Bootstrap{
+		Kubeconfig: opts.Kubeconfig, BootstrapKubeconfig: opts.BootstrapKubeconfig,
+		CertDir: filepath.Join(opts.RootDir, "pki"), NodeName: opts.NodeName, Log: log.Named("bootstrap"),
+	})
+}
+
 // Daemon is the kubelet binary's command line, for component.Main.
 func Daemon() component.Daemon[Options] {
 	return component.Daemon[Options]{Name: "kubelet", AddFlags: AddFlags, Defaults: DefaultOptions, Run: Run}
@@ -136,10 +184,15 @@ func Daemon() component.Daemon[Options] {
 
 // Run runs a kubelet with opts until ctx ends (SIGTERM); with --teardown
 // it removes what a kubelet left on the machine instead, and returns.
+// With --bootstrap-kubeconfig it first gets the node its client
+// certificate (Bootstrap).
 func Run(ctx context.Context, opts Options, log *zap.Logger) error {
 	opts.Log = log
 	if opts.Teardown {
 		return Teardown(ctx, opts)
+	}
+	if err := Bootstrap(ctx, opts); err != nil {
+		return err
 	}
 	k, err := New(opts)
 	if err != nil {
@@ -170,8 +223,17 @@ func (k *Kubelet) start(ctx context.Context) error {
 	if err := k.startNodeStatus(ctx); err != nil {
 		return err
 	}
+	if err := k.startNodeRoutes(ctx); err != nil {
+		return err
+	}
 	k.factory.Start(ctx.Done())
 	k.Go(ctx, k.runPodWorkers)
+	if k.serverCerts != nil {
+		k.Go(ctx, k.runServerCertificate)
+	}
+	if k.opts.RotateCertificates {
+		k.Go(ctx, k.runClientCertificate)
+	}
 	if k.images != nil {
 		k.Go(ctx, k.imageGCLoop)
 	}

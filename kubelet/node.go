@@ -68,13 +68,22 @@ func (k *Kubelet) watchOwnNode(ctx context.Context, m *nodestatus.Manager) {
 	k.OnClose(func(context.Context) error { nf.Shutdown(); return nil })
 }
 
-func (k *Kubelet) nodeOptions(name string, capacity, allocatable v1.ResourceList) nodestatus.Options {
+// nodeAddresses are the addresses node name reports: the node IP, and
+// the host name (the node's name for simulated nodes).
+func (k *Kubelet) nodeAddresses(name string) []v1.NodeAddress {
 	hostname := name
 	if len(k.nodes) == 1 {
 		if h, err := os.Hostname(); err == nil {
 			hostname = h
 		}
 	}
+	return []v1.NodeAddress{
+		{Type: v1.NodeInternalIP, Address: k.nodeIP},
+		{Type: v1.NodeHostName, Address: hostname},
+	}
+}
+
+func (k *Kubelet) nodeOptions(name string, capacity, allocatable v1.ResourceList) nodestatus.Options {
 	labels := map[string]string{
 		"kubernetes.io/hostname": name,
 		"kubernetes.io/os":       goruntime.GOOS,
@@ -85,11 +94,7 @@ func (k *Kubelet) nodeOptions(name string, capacity, allocatable v1.ResourceList
 		labels["coracle.dev/fake-node"] = "true"
 	}
 	o := nodestatus.Options{
-		NodeName: name, Client: k.client, Log: k.log.Named("nodestatus"), Labels: labels,
-		Addresses: []v1.NodeAddress{
-			{Type: v1.NodeInternalIP, Address: k.nodeIP},
-			{Type: v1.NodeHostName, Address: hostname},
-		},
+		NodeName: name, Client: k.client, Log: k.log.Named("nodestatus"), Labels: labels, Addresses: k.nodeAddresses(name),
 		Capacity: capacity, Allocatable: allocatable, NodeInfo: k.nodeInfo(),
 		KubeletPort: int32(k.serverPort()), PodCIDR: k.opts.PodCIDR,
 		RenewInterval: k.opts.NodeLeaseRenewInterval, CheckInterval: k.opts.NodeStatusUpdateFrequency,

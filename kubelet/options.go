@@ -18,11 +18,30 @@ const (
 	RuntimeFake = "fake"
 )
 
+// Ways the pods of other nodes are reached (--node-routes).
+const (
+	// NodeRoutesHostGW routes every other node's pod CIDR via its
+	// InternalIP (the nodes share an L2 segment).
+	NodeRoutesHostGW = "host-gw"
+	// NodeRoutesNone leaves it to another agent (an overlay).
+	NodeRoutesNone = "none"
+)
+
 // Options is everything a kubelet needs. Flags, a YAML file and CORACLE_*
 // variables fill it (see AddFlags and Daemon, which adds --log-level and
 // --log-format); tests build it directly.
 type Options struct {
-	Kubeconfig    string `mapstructure:"kubeconfig"`
+	Kubeconfig string `mapstructure:"kubeconfig"`
+	// BootstrapKubeconfig, when the Kubeconfig file has no valid client
+	// certificate, is used to get one (see Bootstrap; New does not).
+	BootstrapKubeconfig string `mapstructure:"bootstrap-kubeconfig"`
+	// RotateCertificates renews the client certificate the bootstrap got
+	// before it expires.
+	RotateCertificates bool `mapstructure:"rotate-certificates"`
+	// RotateServerCertificates gets the kubelet API's certificate through
+	// a CSR, and renews it, when TLSCertFile is not given.
+	RotateServerCertificates bool `mapstructure:"rotate-server-certificates"`
+
 	NodeName      string `mapstructure:"node-name"`
 	RootDir       string `mapstructure:"root-dir"`
 	NodeIP        string `mapstructure:"node-ip"`
@@ -46,6 +65,7 @@ type Options struct {
 	PodPidsLimit   int64    `mapstructure:"pod-max-pids"`
 	PodLogDir      string   `mapstructure:"pod-log-dir"`
 	RegistryMirror []string `mapstructure:"registry-mirror"`
+	NodeRoutes     string   `mapstructure:"node-routes"`
 
 	ImageGCHighThreshold int `mapstructure:"image-gc-high-threshold"`
 	ImageGCLowThreshold  int `mapstructure:"image-gc-low-threshold"`
@@ -88,6 +108,9 @@ const (
 func AddFlags(fs *pflag.FlagSet) {
 	d := DefaultOptions()
 	fs.String("kubeconfig", d.Kubeconfig, "kubeconfig with the apiserver's address and this node's credentials")
+	fs.String("bootstrap-kubeconfig", d.BootstrapKubeconfig, "kubeconfig with a bootstrap token: when the --kubeconfig file does not exist or its client certificate expired, the kubelet requests a client certificate with it (a CertificateSigningRequest), stores it in --root-dir/pki/kubelet-client-current.pem and writes --kubeconfig pointing at it")
+	fs.Bool("rotate-certificates", d.RotateCertificates, "renew the client certificate the bootstrap got, with a new CertificateSigningRequest, as its expiry approaches")
+	fs.Bool("rotate-server-certificates", d.RotateServerCertificates, "without --tls-cert-file: request the kubelet API's serving certificate from the cluster (signer kubernetes.io/kubelet-serving, a CertificateSigningRequest that must be approved) and renew it as its expiry approaches, instead of a self-signed one")
 	fs.String("node-name", d.NodeName, "name of this node (default: the host name)")
 	fs.String("root-dir", d.RootDir, "directory for the kubelet's state: images, pods, runc state, certificates")
 	fs.String("node-ip", d.NodeIP, "the node's InternalIP (default: the address of the interface with the default route)")
@@ -98,6 +121,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.String("status-address", d.StatusAddress, "address of /healthz, /readyz and /metrics (plain HTTP)")
 	fs.Int("fake-nodes", d.FakeNodes, "with --runtime=fake: simulate this many nodes, named NODE-NAME-0 … NODE-NAME-N-1")
 	fs.Duration("fake-startup-delay", d.FakeStartupDelay, "with --runtime=fake: how long a container takes to start")
+	fs.String("node-routes", d.NodeRoutes, "how pods reach the pods of other nodes: host-gw (route each other node's pod CIDR via its InternalIP; the nodes share an L2 segment) or none (another agent routes); off with --runtime=fake")
 	fs.String("cni-bin-dir", d.CNIBinDir, "directory of the CNI plugins")
 	fs.String("cni-conf-dir", d.CNIConfDir, "directory the kubelet writes its CNI network configuration to")
 	fs.String("bridge-name", d.BridgeName, "Linux bridge the pods are attached to")
@@ -108,7 +132,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Int("max-pods", d.MaxPods, "pods this node accepts (its pods capacity)")
 	fs.Int64("pod-max-pids", d.PodPidsLimit, "most processes per container (0: no limit)")
 	fs.String("pod-log-dir", d.PodLogDir, "directory of container logs (<ns>_<pod>_<uid>/<container>/<restart>.log)")
-	fs.StringSlice("registry-mirror", d.RegistryMirror, "REGISTRY=HOST[:PORT] pairs: pull images of REGISTRY from the mirror first (docker.io=127.0.0.1:5000)")
+	fs.StringSlice("registry-mirror", d.RegistryMirror, "REGISTRY=[http://]HOST[:PORT] pairs: pull images of REGISTRY from the mirror first (docker.io=127.0.0.1:5000); http:// means plain HTTP, as a loopback mirror always is")
 	fs.Int("image-gc-high-threshold", d.ImageGCHighThreshold, "disk usage percent above which unused images are removed")
 	fs.Int("image-gc-low-threshold", d.ImageGCLowThreshold, "disk usage percent image garbage collection frees down to")
 	fs.String("container-log-max-size", d.ContainerLogMaxSize, "size at which a container log file is rotated")
@@ -132,7 +156,8 @@ func DefaultOptions() Options {
 	return Options{
 		RootDir: "/var/lib/coracle/kubelet", Runtime: RuntimeRunc, Address: "0.0.0.0", Port: DefaultPort,
 		StatusAddress: DefaultStatusAddress, FakeStartupDelay: 200 * time.Millisecond,
-		CNIBinDir: "/usr/lib/cni", CNIConfDir: "/etc/cni/net.d", BridgeName: "cni0", NetworkName: "coracle",
+		NodeRoutes: NodeRoutesHostGW,
+		CNIBinDir:  "/usr/lib/cni", CNIConfDir: "/etc/cni/net.d", BridgeName: "cni0", NetworkName: "coracle",
 		CgroupRoot: "/coracle", MaxPods: DefaultMaxPods, PodLogDir: "/var/log/pods",
 		ImageGCHighThreshold: 85, ImageGCLowThreshold: 80,
 		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
@@ -165,8 +190,19 @@ func (o *Options) Validate() error {
 			errs = append(errs, errors.New("--fake-nodes: only with --runtime=fake"))
 		}
 	case RuntimeFake:
+		// One credential cannot be many nodes: NodeRestriction lets
+		// system:node:NAME write node NAME only.
+		if o.FakeNodes > 0 && o.BootstrapKubeconfig != "" {
+			errs = append(errs, errors.New("--bootstrap-kubeconfig: not with --fake-nodes (a node credential is one node's)"))
+		}
+		if o.FakeNodes > 0 && o.RotateServerCertificates {
+			errs = append(errs, errors.New("--rotate-server-certificates: not with --fake-nodes"))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("--runtime %q: want runc or fake", o.Runtime))
+	}
+	if o.NodeRoutes != NodeRoutesHostGW && o.NodeRoutes != NodeRoutesNone {
+		errs = append(errs, fmt.Errorf("--node-routes %q: want %s or %s", o.NodeRoutes, NodeRoutesHostGW, NodeRoutesNone))
 	}
 	if o.Port < 0 || o.Port > 65535 {
 		errs = append(errs, fmt.Errorf("--port %d: must be 0-65535", o.Port))

@@ -20,7 +20,8 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts.Kubeconfig != "/etc/coracle/kubelet.conf" || opts.PodCIDR != "10.244.0.0/24" || opts.EventQPS != 50 || opts.Teardown {
+	if opts.Kubeconfig != "/etc/coracle/kubelet.conf" || opts.BootstrapKubeconfig != "/etc/coracle/bootstrap-kubelet.conf" ||
+		!opts.RotateServerCertificates || opts.NodeRoutes != NodeRoutesHostGW || opts.EventQPS != 50 || opts.Teardown {
 		t.Errorf("loaded %+v", opts)
 	}
 	if err := opts.Validate(); err != nil {
@@ -61,6 +62,17 @@ func TestValidate(t *testing.T) {
 		{"bridge name too long", func(o *Options) { o.BridgeName = "a-very-long-bridge" }, "--bridge-name"},
 		{"events need a rate", func(o *Options) { o.EventQPS = 0 }, "--event-qps"},
 		{"mirror without a host", func(o *Options) { o.RegistryMirror = []string{"docker.io"} }, "--registry-mirror"},
+		{"routes host-gw or none", func(o *Options) { o.NodeRoutes = "vxlan" }, "--node-routes"},
+		{"routes off is valid", func(o *Options) { o.NodeRoutes = NodeRoutesNone }, ""},
+		{"a bootstrap with one node is valid", func(o *Options) {
+			o.BootstrapKubeconfig, o.RotateCertificates, o.RotateServerCertificates = "/b", true, true
+		}, ""},
+		{"one node credential is not many fake nodes", func(o *Options) {
+			o.Runtime, o.FakeNodes, o.BootstrapKubeconfig = RuntimeFake, 3, "/b"
+		}, "--bootstrap-kubeconfig"},
+		{"one serving certificate is not many fake nodes", func(o *Options) {
+			o.Runtime, o.FakeNodes, o.RotateServerCertificates = RuntimeFake, 3, true
+		}, "--rotate-server-certificates"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

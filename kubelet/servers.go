@@ -11,8 +11,11 @@ import (
 	"strconv"
 	"time"
 
+	"go.uber.org/zap"
+	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 
+	"coracle.dev/kubelet/internal/certificate"
 	"coracle.dev/kubelet/internal/server"
 	"coracle.dev/shared/pki"
 	"coracle.dev/shared/statusserver"
@@ -22,19 +25,28 @@ import (
 // with --status-address, the status server (/healthz, /readyz,
 // /metrics).
 func (k *Kubelet) startServers() error {
-	cert, key, err := k.servingCert()
-	if err != nil {
-		return err
-	}
 	cas, err := k.clientCAs()
 	if err != nil {
 		return err
 	}
-	k.server, err = server.New(server.Options{
-		Address: net.JoinHostPort(k.opts.Address, fmt.Sprint(k.opts.Port)), CertPEM: cert, KeyPEM: key, ClientCAs: cas,
+	so := server.Options{
+		Address: net.JoinHostPort(k.opts.Address, fmt.Sprint(k.opts.Port)), ClientCAs: cas,
 		Runtime: k.runtime, Pods: k.cachedPods, Log: k.log.Named("server"),
-	})
-	if err != nil {
+	}
+	if k.opts.RotateServerCertificates && k.opts.TLSCertFile == "" {
+		// The server starts now and presents the certificate once the
+		// cluster issues it (runServerCertificate).
+		m, err := certificate.NewServerManager(filepath.Join(k.opts.RootDir, "pki"), k.opts.NodeName,
+			func() []v1.NodeAddress { return k.nodeAddresses(k.opts.NodeName) }, k.client)
+		if err != nil {
+			return err
+		}
+		k.serverCerts = m
+		so.GetCertificate = certificate.GetCertificate(m)
+	} else if so.CertPEM, so.KeyPEM, err = k.servingCert(); err != nil {
+		return err
+	}
+	if k.server, err = server.New(so); err != nil {
 		return err
 	}
 	if err := k.server.Start(); err != nil {
@@ -49,6 +61,48 @@ func (k *Kubelet) startServers() error {
 		return fmt.Errorf("status server: %w", err)
 	}
 	k.status.AddReadyCheck("runtime", func(context.Context) error { return k.runtime.Status() })
+	return nil
+}
+
+// runServerCertificate gets the kubelet API's certificate from the
+// cluster and renews it (--rotate-server-certificates). It asks only
+// once the Node is registered: the approver checks the certificate's
+// addresses against the Node's status.addresses.
+func (k *Kubelet) runServerCertificate(ctx context.Context) error {
+	select {
+	case <-k.managers[k.opts.NodeName].Registered():
+	case <-ctx.Done():
+		return nil
+	}
+	if k.serverCerts.Current() == nil {
+		k.log.Info("requesting the kubelet API's serving certificate from the cluster", zap.String("signer", "kubernetes.io/kubelet-serving"))
+	}
+	k.serverCerts.Start()
+	<-ctx.Done()
+	k.serverCerts.Stop()
+	return nil
+}
+
+// runClientCertificate renews the client certificate the bootstrap got
+// (--rotate-certificates). Only that one: a kubeconfig with credentials
+// of another kind is the administrator's to renew.
+func (k *Kubelet) runClientCertificate(ctx context.Context) error {
+	pemPath, err := filepath.Abs(filepath.Join(k.opts.RootDir, "pki", certificate.ClientPairPrefix+"-current.pem"))
+	if err != nil {
+		return err
+	}
+	if k.rest.CertFile != pemPath || k.rest.KeyFile != pemPath {
+		k.log.Info("client certificate rotation off: the kubeconfig's credential is not the one the TLS bootstrap wrote", zap.String("want", pemPath))
+		return nil
+	}
+	m, err := certificate.NewClientManager(filepath.Dir(pemPath), k.opts.NodeName, k.client)
+	if err != nil {
+		k.log.Error("client certificate rotation off", zap.Error(err))
+		return nil
+	}
+	m.Start()
+	<-ctx.Done()
+	m.Stop()
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"coracle.dev/kubelet/internal/images"
 	"coracle.dev/kubelet/internal/network/cni"
+	"coracle.dev/kubelet/internal/network/routes"
 	kruntime "coracle.dev/kubelet/internal/runtime"
 	"coracle.dev/kubelet/internal/runtime/runc"
 	"coracle.dev/kubelet/internal/volumes"
@@ -26,7 +27,8 @@ import (
 // the machine: it stops every container (SIGTERM, SIGKILL after 10 s),
 // removes every pod's containers, network attachment, namespaces, mounts,
 // cgroups and logs, then the cgroup root, the bridge and portmap's
-// now-empty chains, and the pod network's masquerade rule. Images stay.
+// now-empty chains, the pod network's masquerade rules and, with
+// --node-routes=host-gw, the routes to other nodes' pods. Images stay.
 // The kubelet must not be running. It is what `make down` runs.
 func Teardown(ctx context.Context, opts Options) error {
 	if opts.Log == nil {
@@ -98,6 +100,11 @@ func Teardown(ctx context.Context, opts Options) error {
 	}
 	if err := network.RemoveAllMasquerades(); err != nil {
 		errs = append(errs, err)
+	}
+	if opts.NodeRoutes == NodeRoutesHostGW {
+		if err := routes.NewApplier(nil, opts.Log).RemoveAll(); err != nil {
+			errs = append(errs, fmt.Errorf("remove routes to other nodes' pods: %w", err))
+		}
 	}
 	runc.RemoveCgroupRoot(opts.CgroupRoot)
 	// Asked of the kernel (netlink), not of /sys: under `nsenter --net`

@@ -125,6 +125,10 @@ func startNode(t testing.TB, opts ...nodeOption) *node {
 	o.CgroupRoot = "/coracle-test-" + suffix
 	o.PodLogDir = filepath.Join(root, "logs")
 	o.SyncFrequency = 2 * time.Second
+	// One node per apiserver has no routes to make; and a test kubelet
+	// in the machine's namespace must not manage the routes of a real
+	// node there (TestNodeRoutes tests them in a namespace of its own).
+	o.NodeRoutes = kubelet.NodeRoutesNone
 	o.ShimPath = testbin.Path(t, "kubelet-shim")
 	o.Log = zaptest.NewLogger(t, zaptest.Level(logLevel()))
 	if f := os.Getenv("CORACLE_TEST_LOG_FILE"); f != "" {

@@ -26,7 +26,7 @@ func (n *node) startProcess(t testing.TB) {
 		"--kubeconfig", n.ts.Kubeconfig, "--node-name", o.NodeName, "--root-dir", o.RootDir,
 		"--node-ip", o.NodeIP, "--pod-cidr", o.PodCIDR, "--port", "0", "--status-address", "127.0.0.1:0",
 		"--cni-conf-dir", o.CNIConfDir, "--bridge-name", o.BridgeName, "--network-name", o.NetworkName,
-		"--cgroup-root", o.CgroupRoot, "--pod-log-dir", o.PodLogDir, "--sync-frequency", "2s", "--shim", testbin.Path(t, "kubelet-shim"),
+		"--cgroup-root", o.CgroupRoot, "--node-routes", o.NodeRoutes, "--pod-log-dir", o.PodLogDir, "--sync-frequency", "2s", "--shim", testbin.Path(t, "kubelet-shim"),
 		"--log-level", "warn", "--log-format", "console",
 	}
 	cmd := exec.Command(testbin.Path(t, "kubelet"), args...)

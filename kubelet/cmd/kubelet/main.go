@@ -3,6 +3,7 @@
 // the apiserver:
 //
 //	kubelet --kubeconfig FILE [--node-name NAME] [--root-dir DIR] [--config FILE]
+//	kubelet --kubeconfig FILE --bootstrap-kubeconfig TOKEN-FILE ...   # a joining node: TLS bootstrap first
 //	kubelet --teardown [--root-dir DIR ...]   # what make down runs
 //
 // See coracle.dev/kubelet for what it runs.

@@ -34,8 +34,12 @@ const AllowedGroup = "system:masters"
 // Options configure the server.
 type Options struct {
 	// Address is host:port; port 0 picks one.
-	Address         string
+	Address string
+	// CertPEM and KeyPEM are the serving certificate, unless
+	// GetCertificate gives it at each handshake (one the cluster issues
+	// after the server starts, and renews).
 	CertPEM, KeyPEM []byte
+	GetCertificate  func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// ClientCAs verify client certificates.
 	ClientCAs *x509.CertPool
 	Runtime   kruntime.Runtime
@@ -60,9 +64,18 @@ func New(opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
-	cert, err := tls.X509KeyPair(opts.CertPEM, opts.KeyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("kubelet serving certificate: %w", err)
+	tlsConfig := &tls.Config{
+		GetCertificate: opts.GetCertificate,
+		ClientAuth:     tls.VerifyClientCertIfGiven,
+		ClientCAs:      opts.ClientCAs,
+		MinVersion:     tls.VersionTLS12,
+	}
+	if opts.GetCertificate == nil {
+		cert, err := tls.X509KeyPair(opts.CertPEM, opts.KeyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("kubelet serving certificate: %w", err)
+		}
+		tlsConfig.Certificates = []tls.Certificate{cert}
 	}
 	s := &Server{opts: opts, log: opts.Log, done: make(chan struct{})}
 	mux := http.NewServeMux()
@@ -75,13 +88,8 @@ func New(opts Options) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			ClientAuth:   tls.VerifyClientCertIfGiven,
-			ClientCAs:    opts.ClientCAs,
-			MinVersion:   tls.VersionTLS12,
-		},
-		ErrorLog: zap.NewStdLog(opts.Log.WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+		TLSConfig:         tlsConfig,
+		ErrorLog:          zap.NewStdLog(opts.Log.WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
 	}
 	return s, nil
 }

@@ -51,6 +51,13 @@ type Network struct {
 	// hostPorts (portmap), for the pods that have some.
 	list  *libcni.NetworkConfigList
 	ports *libcni.NetworkConfigList
+
+	masqMu sync.Mutex // guards masqPodCIDR, clusterCIDRs and the masquerade rules
+	// masqPodCIDR is the pod CIDR the masquerade rules are for;
+	// clusterCIDRs are the IPv4 pod CIDRs of every node (see
+	// masquerade.go).
+	masqPodCIDR  string
+	clusterCIDRs []string
 }
 
 // PortMapping is one hostPort of a pod.
@@ -123,9 +130,7 @@ func (n *Network) Ready() error {
 }
 
 // SetPodCIDR generates the network configuration for cidr, and
-// masquerades traffic from it to elsewhere with one rule for the node
-// (rather than one chain per pod, as the bridge plugin's ipMasq would:
-// that costs several iptables runs per pod).
+// masquerades traffic from it to anywhere but pods (see masquerade.go).
 func (n *Network) SetPodCIDR(cidr string) error {
 	bridge := map[string]any{
 		"type": "bridge", "bridge": n.opts.Bridge, "isGateway": true, "ipMasq": false, "hairpinMode": true,
@@ -156,10 +161,7 @@ func (n *Network) SetPodCIDR(cidr string) error {
 	if err != nil {
 		return err
 	}
-	n.mu.Lock()
-	old := n.podCIDR
-	n.mu.Unlock()
-	if err := n.masquerade(cidr, old); err != nil {
+	if err := n.setMasqueradePodCIDR(cidr); err != nil {
 		return err
 	}
 	if n.opts.ConfDir != "" {
