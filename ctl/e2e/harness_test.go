@@ -48,9 +48,9 @@ type cluster struct {
 	namespaces int        // made so far, to name the next one uniquely
 }
 
-func startCluster(t *testing.T) *cluster {
+func startCluster(t *testing.T, opts ...testserver.Option) *cluster {
 	t.Helper()
-	ts := testserver.Start(t)
+	ts := testserver.Start(t, opts...)
 	return &cluster{ts: ts, client: kubernetes.NewForConfigOrDie(ts.Config), dynamic: dynamic.NewForConfigOrDie(ts.Config)}
 }
 

@@ -19,6 +19,9 @@
 //	events                       cmd/events
 //	cordon, uncordon, drain,     cmd/node
 //	taint
+//	certificate approve|deny     cmd/certificate
+//	token (create, list, ...)    cmd/token
+//	join                         cmd/join
 //	rollout (and subcommands)    cmd/rollout
 //	version                      cmd/version
 //	cluster-info                 cmd/clusterinfo
@@ -29,7 +32,9 @@
 // cmdenv (streams and clients), objects (-f manifests and TYPE NAME
 // arguments), creator and dryrun (writing new objects), podselect,
 // workload, complete, helptext; the logic that is more than wiring in
-// printers, describe, apply, drain, rollout, manifest and resource.
+// printers, describe, apply, drain, rollout, manifest, resource,
+// bootstraptoken (a token as its Secret) and discovery (how a joining
+// node comes to trust the cluster).
 package cmd
 
 import (
@@ -40,6 +45,7 @@ import (
 
 	"coracle.dev/ctl/internal/cmd/apiresources"
 	"coracle.dev/ctl/internal/cmd/apply"
+	"coracle.dev/ctl/internal/cmd/certificate"
 	"coracle.dev/ctl/internal/cmd/clusterinfo"
 	"coracle.dev/ctl/internal/cmd/completion"
 	"coracle.dev/ctl/internal/cmd/create"
@@ -50,6 +56,7 @@ import (
 	"coracle.dev/ctl/internal/cmd/exec"
 	"coracle.dev/ctl/internal/cmd/expose"
 	"coracle.dev/ctl/internal/cmd/get"
+	"coracle.dev/ctl/internal/cmd/join"
 	"coracle.dev/ctl/internal/cmd/label"
 	"coracle.dev/ctl/internal/cmd/logs"
 	"coracle.dev/ctl/internal/cmd/node"
@@ -57,6 +64,7 @@ import (
 	"coracle.dev/ctl/internal/cmd/run"
 	"coracle.dev/ctl/internal/cmd/scale"
 	"coracle.dev/ctl/internal/cmd/set"
+	"coracle.dev/ctl/internal/cmd/token"
 	"coracle.dev/ctl/internal/cmd/version"
 	"coracle.dev/ctl/internal/cmdenv"
 	"coracle.dev/ctl/internal/cmderr"
@@ -117,7 +125,10 @@ It finds its kubeconfig in --kubeconfig, then $KUBECONFIG, then
 			rollout.New(env), scale.New(env),
 		}},
 		{"cluster", "Cluster Management Commands:", []*cobra.Command{
-			clusterinfo.New(env), node.NewCordon(env), node.NewUncordon(env), node.NewDrain(env), node.NewTaint(env),
+			certificate.New(env), clusterinfo.New(env), node.NewCordon(env), node.NewUncordon(env), node.NewDrain(env), node.NewTaint(env),
+		}},
+		{"nodes", "Node Join Commands (kubeadm's):", []*cobra.Command{
+			token.New(env), join.New(env),
 		}},
 		{"troubleshoot", "Troubleshooting and Debugging Commands:", []*cobra.Command{
 			describe.New(env), logs.New(env), exec.New(env),

@@ -43,7 +43,8 @@ func TestEveryCommandHasHelpWithExamples(t *testing.T) {
 		names = append(names, c.Name())
 	}
 	for _, want := range []string{"get", "describe", "apply", "create", "run", "expose", "delete", "scale", "label", "annotate", "set", "edit",
-		"logs", "exec", "events", "cordon", "uncordon", "drain", "taint", "version", "cluster-info", "api-resources", "completion", "rollout"} {
+		"logs", "exec", "events", "cordon", "uncordon", "drain", "taint", "version", "cluster-info", "api-resources", "completion", "rollout",
+		"certificate", "token", "join"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("no %s command", want)
 		}

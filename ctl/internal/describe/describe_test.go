@@ -2,11 +2,19 @@ package describe
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -232,4 +240,37 @@ func TestGeneric(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertGolden(t, "generic-job.golden", b.String())
+}
+
+func TestCertificateSigningRequest(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject:     pkix.Name{CommonName: "system:node:node-2", Organization: []string{"system:nodes"}},
+		DNSNames:    []string{"node-2"},
+		IPAddresses: []net.IP{net.ParseIP("172.31.250.12")},
+	}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr := &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: "csr-x7k2p", CreationTimestamp: at(2 * time.Minute)},
+		Spec: certificatesv1.CertificateSigningRequestSpec{
+			Request:           pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			SignerName:        certificatesv1.KubeletServingSignerName,
+			ExpirationSeconds: ptr.To(int32(86400)),
+			Username:          "system:node:node-2",
+		},
+		Status: certificatesv1.CertificateSigningRequestStatus{
+			Conditions:  []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue}},
+			Certificate: []byte("issued"),
+		},
+	}
+	var b bytes.Buffer
+	if err := CertificateSigningRequest(&b, csr, nil, now); err != nil {
+		t.Fatal(err)
+	}
+	assertGolden(t, "csr.golden", b.String())
 }

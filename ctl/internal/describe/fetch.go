@@ -7,6 +7,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -107,6 +108,12 @@ func (f *Fetcher) Describe(ctx context.Context, out io.Writer, obj *unstructured
 			ep = nil
 		}
 		return Service(out, &svc, ep, f.events(ctx, obj), now)
+	case gk.Group == "certificates.k8s.io" && gk.Kind == "CertificateSigningRequest":
+		var csr certificatesv1.CertificateSigningRequest
+		if err := convert(obj, &csr); err != nil {
+			return err
+		}
+		return CertificateSigningRequest(out, &csr, f.events(ctx, obj), now)
 	case gk.Group == "" && gk.Kind == "Namespace":
 		var ns corev1.Namespace
 		if err := convert(obj, &ns); err != nil {

@@ -1,10 +1,11 @@
 // Package describe writes the readable, sectioned descriptions of `ctl
-// describe`: pods, nodes, deployments, replica sets, services and
-// namespaces with sections of their own, any other kind through a generic
-// walk of its fields, and every description ending with the object's
-// events — the first thing a person reads when something fails. The
-// describers are pure functions of the objects and a clock, so golden
-// files pin their output; Fetch reads what they need from the server.
+// describe`: pods, nodes, deployments, replica sets, services,
+// namespaces and certificate signing requests with sections of their
+// own, any other kind through a generic walk of its fields, and every
+// description ending with the object's events — the first thing a
+// person reads when something fails. The describers are pure functions
+// of the objects and a clock, so golden files pin their output; Fetch
+// reads what they need from the server.
 package describe
 
 import (
