@@ -30,9 +30,11 @@ lint:
 bench: build
 	deploy/bench.sh
 
-## up: run the cluster on this machine (state in /var/lib/coracle, logs in /var/log/coracle)
+## up: run the cluster on this machine (state in /var/lib/coracle, logs in /var/log/coracle);
+## NODES=3 adds two nodes, each in its own network namespace, joined with a token
+NODES ?= 1
 up: deps build
-	deploy/local-up.sh
+	CORACLE_NODES=$(NODES) deploy/local-up.sh
 
 ## down: stop the local cluster, keeping its state
 down:

@@ -5,8 +5,10 @@ set -eu
 
 # etcd-server: the external etcd cluster the apiserver's tests start.
 # iproute2, iptables, runc, CNI plugins, busybox-static, conntrack: the node
-# runtime (kubelet, kube-proxy) and its tests.
-PACKAGES="etcd-server curl iproute2 iptables runc containernetworking-plugins busybox-static conntrack ca-certificates"
+# runtime (kubelet, kube-proxy) and its tests. systemd: systemd-analyze,
+# which checks the units in deploy/systemd (it works where systemd is not
+# PID 1).
+PACKAGES="etcd-server curl iproute2 systemd iptables runc containernetworking-plugins busybox-static conntrack ca-certificates"
 
 missing=""
 for p in $PACKAGES; do

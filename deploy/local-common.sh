@@ -9,14 +9,32 @@ LOGS=${CORACLE_LOG_DIR:-/var/log/coracle}
 RUN=${CORACLE_RUN_DIR:-/run/coracle}
 CONF=${CORACLE_CONF_DIR:-/etc/coracle}
 PORT=${CORACLE_APISERVER_PORT:-6443}
-REGISTRY=${CORACLE_REGISTRY_ADDRESS:-127.0.0.1:5000}
 NODE_NAME=${CORACLE_NODE_NAME:-$(hostname | tr '[:upper:]' '[:lower:]')}
 
-# The kubelet's settings, for running it and for its --teardown. Images
+# NODES: how many nodes (this machine is the first; each other is a
+# network namespace on the bridge $BRIDGE). The apiserver, the registry
+# and this machine's node are reached at the bridge's address, which every
+# node routes to; so the addresses stay the same whatever NODES is.
+NODES=${CORACLE_NODES:-1}
+BRIDGE=coracle0
+NET_PREFIX=172.31.250
+BRIDGE_IP=$NET_PREFIX.1
+REGISTRY=${CORACLE_REGISTRY_ADDRESS:-$BRIDGE_IP:5000}
+
+# node_name I, node_ip I, node_netns I, node_dir I: the I-th extra node
+# (I >= 2): its name, InternalIP, network namespace and install prefix.
+node_name() { echo "node-$1"; }
+node_ip() { echo "$NET_PREFIX.$((10 + $1))"; }
+node_netns() { echo "coracle-node-$1"; }
+node_dir() { echo "$STATE/nodes/node-$1"; }
+
+# The kubelet's settings, for running it and for its --teardown. It joins
+# with a bootstrap token like any node (ctl join writes
+# bootstrap-kubelet.conf; its TLS bootstrap writes kubelet.conf). Images
 # of docker.io ("busybox") and registry.k8s.io (the conformance suite's,
 # once ../shared/conformance/images.sh has pushed them) come from the
 # local registry first.
-KUBELET_FLAGS="--kubeconfig $CONF/admin.conf --node-name $NODE_NAME --root-dir $STATE/kubelet --pod-log-dir $LOGS/pods --status-address 127.0.0.1:10248 --registry-mirror docker.io=$REGISTRY --registry-mirror registry.k8s.io=$REGISTRY"
+KUBELET_FLAGS="--bootstrap-kubeconfig $CONF/bootstrap-kubelet.conf --kubeconfig $CONF/kubelet.conf --rotate-server-certificates --node-name $NODE_NAME --root-dir $STATE/kubelet --pod-log-dir $LOGS/pods --status-address 127.0.0.1:10248 --registry-mirror docker.io=http://$REGISTRY --registry-mirror registry.k8s.io=http://$REGISTRY --node-ip $BRIDGE_IP"
 
 # running NAME: true if the component's recorded process is alive and is
 # still our binary (a recycled PID is not). Just after `setsid BIN &` the
@@ -27,7 +45,7 @@ running() {
 	[ -f "$pidfile" ] || return 1
 	pid=$(cat "$pidfile")
 	[ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-	tr '\0' ' ' < "/proc/$pid/cmdline" | grep -Eq "^(setsid )?$BIN/$1 "
+	tr '\0' ' ' < "/proc/$pid/cmdline" | grep -Eq "^(setsid )?$BIN/$1 |^(setsid )?(nsenter --net=[^ ]* )?[^ ]*/coracle-${1#*.} "
 }
 
 # port_owner PORT: the PID of the process listening on TCP PORT, empty if

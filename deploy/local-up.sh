@@ -36,9 +36,19 @@ start() {
 	echo "$name: started (pid $!), log $LOGS/$name.log"
 }
 
+# The bridge every node hangs on (see local-common.sh); the apiserver
+# advertises its address, so cluster-info sends joining nodes there.
+if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+	ip link add "$BRIDGE" type bridge
+fi
+ip addr replace "$BRIDGE_IP/24" dev "$BRIDGE"
+ip link set "$BRIDGE" up
+
 start apiserver "$PORT 12379 12380" \
 	--data-dir "$STATE/apiserver" \
 	--secure-port "$PORT" \
+	--advertise-address "$BRIDGE_IP" \
+	--kubelet-certificate-authority "$STATE/apiserver/pki/ca.crt" \
 	--admin-kubeconfig "$CONF/admin.conf"
 
 # wait_ready NAME PORT URL: poll URL, served on PORT, until it answers 200
@@ -84,6 +94,8 @@ start controller-manager 10257 \
 	--leader-elect \
 	--cluster-cidr 10.244.0.0/16 \
 	--node-cidr-mask-size 24 \
+	--cluster-signing-cert-file "$STATE/apiserver/pki/ca.crt" \
+	--cluster-signing-key-file "$STATE/apiserver/pki/ca.key" \
 	--status-address 127.0.0.1:10257
 wait_ready scheduler 10259 http://127.0.0.1:10259/readyz
 wait_ready controller-manager 10257 http://127.0.0.1:10257/readyz
@@ -92,37 +104,170 @@ wait_ready controller-manager 10257 http://127.0.0.1:10257/readyz
 # pods run with no internet; the kubelet runs this machine's node.
 start local-registry "${REGISTRY##*:}" --address "$REGISTRY"
 wait_ready local-registry "${REGISTRY##*:}" "http://$REGISTRY/v2/library/busybox/manifests/latest"
+
+# join_command: a fresh bootstrap token's join command, as a user gets it
+# (ctl token create --print-join-command), with this checkout's ctl.
+join_command() {
+	cmd=$("$BIN/ctl" --kubeconfig "$CONF/admin.conf" token create --ttl 1h --description "make up" --print-join-command)
+	echo "$BIN/$cmd"
+}
+
+# join NAME ARGS...: run a fresh join command with ARGS (the node's own
+# settings); its report goes to the node's join log. make up starts the
+# kubelet itself, not through systemd.
+join() {
+	who=$1
+	shift
+	log="$LOGS/$who.join.log"
+	# shellcheck disable=SC2046 # the join command is a list of words
+	if ! $(join_command) "$@" --start=false >"$log" 2>&1; then
+		echo "node $who: join failed:" >&2
+		cat "$log" >&2
+		exit 1
+	fi
+	echo "node $who: joined (ctl join; its report: $log)"
+}
+
+# joined DIR: true if DIR/kubelet.conf exists and trusts this cluster's
+# CA (a kubelet.conf of an earlier cluster, whose state was wiped, does
+# not).
+joined() {
+	[ -f "$1/kubelet.conf" ] || return 1
+	grep -q "certificate-authority-data: $(base64 -w0 < "$STATE/apiserver/pki/ca.crt")" "$1/kubelet.conf"
+}
+
+# wait_node NAME LOG: wait until node NAME is Ready, at most 90 s.
+wait_node() {
+	i=0
+	until [ "$("$BIN/ctl" --kubeconfig "$CONF/admin.conf" get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; do
+		i=$((i + 1))
+		if [ "$i" -ge 180 ]; then
+			echo "node $1: not Ready after 90s; last lines of $2:" >&2
+			tail -n 20 "$2" >&2
+			exit 1
+		fi
+		sleep 0.5
+	done
+	echo "node $1: Ready"
+}
+
+# This machine joins as a node the way any host does: a bootstrap token,
+# ctl join (discovery pinned to the CA's hash), then the kubelet's TLS
+# bootstrap, which writes kubelet.conf.
+if ! running kubelet && ! joined "$CONF"; then
+	rm -f "$CONF/kubelet.conf" "$STATE/kubelet/pki/kubelet-client-current.pem" "$STATE/kubelet/pki/kubelet-server-current.pem"
+	join "$NODE_NAME" --config-dir "$CONF" --node-name "$NODE_NAME" --node-ip "$BRIDGE_IP"
+fi
 # shellcheck disable=SC2086 # KUBELET_FLAGS is a list of flags
 start kubelet "10248 10250" $KUBELET_FLAGS
 wait_ready kubelet 10248 http://127.0.0.1:10248/readyz
 
 # The node is Ready once its pod network is configured (the controller
 # manager gives it a pod CIDR) and the runtime answers.
-i=0
-until [ "$("$BIN/ctl" --kubeconfig "$CONF/admin.conf" get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; do
-	i=$((i + 1))
-	if [ "$i" -ge 120 ]; then
-		echo "node $NODE_NAME: not Ready after 60s; last kubelet log lines:" >&2
-		tail -n 20 "$LOGS/kubelet.log" >&2
-		exit 1
-	fi
-	sleep 0.5
-done
-echo "node $NODE_NAME: Ready"
+wait_node "$NODE_NAME" "$LOGS/kubelet.log"
 
-# Services: ClusterIPs, NodePorts and LoadBalancer addresses in iptables.
+# Services: ClusterIPs, NodePorts and LoadBalancer addresses in iptables,
+# with the node's own credentials.
 start kube-proxy 10256 \
-	--kubeconfig "$CONF/admin.conf" \
+	--kubeconfig "$CONF/kubelet.conf" \
 	--node-name "$NODE_NAME" \
 	--cluster-cidr 10.244.0.0/16 \
 	--metrics-bind-address 127.0.0.1:10256
 wait_ready kube-proxy 10256 http://127.0.0.1:10256/readyz
 
+# start_unit NODE COMPONENT: run a node's component from its installed
+# systemd unit, the way systemd would: the unit's EnvironmentFile= and
+# Environment= settings, then its ExecStart= line, inside the node's
+# network namespace.
+start_unit() {
+	n=$1
+	component=$2
+	dir=$(node_dir "$n")
+	unit="$dir/etc/systemd/system/coracle-$component.service"
+	pidname="$(node_name "$n").$component"
+	if running "$pidname"; then
+		echo "$pidname: already running (pid $(cat "$RUN/$pidname.pid"))"
+		return 0
+	fi
+	log="$LOGS/$pidname.log"
+	(
+		set -a
+		for f in $(sed -n 's/^EnvironmentFile=-\{0,1\}//p' "$unit"); do
+			if [ -f "$f" ]; then
+				# shellcheck disable=SC1090 # the unit names it
+				. "$f"
+			fi
+		done
+		eval "$(sed -n 's/^Environment=//p' "$unit")"
+		set +a
+		# shellcheck disable=SC2046 # ExecStart= is a list of words
+		exec setsid nsenter --net="/var/run/netns/$(node_netns "$n")" $(sed -n 's/^ExecStart=//p' "$unit") >>"$log" 2>&1 < /dev/null
+	) &
+	echo $! > "$RUN/$pidname.pid"
+	echo "$pidname: started (pid $!), log $log"
+}
+
+# The other nodes: each a network namespace with a veth on the bridge and
+# its own address, installed from deploy/install.sh --worker under its own
+# prefix, joined with its own token, its kubelet and kube-proxy started
+# from the installed units.
+n=2
+while [ "$n" -le "$NODES" ]; do
+	name=$(node_name "$n")
+	ns=$(node_netns "$n")
+	dir=$(node_dir "$n")
+	if [ ! -e "/var/run/netns/$ns" ]; then
+		ip netns add "$ns"
+		ip link add "cn$n" type veth peer name eth0 netns "$ns"
+		ip link set "cn$n" master "$BRIDGE" up
+		ip -n "$ns" addr add "$(node_ip "$n")/24" dev eth0
+		ip -n "$ns" link set lo up
+		ip -n "$ns" link set eth0 up
+		# Service traffic and everything off the bridge leaves through
+		# this machine.
+		ip -n "$ns" route add default via "$BRIDGE_IP"
+		ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+	fi
+	"$ROOT/deploy/install.sh" --worker --prefix "$dir" >/dev/null
+	conf="$dir/etc/coracle"
+	if ! grep -q '^registry-mirror:' "$conf/kubelet.yaml"; then
+		echo "registry-mirror: [docker.io=http://$REGISTRY, registry.k8s.io=http://$REGISTRY]" >> "$conf/kubelet.yaml"
+	fi
+	if ! running "$name.kubelet" && ! joined "$conf"; then
+		rm -f "$conf/kubelet.conf" "$dir/var/lib/coracle/kubelet/pki/kubelet-client-current.pem" "$dir/var/lib/coracle/kubelet/pki/kubelet-server-current.pem"
+		join "$name" --config-dir "$conf" --node-name "$name" --node-ip "$(node_ip "$n")"
+	fi
+	start_unit "$n" kubelet
+	n=$((n + 1))
+done
+# Nodes of an earlier, bigger make up leave the cluster: their Node
+# objects and their files go.
+for dir in "$STATE"/nodes/node-*; do
+	[ -d "$dir" ] || continue
+	n=${dir##*/node-}
+	[ "$n" -gt "$NODES" ] || continue
+	name=$(node_name "$n")
+	if running "$name.kubelet" || running "$name.kube-proxy"; then
+		echo "node $name: still running; make down first, then make up NODES=$NODES" >&2
+		exit 1
+	fi
+	"$BIN/ctl" --kubeconfig "$CONF/admin.conf" delete node "$name" --ignore-not-found >/dev/null
+	rm -rf "$dir"
+	echo "node $name: removed (NODES=$NODES)"
+done
+
+n=2
+while [ "$n" -le "$NODES" ]; do
+	wait_node "$(node_name "$n")" "$LOGS/$(node_name "$n").kubelet.log"
+	start_unit "$n" kube-proxy
+	n=$((n + 1))
+done
+
 cat <<MSG
 
-Coracle is up: the API at https://127.0.0.1:$PORT.
+Coracle is up: the API at https://$BRIDGE_IP:$PORT, $NODES node(s).
 
-  bin/ctl get nodes               # ctl finds $CONF/admin.conf by itself
+  bin/ctl get nodes -o wide       # ctl finds $CONF/admin.conf by itself
   bin/ctl create deployment web --image=busybox --replicas=3 -- httpd -f -p 8080 -h /etc
   bin/ctl get pods -o wide
   bin/ctl expose deployment web --port 80 --target-port 8080

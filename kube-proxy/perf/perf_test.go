@@ -25,8 +25,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
-	"coracle.dev/shared/netnstest"
 	"coracle.dev/kube-proxy/internal/rules"
+	"coracle.dev/shared/netnstest"
 	"coracle.dev/shared/testbin"
 	"coracle.dev/shared/testserver"
 )
