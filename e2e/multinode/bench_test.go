@@ -59,7 +59,7 @@ func BenchmarkNodeLoss(b *testing.B) {
 				pods := c.waitRunning(b, "app=web", 4, "")
 				// Lose a node that runs some of them.
 				victim := c.node(pods[0].Spec.NodeName)
-				total += loseNode(b, c, victim, 4)
+				total += loseNode(b, c, victim, 4, 10*time.Minute)
 			}
 			b.ReportMetric(total.Seconds()/float64(runs), "s/recovery")
 		})

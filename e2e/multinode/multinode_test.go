@@ -78,7 +78,7 @@ func TestMultiNode(t *testing.T) {
 	t.Run("daemonset", func(t *testing.T) { testDaemonSet(t, c) })
 	t.Run("drain", func(t *testing.T) { testDrain(t, c) })
 	t.Run("node loss", func(t *testing.T) {
-		took := loseNode(t, c, c.nodes[2], 6)
+		took := loseNode(t, c, c.nodes[2], 6, 3*time.Minute)
 		t.Logf("node loss to 6 replicas Running elsewhere: %s (node-monitor-grace-period 20s, tolerations %ds)", took.Round(100*time.Millisecond), tolerationSeconds)
 	})
 }
@@ -334,8 +334,14 @@ func webDeployment(replicas int32) *appsv1.Deployment {
 // none on the node notOn, none being deleted; it returns them.
 func (c *cluster) waitRunning(t testing.TB, selector string, want int, notOn string) []corev1.Pod {
 	t.Helper()
+	return c.waitRunningFor(t, 3*time.Minute, selector, want, notOn)
+}
+
+// waitRunningFor is waitRunning with its own deadline.
+func (c *cluster) waitRunningFor(t testing.TB, timeout time.Duration, selector string, want int, notOn string) []corev1.Pod {
+	t.Helper()
 	var pods []corev1.Pod
-	c.poll(t, 3*time.Minute, fmt.Sprintf("%d pods %s Running and Ready", want, selector), func() (bool, string) {
+	c.poll(t, timeout, fmt.Sprintf("%d pods %s Running and Ready", want, selector), func() (bool, string) {
 		list, err := c.client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
 			return false, err.Error()
@@ -545,12 +551,12 @@ func testDrain(t *testing.T, c *cluster) {
 // loseNode kills a node: its kubelet and kube-proxy die and it drops off
 // the network (its link to the bridge goes down), as a host that lost
 // power. It returns the time from then until want replicas of the web
-// Deployment run Ready elsewhere.
-func loseNode(t testing.TB, c *cluster, n *node, want int) time.Duration {
+// Deployment run Ready elsewhere (at most timeout).
+func loseNode(t testing.TB, c *cluster, n *node, want int, timeout time.Duration) time.Duration {
 	n.kubelet.Kill()
 	n.proxy.Kill()
 	netnstest.Run(t, "ip", "link", "set", n.veth, "down")
 	died := time.Now()
-	c.waitRunning(t, "app=web", want, n.name)
+	c.waitRunningFor(t, timeout, "app=web", want, n.name)
 	return time.Since(died)
 }
