@@ -88,7 +88,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Kubeconfig != "/etc/coracle/kube-proxy.conf" || cfg.ClusterCIDR != "10.244.0.0/16" {
+	if cfg.Kubeconfig != "/etc/coracle/kubelet.conf" || cfg.ClusterCIDR != "10.244.0.0/16" {
 		t.Errorf("loaded %+v", cfg)
 	}
 	if err := cfg.Validate(); err != nil {
