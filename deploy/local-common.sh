@@ -32,8 +32,8 @@ node_dir() { echo "$STATE/nodes/node-$1"; }
 # with a bootstrap token like any node (ctl join writes
 # bootstrap-kubelet.conf; its TLS bootstrap writes kubelet.conf). Images
 # of docker.io ("busybox") and registry.k8s.io (the conformance suite's,
-# once ../shared/conformance/images.sh has pushed them) come from the
-# local registry first.
+# once `REGISTRY=172.31.250.1:5000 ../shared/conformance/images.sh` has
+# pushed them) come from the local registry first.
 KUBELET_FLAGS="--bootstrap-kubeconfig $CONF/bootstrap-kubelet.conf --kubeconfig $CONF/kubelet.conf --rotate-server-certificates --node-name $NODE_NAME --root-dir $STATE/kubelet --pod-log-dir $LOGS/pods --status-address 127.0.0.1:10248 --registry-mirror docker.io=http://$REGISTRY --registry-mirror registry.k8s.io=http://$REGISTRY --node-ip $BRIDGE_IP"
 
 # running NAME: true if the component's recorded process is alive and is

@@ -158,6 +158,9 @@ func TestLostNode(t *testing.T) {
 		}
 	}
 	e.waitEvent(ns, onA[0], "TaintManagerEviction")
+	// What `kubectl describe node` lists under Events.
+	e.waitEvent(metav1.NamespaceDefault, "node-a", "RegisteredNode")
+	e.waitEvent(metav1.NamespaceDefault, "node-a", "NodeNotReady")
 }
 
 // With every node lost (full disruption: more likely the control plane's

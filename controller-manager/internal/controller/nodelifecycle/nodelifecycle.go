@@ -38,7 +38,9 @@ const Name = "node-lifecycle-controller"
 
 // Event reasons on nodes and pods.
 const (
-	ReasonNodeNotReady = "NodeNotReady"
+	ReasonNodeNotReady   = "NodeNotReady"
+	ReasonRegisteredNode = "RegisteredNode"
+	ReasonRemovingNode   = "RemovingNode"
 )
 
 // Controller is the node lifecycle controller.
@@ -89,9 +91,15 @@ func (c *Controller) monitor(ctx context.Context) {
 			lease = (*coordinationv1.Lease)(nil)
 		}
 		c.mu.Lock()
-		rec := Observe(c.records[n.Name], n, lease, now)
+		prev := c.records[n.Name]
+		rec := Observe(prev, n, lease, now)
 		c.records[n.Name] = &rec
 		c.mu.Unlock()
+		if prev == nil {
+			// As upstream: each node this controller comes to know
+			// (again, after a restart) gets a RegisteredNode event.
+			c.recorder.Eventf(n, corev1.EventTypeNormal, ReasonRegisteredNode, "Registered Node %s in Controller", n.Name)
+		}
 		if conditionStatus(n, corev1.NodeReady) != corev1.ConditionTrue {
 			// Pods placed on it since the last look are marked too.
 			c.Enqueue(n.Name)
@@ -115,6 +123,8 @@ func (c *Controller) monitor(ctx context.Context) {
 	for name := range c.records {
 		if !seen[name] {
 			delete(c.records, name)
+			ref := &corev1.ObjectReference{Kind: "Node", Name: name}
+			c.recorder.Eventf(ref, corev1.EventTypeNormal, ReasonRemovingNode, "Removing Node %s from Controller", name)
 		}
 	}
 	c.mu.Unlock()
