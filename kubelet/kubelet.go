@@ -17,12 +17,12 @@
 // kubelet's nodes), the pod workers and probes, the kubelet API (HTTPS)
 // and the status server, one node status manager per node
 // (registration, status, Lease), the routes to other nodes' pods (a
-// Node informer of the cluster, with --node-routes=host-gw), then the
-// informers, image garbage collection, and the certificate managers
-// (--rotate-server-certificates: the serving certificate is requested
-// once the node is registered; --rotate-certificates). Ready closes once
-// the pods are listed and every node is registered; the pod workers
-// start then.
+// Node informer of the cluster, with --node-routes=host-gw or vxlan),
+// then the informers, image garbage collection, and the certificate
+// managers (--rotate-server-certificates: the serving certificate is
+// requested once the node is registered; --rotate-certificates). Ready
+// closes once the pods are listed and every node is registered; the pod
+// workers start then.
 //
 // Close stops the node status managers, the pod workers (the sync in
 // flight finishes) and image garbage collection and waits for them; then,

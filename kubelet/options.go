@@ -23,7 +23,11 @@ const (
 	// NodeRoutesHostGW routes every other node's pod CIDR via its
 	// InternalIP (the nodes share an L2 segment).
 	NodeRoutesHostGW = "host-gw"
-	// NodeRoutesNone leaves it to another agent (an overlay).
+	// NodeRoutesVXLAN reaches them through a VXLAN overlay, as
+	// flannel's vxlan backend does (the nodes need not share an L2
+	// segment; UDP 8472 between their InternalIPs must pass).
+	NodeRoutesVXLAN = "vxlan"
+	// NodeRoutesNone leaves it to another agent.
 	NodeRoutesNone = "none"
 )
 
@@ -121,7 +125,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.String("status-address", d.StatusAddress, "address of /healthz, /readyz and /metrics (plain HTTP)")
 	fs.Int("fake-nodes", d.FakeNodes, "with --runtime=fake: simulate this many nodes, named NODE-NAME-0 … NODE-NAME-N-1")
 	fs.Duration("fake-startup-delay", d.FakeStartupDelay, "with --runtime=fake: how long a container takes to start")
-	fs.String("node-routes", d.NodeRoutes, "how pods reach the pods of other nodes: host-gw (route each other node's pod CIDR via its InternalIP; the nodes share an L2 segment) or none (another agent routes); off with --runtime=fake")
+	fs.String("node-routes", d.NodeRoutes, "how pods reach the pods of other nodes: host-gw (route each other node's pod CIDR via its InternalIP; the nodes share an L2 segment), vxlan (an overlay as flannel's: a VXLAN device coracle.1, VNI 1, UDP port 8472, its MAC published in the Node's vxlan.coracle.dev/vtep-mac annotation; for nodes on different L2 segments) or none (another agent routes); off with --runtime=fake")
 	fs.String("cni-bin-dir", d.CNIBinDir, "directory of the CNI plugins")
 	fs.String("cni-conf-dir", d.CNIConfDir, "directory the kubelet writes its CNI network configuration to")
 	fs.String("bridge-name", d.BridgeName, "Linux bridge the pods are attached to")
@@ -201,8 +205,10 @@ func (o *Options) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--runtime %q: want runc or fake", o.Runtime))
 	}
-	if o.NodeRoutes != NodeRoutesHostGW && o.NodeRoutes != NodeRoutesNone {
-		errs = append(errs, fmt.Errorf("--node-routes %q: want %s or %s", o.NodeRoutes, NodeRoutesHostGW, NodeRoutesNone))
+	switch o.NodeRoutes {
+	case NodeRoutesHostGW, NodeRoutesVXLAN, NodeRoutesNone:
+	default:
+		errs = append(errs, fmt.Errorf("--node-routes %q: want %s, %s or %s", o.NodeRoutes, NodeRoutesHostGW, NodeRoutesVXLAN, NodeRoutesNone))
 	}
 	if o.Port < 0 || o.Port > 65535 {
 		errs = append(errs, fmt.Errorf("--port %d: must be 0-65535", o.Port))

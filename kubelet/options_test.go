@@ -62,7 +62,8 @@ func TestValidate(t *testing.T) {
 		{"bridge name too long", func(o *Options) { o.BridgeName = "a-very-long-bridge" }, "--bridge-name"},
 		{"events need a rate", func(o *Options) { o.EventQPS = 0 }, "--event-qps"},
 		{"mirror without a host", func(o *Options) { o.RegistryMirror = []string{"docker.io"} }, "--registry-mirror"},
-		{"routes host-gw or none", func(o *Options) { o.NodeRoutes = "vxlan" }, "--node-routes"},
+		{"routes host-gw, vxlan or none", func(o *Options) { o.NodeRoutes = "udp" }, "--node-routes"},
+		{"routes vxlan is valid", func(o *Options) { o.NodeRoutes = NodeRoutesVXLAN }, ""},
 		{"routes off is valid", func(o *Options) { o.NodeRoutes = NodeRoutesNone }, ""},
 		{"a bootstrap with one node is valid", func(o *Options) {
 			o.BootstrapKubeconfig, o.RotateCertificates, o.RotateServerCertificates = "/b", true, true

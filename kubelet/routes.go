@@ -9,21 +9,34 @@ import (
 )
 
 // startNodeRoutes connects this node's pods with the other nodes' pods
-// (--node-routes=host-gw, runc only): a Node informer over the whole
-// cluster feeds a routes.Controller, which routes every other node's pod
-// CIDR via its InternalIP and keeps the pod network from masquerading
-// traffic to any node's pod CIDR. The informer exists only then: with
-// routes off the kubelet watches its own Node only. Close leaves the
-// routes in place, so a kubelet restart does not cut pods off; a
-// teardown removes them.
+// (runc only): a Node informer over the whole cluster feeds a
+// routes.Controller, which with --node-routes=host-gw routes every other
+// node's pod CIDR via its InternalIP and with --node-routes=vxlan keeps
+// the VXLAN device, its entries and the Node's VTEP annotation; either
+// way it keeps the pod network from masquerading traffic to any node's
+// pod CIDR. The informer exists only then: with routes off the kubelet
+// watches its own Node only, and touches no route or device (another
+// agent's, or a real node's when a test kubelet shares its namespace).
+// Close leaves the routes and the device in place, so a kubelet restart
+// does not cut pods off; a teardown removes them.
 func (k *Kubelet) startNodeRoutes(ctx context.Context) error {
-	if k.network == nil || k.opts.NodeRoutes != NodeRoutesHostGW {
+	if k.network == nil {
+		return nil
+	}
+	var mode routes.Mode
+	switch k.opts.NodeRoutes {
+	case NodeRoutesHostGW:
+		mode = routes.HostGW
+	case NodeRoutesVXLAN:
+		mode = routes.VXLAN
+	default:
 		return nil
 	}
 	nf := informers.NewSharedInformerFactory(k.client, 0)
 	c, err := routes.NewController(routes.Options{
-		Self: k.opts.NodeName, Nodes: nf.Core().V1().Nodes(),
+		Self: k.opts.NodeName, Mode: mode, Nodes: nf.Core().V1().Nodes(),
 		Applier:  routes.NewApplier(nil, k.log.Named("routes")),
+		Client:   k.client,
 		PodCIDRs: k.network.SetClusterPodCIDRs,
 		Log:      k.log.Named("routes"),
 	})

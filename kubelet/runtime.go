@@ -3,15 +3,18 @@ package kubelet
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 
+	"go.uber.org/zap"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"coracle.dev/kubelet/internal/envvars"
 	"coracle.dev/kubelet/internal/images"
 	"coracle.dev/kubelet/internal/network/cni"
+	"coracle.dev/kubelet/internal/network/routes"
 	"coracle.dev/kubelet/internal/podworkers"
 	"coracle.dev/kubelet/internal/runtime/fake"
 	"coracle.dev/kubelet/internal/runtime/runc"
@@ -51,7 +54,7 @@ func (k *Kubelet) newRuncRuntime() (*runc.Runtime, error) {
 	k.images = store
 	k.network = cni.New(cni.Options{
 		BinDir: o.CNIBinDir, ConfDir: o.CNIConfDir, StateDir: filepath.Join(o.RootDir, "cni"),
-		Bridge: o.BridgeName, NetworkName: o.NetworkName, Log: k.log.Named("cni"),
+		Bridge: o.BridgeName, NetworkName: o.NetworkName, MTU: k.podMTU(), Log: k.log.Named("cni"),
 	})
 	if o.PodCIDR != "" {
 		if err := k.network.SetPodCIDR(o.PodCIDR); err != nil {
@@ -72,6 +75,26 @@ func (k *Kubelet) newRuncRuntime() (*runc.Runtime, error) {
 	}
 	k.volumes = &volumes.Manager{Dir: filepath.Join(o.RootDir, "volumes"), Src: envvars.APISource{Client: k.client}}
 	return rt, nil
+}
+
+// podMTU is the MTU the pods' interfaces get: with --node-routes=vxlan,
+// what fits the tunnel (the node IP's link's less VXLAN's overhead), as
+// flannel hands its CNI plugin; else 0, the kernel's default. A node IP
+// on no link is logged and gets the default: the overlay itself then
+// fails, with its own errors, until the address is there.
+func (k *Kubelet) podMTU() int {
+	if k.opts.NodeRoutes != NodeRoutesVXLAN {
+		return 0
+	}
+	ip, err := netip.ParseAddr(k.nodeIP)
+	if err == nil {
+		var mtu int
+		if mtu, err = routes.OverlayMTU(nil, ip.Unmap()); err == nil {
+			return mtu
+		}
+	}
+	k.log.Warn("pods get the default MTU: the VXLAN tunnel's is not known", zap.String("nodeIP", k.nodeIP), zap.Error(err))
+	return 0
 }
 
 // fakeImages is the image service of the fake runtime: every image is

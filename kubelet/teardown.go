@@ -28,7 +28,9 @@ import (
 // removes every pod's containers, network attachment, namespaces, mounts,
 // cgroups and logs, then the cgroup root, the bridge and portmap's
 // now-empty chains, the pod network's masquerade rules and, with
-// --node-routes=host-gw, the routes to other nodes' pods. Images stay.
+// --node-routes=host-gw or vxlan, the routes to other nodes' pods and the
+// VXLAN device (whichever mode made them: a node switched between the
+// two keeps nothing of the other). Images stay.
 // The kubelet must not be running. It is what `make down` runs.
 func Teardown(ctx context.Context, opts Options) error {
 	if opts.Log == nil {
@@ -101,7 +103,7 @@ func Teardown(ctx context.Context, opts Options) error {
 	if err := network.RemoveAllMasquerades(); err != nil {
 		errs = append(errs, err)
 	}
-	if opts.NodeRoutes == NodeRoutesHostGW {
+	if opts.NodeRoutes == NodeRoutesHostGW || opts.NodeRoutes == NodeRoutesVXLAN {
 		if err := routes.NewApplier(nil, opts.Log).RemoveAll(); err != nil {
 			errs = append(errs, fmt.Errorf("remove routes to other nodes' pods: %w", err))
 		}

@@ -35,7 +35,12 @@ type Options struct {
 	Bridge string
 	// NetworkName names the CNI network (coracle).
 	NetworkName string
-	Log         *zap.Logger
+	// MTU, when not 0, is the MTU of the pods' interfaces (and of the
+	// bridge the plugin makes): what fits an overlay's tunnel, so that
+	// pods never send what the node would have to fragment or drop.
+	// 0 leaves the kernel's default.
+	MTU int
+	Log *zap.Logger
 }
 
 // Network is the node's pod network.
@@ -132,15 +137,7 @@ func (n *Network) Ready() error {
 // SetPodCIDR generates the network configuration for cidr, and
 // masquerades traffic from it to anywhere but pods (see masquerade.go).
 func (n *Network) SetPodCIDR(cidr string) error {
-	bridge := map[string]any{
-		"type": "bridge", "bridge": n.opts.Bridge, "isGateway": true, "ipMasq": false, "hairpinMode": true,
-		"ipam": map[string]any{
-			"type":    "host-local",
-			"ranges":  [][]map[string]string{{{"subnet": cidr}}},
-			"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
-			"dataDir": filepath.Join(n.opts.StateDir, "networks"),
-		},
-	}
+	bridge := n.bridgePlugin(cidr)
 	portmap := map[string]any{"type": "portmap", "snat": true, "capabilities": map[string]bool{"portMappings": true}}
 	conf := func(plugins ...any) ([]byte, *libcni.NetworkConfigList, error) {
 		b, err := json.MarshalIndent(map[string]any{"cniVersion": "1.0.0", "name": n.opts.NetworkName, "plugins": plugins}, "", "  ")
@@ -181,6 +178,23 @@ func (n *Network) SetPodCIDR(cidr string) error {
 	n.mu.Unlock()
 	n.log.Info("pod network configured", zap.String("podCIDR", cidr), zap.String("bridge", n.opts.Bridge))
 	return nil
+}
+
+// bridgePlugin is the bridge plugin's configuration for pod CIDR cidr.
+func (n *Network) bridgePlugin(cidr string) map[string]any {
+	bridge := map[string]any{
+		"type": "bridge", "bridge": n.opts.Bridge, "isGateway": true, "ipMasq": false, "hairpinMode": true,
+		"ipam": map[string]any{
+			"type":    "host-local",
+			"ranges":  [][]map[string]string{{{"subnet": cidr}}},
+			"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
+			"dataDir": filepath.Join(n.opts.StateDir, "networks"),
+		},
+	}
+	if n.opts.MTU > 0 {
+		bridge["mtu"] = n.opts.MTU
+	}
+	return bridge
 }
 
 func (n *Network) nsDir(uid string) string { return filepath.Join(n.opts.StateDir, "netns", uid) }
