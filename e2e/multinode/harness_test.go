@@ -33,6 +33,11 @@ var clusterCIDR = fmt.Sprintf("10.%d.0.0/16", testnet.MultiNodeE2E)
 type settings struct {
 	// nodeMonitorGracePeriod: how long a silent node stays Ready.
 	nodeMonitorGracePeriod time.Duration
+	// vxlan: the nodes' kubelets connect pod networks with
+	// --node-routes=vxlan, and node 3 is on an IP subnet of its own,
+	// reached from the others only through this machine (a router): no
+	// host-gw route can reach it.
+	vxlan bool
 }
 
 // cluster is a control plane on this machine (the apiserver, scheduler,
@@ -46,6 +51,8 @@ type cluster struct {
 	bridge   string
 	subnet   string // "172.31.X": the bridge's /24
 	hostIP   string // the bridge's own address
+	subnet2  string // with settings.vxlan, node 3's "172.31.Y"
+	settings settings
 	registry string // the local registry, at hostIP
 	binDir   string
 	ts       *testserver.TestServer
@@ -101,7 +108,7 @@ func newCluster(t testing.TB, s settings) *cluster {
 	requireHost(t)
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
-	c := &cluster{t: t, id: hex.EncodeToString(b), root: t.TempDir()}
+	c := &cluster{t: t, id: hex.EncodeToString(b), root: t.TempDir(), settings: s}
 	c.bridge = "cmn" + c.id
 	c.subnet = freeSubnet(t)
 	c.hostIP = c.subnet + ".1"
@@ -121,6 +128,19 @@ func newCluster(t testing.TB, s settings) *cluster {
 	})
 	netnstest.Run(t, "ip", "addr", "add", c.hostIP+"/24", "dev", c.bridge)
 	netnstest.Run(t, "ip", "link", "set", c.bridge, "up")
+	if s.vxlan {
+		c.subnet2 = freeSubnet(t)
+		for c.subnet2 == c.subnet {
+			c.subnet2 = freeSubnet(t)
+		}
+		netnstest.Run(t, "ip", "addr", "add", c.subnet2+".1/24", "dev", c.bridge)
+		// This machine routes between the two subnets. Forwarding is
+		// turned on as the CNI bridge plugin of any node on this machine
+		// does, and left on (other tests' nodes may rely on it).
+		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+			t.Fatalf("turn on net.ipv4.ip_forward (this machine routes between the two subnets): %v", err)
+		}
+	}
 	// Traffic between the nodes crosses the bridge; with br_netfilter the
 	// host's FORWARD chain sees it, whatever its policy.
 	netnstest.Run(t, "iptables", "-I", "FORWARD", "-i", c.bridge, "-o", c.bridge, "-j", "ACCEPT")
@@ -199,8 +219,12 @@ func (c *cluster) joinCommand(t testing.TB) []string {
 // not joined yet.
 func (c *cluster) newNode(t testing.TB, i int) *node {
 	t.Helper()
+	subnet := c.subnet
+	if c.settings.vxlan && i == 3 {
+		subnet = c.subnet2
+	}
 	n := &node{
-		c: c, name: fmt.Sprintf("node-%d", i), ip: fmt.Sprintf("%s.%d", c.subnet, 10+i),
+		c: c, name: fmt.Sprintf("node-%d", i), ip: fmt.Sprintf("%s.%d", subnet, 10+i),
 		veth: fmt.Sprintf("cmn%sv%d", c.id, i),
 		dir:  filepath.Join(c.root, fmt.Sprintf("cmn%s-n%d", c.id, i)),
 	}
@@ -209,7 +233,7 @@ func (c *cluster) newNode(t testing.TB, i int) *node {
 	netnstest.Run(t, "ip", "link", "set", n.veth, "master", c.bridge, "up")
 	n.ns.Run(t, "ip", "addr", "add", n.ip+"/24", "dev", "eth0")
 	n.ns.Run(t, "ip", "link", "set", "eth0", "up")
-	n.ns.Run(t, "ip", "route", "add", "default", "via", c.hostIP)
+	n.ns.Run(t, "ip", "route", "add", "default", "via", subnet+".1")
 	n.ns.Run(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 
 	install := exec.Command(filepath.Join(repoRoot(t), "deploy", "install.sh"), "--worker", "--prefix", n.dir)
@@ -221,6 +245,9 @@ func (c *cluster) newNode(t testing.TB, i int) *node {
 	// registry, and this cluster's pod range for kube-proxy.
 	n.appendConfig(t, "kubelet.yaml", fmt.Sprintf("registry-mirror: [docker.io=http://%s]\n", c.registry))
 	n.replaceConfig(t, "kube-proxy.yaml", "cluster-cidr:", "cluster-cidr: "+clusterCIDR)
+	if c.settings.vxlan {
+		n.replaceConfig(t, "kubelet.yaml", "node-routes:", "node-routes: vxlan")
+	}
 	return n
 }
 

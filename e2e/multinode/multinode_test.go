@@ -83,6 +83,38 @@ func TestMultiNode(t *testing.T) {
 	})
 }
 
+// TestMultiNodeVXLAN: the same cluster with the nodes' pod networks
+// joined by the VXLAN overlay, node 3 on another IP subnet than nodes 1
+// and 2 (reached through this machine as a router), which host-gw routes
+// cannot reach: pods still reach each other by pod IP both ways, keeping
+// their source, and through a Service.
+func TestMultiNodeVXLAN(t *testing.T) {
+	c := newCluster(t, settings{nodeMonitorGracePeriod: 20 * time.Second, vxlan: true})
+	for i := 1; i <= 3; i++ {
+		c.addNode(t, i)
+	}
+	if out := c.nodes[0].ns.Run(t, "ip", "-d", "link", "show", "coracle.1"); !strings.Contains(out, "vxlan id 1") {
+		t.Fatalf("node-1 has no VXLAN device coracle.1:\n%s", out)
+	}
+	if _, err := c.client.AppsV1().Deployments("default").Create(context.Background(), webDeployment(6), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pods := c.waitRunning(t, "app=web", 6, "")
+	if len(onePerNode(pods)) != 3 {
+		t.Fatalf("web pods not on all three nodes: %v", onePerNode(pods))
+	}
+	// Node 1 reaches node 3's pods through the tunnel.
+	node3, err := c.client.CoreV1().Nodes().Get(context.Background(), "node-3", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := c.nodes[0].ns.Run(t, "ip", "route", "show", node3.Spec.PodCIDR); !strings.Contains(out, "dev coracle.1") {
+		t.Errorf("node-1's route to node-3's pods %s is not through coracle.1: %q", node3.Spec.PodCIDR, out)
+	}
+	t.Run("pod to pod", func(t *testing.T) { testPodToPod(t, c, pods) })
+	t.Run("services", func(t *testing.T) { testServices(t, c, pods) })
+}
+
 // testJoinRefused: a bad token, an expired one and a wrong CA hash are
 // each refused with a message naming the cause, and nothing is written
 // or registered.
