@@ -99,6 +99,7 @@ func (k *Kubelet) nodeOptions(name string, capacity, allocatable v1.ResourceList
 		KubeletPort: int32(k.serverPort()), PodCIDR: k.opts.PodCIDR,
 		RenewInterval: k.opts.NodeLeaseRenewInterval, CheckInterval: k.opts.NodeStatusUpdateFrequency,
 		ReportInterval: k.opts.NodeStatusReportFrequency,
+		Recorder:       k.recorders[name],
 	}
 	if k.opts.Runtime == RuntimeRunc {
 		o.Ready = k.runtime.Status

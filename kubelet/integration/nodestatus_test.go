@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,15 @@ func TestNodeRegistrationStatusAndPodCIDR(t *testing.T) {
 	if len(want) > 0 {
 		t.Errorf("missing conditions %v", want)
 	}
+	// The node's events, as `kubectl describe node` lists them.
+	eventually(t, 10*time.Second, "Starting and NodeReady events on the node", func() (bool, error) {
+		list, err := n.client.CoreV1().Events(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=Node,involvedObject.name=" + n.name})
+		if err != nil {
+			return false, err
+		}
+		return hasEvent(list.Items, "Starting") && hasEvent(list.Items, "NodeReady") && hasEvent(list.Items, "NodeHasSufficientMemory"),
+			fmt.Errorf("%d events", len(list.Items))
+	})
 	if st.DaemonEndpoints.KubeletEndpoint.Port == 0 || !strings.HasSuffix(n.kubelet.Addr(), ":"+itoa32(st.DaemonEndpoints.KubeletEndpoint.Port)) {
 		t.Errorf("kubelet endpoint %d, serving on %s", st.DaemonEndpoints.KubeletEndpoint.Port, n.kubelet.Addr())
 	}

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 )
 
@@ -48,6 +49,10 @@ type Options struct {
 	KubeletPort int32
 	// PodCIDR is the --pod-cidr fallback until spec.podCIDR is set.
 	PodCIDR string
+
+	// Recorder, if set, records the node's events: Starting, and each
+	// condition's changes (NodeReady, NodeHasSufficientMemory, …).
+	Recorder record.EventRecorder
 
 	// Ready says whether the node can run pods: nil, or why not.
 	Ready func() error
@@ -128,6 +133,7 @@ func (m *Manager) Kick() {
 
 // Run registers the node, then heartbeats until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
+	m.record(Event{Type: v1.EventTypeNormal, Reason: ReasonStarting, Message: "Starting kubelet."})
 	// Spread many simulated nodes over the interval.
 	jitter := func(d time.Duration) time.Duration { return d + rand.N(d/10+1) }
 	for delay := 200 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
@@ -337,6 +343,7 @@ func (m *Manager) syncStatus(ctx context.Context, force bool) {
 		return
 	}
 	m.observe(node)
+	m.record(ConditionEvents(m.opts.NodeName, last, &st)...)
 	m.mu.Lock()
 	m.lastStatus, m.lastReport = &st, now
 	m.mu.Unlock()
