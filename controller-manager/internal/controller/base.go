@@ -25,6 +25,13 @@ type Base struct {
 	synced  []cache.InformerSynced
 	onSync  []func(ctx context.Context)
 	every   []periodic
+	more    []further
+}
+
+// further is a queue a controller keeps beside its own, with its sync.
+type further struct {
+	queue *Queue[string]
+	sync  SyncFunc[string]
 }
 
 type periodic struct {
@@ -48,6 +55,16 @@ func (b *Base) Enqueue(key string) { b.queue.Add(key) }
 
 // EnqueueAfter queues key after d: a sync asks for a later look so.
 func (b *Base) EnqueueAfter(key string, d time.Duration) { b.queue.AddAfter(key, d) }
+
+// AddQueue returns a further queue, named name in logs and metrics, that
+// Run drains with sync, one key at a time, beside the controller's own
+// queue and once the same caches have synced: for keys of another kind
+// than the controller's objects (the Job controller's orphan pods).
+func (b *Base) AddQueue(c Context, name string, sync SyncFunc[string]) *Queue[string] {
+	q := NewQueue[string](c.QueueOptions(name))
+	b.more = append(b.more, further{queue: q, sync: sync})
+	return q
+}
 
 // Watch registers h on inf and has Run wait for inf's cache.
 func (b *Base) Watch(inf cache.SharedInformer, h cache.ResourceEventHandler) error {
@@ -77,8 +94,9 @@ func (b *Base) Every(period time.Duration, f func(ctx context.Context)) {
 }
 
 // Run implements Runner: it waits for the caches, then runs the workers
-// and the periodic work until ctx ends; then the queue is shut down and
-// Run returns once every worker has finished.
+// (of the further queues too) and the periodic work until ctx ends; then
+// the queues are shut down and Run returns once every worker has
+// finished.
 func (b *Base) Run(ctx context.Context) {
 	if !cache.WaitForCacheSync(ctx.Done(), b.synced...) {
 		return
@@ -89,6 +107,9 @@ func (b *Base) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, p := range b.every {
 		wg.Go(func() { wait.UntilWithContext(ctx, p.f, p.period) })
+	}
+	for _, m := range b.more {
+		wg.Go(func() { m.queue.Run(ctx, 1, m.sync) })
 	}
 	if b.queue != nil {
 		b.queue.Run(ctx, b.workers, b.sync)

@@ -90,3 +90,49 @@ func TestBaseSyncsQueuedKeys(t *testing.T) {
 	}
 	factory.Shutdown()
 }
+
+// A further queue is drained beside the controller's own, with its own
+// sync, once the caches have synced; Run returns only after its worker.
+func TestBaseFurtherQueue(t *testing.T) {
+	client := fake.NewClientset()
+	factory := informers.NewSharedInformerFactory(client, 0)
+	own := make(chan string, 10)
+	b := NewBase(Context{Name: "test", Workers: 1}, func(_ context.Context, key string) error {
+		own <- key
+		return nil
+	})
+	b.WaitFor(factory.Core().V1().Pods().Informer())
+	further := make(chan string, 10)
+	q := b.AddQueue(Context{}, "test_further", func(_ context.Context, key string) error {
+		further <- key
+		return nil
+	})
+	q.Add("ns/orphan")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	factory.Start(ctx.Done())
+	go func() {
+		defer close(done)
+		b.Run(ctx)
+	}()
+	select {
+	case key := <-further:
+		if key != "ns/orphan" {
+			t.Errorf("further queue synced %q, want ns/orphan", key)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the further queue was not drained")
+	}
+	select {
+	case key := <-own:
+		t.Errorf("the controller's own sync got %q from the further queue", key)
+	default:
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return once its context ended")
+	}
+	factory.Shutdown()
+}

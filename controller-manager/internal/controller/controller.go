@@ -3,12 +3,13 @@
 //
 // The contract: a controller is built from a Context and is a Runner,
 // whose Run blocks until its context ends. The base: a Base holds a
-// controller's work queue, its workers and the event handlers that fill
-// the queue with keys (Handlers, Objects, Owners, ExpectedPods), and runs
-// them all once the informers it reads have synced, the shape of
-// kubernetes/sample-controller. A controller package then holds only
-// its informers and which objects map to which keys, its sync(key), its
-// Decide and Plan, and the actions that carry a plan out.
+// controller's work queue (and any further one, AddQueue), its workers
+// and the event handlers that fill the queue with keys (Handlers,
+// Objects, Owners, ExpectedPods), and runs them all once the informers it
+// reads have synced, the shape of kubernetes/sample-controller. A
+// controller package then holds only its informers and which objects map
+// to which keys, its sync(key), its Decide and Plan, and the actions that
+// carry a plan out.
 //
 // The controllers live in the sub-packages, one per controller; the
 // parts several of them share (claiming, expectations, pod creation, pod

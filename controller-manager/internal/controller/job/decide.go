@@ -9,6 +9,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"coracle.dev/controller-manager/internal/controllerkit/podstate"
@@ -70,6 +71,28 @@ func HasFinalizer(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// Orphaned reports whether p holds the tracking finalizer although no
+// Job will ever count it, so that the finalizer must go now, as
+// Kubernetes' orphan pod queue has it: p has no controller (the garbage
+// collector orphaned it, or it never had one), or its controller is a
+// Job but job, the Job of that name (nil if there is none), is gone or
+// is another Job of the same name (another UID). A pod of an existing
+// Job is that Job's to count and release, finished or not (track); a pod
+// controlled by anything but a batch/v1 Job is its controller's.
+func Orphaned(p *corev1.Pod, job *batchv1.Job) bool {
+	if !HasFinalizer(p) {
+		return false
+	}
+	ref := metav1.GetControllerOfNoCopy(p)
+	switch {
+	case ref == nil:
+		return true
+	case ref.APIVersion != batchv1.SchemeGroupVersion.String() || ref.Kind != kind.Kind:
+		return false
+	}
+	return job == nil || job.UID != ref.UID
 }
 
 // Index is an Indexed Job pod's completion index, -1 if none.

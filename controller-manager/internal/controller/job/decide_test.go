@@ -120,3 +120,43 @@ func TestIndexes(t *testing.T) {
 		t.Errorf("indexes beyond completions kept: %d", got)
 	}
 }
+
+func TestOrphaned(t *testing.T) {
+	live := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "pi", Namespace: "ns", UID: "job-1"}}
+	other := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "pi", Namespace: "ns", UID: "job-2"}}
+	finished := live.DeepCopy()
+	finished.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
+	ref := func(apiVersion, kind, name string, uid types.UID, isController bool) metav1.OwnerReference {
+		return metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: name, UID: uid, Controller: ptr.To(isController)}
+	}
+	byJob := ref("batch/v1", "Job", "pi", "job-1", true)
+	pod := func(finalizers []string, refs ...metav1.OwnerReference) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Finalizers: finalizers, OwnerReferences: refs}}
+	}
+	tracked := []string{TrackingFinalizer}
+	tests := []struct {
+		name string
+		pod  *corev1.Pod
+		job  *batchv1.Job
+		want bool
+	}{
+		{"a running Job's pod keeps it", pod(tracked, byJob), live, false},
+		{"a finished Job's pod is the Job's to count and release", pod(tracked, byJob), finished, false},
+		{"the Job is gone", pod(tracked, byJob), nil, true},
+		{"a Job of the same name is another Job", pod(tracked, byJob), other, true},
+		{"no owner at all (orphaned by the garbage collector)", pod(tracked), nil, true},
+		{"an owner that is not its controller", pod(tracked, ref("batch/v1", "Job", "pi", "job-1", false)), nil, true},
+		{"controlled by another kind", pod(tracked, ref("apps/v1", "ReplicaSet", "rs", "rs-1", true)), nil, false},
+		{"a Job of another API group", pod(tracked, ref("example.com/v1", "Job", "pi", "job-1", true)), nil, false},
+		{"no finalizer, nothing to remove", pod(nil, byJob), nil, false},
+		{"another finalizer only", pod([]string{"example.com/hold"}), nil, false},
+		{"the finalizer among others", pod([]string{"example.com/hold", TrackingFinalizer}, byJob), nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Orphaned(tt.pod, tt.job); got != tt.want {
+				t.Errorf("Orphaned = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

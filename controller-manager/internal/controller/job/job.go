@@ -9,7 +9,10 @@
 // UID in status.uncountedTerminatedPods; the finalizer then goes, and
 // once the cache shows it gone the UID moves into status.succeeded or
 // status.failed. A pod is so counted exactly once, even if it is deleted
-// or the controller restarts in between.
+// or the controller restarts in between. A pod that holds the finalizer
+// but whose Job is gone (deleted, its namespace too) or that no Job
+// controls any more loses it through a second queue (orphan.go), or it
+// would stay Terminating for ever.
 package job
 
 import (
@@ -29,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
@@ -50,6 +54,7 @@ type Controller struct {
 	*controller.Base
 	client      kubernetes.Interface
 	jobs        batchlisters.JobLister
+	pods        corelisters.PodLister
 	owned       controller.OwnedPods
 	podCtl      podcontrol.Interface
 	exp         *expectations.Expectations
@@ -57,6 +62,9 @@ type Controller struct {
 	clock       clock.PassiveClock
 	backoffBase time.Duration
 	backoffMax  time.Duration
+	// orphans holds the keys of pods whose tracking finalizer no Job
+	// will remove (orphan.go).
+	orphans *controller.Queue[string]
 
 	// written holds, per Job key, the Job as our last status write
 	// returned it. The informer shows that write a moment later; a sync
@@ -83,16 +91,18 @@ func New(c controller.Context) (*Controller, error) {
 		maxB = 6 * time.Minute
 	}
 	ctl := &Controller{
-		client: c.Client, jobs: jobInf.Lister(), owned: owned,
+		client: c.Client, jobs: jobInf.Lister(), pods: podInf.Lister(), owned: owned,
 		podCtl: &podcontrol.Control{Client: c.Client, Recorder: c.Recorder},
 		exp:    expectations.New(c.Clock), written: map[string]*batchv1.Job{},
 		recorder: c.Recorder, clock: c.Clock,
 		backoffBase: base, backoffMax: maxB,
 	}
 	ctl.Base = controller.NewBase(c, ctl.sync)
+	ctl.orphans = ctl.AddQueue(c, OrphanQueue, ctl.syncOrphan)
 	return ctl, errors.Join(
 		ctl.Watch(jobInf.Informer(), ctl.Objects()),
 		ctl.Watch(podInf.Informer(), ctl.ExpectedPods(kind, ctl.exp)),
+		ctl.watchOrphans(podInf.Informer(), jobInf.Informer()),
 	)
 }
 
@@ -145,7 +155,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		plan = Plan{FailReason: ft.Reason, FailMessage: ft.Message, Delete: st.Active}
 	case sc != nil:
 		plan = Plan{Complete: true, Delete: st.Active}
-	case c.exp.Satisfied(key):
+	case c.exp.Satisfied(key) && j.DeletionTimestamp == nil:
+		// A Job being deleted makes no pods: with propagationPolicy
+		// Orphan the garbage collector releases its pods first, which
+		// would otherwise look like pods to replace.
 		plan = Decide(st, c.backoffBase, c.backoffMax)
 	}
 	manageErr := c.act(ctx, j, st, plan)
@@ -235,21 +248,26 @@ func (c *Controller) track(ctx context.Context, j *batchv1.Job, pods []*corev1.P
 	return errors.Join(errs...)
 }
 
+// removeFinalizer takes the tracking finalizer, and only it, off p, as
+// Kubernetes' Job controller does: the strategic merge patch names the
+// value to drop, so the apiserver applies it to the pod as it is then,
+// whatever other finalizers came or went meanwhile. The UID in the patch
+// is a precondition: a pod of the same name made since is left alone.
 func (c *Controller) removeFinalizer(ctx context.Context, p *corev1.Pod) error {
-	for i, f := range p.Finalizers {
-		if f != TrackingFinalizer {
-			continue
-		}
-		path := "/metadata/finalizers/" + strconv.Itoa(i)
-		patch, _ := json.Marshal([]map[string]any{
-			{"op": "test", "path": path, "value": TrackingFinalizer},
-			{"op": "remove", "path": path},
-		})
-		_, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.JSONPatchType, patch, metav1.PatchOptions{})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) && !apierrors.IsConflict(err) {
-			return fmt.Errorf("remove tracking finalizer of pod %s/%s: %w", p.Namespace, p.Name, err)
-		}
+	if !HasFinalizer(p) {
 		return nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"uid":                                 p.UID,
+		"$deleteFromPrimitiveList/finalizers": []string{TrackingFinalizer},
+	}})
+	if err != nil {
+		return err
+	}
+	_, err = c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		// A conflict (another pod of the name) is retried from the cache.
+		return fmt.Errorf("remove tracking finalizer of pod %s/%s: %w", p.Namespace, p.Name, err)
 	}
 	return nil
 }
