@@ -542,7 +542,7 @@ func testDaemonSet(t *testing.T, c *cluster) {
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
 					TerminationGracePeriodSeconds: new(int64),
-					Containers: []corev1.Container{{Name: "agent", Image: "busybox", Command: []string{"sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"}}},
+					Containers:                    []corev1.Container{{Name: "agent", Image: "busybox", Command: []string{"sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"}}},
 				},
 			},
 		},
