@@ -153,9 +153,10 @@ wait_node() {
 
 # This machine joins as a node the way any host does: a bootstrap token,
 # ctl join (discovery pinned to the CA's hash), then the kubelet's TLS
-# bootstrap, which writes kubelet.conf.
+# bootstrap, which writes kubelet.conf. Credentials of an earlier cluster
+# (its state wiped, a new CA) are dropped first.
 if ! running kubelet && ! joined "$CONF"; then
-	rm -f "$CONF/kubelet.conf" "$STATE/kubelet/pki/kubelet-client-current.pem" "$STATE/kubelet/pki/kubelet-server-current.pem"
+	rm -f "$CONF/kubelet.conf" "$CONF/pki/ca.crt" "$STATE/kubelet/pki/kubelet-client-current.pem" "$STATE/kubelet/pki/kubelet-server-current.pem"
 	join "$NODE_NAME" --config-dir "$CONF" --node-name "$NODE_NAME" --node-ip "$BRIDGE_IP"
 fi
 # shellcheck disable=SC2086 # KUBELET_FLAGS is a list of flags
@@ -234,7 +235,7 @@ while [ "$n" -le "$NODES" ]; do
 		echo "registry-mirror: [docker.io=http://$REGISTRY, registry.k8s.io=http://$REGISTRY]" >> "$conf/kubelet.yaml"
 	fi
 	if ! running "$name.kubelet" && ! joined "$conf"; then
-		rm -f "$conf/kubelet.conf" "$dir/var/lib/coracle/kubelet/pki/kubelet-client-current.pem" "$dir/var/lib/coracle/kubelet/pki/kubelet-server-current.pem"
+		rm -f "$conf/kubelet.conf" "$conf/pki/ca.crt" "$dir/var/lib/coracle/kubelet/pki/kubelet-client-current.pem" "$dir/var/lib/coracle/kubelet/pki/kubelet-server-current.pem"
 		join "$name" --config-dir "$conf" --node-name "$name" --node-ip "$(node_ip "$n")"
 	fi
 	start_unit "$n" kubelet

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"k8s.io/apimachinery/pkg/types"
@@ -72,14 +73,30 @@ func (r *Runtime) execTTY(cmd *exec.Cmd, opts kruntime.ExecOptions) (int, error)
 		return 0, err
 	}
 	defer ptm.Close()
-	// A size before start, so the shell starts with it.
+	// A size before start, so the shell starts with it: the client's
+	// first size, which kubectl sends as the stream opens but which may
+	// still be on its way (waited for briefly), else 80x24. A zero size is
+	// no size (upstream's HandleResizing skips it too): a terminal of 0
+	// rows makes `stty size` fail.
+	_ = setSize(ptm, kruntime.TerminalSize{Width: 80, Height: 24})
 	if opts.Resize != nil {
-		select {
-		case sz := <-opts.Resize:
-			_ = setSize(ptm, sz)
-		default:
-			_ = setSize(ptm, kruntime.TerminalSize{Width: 80, Height: 24})
+		first := time.NewTimer(time.Second)
+	wait:
+		for {
+			select {
+			case sz, ok := <-opts.Resize:
+				if !ok {
+					break wait
+				}
+				if sz.Width > 0 && sz.Height > 0 {
+					_ = setSize(ptm, sz)
+					break wait
+				}
+			case <-first.C:
+				break wait
+			}
 		}
+		first.Stop()
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
@@ -100,7 +117,9 @@ func (r *Runtime) execTTY(cmd *exec.Cmd, opts kruntime.ExecOptions) (int, error)
 					if !ok {
 						return
 					}
-					_ = setSize(ptm, sz)
+					if sz.Width > 0 && sz.Height > 0 {
+						_ = setSize(ptm, sz)
+					}
 				}
 			}
 		}()
