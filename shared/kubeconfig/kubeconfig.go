@@ -52,7 +52,13 @@ func Build(c Credentials) *clientcmdapi.Config {
 
 // Write stores c as a kubeconfig at path (mode 0600), atomically.
 func Write(path string, c Credentials) error {
-	data, err := clientcmd.Write(*Build(c))
+	return WriteConfig(path, *Build(c))
+}
+
+// WriteConfig stores cfg at path (mode 0600) through a temporary file and
+// a rename, so a reader never sees half of it.
+func WriteConfig(path string, cfg clientcmdapi.Config) error {
+	data, err := clientcmd.Write(cfg)
 	if err != nil {
 		return fmt.Errorf("encode kubeconfig: %w", err)
 	}

@@ -37,6 +37,8 @@ import (
 	"k8s.io/client-go/util/certificate"
 	"k8s.io/client-go/util/certificate/csr"
 	"k8s.io/client-go/util/keyutil"
+
+	"coracle.dev/shared/kubeconfig"
 )
 
 // Names of the kubelet's certificate pairs in its pki directory, as
@@ -185,18 +187,7 @@ func Kubeconfig(bootstrap *rest.Config, pemPath string) clientcmdapi.Config {
 // 0600) through a temporary file and a rename, so a kubelet never reads
 // half of it.
 func WriteKubeconfig(bootstrap *rest.Config, path, pemPath string) error {
-	data, err := clientcmd.Write(Kubeconfig(bootstrap, pemPath))
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return kubeconfig.WriteConfig(path, Kubeconfig(bootstrap, pemPath))
 }
 
 // ValidClientConfig reports whether the kubeconfig at path exists and
