@@ -11,6 +11,7 @@ package bootstraptoken
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -116,7 +117,7 @@ func validate(spec Spec) field.ErrorList {
 		errs = append(errs, field.Invalid(field.NewPath("usages"), spec.Usages, err.Error()))
 	}
 	authentication := strings.TrimPrefix(bootstrapapi.BootstrapTokenUsageAuthentication, bootstrapapi.BootstrapTokenUsagePrefix)
-	if len(spec.Groups) > 0 && !contains(spec.Usages, authentication) {
+	if len(spec.Groups) > 0 && !slices.Contains(spec.Usages, authentication) {
 		errs = append(errs, field.Invalid(field.NewPath("groups"), spec.Groups, fmt.Sprintf("token groups cannot be specified unless --usages includes %q", authentication)))
 	}
 	for _, g := range spec.Groups {
@@ -125,15 +126,6 @@ func validate(spec Spec) field.ErrorList {
 		}
 	}
 	return errs
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // SecretName is the name of the Secret that stores the token with id.

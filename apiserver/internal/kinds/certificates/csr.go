@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -404,7 +405,7 @@ func validateConditions(fld *field.Path, csr *certificatesv1.CertificateSigningR
 		switch {
 		case c.Status == "":
 			errs = append(errs, field.Required(fld.Index(i).Child("status"), ""))
-		case !contains(allowed, string(c.Status)):
+		case !slices.Contains(allowed, string(c.Status)):
 			errs = append(errs, field.NotSupported(fld.Index(i).Child("status"), c.Status, allowed))
 		}
 		if !opts.allowBothApprovedAndDenied {
@@ -429,15 +430,6 @@ func validateConditions(fld *field.Path, csr *certificatesv1.CertificateSigningR
 		}
 	}
 	return errs
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // validateCSRUpdate checks a write over old: conditions that decide a
