@@ -203,10 +203,12 @@ func TestRolloutWithControllerManager(t *testing.T) {
 	ns := c.namespace(t)
 	k.says(t, "deployment.apps/web created", "-n", ns, "create", "deployment", "web", "--image=busybox:1", "--", "sleep", "3600")
 	k.says(t, "deployment.apps/web image updated", "-n", ns, "set", "image", "deployment/web", "busybox=busybox:2")
-	out := k.ok(t, "-n", ns, "rollout", "history", "deployment/web")
-	if !strings.Contains(out, "\n1 ") || !strings.Contains(out, "\n2 ") {
-		t.Fatalf("history after two templates:\n%s", out)
-	}
+	// The controller writes revision 2's ReplicaSet a moment after the
+	// template changed: poll for it.
+	eventually(t, "revisions 1 and 2 after two templates", func() bool {
+		out := k.ok(t, "-n", ns, "rollout", "history", "deployment/web")
+		return strings.Contains(out, "\n1 ") && strings.Contains(out, "\n2 ")
+	})
 	k.says(t, "deployment.apps/web rolled back", "-n", ns, "rollout", "undo", "deployment/web")
 	eventually(t, "revision 3 for the rolled back template", func() bool {
 		return strings.Contains(k.ok(t, "-n", ns, "rollout", "history", "deployment/web"), "\n3 ")
