@@ -390,7 +390,10 @@ func TestClientCertificateRotation(t *testing.T) {
 	})
 	written, _ := os.Stat(kubeconfigPath)
 	pemPath := filepath.Join(root, "pki", "kubelet-client-current.pem")
-	first := leafOf(t, pemPath)
+	first, err := leafOf(pemPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	renewal := waitCSR(t, admin, certificatesv1.KubeAPIServerClientKubeletSignerName)
 	if renewal.Spec.Username != "system:node:"+name || !slices.Contains(renewal.Spec.Groups, "system:nodes") {
@@ -401,7 +404,13 @@ func TestClientCertificateRotation(t *testing.T) {
 	}
 	approveAndSign(t, admin, ca, renewal, time.Minute)
 	eventually(t, 60*time.Second, "the renewed certificate in "+pemPath, func() (bool, error) {
-		leaf := leafOf(t, pemPath)
+		// client-go's store names a certificate's file by the second it
+		// was written in and rewrites that file in place: a renewal in
+		// the same second as the first certificate is read half-written.
+		leaf, err := leafOf(pemPath)
+		if err != nil {
+			return false, err
+		}
 		if leaf.SerialNumber.Cmp(first.SerialNumber) == 0 {
 			return false, fmt.Errorf("still the first certificate")
 		}
@@ -424,15 +433,10 @@ func TestClientCertificateRotation(t *testing.T) {
 }
 
 // leafOf is the first certificate of a PEM file that holds a pair.
-func leafOf(t *testing.T, path string) *x509.Certificate {
-	t.Helper()
+func leafOf(path string) (*x509.Certificate, error) {
 	pair, err := tls.LoadX509KeyPair(path, path)
 	if err != nil {
-		t.Fatalf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	leaf, err := x509.ParseCertificate(pair.Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return leaf
+	return x509.ParseCertificate(pair.Certificate[0])
 }
