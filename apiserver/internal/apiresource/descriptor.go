@@ -6,6 +6,7 @@
 package apiresource
 
 import (
+	"context"
 	"reflect"
 	"strings"
 
@@ -68,7 +69,29 @@ type Descriptor struct {
 	Fields func(obj runtime.Object) fields.Set
 	// FieldLabels lists the field names Fields returns, to refuse others.
 	FieldLabels []string
+
+	// Create, when set, makes the kind virtual, as Kubernetes' review
+	// APIs (TokenReview, SubjectAccessReview): nothing is stored, the only
+	// verb is create, and the answer is what Create makes of the decoded
+	// body; namespace is the request's. NewList may then be nil.
+	Create func(ctx context.Context, namespace string, obj runtime.Object) (runtime.Object, error)
+
+	// Actions are subresources that take a body of a kind of their own and
+	// answer an object, by create only, as serviceaccounts/token.
+	Actions map[string]*Action
 }
+
+// Action is a create-only subresource: Do gets the object named in the
+// URL's namespace and name and the decoded body.
+type Action struct {
+	// GVK is the kind of the body and of the answer.
+	GVK schema.GroupVersionKind
+	New func() runtime.Object
+	Do  func(ctx context.Context, namespace, name string, body runtime.Object) (runtime.Object, error)
+}
+
+// Virtual reports whether the kind is stored nowhere (see Create).
+func (d *Descriptor) Virtual() bool { return d.Create != nil }
 
 // NewDescriptor starts the Descriptor of the kind served as resource (the
 // plural, lower case) at gv, whose objects and lists have the types of obj
@@ -106,6 +129,9 @@ func (d *Descriptor) APIVersion() string { return d.GroupVersion().String() }
 
 // HasSubresource reports whether the kind serves sub.
 func (d *Descriptor) HasSubresource(sub string) bool {
+	if _, ok := d.Actions[sub]; ok {
+		return true
+	}
 	for _, s := range d.Subresources {
 		if s == sub {
 			return true

@@ -24,7 +24,7 @@ func NewRegistry(descs ...*Descriptor) (*Registry, error) {
 		if _, dup := r.byGVR[gvr]; dup {
 			return nil, fmt.Errorf("resource %s registered twice", gvr)
 		}
-		if d.New == nil || d.NewList == nil || d.Strategy == nil {
+		if d.New == nil || (d.NewList == nil && !d.Virtual()) || d.Strategy == nil {
 			return nil, fmt.Errorf("resource %s: New, NewList and Strategy are required", gvr)
 		}
 		r.byGVR[gvr] = d
@@ -45,6 +45,18 @@ func (r *Registry) Lookup(group, version, res string) (*Descriptor, bool) {
 
 // All returns every descriptor in registration order.
 func (r *Registry) All() []*Descriptor { return r.order }
+
+// Stored returns the descriptors of the kinds kept in etcd (all but the
+// virtual ones), in registration order.
+func (r *Registry) Stored() []*Descriptor {
+	var out []*Descriptor
+	for _, d := range r.order {
+		if !d.Virtual() {
+			out = append(out, d)
+		}
+	}
+	return out
+}
 
 // Groups returns the served API groups ("" first when present).
 func (r *Registry) Groups() []string { return r.groups }

@@ -27,6 +27,10 @@ type User struct {
 	// (a service account token's pod, for one); CertificateSigningRequests
 	// record it.
 	Extra map[string][]string
+	// Audiences are those of the token the user logged in with (a
+	// ServiceAccount token's), as Kubernetes' authenticator.Response; a
+	// TokenReview reports them.
+	Audiences []string
 }
 
 // InGroup reports whether u is a member of group.
@@ -123,9 +127,15 @@ func (b BearerToken) Authenticate(r *http.Request) (*User, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
+	return b.AuthenticateToken(r.Context(), tok)
+}
+
+// AuthenticateToken tries tok with each authenticator in turn; none
+// accepting it is ErrInvalidToken, with their reasons.
+func (b BearerToken) AuthenticateToken(ctx context.Context, tok string) (*User, bool, error) {
 	var errs []error
 	for _, a := range b {
-		u, ok, err := a.AuthenticateToken(r.Context(), tok)
+		u, ok, err := a.AuthenticateToken(ctx, tok)
 		if ok {
 			return u, true, nil
 		}
@@ -212,4 +222,20 @@ func (t *TokenFile) AuthenticateToken(_ context.Context, tok string) (*User, boo
 		}
 	}
 	return nil, false, nil
+}
+
+type audiencesKey struct{}
+
+// WithAudiences returns ctx asking the token authenticators to accept
+// only tokens for one of auds (a TokenReview's spec.audiences), as
+// Kubernetes' authenticator.WithAudiences; without it they accept the
+// API audiences.
+func WithAudiences(ctx context.Context, auds []string) context.Context {
+	return context.WithValue(ctx, audiencesKey{}, auds)
+}
+
+// AudiencesFrom returns the audiences WithAudiences put in ctx.
+func AudiencesFrom(ctx context.Context) ([]string, bool) {
+	auds, ok := ctx.Value(audiencesKey{}).([]string)
+	return auds, ok && len(auds) > 0
 }

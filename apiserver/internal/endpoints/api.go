@@ -3,6 +3,7 @@ package endpoints
 import (
 	"context"
 	"fmt"
+	policyv1 "k8s.io/api/policy/v1"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,6 +43,9 @@ type Options struct {
 	MinRequestTimeout time.Duration
 	// Shutdown is closed when the server begins to stop; open watches end.
 	Shutdown <-chan struct{}
+	// AdmitEviction, when set, judges an eviction before its pod is
+	// deleted (NodeRestriction: a kubelet evicts only its own pods).
+	AdmitEviction func(ctx context.Context, ev *policyv1.Eviction) error
 	// LongRunning counts open watches per resource.
 	LongRunning func(resource string, delta int)
 	Log         *zap.Logger
@@ -135,6 +139,10 @@ func (a *API) serve(c *gin.Context, group, version, rest string) {
 		c.Request = c.Request.WithContext(ctx)
 	}
 	req := &request{api: a, c: c, info: info, desc: desc, store: a.opts.Stores[desc]}
+	if desc.Virtual() {
+		req.review()
+		return
+	}
 	if info.Subresource != "" {
 		req.serveSubresource()
 		return

@@ -1,7 +1,9 @@
 package endpoints
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 
 	"github.com/gin-gonic/gin"
@@ -29,6 +31,33 @@ var subresourceInfos = map[string]subresourceInfo{
 	apiresource.Log:      {verbs: metav1.Verbs{"get"}},
 	apiresource.Exec:     {group: "", version: "v1", kind: "PodExecOptions", verbs: metav1.Verbs{"create", "get"}},
 	apiresource.Approval: {verbs: metav1.Verbs{"get", "patch", "update"}},
+}
+
+// createOnly are the verbs of virtual kinds and actions.
+var createOnly = metav1.Verbs{"create"}
+
+func verbsOf(d *apiresource.Descriptor) metav1.Verbs {
+	if d.Virtual() {
+		return createOnly
+	}
+	return objectVerbs
+}
+
+// subresourcesOf lists d's subresources, its actions after the others in
+// name order.
+func subresourcesOf(d *apiresource.Descriptor) []string {
+	out := append([]string(nil), d.Subresources...)
+	for _, name := range slices.Sorted(maps.Keys(d.Actions)) {
+		out = append(out, name)
+	}
+	return out
+}
+
+func subresourceInfoOf(d *apiresource.Descriptor, sub string) subresourceInfo {
+	if act, ok := d.Actions[sub]; ok {
+		return subresourceInfo{group: act.GVK.Group, version: act.GVK.Version, kind: act.GVK.Kind, verbs: createOnly}
+	}
+	return subresourceInfos[sub]
 }
 
 func (a *API) addressByCIDR() []metav1.ServerAddressByClientCIDR {
@@ -124,10 +153,10 @@ func (a *API) serveResourceList(c *gin.Context, group, version string) {
 	for _, d := range descs {
 		list.APIResources = append(list.APIResources, metav1.APIResource{
 			Name: d.Resource, SingularName: d.Singular, Namespaced: d.Namespaced, Kind: d.Kind,
-			Verbs: objectVerbs, ShortNames: d.ShortNames, Categories: d.Categories,
+			Verbs: verbsOf(d), ShortNames: d.ShortNames, Categories: d.Categories,
 		})
-		for _, sub := range d.Subresources {
-			info := subresourceInfos[sub]
+		for _, sub := range subresourcesOf(d) {
+			info := subresourceInfoOf(d, sub)
 			r := metav1.APIResource{Name: d.Resource + "/" + sub, Namespaced: d.Namespaced, Kind: d.Kind, Verbs: info.verbs}
 			if info.kind != "" {
 				r.Group, r.Version, r.Kind = info.group, info.version, info.kind
@@ -152,15 +181,15 @@ func (a *API) writeAggregated(c *gin.Context, groups []string) {
 					ResponseKind:     &metav1.GroupVersionKind{Group: d.Group, Version: d.Version, Kind: d.Kind},
 					Scope:            apidiscoveryv2.ScopeCluster,
 					SingularResource: d.Singular,
-					Verbs:            objectVerbs,
+					Verbs:            verbsOf(d),
 					ShortNames:       d.ShortNames,
 					Categories:       d.Categories,
 				}
 				if d.Namespaced {
 					rd.Scope = apidiscoveryv2.ScopeNamespace
 				}
-				for _, sub := range d.Subresources {
-					info := subresourceInfos[sub]
+				for _, sub := range subresourcesOf(d) {
+					info := subresourceInfoOf(d, sub)
 					kind := &metav1.GroupVersionKind{Group: d.Group, Version: d.Version, Kind: d.Kind}
 					if info.kind != "" {
 						kind = &metav1.GroupVersionKind{Group: info.group, Version: info.version, Kind: info.kind}

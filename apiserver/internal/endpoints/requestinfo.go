@@ -6,6 +6,7 @@
 package endpoints
 
 import (
+	"k8s.io/apimachinery/pkg/fields"
 	"net/http"
 	"strings"
 )
@@ -145,6 +146,18 @@ func NewRequestInfo(r *http.Request) RequestInfo {
 	info.Path = r.URL.Path
 	if info.Resource == "namespaces" && info.Name != "" {
 		info.Namespace = info.Name
+	}
+	// A list or watch of one object by metadata.name is authorized as a
+	// request for that name, as Kubernetes' RequestInfoFactory does: the
+	// kubelet watches its own Node that way.
+	if (info.Verb == VerbList || info.Verb == VerbWatch) && info.Name == "" {
+		if sel := r.URL.Query().Get("fieldSelector"); sel != "" {
+			if fs, err := fields.ParseSelector(sel); err == nil {
+				if name, ok := fs.RequiresExactMatch("metadata.name"); ok {
+					info.Name = name
+				}
+			}
+		}
 	}
 	return info
 }

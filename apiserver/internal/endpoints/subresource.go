@@ -40,8 +40,75 @@ func (r *request) serveSubresource() {
 	case apiresource.Exec:
 		r.servePodExec()
 	default:
+		if act, ok := r.desc.Actions[sub]; ok {
+			r.onlyVerb(VerbCreate, func() { r.act(act) })
+			return
+		}
 		r.fail(notFound())
 	}
+}
+
+// review serves a virtual kind (TokenReview, SubjectAccessReview…): a
+// create whose answer is computed, stored nowhere, 201 as Kubernetes.
+func (r *request) review() {
+	if r.info.Verb != VerbCreate || r.info.Name != "" || r.info.Subresource != "" {
+		r.fail(methodNotSupported(r.desc.GroupResource(), r.info.Verb))
+		return
+	}
+	out, ok := r.output()
+	if !ok {
+		return
+	}
+	obj, warnings, err := r.decodeBody()
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	res, err := r.desc.Create(r.ctx(), r.info.Namespace, obj)
+	addWarnings(r.c, warnings)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	res.GetObjectKind().SetGroupVersionKind(r.desc.GVK())
+	r.respond(http.StatusCreated, res, out)
+}
+
+// act serves a create-only subresource with a body of its own kind
+// (serviceaccounts/token).
+func (r *request) act(act *apiresource.Action) {
+	out, ok := r.output()
+	if !ok {
+		return
+	}
+	validation, err := fieldValidation(r.c)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	data, err := readBody(r.c, r.api.opts.MaxBodyBytes)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	if data, err = bodyJSON(r.c, data); err != nil {
+		r.fail(err)
+		return
+	}
+	body := act.New()
+	warnings, err := r.api.dec.decodeInto(data, body, act.GVK.GroupVersion().String(), act.GVK.Kind, validation)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	res, err := act.Do(r.ctx(), r.info.Namespace, r.info.Name, body)
+	addWarnings(r.c, warnings)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	res.GetObjectKind().SetGroupVersionKind(act.GVK)
+	r.respond(http.StatusCreated, res, out)
 }
 
 func (r *request) onlyVerb(verb string, serve func()) {
@@ -291,6 +358,13 @@ func (r *request) evict() {
 	if ev.Name != "" && ev.Name != r.info.Name {
 		r.fail(nameMismatch(ev.Name, r.info.Name))
 		return
+	}
+	ev.Namespace, ev.Name = r.info.Namespace, r.info.Name
+	if admit := r.api.opts.AdmitEviction; admit != nil {
+		if err := admit(r.ctx(), ev); err != nil {
+			r.fail(err)
+			return
+		}
 	}
 	opts := ev.DeleteOptions
 	dry := false

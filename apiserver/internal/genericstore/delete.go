@@ -55,6 +55,13 @@ func (s *Store) tryDelete(ctx context.Context, key, name string, current runtime
 				fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, m.GetResourceVersion()))
 		}
 	}
+	for _, a := range s.admit {
+		if d, ok := a.(DeleteAdmitter); ok {
+			if err := d.AdmitDelete(ctx, current); err != nil {
+				return Result{}, false, err
+			}
+		}
+	}
 	rev, _ := etcdstore.ParseRevision(m.GetResourceVersion())
 	next := current.DeepCopyObject()
 	nm, _ := meta.Accessor(next)

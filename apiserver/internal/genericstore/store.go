@@ -51,6 +51,20 @@ type Admitter interface {
 	AdmitCreate(ctx context.Context, obj runtime.Object) error
 }
 
+// UpdateAdmitter is implemented by Admitters that also judge updates, as
+// Kubernetes' validating admission sees UPDATE: obj is the object about
+// to be written and old the stored one; subresource is "" for the object
+// itself. It runs once obj is prepared and valid, before it is written.
+type UpdateAdmitter interface {
+	AdmitUpdate(ctx context.Context, subresource string, obj, old runtime.Object) error
+}
+
+// DeleteAdmitter is implemented by Admitters that also judge deletes
+// (Kubernetes' DELETE admission); obj is the stored object.
+type DeleteAdmitter interface {
+	AdmitDelete(ctx context.Context, obj runtime.Object) error
+}
+
 // NamespaceChecker refuses creates in namespaces that are missing or
 // terminating.
 type NamespaceChecker interface {
@@ -66,7 +80,9 @@ type Options struct {
 	Namespaces NamespaceChecker
 	// Allocator is nil for kinds that allocate nothing.
 	Allocator Allocator
-	// Admitters run on create after defaulting, before validation.
+	// Admitters run on create after defaulting, before validation; those
+	// that are UpdateAdmitters or DeleteAdmitters also on updates (after
+	// validation) and deletes.
 	Admitters []Admitter
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

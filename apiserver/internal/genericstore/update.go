@@ -153,6 +153,13 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 	if len(errs) > 0 {
 		return Result{}, false, apierrors.NewInvalid(s.desc.GVK().GroupKind(), name, errs)
 	}
+	for _, a := range s.admit {
+		if u, ok := a.(UpdateAdmitter); ok {
+			if err := u.AdmitUpdate(ctx, opts.Subresource, obj, current); err != nil {
+				return Result{}, false, err
+			}
+		}
+	}
 	if s.desc.TracksGeneration && s.hasSpec && !apiresource.FieldEqual(obj, current, "Spec") {
 		m.SetGeneration(curMeta.GetGeneration() + 1)
 	}

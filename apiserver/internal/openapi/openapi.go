@@ -125,6 +125,10 @@ func document(descs []*apiresource.Descriptor, key, kubeVersion string) map[stri
 		op := func(verb, action string, params []string) *operation {
 			return &operation{OperationID: verb + d.Kind, GVK: g, Action: action, Parameters: query(params...), Responses: ok}
 		}
+		if d.Virtual() {
+			paths[collection] = &pathItem{Post: op("create", "post", writeParams)}
+			continue
+		}
 		paths[collection] = &pathItem{
 			Get:    op("list", "list", []string{"labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "watch"}),
 			Post:   op("create", "post", writeParams),
