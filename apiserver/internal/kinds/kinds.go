@@ -11,6 +11,7 @@ import (
 	"coracle.dev/apiserver/internal/kinds/core"
 	"coracle.dev/apiserver/internal/kinds/discovery"
 	"coracle.dev/apiserver/internal/kinds/networking"
+	"coracle.dev/apiserver/internal/kinds/rbac"
 	"coracle.dev/apiserver/internal/kinds/scheduling"
 	"coracle.dev/apiserver/internal/kinds/storage"
 )
@@ -21,6 +22,7 @@ func All() []*apiresource.Descriptor {
 	for _, group := range [][]*apiresource.Descriptor{
 		core.All(), apps.All(), batch.All(), coordination.All(), discovery.All(),
 		autoscaling.All(), networking.All(), storage.All(), scheduling.All(), certificates.All(),
+		rbac.All(),
 	} {
 		out = append(out, group...)
 	}
