@@ -1,6 +1,12 @@
 // Package etcd connects the apiserver to its etcd: an embedded member in
 // the apiserver's data directory when no servers are given, else an
 // external cluster. Package etcdstore keeps the API objects in it.
+//
+// The embedded member speaks only TLS, on its client and peer URLs alike,
+// and takes only clients with a certificate from its own CA, which is
+// created in the data directory with the member's certificates and the
+// apiserver's client certificate (EnsureCertificates): another process on
+// the host can neither read nor write the cluster's data through it.
 package etcd
 
 import (
@@ -10,6 +16,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -28,6 +35,8 @@ type Options struct {
 	// DataDir holds the embedded member's data (DataDir/etcd).
 	DataDir string
 	// ClientURL and PeerURL are the embedded member's loopback listeners.
+	// They are served with TLS whatever their scheme: an http:// URL is
+	// taken as https://.
 	ClientURL string
 	PeerURL   string
 
@@ -36,8 +45,9 @@ type Options struct {
 
 // Etcd is a connected etcd, embedded or not.
 type Etcd struct {
-	Client   *clientv3.Client
-	embedded *embed.Etcd
+	Client    *clientv3.Client
+	embedded  *embed.Etcd
+	closeOnce sync.Once
 }
 
 // Start starts the embedded member (if any) and connects a client.
@@ -49,12 +59,17 @@ func Start(ctx context.Context, opts Options) (*Etcd, error) {
 	endpoints := opts.Servers
 	var tlsCfg *tls.Config
 	if len(endpoints) == 0 {
-		emb, err := startEmbedded(ctx, opts)
+		emb, clientURL, certs, err := startEmbedded(ctx, opts)
 		if err != nil {
 			return nil, err
 		}
 		e.embedded = emb
-		endpoints = []string{opts.ClientURL}
+		endpoints = []string{clientURL}
+		info := transport.TLSInfo{TrustedCAFile: certs.CAFile, CertFile: certs.ClientCertFile, KeyFile: certs.ClientKeyFile}
+		if tlsCfg, err = info.ClientConfig(); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("embedded etcd client TLS: %w", err)
+		}
 	} else if opts.CAFile != "" || opts.CertFile != "" {
 		info := transport.TLSInfo{TrustedCAFile: opts.CAFile, CertFile: opts.CertFile, KeyFile: opts.KeyFile}
 		var err error
@@ -83,14 +98,20 @@ func Start(ctx context.Context, opts Options) (*Etcd, error) {
 	return e, nil
 }
 
-func startEmbedded(ctx context.Context, opts Options) (*embed.Etcd, error) {
-	clientURL, err := url.Parse(opts.ClientURL)
+// startEmbedded starts the member with TLS on both URLs and returns it,
+// its client URL and the certificates a client presents.
+func startEmbedded(ctx context.Context, opts Options) (*embed.Etcd, string, Certificates, error) {
+	clientURL, err := tlsURL(opts.ClientURL, "client", opts.Log)
 	if err != nil {
-		return nil, fmt.Errorf("embedded etcd client URL %q: %w", opts.ClientURL, err)
+		return nil, "", Certificates{}, err
 	}
-	peerURL, err := url.Parse(opts.PeerURL)
+	peerURL, err := tlsURL(opts.PeerURL, "peer", opts.Log)
 	if err != nil {
-		return nil, fmt.Errorf("embedded etcd peer URL %q: %w", opts.PeerURL, err)
+		return nil, "", Certificates{}, err
+	}
+	certs, err := EnsureCertificates(opts.DataDir, []string{clientURL.Hostname(), peerURL.Hostname()})
+	if err != nil {
+		return nil, "", Certificates{}, fmt.Errorf("embedded etcd certificates: %w", err)
 	}
 	cfg := embed.NewConfig()
 	cfg.Name = "coracle"
@@ -100,28 +121,57 @@ func startEmbedded(ctx context.Context, opts Options) (*embed.Etcd, error) {
 	cfg.ListenPeerUrls = []url.URL{*peerURL}
 	cfg.AdvertisePeerUrls = []url.URL{*peerURL}
 	cfg.InitialCluster = cfg.Name + "=" + peerURL.String()
+	cfg.ClientTLSInfo = transport.TLSInfo{
+		CertFile: certs.ServerCertFile, KeyFile: certs.ServerKeyFile,
+		TrustedCAFile: certs.CAFile, ClientCertAuth: true,
+	}
+	cfg.PeerTLSInfo = transport.TLSInfo{
+		CertFile: certs.PeerCertFile, KeyFile: certs.PeerKeyFile,
+		TrustedCAFile: certs.CAFile, ClientCertAuth: true,
+	}
 	cfg.Logger = "zap"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(quieter(opts.Log.Named("etcd")))
 	cfg.LogLevel = "warn"
 	cfg.ListenMetricsUrls = nil
 	emb, err := embed.StartEtcd(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("start embedded etcd in %s: %w", cfg.Dir, err)
+		return nil, "", Certificates{}, fmt.Errorf("start embedded etcd in %s: %w", cfg.Dir, err)
 	}
 	select {
 	case <-emb.Server.ReadyNotify():
-		return emb, nil
+		return emb, clientURL.String(), certs, nil
 	case err := <-emb.Err():
 		emb.Close()
-		return nil, fmt.Errorf("embedded etcd: %w", err)
+		return nil, "", Certificates{}, fmt.Errorf("embedded etcd: %w", err)
 	case <-time.After(60 * time.Second):
 		emb.Server.Stop()
 		emb.Close()
-		return nil, errors.New("embedded etcd did not become ready within 60s")
+		return nil, "", Certificates{}, errors.New("embedded etcd did not become ready within 60s")
 	case <-ctx.Done():
 		emb.Close()
-		return nil, ctx.Err()
+		return nil, "", Certificates{}, ctx.Err()
 	}
+}
+
+// tlsURL parses an embedded listener's URL, turning http:// into
+// https://: the member never serves in clear.
+func tlsURL(raw, which string, log *zap.Logger) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("embedded etcd %s URL %q: %w", which, raw, err)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		u.Scheme = "https"
+		log.Info("embedded etcd serves TLS only: using https", zap.String("listener", which), zap.String("given", raw), zap.String("url", u.String()))
+	default:
+		return nil, fmt.Errorf("embedded etcd %s URL %q: scheme must be https (or http, served as https)", which, raw)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("embedded etcd %s URL %q has no host", which, raw)
+	}
+	return u, nil
 }
 
 // waitHealthy waits until a read through the client succeeds.
@@ -151,14 +201,17 @@ func (e *Etcd) Healthy(ctx context.Context) error {
 	return err
 }
 
-// Close disconnects and stops the embedded member, if any.
+// Close disconnects and stops the embedded member, if any. Calls after
+// the first do nothing.
 func (e *Etcd) Close() {
-	if e.Client != nil {
-		_ = e.Client.Close()
-	}
-	if e.embedded != nil {
-		e.embedded.Close()
-	}
+	e.closeOnce.Do(func() {
+		if e.Client != nil {
+			_ = e.Client.Close()
+		}
+		if e.embedded != nil {
+			e.embedded.Close()
+		}
+	})
 }
 
 // quieter keeps etcd's own chatter to warnings and above, unless the logger

@@ -8,6 +8,9 @@
 // releases: keys deleted in the same transaction. Claims make allocation
 // atomic with the object that owns it.
 //
+// A resource may have a Transformer (SetTransformers): its values are then
+// encrypted at rest, and every read decrypts them.
+//
 // Connecting to etcd (or running it embedded) is package etcd's job; the
 // Kubernetes object semantics on top of these keys are package
 // genericstore's.
@@ -42,8 +45,9 @@ type Observer func(op string, d time.Duration)
 
 // Store reads and writes objects in etcd.
 type Store struct {
-	client  *clientv3.Client
-	observe Observer
+	client       *clientv3.Client
+	observe      Observer
+	transformers Transformers
 }
 
 // New returns a Store on client. observe may be nil.
@@ -69,7 +73,11 @@ func (s *Store) Get(ctx context.Context, key string, into runtime.Object) error 
 		return ErrNotFound
 	}
 	kv := resp.Kvs[0]
-	return Decode(kv.Value, kv.ModRevision, into)
+	data, _, err := FromStorage(s.transformers.For(key), key, kv.Value)
+	if err != nil {
+		return err
+	}
+	return Decode(data, kv.ModRevision, into)
 }
 
 // Create stores obj at key if the key is free, with side's claims and
@@ -77,6 +85,9 @@ func (s *Store) Get(ctx context.Context, key string, into runtime.Object) error 
 func (s *Store) Create(ctx context.Context, key string, obj runtime.Object, side Side) error {
 	data, err := Encode(obj)
 	if err != nil {
+		return err
+	}
+	if data, err = s.toStorage(key, data); err != nil {
 		return err
 	}
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}
@@ -102,6 +113,9 @@ func (s *Store) Create(ctx context.Context, key string, obj runtime.Object, side
 func (s *Store) Update(ctx context.Context, key string, obj runtime.Object, rev int64, side Side) error {
 	data, err := Encode(obj)
 	if err != nil {
+		return err
+	}
+	if data, err = s.toStorage(key, data); err != nil {
 		return err
 	}
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)}
@@ -172,6 +186,7 @@ func (s *Store) List(ctx context.Context, prefix string, opts ListOptions, newOb
 	}
 	res := ListResult{Revision: opts.Revision, Remaining: -1}
 	batch := opts.Limit
+	t := s.transformers.For(prefix)
 	start := time.Now()
 	defer func() { s.observe("list", time.Since(start)) }()
 	for {
@@ -190,8 +205,15 @@ func (s *Store) List(ctx context.Context, prefix string, opts ListOptions, newOb
 			res.Revision = resp.Header.Revision
 		}
 		for i, kv := range resp.Kvs {
+			data := kv.Value
+			if t != nil {
+				var err error
+				if data, _, err = FromStorage(t, string(kv.Key), kv.Value); err != nil {
+					return ListResult{}, fmt.Errorf("list %s: %w", prefix, err)
+				}
+			}
 			obj := newObj()
-			if err := Decode(kv.Value, kv.ModRevision, obj); err != nil {
+			if err := Decode(data, kv.ModRevision, obj); err != nil {
 				return ListResult{}, fmt.Errorf("list %s: key %s: %w", prefix, kv.Key, err)
 			}
 			if opts.Keep != nil && !opts.Keep(obj) {

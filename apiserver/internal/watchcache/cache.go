@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -74,7 +75,11 @@ type Config struct {
 	SlowWatcherBudget time.Duration
 	// WatcherBuffer is each watcher's channel capacity.
 	WatcherBuffer int
-	Log           *zap.Logger
+	// Transformer decrypts the resource's values, when they are encrypted
+	// at rest: the one the etcdstore.Store writes them with. nil reads
+	// them as plain JSON.
+	Transformer etcdstore.Transformer
+	Log         *zap.Logger
 }
 
 // Cache is one resource's watch cache.
@@ -157,7 +162,7 @@ func (c *Cache) listAndWatch(ctx context.Context) error {
 	store := make(map[string]*entry, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
 		obj := c.cfg.NewObject()
-		if err := etcdstore.Decode(kv.Value, kv.ModRevision, obj); err != nil {
+		if err := c.decode(kv, obj); err != nil {
 			c.log.Error("skipping undecodable object", zap.ByteString("key", kv.Key), zap.Error(err))
 			continue
 		}
@@ -213,6 +218,19 @@ func (c *Cache) listAndWatch(ctx context.Context) error {
 	}
 }
 
+// decode fills obj from a stored value, decrypting it first when the
+// resource is encrypted at rest.
+func (c *Cache) decode(kv *mvccpb.KeyValue, obj runtime.Object) error {
+	value := kv.Value
+	if c.cfg.Transformer != nil {
+		var err error
+		if value, _, err = etcdstore.FromStorage(c.cfg.Transformer, string(kv.Key), kv.Value); err != nil {
+			return err
+		}
+	}
+	return etcdstore.Decode(value, kv.ModRevision, obj)
+}
+
 // process applies one etcd event to the copy and the ring and delivers it.
 func (c *Cache) process(ev *clientv3.Event) {
 	key := string(ev.Kv.Key)
@@ -223,7 +241,7 @@ func (c *Cache) process(ev *clientv3.Event) {
 	switch ev.Type {
 	case clientv3.EventTypePut:
 		obj := c.cfg.NewObject()
-		if err := etcdstore.Decode(ev.Kv.Value, rev, obj); err != nil {
+		if err := c.decode(ev.Kv, obj); err != nil {
 			c.mu.Unlock()
 			c.log.Error("skipping undecodable event", zap.String("key", key), zap.Error(err))
 			return

@@ -24,8 +24,8 @@ func Start(t testing.TB) *clientv3.Client {
 	for attempt := 0; attempt < 5; attempt++ {
 		e, err := etcd.Start(ctx, etcd.Options{
 			DataDir:   t.TempDir(),
-			ClientURL: "http://" + freeAddr(t),
-			PeerURL:   "http://" + freeAddr(t),
+			ClientURL: "https://" + freeAddr(t),
+			PeerURL:   "https://" + freeAddr(t),
 			Log:       zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
 		})
 		if err != nil {
