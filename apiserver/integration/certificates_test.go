@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -111,6 +113,20 @@ func TestCertificateSigningRequests(t *testing.T) {
 	c := start(t, withTokens(t, "bob-token,bob,uid-bob,\"devs\""))
 	bob := c.tokenClient(t, "bob-token")
 	csrs := c.client.CertificatesV1().CertificateSigningRequests()
+	// bob asks for certificates as a node bootstrapper does.
+	if _, err := c.client.RbacV1().ClusterRoleBindings().Create(ctx(t), &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "devs-request-certificates"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:node-bootstrapper"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "devs"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "bob may create CSRs", func() (bool, error) {
+		r, err := bob.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx(t), &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "create", Group: "certificates.k8s.io", Resource: "certificatesigningrequests"},
+		}}, metav1.CreateOptions{})
+		return err == nil && r.Status.Allowed, err
+	})
 
 	created, err := bob.CertificatesV1().CertificateSigningRequests().Create(ctx(t), nodeCSR(t, "node-csr-a"), metav1.CreateOptions{})
 	if err != nil {

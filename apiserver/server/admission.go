@@ -2,11 +2,18 @@ package server
 
 import (
 	"context"
+	"slices"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"coracle.dev/apiserver/internal/admission"
+	"coracle.dev/apiserver/internal/apiresource"
+	"coracle.dev/apiserver/internal/genericstore"
+	"coracle.dev/apiserver/internal/rbac"
+	"coracle.dev/apiserver/internal/serviceaccount"
 	"coracle.dev/apiserver/internal/watchcache"
 )
 
@@ -35,4 +42,37 @@ func (p priorityClasses) GlobalDefault(context.Context) (*schedulingv1.PriorityC
 		}
 	}
 	return best, nil
+}
+
+// admitters are the admission plugins of d's kind, in kube-apiserver's
+// order, less those disabled.
+func (s *Server) admitters(d *apiresource.Descriptor) []genericstore.Admitter {
+	on := func(name string) bool { return !slices.Contains(s.cfg.DisableAdmissionPlugins, name) }
+	var out []genericstore.Admitter
+	if s.restriction != nil && on(AdmissionNodeRestriction) && restricted[d.GroupResource()] {
+		out = append(out, s.restriction)
+	}
+	if d.Group == rbacv1.GroupName && s.rbac != nil {
+		// Not a plugin upstream but the RBAC storage itself: always on.
+		out = append(out, rbac.EscalationCheck{Authorizer: authorizer{s}, Rules: s.rbac})
+	}
+	if d.Group == "" && d.Resource == "pods" {
+		if on(AdmissionServiceAccount) {
+			out = append(out, &serviceaccount.Admission{Get: objectGetter{s}.GetServiceAccount})
+		}
+		if on(AdmissionPriority) {
+			out = append(out, &admission.Priority{Classes: priorityClasses{s}})
+		}
+		if on(AdmissionDefaultTolerationSeconds) {
+			out = append(out, admission.DefaultTolerations{})
+		}
+	}
+	return out
+}
+
+// restricted are the kinds NodeRestriction judges.
+var restricted = map[schema.GroupResource]bool{
+	{Resource: "pods"}: true, {Resource: "nodes"}: true, {Resource: "persistentvolumeclaims"}: true,
+	{Group: "coordination.k8s.io", Resource: "leases"}:                     true,
+	{Group: "certificates.k8s.io", Resource: "certificatesigningrequests"}: true,
 }

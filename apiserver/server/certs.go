@@ -22,10 +22,32 @@ const (
 	kubeletName = "apiserver-kubelet-client"
 )
 
-// credentials are the apiserver's CA, serving pair, admin pair and the
-// client pair it presents to kubelets.
+// credentials are the apiserver's CA, serving pair, admin pair, the
+// client pair it presents to kubelets, and the control plane components'
+// own pairs.
 type credentials struct {
 	ca, serving, admin, kubeletClient *pki.KeyPair
+	// components are the scheduler's, the controller manager's and
+	// kube-proxy's client pairs, by kubeconfig file name.
+	components map[string]*pki.KeyPair
+}
+
+// identity is a control plane program with an identity of its own, as
+// kubeadm gives each one a kubeconfig: only the rights Kubernetes'
+// bootstrap policy binds to its user.
+type identity struct {
+	file string // DATA_DIR/<file>.conf and pki/<file>.crt
+	user string
+}
+
+// components get their kubeconfigs next to admin.conf. kube-proxy's
+// system:kube-proxy is bound to system:node-proxier by the bootstrap
+// policy (kubeadm runs it with a ServiceAccount instead; a kubeconfig
+// suits a kube-proxy that runs as a host service).
+var components = []identity{
+	{"scheduler", "system:kube-scheduler"},
+	{"controller-manager", "system:kube-controller-manager"},
+	{"kube-proxy", "system:kube-proxy"},
 }
 
 // loadOrCreateCredentials reuses what DATA_DIR/pki holds and creates what
@@ -64,18 +86,25 @@ func loadOrCreateCredentials(dir string, ips []net.IP, dnsNames []string) (*cred
 			return nil, err
 		}
 	}
-	if c.admin, err = loadOrIssueClient(c.ca, pkiDir, adminName, "kubernetes-admin"); err != nil {
+	masters := []string{"system:masters"}
+	if c.admin, err = loadOrIssueClient(c.ca, pkiDir, adminName, "kubernetes-admin", masters); err != nil {
 		return nil, err
 	}
-	if c.kubeletClient, err = loadOrIssueClient(c.ca, pkiDir, kubeletName, "kube-apiserver-kubelet-client"); err != nil {
+	if c.kubeletClient, err = loadOrIssueClient(c.ca, pkiDir, kubeletName, "kube-apiserver-kubelet-client", masters); err != nil {
 		return nil, err
+	}
+	c.components = map[string]*pki.KeyPair{}
+	for _, comp := range components {
+		if c.components[comp.file], err = loadOrIssueClient(c.ca, pkiDir, comp.file, comp.user, nil); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
 
-// loadOrIssueClient reuses dir/name or issues a system:masters client
-// certificate with common name cn.
-func loadOrIssueClient(ca *pki.KeyPair, dir, name, cn string) (*pki.KeyPair, error) {
+// loadOrIssueClient reuses dir/name or issues a client certificate with
+// common name cn in groups orgs.
+func loadOrIssueClient(ca *pki.KeyPair, dir, name, cn string, orgs []string) (*pki.KeyPair, error) {
 	if pki.Exists(dir, name) {
 		kp, err := pki.Load(dir, name)
 		if err != nil {
@@ -83,7 +112,7 @@ func loadOrIssueClient(ca *pki.KeyPair, dir, name, cn string) (*pki.KeyPair, err
 		}
 		return kp, nil
 	}
-	kp, err := ca.Issue(pki.Request{CommonName: cn, Organization: []string{"system:masters"}, Usage: pki.ClientUsage})
+	kp, err := ca.Issue(pki.Request{CommonName: cn, Organization: orgs, Usage: pki.ClientUsage})
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +168,23 @@ func covers(cert *x509.Certificate, ca *pki.KeyPair, ips []net.IP, dnsNames []st
 // writeAdminKubeconfig writes the admin credential for server.
 func (c *credentials) writeAdminKubeconfig(path, server string) error {
 	return kubeconfig.Write(path, c.adminCredentials(server))
+}
+
+// writeComponentKubeconfigs writes each component's kubeconfig in dir,
+// next to admin.conf, as kubeadm writes scheduler.conf and
+// controller-manager.conf beside it.
+func (c *credentials) writeComponentKubeconfigs(dir, server string) error {
+	for _, comp := range components {
+		kp := c.components[comp.file]
+		err := kubeconfig.Write(filepath.Join(dir, comp.file+".conf"), kubeconfig.Credentials{
+			ClusterName: "coracle", Server: server, CAData: c.ca.CertPEM,
+			UserName: comp.user, ClientCertData: kp.CertPEM, ClientKeyData: kp.KeyPEM,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *credentials) adminCredentials(server string) kubeconfig.Credentials {

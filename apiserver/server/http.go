@@ -13,10 +13,13 @@ import (
 	"go.uber.org/zap"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 
+	"coracle.dev/apiserver/internal/audit"
 	"coracle.dev/apiserver/internal/authn"
 	"coracle.dev/apiserver/internal/authz"
 	"coracle.dev/apiserver/internal/endpoints"
+	"coracle.dev/apiserver/internal/nodeauth"
 	"coracle.dev/shared/version"
 )
 
@@ -25,7 +28,10 @@ const ctxUser = "coracle.user"
 func (s *Server) engine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(s.recoverMiddleware, s.metricsMiddleware, s.authnMiddleware, s.authzMiddleware)
+	// As kube-apiserver's filters: who, then the audit entry (which
+	// records a refused login too), then as whom, then may they.
+	r.Use(s.recoverMiddleware, s.metricsMiddleware, s.authnMiddleware, s.audit.Middleware(requestAttributes),
+		s.impersonationMiddleware, s.authzMiddleware)
 	r.GET("/healthz", s.serveLive)
 	r.GET("/livez", s.serveLive)
 	r.GET("/readyz", s.serveReady)
@@ -33,6 +39,7 @@ func (s *Server) engine() *gin.Engine {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})))
 	s.api.Install(r)
 	s.openapi.Install(r)
+	s.installOIDC(r)
 	r.NoRoute(func(c *gin.Context) {
 		st := apierrors.NewGenericServerResponse(http.StatusNotFound, "", emptyGR(), "", "the server could not find the requested resource", 0, false).Status()
 		st.Kind, st.APIVersion = "Status", "v1"
@@ -65,6 +72,7 @@ func (s *Server) authnMiddleware(c *gin.Context) {
 		if err != nil {
 			s.log.Debug("authentication failed", zap.Error(err), zap.String("remote", c.ClientIP()))
 		}
+		s.audit.FailedAuthentication(c.Writer, c.Request, requestAttributes(c))
 		st := metav1.Status{
 			TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
 			Status:   metav1.StatusFailure, Message: "Unauthorized", Reason: metav1.StatusReasonUnauthorized, Code: http.StatusUnauthorized,
@@ -81,14 +89,16 @@ func (s *Server) authnMiddleware(c *gin.Context) {
 // authenticated user, before routing, as kube-apiserver does: an
 // anonymous client learns nothing, not even which paths exist.
 func (s *Server) authzMiddleware(c *gin.Context) {
-	user, _ := UserFrom(c)
-	info := endpoints.NewRequestInfo(c.Request)
-	attrs := authz.Attributes{
-		User: user, Verb: info.Verb, ResourceRequest: info.IsResourceRequest, Path: info.Path,
-		APIGroup: info.Group, APIVersion: info.Version, Namespace: info.Namespace,
-		Resource: info.Resource, Subresource: info.Subresource, Name: info.Name,
+	attrs := requestAttributes(c)
+	ctx := c.Request.Context()
+	if sel := c.Request.URL.Query().Get("fieldSelector"); sel != "" && attrs.ResourceRequest {
+		// The Node authorizer lets a kubelet list only its own pods.
+		if fs, err := fields.ParseSelector(sel); err == nil {
+			ctx = nodeauth.WithFieldSelector(ctx, fs.Requirements())
+		}
 	}
-	decision, reason, err := s.authz.Authorize(c.Request.Context(), attrs)
+	decision, reason, err := s.authz.Authorize(ctx, attrs)
+	audit.EntryFrom(ctx).Authorized(decision, reason, err)
 	if decision == authz.DecisionAllow {
 		c.Next()
 		return

@@ -31,9 +31,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
-	"coracle.dev/apiserver/internal/admission"
 	"coracle.dev/apiserver/internal/allocator"
 	"coracle.dev/apiserver/internal/apiresource"
+	"coracle.dev/apiserver/internal/audit"
 	"coracle.dev/apiserver/internal/authn"
 	"coracle.dev/apiserver/internal/authz"
 	"coracle.dev/apiserver/internal/bootstrap"
@@ -42,8 +42,12 @@ import (
 	"coracle.dev/apiserver/internal/etcdstore"
 	"coracle.dev/apiserver/internal/genericstore"
 	"coracle.dev/apiserver/internal/kinds"
+	"coracle.dev/apiserver/internal/kinds/authentication"
+	"coracle.dev/apiserver/internal/kinds/authorization"
 	"coracle.dev/apiserver/internal/metrics"
+	"coracle.dev/apiserver/internal/nodeauth"
 	"coracle.dev/apiserver/internal/openapi"
+	"coracle.dev/apiserver/internal/rbac"
 	"coracle.dev/apiserver/internal/watchcache"
 	"coracle.dev/shared/component"
 	"coracle.dev/shared/kubeconfig"
@@ -57,12 +61,24 @@ type Server struct {
 	cfg Config
 	log *zap.Logger
 
-	registry  *apiresource.Registry
-	services  *allocator.Services
-	authn     authn.Authenticator
-	authz     authz.Authorizer
-	creds     *credentials
-	advertise net.IP
+	registry *apiresource.Registry
+	services *allocator.Services
+	authn    authn.Authenticator
+	authz    authz.Authorizer
+	// tokens are the bearer token authenticators, which TokenReviews use.
+	tokens authn.BearerToken
+	// rbac is the RBAC authorizer when --authorization-mode has RBAC;
+	// nodeRules says the Node authorizer is on.
+	rbac      *rbac.Authorizer
+	nodeRules bool
+	sa        *serviceAccounts
+	// nodeObjects feed the Node authorizer and NodeRestriction.
+	nodeObjects *nodeObjects
+	// audit is the audit log; nil, none.
+	audit       *audit.Logger
+	restriction *nodeauth.Restriction
+	creds       *credentials
+	advertise   net.IP
 	// kubeletCAs verify kubelets' serving certificates; nil, they are
 	// not verified.
 	kubeletCAs *x509.CertPool
@@ -96,7 +112,13 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	reg, err := kinds.NewRegistry()
+	// The review kinds answer with the authenticators and authorizers
+	// built below: they reach them through the Server.
+	s := &Server{cfg: cfg, log: log, shutdown: make(chan struct{})}
+	descs := kinds.All()
+	descs = append(descs, authentication.All(tokenReviewer{s}, cfg.APIAudiences)...)
+	descs = append(descs, authorization.All(authorizer{s}, ruleResolver{s})...)
+	reg, err := apiresource.NewRegistry(descs...)
 	if err != nil {
 		return nil, err
 	}
@@ -111,10 +133,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AdminKubeconfig == "" {
 		cfg.AdminKubeconfig = filepath.Join(cfg.DataDir, "admin.conf")
 	}
-	s := &Server{
-		cfg: cfg, log: log, registry: reg, services: svcAlloc,
-		shutdown: make(chan struct{}),
-	}
+	s.cfg, s.registry, s.services = cfg, reg, svcAlloc
 	s.advertise = s.advertiseIP()
 	if s.openapi, err = openapi.New(reg, version.Get().GitVersion); err != nil {
 		return nil, err
@@ -148,11 +167,25 @@ func New(cfg Config) (*Server, error) {
 		tokens = append(tokens, tf)
 	}
 	tokens = append(tokens, &authn.BootstrapTokens{Secrets: s.secret})
+	if err := s.setUpServiceAccounts(); err != nil {
+		return nil, err
+	}
+	tokens = append(tokens, s.sa.authn)
+	if d, ok := reg.Lookup("", "v1", "serviceaccounts"); ok {
+		d.Actions = map[string]*apiresource.Action{"token": s.tokenAction()}
+	}
+	s.tokens = tokens
 	s.authn = authn.Union{authn.ClientCert{}, tokens}
 	if cfg.AnonymousAuth {
 		s.authn = authn.WithAnonymous(s.authn)
 	}
-	s.authz = authz.Static{}
+	if err := s.openAudit(); err != nil {
+		return nil, err
+	}
+	s.nodeObjects = newNodeObjects(s)
+	if err := s.buildAuthorizer(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -221,16 +254,33 @@ func (s *Server) start(ctx, bgCtx context.Context) error {
 		return err
 	}
 	s.OnClose(func(context.Context) error {
+		_ = s.audit.Close()
 		s.etcd.Close()
 		s.log.Info("apiserver stopped")
 		return nil
 	})
 	s.metrics = metrics.New(s.watcherCounts)
-	s.buildStores()
+	transformers, err := s.encryption()
+	if err != nil {
+		return err
+	}
+	store := s.buildStores(transformers)
+	// Values an older key or provider wrote are rewritten with the first,
+	// so a key is rotated by a restart (encryption.Config's doc).
+	for prefix := range transformers {
+		n, err := store.RewriteStale(ctx, prefix)
+		if err != nil {
+			return fmt.Errorf("re-encrypt %s: %w", prefix, err)
+		}
+		if n > 0 {
+			s.log.Info("re-encrypted with the current key", zap.String("prefix", prefix), zap.Int("objects", n))
+		}
+	}
 	for _, c := range s.caches {
 		s.Go(bgCtx, func(ctx context.Context) error { c.Run(ctx); return nil })
 	}
 	s.Go(bgCtx, func(ctx context.Context) error { s.requestProgress(ctx); return nil })
+	s.Go(bgCtx, func(ctx context.Context) error { s.nodeObjects.run(ctx); return nil })
 	s.Go(bgCtx, func(ctx context.Context) error {
 		etcdstore.RunCompactor(ctx, s.etcd.Client, s.cfg.CompactionInterval, s.log)
 		return nil
@@ -252,13 +302,14 @@ func (s *Server) start(ctx, bgCtx context.Context) error {
 }
 
 // buildStores makes a watch cache and a generic store per kind.
-func (s *Server) buildStores() {
+func (s *Server) buildStores(transformers etcdstore.Transformers) *etcdstore.Store {
 	store := etcdstore.New(s.etcd.Client, s.metrics.ObserveEtcd)
+	store.SetTransformers(transformers)
 	s.caches = map[*apiresource.Descriptor]*watchcache.Cache{}
 	s.stores = map[*apiresource.Descriptor]*genericstore.Store{}
-	for _, d := range s.registry.All() {
+	for _, d := range s.registry.Stored() {
 		s.caches[d] = watchcache.New(watchcache.Config{
-			Client: s.etcd.Client, Prefix: d.KeyPrefix(), NewObject: d.New, Attrs: d.Fields,
+			Client: s.etcd.Client, Prefix: d.KeyPrefix(), NewObject: d.New, Attrs: d.Fields, Transformer: transformers.For(d.KeyPrefix()),
 			Capacity: s.cfg.WatchCacheSize, BookmarkInterval: s.cfg.WatchBookmarkInterval,
 			RequestProgress: s.etcd.Client.RequestProgress, Log: s.log.Named("watchcache"),
 		})
@@ -266,7 +317,7 @@ func (s *Server) buildStores() {
 	nsDesc, _ := s.registry.Lookup("", "v1", "namespaces")
 	nsStore := genericstore.New(genericstore.Options{Descriptor: nsDesc, Storage: store, Cache: s.caches[nsDesc], Log: s.log})
 	lifecycle := &genericstore.NamespaceLifecycle{Namespaces: nsStore}
-	for _, d := range s.registry.All() {
+	for _, d := range s.registry.Stored() {
 		if d == nsDesc {
 			s.stores[d] = nsStore
 			continue
@@ -278,11 +329,10 @@ func (s *Server) buildStores() {
 		if d.Group == "" && d.Resource == "services" {
 			opts.Allocator = s.services
 		}
-		if d.Group == "" && d.Resource == "pods" {
-			opts.Admitters = []genericstore.Admitter{&admission.Priority{Classes: priorityClasses{s}}, admission.DefaultTolerations{}}
-		}
+		opts.Admitters = s.admitters(d)
 		s.stores[d] = genericstore.New(opts)
 	}
+	return store
 }
 
 // serve writes the admin kubeconfig and serves HTTPS on ln in the
@@ -298,6 +348,7 @@ func (s *Server) serve(bgCtx context.Context, ln net.Listener) error {
 		Registry: s.registry, Scheme: scheme, Stores: s.stores, ServerAddress: s.hostPort(),
 		MinRequestTimeout: s.cfg.MinRequestTimeout, Shutdown: s.shutdown,
 		KubeletTransport: s.creds.kubeletTransport(s.kubeletCAs),
+		AdmitEviction:    s.admitEviction,
 		LongRunning:      func(res string, d int) { s.metrics.LongRunning.WithLabelValues("WATCH", res).Add(float64(d)) },
 		Log:              s.log,
 	})
@@ -316,6 +367,9 @@ func (s *Server) serve(bgCtx context.Context, ln net.Listener) error {
 	}
 	if err := s.creds.writeAdminKubeconfig(s.cfg.AdminKubeconfig, s.URL()); err != nil {
 		return fmt.Errorf("write %s: %w", s.cfg.AdminKubeconfig, err)
+	}
+	if err := s.creds.writeComponentKubeconfigs(filepath.Dir(s.cfg.AdminKubeconfig), s.URL()); err != nil {
+		return fmt.Errorf("write the components' kubeconfigs: %w", err)
 	}
 	s.OnClosing(func(context.Context) error {
 		close(s.shutdown)
@@ -367,6 +421,9 @@ func (s *Server) bootstrap(ctx context.Context) {
 			PriorityClasses: s.store("scheduling.k8s.io", "priorityclasses"),
 			ConfigMaps:      s.store("", "configmaps"),
 		}, bootstrap.Options{ServiceIP: s.services.FirstIP(), AdvertiseIP: s.advertise.String(), Port: s.Port(), CACertPEM: s.creds.ca.CertPEM})
+		if err == nil {
+			err = s.reconcileRBAC(ctx)
+		}
 		s.mu.Lock()
 		s.bootErr = err
 		s.bootstrapped = err == nil

@@ -77,9 +77,11 @@ type TestServer struct {
 }
 
 type options struct {
-	etcdServers []string
-	args        []string
-	dataDirArgs []func(dataDir string) []string
+	// serviceAccountAdmission keeps the ServiceAccount admission on.
+	serviceAccountAdmission bool
+	etcdServers             []string
+	args                    []string
+	dataDirArgs             []func(dataDir string) []string
 }
 
 // Option adjusts how the apiserver is started.
@@ -96,6 +98,15 @@ func WithArgs(args ...string) Option {
 // --kubelet-certificate-authority.
 func WithDataDirArgs(args func(dataDir string) []string) Option {
 	return func(o *options) { o.dataDirArgs = append(o.dataDirArgs, args) }
+}
+
+// WithServiceAccountAdmission keeps Kubernetes' ServiceAccount admission
+// on. Without it the apiserver runs with --disable-admission-plugins
+// ServiceAccount, as Kubernetes' own integration tests do: that plugin
+// refuses pods whose namespace has no ServiceAccount yet, which only the
+// controller manager creates, and most tests run none.
+func WithServiceAccountAdmission() Option {
+	return func(o *options) { o.serviceAccountAdmission = true }
 }
 
 // WithEtcdServers runs the apiserver on an external etcd cluster instead
@@ -131,8 +142,8 @@ func Start(tb testing.TB, opts ...Option) *TestServer {
 		ports := testnet.FreePorts(tb, 3)
 		ts.Port = ports[0]
 		if len(ts.opts.etcdServers) == 0 {
-			ts.EtcdClientURL = "http://127.0.0.1:" + strconv.Itoa(ports[1])
-			ts.EtcdPeerURL = "http://127.0.0.1:" + strconv.Itoa(ports[2])
+			ts.EtcdClientURL = "https://127.0.0.1:" + strconv.Itoa(ports[1])
+			ts.EtcdPeerURL = "https://127.0.0.1:" + strconv.Itoa(ports[2])
 		}
 		if lastErr = ts.startAndWait(); lastErr == nil {
 			return ts
@@ -158,6 +169,9 @@ func (ts *TestServer) args() []string {
 		args = append(args, "--etcd-servers", strings.Join(ts.opts.etcdServers, ","))
 	} else {
 		args = append(args, "--embedded-etcd-client-url", ts.EtcdClientURL, "--embedded-etcd-peer-url", ts.EtcdPeerURL)
+	}
+	if !ts.opts.serviceAccountAdmission {
+		args = append(args, "--disable-admission-plugins", "ServiceAccount")
 	}
 	args = append(args, ts.opts.args...)
 	for _, f := range ts.opts.dataDirArgs {

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"coracle.dev/apiserver/internal/audit"
 	"coracle.dev/apiserver/internal/genericstore"
 )
 
@@ -77,6 +78,9 @@ func (r *request) decodeBody() (runtime.Object, []string, error) {
 	}
 	obj := r.desc.New()
 	warnings, err := r.api.dec.decodeInto(data, obj, r.desc.APIVersion(), r.desc.Kind, validation)
+	if err == nil {
+		audit.EntryFrom(r.ctx()).LogRequestObject(obj)
+	}
 	return obj, warnings, err
 }
 

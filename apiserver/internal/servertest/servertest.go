@@ -57,6 +57,10 @@ func Start(t testing.TB, opts ...Option) *TestServer {
 	cfg.SecurePort = 0
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.Log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	// As Kubernetes' integration tests: no controller manager makes the
+	// default ServiceAccounts that admission would ask pods for. Tests of
+	// the admission turn it back on (WithConfig).
+	cfg.DisableAdmissionPlugins = []string{server.AdmissionServiceAccount}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -73,8 +77,8 @@ func (ts *TestServer) start(cfg server.Config) {
 	// pick again.
 	for attempt := 0; attempt < 5; attempt++ {
 		if len(cfg.EtcdServers) == 0 && (attempt > 0 || cfg.EmbeddedEtcdClientURL == server.DefaultEtcdClientURL) {
-			cfg.EmbeddedEtcdClientURL = "http://" + freeAddr(ts.t)
-			cfg.EmbeddedEtcdPeerURL = "http://" + freeAddr(ts.t)
+			cfg.EmbeddedEtcdClientURL = "https://" + freeAddr(ts.t)
+			cfg.EmbeddedEtcdPeerURL = "https://" + freeAddr(ts.t)
 		}
 		srv, err := server.New(cfg)
 		if err != nil {

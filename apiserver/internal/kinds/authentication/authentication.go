@@ -10,6 +10,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"coracle.dev/apiserver/internal/apiresource"
@@ -78,7 +79,9 @@ func SelfSubjectReviews() *apiresource.Descriptor {
 			return nil, apierrors.NewBadRequest("no user present on request")
 		}
 		in := obj.(*authenticationv1.SelfSubjectReview)
-		return &authenticationv1.SelfSubjectReview{ObjectMeta: in.ObjectMeta, Status: authenticationv1.SelfSubjectReviewStatus{UserInfo: UserInfo(u)}}, nil
+		meta := in.ObjectMeta
+		meta.CreationTimestamp = metav1.Now() // as upstream's: when the review was made
+		return &authenticationv1.SelfSubjectReview{ObjectMeta: meta, Status: authenticationv1.SelfSubjectReviewStatus{UserInfo: UserInfo(u)}}, nil
 	})
 }
 

@@ -46,12 +46,6 @@ func (podStrategy) Default(obj runtime.Object) {
 			}
 		}
 	}
-	// Kubernetes' ServiceAccount admission runs every pod as "default"
-	// unless it names another account.
-	if pod.Spec.ServiceAccountName == "" {
-		pod.Spec.ServiceAccountName = "default"
-		pod.Spec.DeprecatedServiceAccount = "default"
-	}
 }
 
 // requestsFromLimits makes a limit without a request also the request.

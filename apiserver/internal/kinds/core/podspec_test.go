@@ -190,9 +190,11 @@ func TestDefaultPod(t *testing.T) {
 		mutate func(*corev1.Pod)
 		check  func(*testing.T, *corev1.Pod)
 	}{
-		{"service account defaults to default", nil, func(t *testing.T, p *corev1.Pod) {
-			eq(t, p.Spec.ServiceAccountName, "default")
-			eq(t, p.Spec.DeprecatedServiceAccount, "default")
+		// The ServiceAccount admission, not defaulting, names "default"
+		// (serviceaccount.Admission), as upstream: a mirror pod must
+		// stay without an account.
+		{"no service account is made up", nil, func(t *testing.T, p *corev1.Pod) {
+			eq(t, p.Spec.ServiceAccountName, "")
 		}},
 		{"a named service account is kept", func(p *corev1.Pod) { p.Spec.ServiceAccountName = "robot" }, func(t *testing.T, p *corev1.Pod) {
 			eq(t, p.Spec.ServiceAccountName, "robot")

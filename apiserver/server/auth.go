@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"coracle.dev/apiserver/internal/audit"
+	"coracle.dev/apiserver/internal/authn"
+	"coracle.dev/apiserver/internal/authz"
+	"coracle.dev/apiserver/internal/impersonation"
+	"coracle.dev/apiserver/internal/nodeauth"
+	"coracle.dev/apiserver/internal/rbac"
+	"coracle.dev/apiserver/internal/watchcache"
+)
+
+// Authorization modes, as kube-apiserver's --authorization-mode.
+const (
+	ModeAlwaysAllow = "AlwaysAllow"
+	ModeNode        = "Node"
+	ModeRBAC        = "RBAC"
+)
+
+// tokenReviewer answers TokenReviews with the apiserver's own token
+// authenticators.
+type tokenReviewer struct{ s *Server }
+
+func (t tokenReviewer) AuthenticateToken(ctx context.Context, token string) (*authn.User, bool, error) {
+	return t.s.tokens.AuthenticateToken(ctx, token)
+}
+
+// authorizer answers SubjectAccessReviews with the apiserver's authorizer.
+type authorizer struct{ s *Server }
+
+func (a authorizer) Authorize(ctx context.Context, attrs authz.Attributes) (authz.Decision, string, error) {
+	return a.s.authz.Authorize(ctx, attrs)
+}
+
+// ruleResolver answers SelfSubjectRulesReviews: everything for
+// system:masters, else what RBAC grants plus, for a node, the rules the
+// Node authorizer applies (incomplete: it also allows what its pods
+// reference, which no rule lists), as kube-apiserver merges its
+// authorizers' rules.
+type ruleResolver struct{ s *Server }
+
+func (r ruleResolver) RulesFor(_ context.Context, u *authn.User, namespace string) ([]authorizationv1.ResourceRule, []authorizationv1.NonResourceRule, bool, error) {
+	if u.InGroup(authz.SystemPrivilegedGroup) {
+		return []authorizationv1.ResourceRule{{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}}},
+			[]authorizationv1.NonResourceRule{{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}}}, false, nil
+	}
+	if r.s.rbac == nil {
+		// AlwaysAllow: every rule, as upstream's alwaysAllowAuthorizer.
+		return []authorizationv1.ResourceRule{{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}}},
+			[]authorizationv1.NonResourceRule{{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}}}, false, nil
+	}
+	rules, errs := r.s.rbac.RulesFor(u, namespace)
+	incomplete := false
+	if r.s.nodeRules && isNode(u) {
+		rules = append(rbac.NodeRules(), rules...)
+		incomplete = true
+	}
+	st := rbac.RulesReviewStatus(rules, errs)
+	var err error
+	if st.EvaluationError != "" {
+		err = fmt.Errorf("%s", st.EvaluationError)
+		incomplete = true
+	}
+	return st.ResourceRules, st.NonResourceRules, incomplete, err
+}
+
+// isNode: a kubelet's identity, system:node:<name> in system:nodes.
+func isNode(u *authn.User) bool {
+	return strings.HasPrefix(u.Name, "system:node:") && u.InGroup("system:nodes")
+}
+
+// rbacLister reads RBAC objects from the watch caches.
+type rbacLister struct{ s *Server }
+
+var _ rbac.Lister = rbacLister{}
+
+func (l rbacLister) cache(res string) *watchcache.Cache {
+	return l.s.store(rbacv1.GroupName, res).Cache()
+}
+
+func (l rbacLister) GetRole(namespace, name string) (*rbacv1.Role, error) {
+	st := l.s.store(rbacv1.GroupName, "roles")
+	if obj := st.Cache().Get(st.Descriptor().Key(namespace, name)); obj != nil {
+		return obj.(*rbacv1.Role), nil
+	}
+	return nil, apierrors.NewNotFound(schema.GroupResource{Group: rbacv1.GroupName, Resource: "role"}, name)
+}
+
+func (l rbacLister) GetClusterRole(name string) (*rbacv1.ClusterRole, error) {
+	st := l.s.store(rbacv1.GroupName, "clusterroles")
+	if obj := st.Cache().Get(st.Descriptor().Key("", name)); obj != nil {
+		return obj.(*rbacv1.ClusterRole), nil
+	}
+	return nil, apierrors.NewNotFound(schema.GroupResource{Group: rbacv1.GroupName, Resource: "clusterrole"}, name)
+}
+
+func (l rbacLister) ListRoleBindings(namespace string) ([]*rbacv1.RoleBinding, error) {
+	if namespace == "" {
+		return nil, nil
+	}
+	objs, _ := l.cache("rolebindings").List(watchcache.Predicate{Namespace: namespace, Field: fields.Everything()})
+	out := make([]*rbacv1.RoleBinding, len(objs))
+	for i, o := range objs {
+		out[i] = o.(*rbacv1.RoleBinding)
+	}
+	return out, nil
+}
+
+func (l rbacLister) ListClusterRoleBindings() ([]*rbacv1.ClusterRoleBinding, error) {
+	objs, _ := l.cache("clusterrolebindings").List(watchcache.Predicate{Field: fields.Everything()})
+	out := make([]*rbacv1.ClusterRoleBinding, len(objs))
+	for i, o := range objs {
+		out[i] = o.(*rbacv1.ClusterRoleBinding)
+	}
+	return out, nil
+}
+
+// buildAuthorizer makes the chain --authorization-mode names, behind the
+// system:masters authorizer kube-apiserver always puts first.
+func (s *Server) buildAuthorizer() error {
+	chain := authz.Chain{authz.PrivilegedGroups{authz.SystemPrivilegedGroup}}
+	for _, mode := range s.cfg.AuthorizationModes {
+		switch mode {
+		case ModeAlwaysAllow:
+			chain = append(chain, authz.AlwaysAllow{})
+		case ModeNode:
+			s.nodeRules = true
+			chain = append(chain, s.nodeAuthorizer())
+			s.restriction = nodeauth.NewRestriction(s.nodeObjects, s.nodeObjects, authorizer{s})
+		case ModeRBAC:
+			s.rbac = rbac.New(rbacLister{s})
+			chain = append(chain, s.rbac)
+		default:
+			return fmt.Errorf("--authorization-mode: unknown mode %q", mode)
+		}
+	}
+	s.authz = chain
+	return nil
+}
+
+// impersonationMiddleware turns a request with Impersonate-* headers into
+// one of the user they name, once the authorizer allowed the
+// impersonation, as kube-apiserver's impersonation filter.
+func (s *Server) impersonationMiddleware(c *gin.Context) {
+	if !impersonation.Requested(c.Request.Header) {
+		c.Next()
+		return
+	}
+	requestor, _ := UserFrom(c)
+	u, err := impersonation.Impersonate(c.Request.Context(), c.Request, requestor, s.authz)
+	if err != nil {
+		var status metav1.Status
+		if se, ok := err.(apierrors.APIStatus); ok {
+			status = se.Status()
+		} else {
+			status = apierrors.NewInternalError(err).Status()
+		}
+		status.Kind, status.APIVersion = "Status", "v1"
+		c.AbortWithStatusJSON(int(status.Code), &status)
+		return
+	}
+	s.log.Debug("impersonating", zap.String("user", requestor.Name), zap.String("as", u.Name))
+	audit.EntryFrom(c.Request.Context()).SetImpersonatedUser(u)
+	c.Set(ctxImpersonator, requestor)
+	c.Set(ctxUser, u)
+	c.Request = c.Request.WithContext(authn.WithUser(c.Request.Context(), u))
+	c.Next()
+}
+
+// ctxImpersonator holds the user who sent an impersonating request, for
+// the audit log.
+const ctxImpersonator = "coracle.impersonator"
