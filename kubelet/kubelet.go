@@ -14,12 +14,16 @@
 // Run first gets the node a client certificate if it has none
 // (Bootstrap, with --bootstrap-kubeconfig). Start starts, in order: the
 // event recorders, the pod cache (an informer of the pods bound to the
-// kubelet's nodes), the pod workers and probes, the kubelet API (HTTPS)
-// and the status server, one node status manager per node
-// (registration, status, Lease), the routes to other nodes' pods (a
-// Node informer of the cluster, with --node-routes=host-gw or vxlan),
-// then the informers, image garbage collection, and the certificate
-// managers (--rotate-server-certificates: the serving certificate is
+// kubelet's nodes), the Service cache (the Services with a cluster IP,
+// for the containers' service variables), the pod workers and probes,
+// the kubelet API (HTTPS, authenticated and authorized as --anonymous-auth,
+// --authentication-token-webhook and --authorization-mode say) and the
+// status server, one node status manager per node (registration,
+// status, Lease), the routes to other nodes' pods (a Node informer of
+// the cluster, with --node-routes=host-gw or vxlan), then the informers,
+// the refresh of the pods' volume files and tokens
+// (--volume-refresh-period, runc only), image garbage collection, and
+// the certificate managers (--rotate-server-certificates: the serving certificate is
 // requested once the node is registered; --rotate-certificates). Ready
 // closes once the pods are listed and every node is registered; the pod
 // workers start then.
@@ -47,6 +51,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"coracle.dev/kubelet/internal/certificate"
+	"coracle.dev/kubelet/internal/envvars"
 	"coracle.dev/kubelet/internal/images"
 	"coracle.dev/kubelet/internal/network/cni"
 	"coracle.dev/kubelet/internal/nodestatus"
@@ -83,13 +88,17 @@ type Kubelet struct {
 
 	factory     informers.SharedInformerFactory
 	podInformer cache.SharedIndexInformer
-	broadcaster record.EventBroadcaster
-	recorders   map[string]record.EventRecorder
-	managers    map[string]*nodestatus.Manager
-	workers     *podworkers.Manager
-	server      *server.Server
-	status      *statusserver.Server // nil without --status-address
-	serverCerts certificate.Manager  // nil unless --rotate-server-certificates
+	// serviceFactory informs env of the Services, for the containers'
+	// service variables.
+	serviceFactory informers.SharedInformerFactory
+	env            envvars.APISource
+	broadcaster    record.EventBroadcaster
+	recorders      map[string]record.EventRecorder
+	managers       map[string]*nodestatus.Manager
+	workers        *podworkers.Manager
+	server         *server.Server
+	status         *statusserver.Server // nil without --status-address
+	serverCerts    certificate.Manager  // nil unless --rotate-server-certificates
 }
 
 var _ component.Component = (*Kubelet)(nil)
@@ -214,6 +223,7 @@ func (k *Kubelet) start(ctx context.Context) error {
 	if err := k.newPodCache(); err != nil {
 		return err
 	}
+	k.newServiceCache()
 	if err := k.newPodWorkers(); err != nil {
 		return err
 	}
@@ -227,7 +237,14 @@ func (k *Kubelet) start(ctx context.Context) error {
 		return err
 	}
 	k.factory.Start(ctx.Done())
+	k.serviceFactory.Start(ctx.Done())
 	k.Go(ctx, k.runPodWorkers)
+	if k.volumes != nil {
+		k.Go(ctx, func(ctx context.Context) error {
+			k.volumes.Run(ctx, k.opts.VolumeRefreshPeriod, k.cachedPods)
+			return nil
+		})
+	}
 	if k.serverCerts != nil {
 		k.Go(ctx, k.runServerCertificate)
 	}

@@ -81,6 +81,18 @@ type Options struct {
 	TLSKeyFile   string `mapstructure:"tls-private-key-file"`
 	ClientCAFile string `mapstructure:"client-ca-file"`
 
+	// Authentication and authorization of the kubelet API, as
+	// Kubernetes' kubelet in webhook mode: client certificates of the
+	// client CA, bearer tokens reviewed by the apiserver (TokenReview),
+	// anonymous requests refused unless AnonymousAuth; each request
+	// authorized by a SubjectAccessReview (AuthorizationMode Webhook).
+	AnonymousAuth                  bool          `mapstructure:"anonymous-auth"`
+	AuthenticationTokenWebhook     bool          `mapstructure:"authentication-token-webhook"`
+	AuthenticationTokenWebhookTTL  time.Duration `mapstructure:"authentication-token-webhook-cache-ttl"`
+	AuthorizationMode              string        `mapstructure:"authorization-mode"`
+	AuthorizationWebhookAllowedTTL time.Duration `mapstructure:"authorization-webhook-cache-authorized-ttl"`
+	AuthorizationWebhookDeniedTTL  time.Duration `mapstructure:"authorization-webhook-cache-unauthorized-ttl"`
+
 	KubeAPIQPS   float32 `mapstructure:"kube-api-qps"`
 	KubeAPIBurst int     `mapstructure:"kube-api-burst"`
 	EventQPS     float32 `mapstructure:"event-qps"`
@@ -90,6 +102,10 @@ type Options struct {
 	NodeStatusReportFrequency time.Duration `mapstructure:"node-status-report-frequency"`
 	NodeLeaseRenewInterval    time.Duration `mapstructure:"node-lease-renew-interval"`
 	SyncFrequency             time.Duration `mapstructure:"sync-frequency"`
+	// VolumeRefreshPeriod is how often the files of configMap, secret,
+	// downwardAPI and projected volumes are rewritten from their
+	// sources (tokens renewed when due).
+	VolumeRefreshPeriod time.Duration `mapstructure:"volume-refresh-period"`
 
 	// Teardown makes Run remove what a kubelet left on the machine
 	// instead of running one (see Teardown).
@@ -100,6 +116,16 @@ type Options struct {
 	// RESTConfig, when set, is used instead of --kubeconfig. Not a flag.
 	RESTConfig *rest.Config `mapstructure:"-"`
 }
+
+// Modes of --authorization-mode.
+const (
+	// AuthorizationModeWebhook asks the apiserver with a
+	// SubjectAccessReview.
+	AuthorizationModeWebhook = "Webhook"
+	// AuthorizationModeAlwaysAllow lets every authenticated request
+	// through.
+	AuthorizationModeAlwaysAllow = "AlwaysAllow"
+)
 
 // Defaults.
 const (
@@ -143,7 +169,13 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Int("container-log-max-files", d.ContainerLogMaxFiles, "log files kept per container attempt, the current one included")
 	fs.String("tls-cert-file", d.TLSCertFile, "serving certificate of the kubelet API (default: a self-signed one in --root-dir/pki)")
 	fs.String("tls-private-key-file", d.TLSKeyFile, "key of --tls-cert-file")
-	fs.String("client-ca-file", d.ClientCAFile, "CA that signs the apiserver's client certificate (default: the kubeconfig's CA)")
+	fs.String("client-ca-file", d.ClientCAFile, "CA whose client certificates the kubelet API accepts (user: the common name, groups: the organizations), the apiserver's among them (default: the kubeconfig's CA)")
+	fs.Bool("anonymous-auth", d.AnonymousAuth, "let kubelet API requests without a credential through as system:anonymous (group system:unauthenticated), to be authorized as that user; off by default, as kubeadm sets it (Kubernetes' own default is on)")
+	fs.Bool("authentication-token-webhook", d.AuthenticationTokenWebhook, "authenticate bearer tokens on the kubelet API with a TokenReview against the apiserver")
+	fs.Duration("authentication-token-webhook-cache-ttl", d.AuthenticationTokenWebhookTTL, "how long the kubelet API reuses a TokenReview's answer")
+	fs.String("authorization-mode", d.AuthorizationMode, "authorization of the kubelet API: Webhook (a SubjectAccessReview against the apiserver: a verb on nodes/proxy, nodes/stats, nodes/log, nodes/metrics, nodes/pods, …) or AlwaysAllow (every authenticated request)")
+	fs.Duration("authorization-webhook-cache-authorized-ttl", d.AuthorizationWebhookAllowedTTL, "how long the kubelet API reuses an allowing SubjectAccessReview")
+	fs.Duration("authorization-webhook-cache-unauthorized-ttl", d.AuthorizationWebhookDeniedTTL, "how long the kubelet API reuses a denying SubjectAccessReview")
 	fs.Float32("kube-api-qps", d.KubeAPIQPS, "client-side rate limit of API requests per second (status writes, leases, reads); with fake nodes, per node")
 	fs.Int("kube-api-burst", d.KubeAPIBurst, "client-side burst above --kube-api-qps; with fake nodes, per node")
 	fs.Float32("event-qps", d.EventQPS, "client-side rate limit of event writes per second, on a client of their own")
@@ -152,6 +184,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Duration("node-status-report-frequency", d.NodeStatusReportFrequency, "longest time between two node status writes")
 	fs.Duration("node-lease-renew-interval", d.NodeLeaseRenewInterval, "how often the node's Lease is renewed")
 	fs.Duration("sync-frequency", d.SyncFrequency, "how often every pod is synced with nothing to prompt it")
+	fs.Duration("volume-refresh-period", d.VolumeRefreshPeriod, "how often the files of running pods' configMap, secret, downwardAPI and projected volumes are rewritten from their sources (atomically): ConfigMap and Secret changes reach the pods, ServiceAccount tokens are renewed at 80% of their life")
 	fs.Bool("teardown", d.Teardown, "stop every container of --root-dir and remove every pod, network attachment, cgroup and the bridge, then exit (the kubelet must be stopped)")
 }
 
@@ -168,6 +201,10 @@ func DefaultOptions() Options {
 		KubeAPIQPS: 50, KubeAPIBurst: 100, EventQPS: 50, EventBurst: 100,
 		NodeStatusUpdateFrequency: 10 * time.Second, NodeStatusReportFrequency: time.Minute,
 		NodeLeaseRenewInterval: 10 * time.Second, SyncFrequency: 10 * time.Second,
+		VolumeRefreshPeriod:        time.Minute,
+		AuthenticationTokenWebhook: true, AuthenticationTokenWebhookTTL: 2 * time.Minute,
+		AuthorizationMode:              AuthorizationModeWebhook,
+		AuthorizationWebhookAllowedTTL: 5 * time.Minute, AuthorizationWebhookDeniedTTL: 30 * time.Second,
 	}
 }
 
@@ -233,6 +270,17 @@ func (o *Options) Validate() error {
 	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file: give both or neither"))
+	}
+	switch o.AuthorizationMode {
+	case AuthorizationModeWebhook, AuthorizationModeAlwaysAllow:
+	default:
+		errs = append(errs, fmt.Errorf("--authorization-mode %q: want %s or %s", o.AuthorizationMode, AuthorizationModeWebhook, AuthorizationModeAlwaysAllow))
+	}
+	if o.AuthenticationTokenWebhookTTL < 0 || o.AuthorizationWebhookAllowedTTL < 0 || o.AuthorizationWebhookDeniedTTL < 0 {
+		errs = append(errs, errors.New("--authentication-token-webhook-cache-ttl, --authorization-webhook-cache-authorized-ttl, --authorization-webhook-cache-unauthorized-ttl: must not be negative"))
+	}
+	if o.VolumeRefreshPeriod <= 0 {
+		errs = append(errs, fmt.Errorf("--volume-refresh-period %v: must be positive", o.VolumeRefreshPeriod))
 	}
 	for _, m := range o.RegistryMirror {
 		if k, v, ok := strings.Cut(m, "="); !ok || k == "" || v == "" {

@@ -48,6 +48,28 @@ func TestFlagsOverrideDefaults(t *testing.T) {
 	}
 }
 
+// The kubelet API is locked down by default, as kubeadm configures
+// Kubernetes' kubelet: no anonymous requests, tokens reviewed, every
+// request authorized by the apiserver.
+func TestKubeletAPIAuthDefaults(t *testing.T) {
+	opts, err := load(t, "--kubeconfig", "/k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.AnonymousAuth || !opts.AuthenticationTokenWebhook || opts.AuthorizationMode != AuthorizationModeWebhook ||
+		opts.AuthenticationTokenWebhookTTL != 2*time.Minute || opts.AuthorizationWebhookAllowedTTL != 5*time.Minute ||
+		opts.AuthorizationWebhookDeniedTTL != 30*time.Second || opts.VolumeRefreshPeriod != time.Minute {
+		t.Errorf("defaults %+v", opts)
+	}
+	opts, err = load(t, "--kubeconfig", "/k", "--anonymous-auth", "--authentication-token-webhook=false", "--authorization-mode", "AlwaysAllow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !opts.AnonymousAuth || opts.AuthenticationTokenWebhook || opts.AuthorizationMode != AuthorizationModeAlwaysAllow {
+		t.Errorf("flags %+v", opts)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	base := func() Options { o := DefaultOptions(); o.Kubeconfig = "/k"; return o }
 	tests := []struct {
@@ -74,6 +96,10 @@ func TestValidate(t *testing.T) {
 		{"one serving certificate is not many fake nodes", func(o *Options) {
 			o.Runtime, o.FakeNodes, o.RotateServerCertificates = RuntimeFake, 3, true
 		}, "--rotate-server-certificates"},
+		{"authorization Webhook or AlwaysAllow", func(o *Options) { o.AuthorizationMode = "RBAC" }, "--authorization-mode"},
+		{"authorization AlwaysAllow is valid", func(o *Options) { o.AuthorizationMode = AuthorizationModeAlwaysAllow }, ""},
+		{"cache lifetimes are not negative", func(o *Options) { o.AuthorizationWebhookDeniedTTL = -time.Second }, "--authorization-webhook-cache-unauthorized-ttl"},
+		{"volumes are refreshed", func(o *Options) { o.VolumeRefreshPeriod = 0 }, "--volume-refresh-period"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

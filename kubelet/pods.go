@@ -53,6 +53,20 @@ func (k *Kubelet) newPodCache() error {
 	}})
 }
 
+// newServiceCache builds the informer of the cluster's Services with a
+// cluster IP (headless ones give no variables; as Kubernetes' kubelet, it
+// does not watch them), for the containers' service variables; Start
+// starts it.
+func (k *Kubelet) newServiceCache() {
+	k.serviceFactory = informers.NewSharedInformerFactoryWithOptions(k.client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermNotEqualSelector("spec.clusterIP", v1.ClusterIPNone).String()
+		}))
+	k.OnClose(func(context.Context) error { k.serviceFactory.Shutdown(); return nil })
+	services := k.serviceFactory.Core().V1().Services()
+	k.env = envvars.APISource{Client: k.client, Services: services.Lister(), ServicesSynced: services.Informer().HasSynced}
+}
+
 // cachedPod returns the pod with this UID from the cache if it is bound
 // to one of the kubelet's nodes.
 func (k *Kubelet) cachedPod(uid types.UID) *v1.Pod {
@@ -88,7 +102,7 @@ func (k *Kubelet) newPodWorkers() error {
 		resync, housekeeping = 5*time.Minute, 30*time.Second
 	}
 	k.workers = podworkers.New(podworkers.Options{
-		Client: k.client, Runtime: k.runtime, Images: k.imageService(), Env: envvars.APISource{Client: k.client},
+		Client: k.client, Runtime: k.runtime, Images: k.imageService(), Env: k.env,
 		GetPod: k.cachedPod,
 		PodUIDs: func() []types.UID {
 			pods := k.cachedPods()
@@ -153,11 +167,12 @@ func changedForKubelet(oldObj, newObj any) bool {
 		o.UID != n.UID
 }
 
-// runPodWorkers waits until the pods are listed and every node is
-// registered, marks the kubelet ready and runs the pod workers until
-// Close.
+// runPodWorkers waits until the pods and Services are listed (a
+// container started before would miss KUBERNETES_SERVICE_HOST) and every
+// node is registered, marks the kubelet ready and runs the pod workers
+// until Close.
 func (k *Kubelet) runPodWorkers(ctx context.Context) error {
-	if !cache.WaitForCacheSync(ctx.Done(), k.podInformer.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), k.podInformer.HasSynced, k.env.ServicesSynced) {
 		return nil // closed first
 	}
 	for _, m := range k.managers {

@@ -18,6 +18,7 @@ import (
 	"coracle.dev/kubelet/internal/podworkers"
 	"coracle.dev/kubelet/internal/runtime/fake"
 	"coracle.dev/kubelet/internal/runtime/runc"
+	"coracle.dev/kubelet/internal/token"
 	"coracle.dev/kubelet/internal/volumes"
 )
 
@@ -73,7 +74,10 @@ func (k *Kubelet) newRuncRuntime() (*runc.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	k.volumes = &volumes.Manager{Dir: filepath.Join(o.RootDir, "volumes"), Src: envvars.APISource{Client: k.client}}
+	k.volumes = &volumes.Manager{
+		Dir: filepath.Join(o.RootDir, "volumes"), Src: envvars.APISource{Client: k.client},
+		Tokens: token.NewManager(k.client), Log: k.log.Named("volumes"),
+	}
 	return rt, nil
 }
 

@@ -29,8 +29,10 @@ func (k *Kubelet) startServers() error {
 	if err != nil {
 		return err
 	}
+	authn, authz := k.apiAuth(cas)
 	so := server.Options{
-		Address: net.JoinHostPort(k.opts.Address, fmt.Sprint(k.opts.Port)), ClientCAs: cas,
+		Address:  net.JoinHostPort(k.opts.Address, fmt.Sprint(k.opts.Port)),
+		NodeName: k.nodes[0], Authenticator: authn, Authorizer: authz,
 		Runtime: k.runtime, Pods: k.cachedPods, Log: k.log.Named("server"),
 	}
 	if k.opts.RotateServerCertificates && k.opts.TLSCertFile == "" {
@@ -62,6 +64,27 @@ func (k *Kubelet) startServers() error {
 	}
 	k.status.AddReadyCheck("runtime", func(context.Context) error { return k.runtime.Status() })
 	return nil
+}
+
+// apiAuth builds the kubelet API's authentication and authorization from
+// the options, as Kubernetes' kubelet in webhook mode: client
+// certificates of cas, bearer tokens reviewed by the apiserver
+// (--authentication-token-webhook), anonymous requests only with
+// --anonymous-auth; SubjectAccessReviews (--authorization-mode=Webhook).
+// The reviews go with the node's credential: its role lets it create
+// tokenreviews and subjectaccessreviews. With fake nodes one server
+// answers for all of them, authorized as the first.
+func (k *Kubelet) apiAuth(cas *x509.CertPool) (*server.Authenticator, server.Authorizer) {
+	ao := server.AuthenticatorOptions{ClientCAs: cas, Anonymous: k.opts.AnonymousAuth, TokenCacheTTL: k.opts.AuthenticationTokenWebhookTTL}
+	if k.opts.AuthenticationTokenWebhook {
+		ao.TokenReviews = k.client.AuthenticationV1().TokenReviews()
+	}
+	var authz server.Authorizer = server.AlwaysAllow{}
+	if k.opts.AuthorizationMode == AuthorizationModeWebhook {
+		authz = server.NewWebhookAuthorizer(k.client.AuthorizationV1().SubjectAccessReviews(),
+			k.opts.AuthorizationWebhookAllowedTTL, k.opts.AuthorizationWebhookDeniedTTL)
+	}
+	return server.NewAuthenticator(ao), authz
 }
 
 // runServerCertificate gets the kubelet API's certificate from the

@@ -21,6 +21,7 @@ import (
 // startFake runs a kubelet with the fake runtime simulating n nodes.
 func startFake(t testing.TB, ts *testserver.TestServer, name string, n int, extra ...func(*kubelet.Options)) *kubelet.Kubelet {
 	t.Helper()
+	ensurePodCredentials(t, ts, clientFor(t, ts), "default")
 	opts := kubelet.DefaultOptions()
 	opts.RESTConfig = ts.Config
 	opts.NodeName = name

@@ -83,7 +83,8 @@ func TestExecStreamsAndExitCode(t *testing.T) {
 		t.Errorf("tty: %q, %v", r.stdout, r.err)
 	}
 
-	// Only the apiserver may call: no certificate is 401, another group 403.
+	// Only who the apiserver authorizes may call: no credential is 401, a
+	// user without nodes/proxy 403.
 	resp, err := (&http.Client{Transport: insecureTransport()}).Get("https://" + n.kubelet.Addr() + "/pods")
 	if err != nil {
 		t.Fatal(err)
@@ -101,12 +102,22 @@ func TestExecStreamsAndExitCode(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("developer logs: %d", resp.StatusCode)
 	}
+	// /healthz too, as Kubernetes' kubelet (nodes/healthz or nodes/proxy).
 	resp, err = (&http.Client{Transport: insecureTransport()}).Get("https://" + n.kubelet.Addr() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("anonymous healthz: %d", resp.StatusCode)
+	}
+	hc, _ = n.masterClient()
+	resp, err = hc.Get("https://" + n.kubelet.Addr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Errorf("healthz: %d", resp.StatusCode)
+		t.Errorf("the apiserver's healthz: %d", resp.StatusCode)
 	}
 }

@@ -92,6 +92,7 @@ func startNode(t testing.TB, opts ...nodeOption) *node {
 	requireNodeTools(t)
 	ts := testserver.Start(t)
 	n := &node{t: t, ts: ts, client: clientFor(t, ts), ns: "default"}
+	ensurePodCredentials(t, ts, n.client, n.ns)
 	reg, err := localregistry.Start(localregistry.Options{Address: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -142,14 +143,19 @@ func startNode(t testing.TB, opts ...nodeOption) *node {
 	for _, f := range opts {
 		f(&o)
 	}
-	if o.StatusAddress == "process" {
+	manual := false
+	switch o.StatusAddress {
+	case "process":
 		o.StatusAddress = "127.0.0.1:0"
 		n.asProcess = true
+	case "manual":
+		o.StatusAddress = "127.0.0.1:0"
+		manual = true
 	}
 	n.opts = o
 	// Registered before the kubelet's own cleanup: runs after it.
 	t.Cleanup(n.checkNoLeaks)
-	if !n.asProcess {
+	if !n.asProcess && !manual {
 		n.startKubelet()
 	}
 	return n
@@ -157,6 +163,10 @@ func startNode(t testing.TB, opts ...nodeOption) *node {
 
 // asProcess makes startNode leave the kubelet to startProcess.
 func asProcess(o *kubelet.Options) { o.StatusAddress = "process" }
+
+// startLater makes startNode leave the kubelet to the test's
+// startKubelet, once it has made what the kubelet must find at start.
+func startLater(o *kubelet.Options) { o.StatusAddress = "manual" }
 
 func (n *node) startKubelet() {
 	t := n.t

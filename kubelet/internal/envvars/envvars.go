@@ -1,7 +1,9 @@
 // Package envvars resolves a container's environment from its pod spec:
 // plain values, envFrom, and valueFrom references to ConfigMaps, Secrets,
-// the pod's own fields (downward API) and its resources, and expands
-// $(VAR) references in values, commands and arguments as Kubernetes does.
+// the pod's own fields (downward API) and its resources, plus the
+// Services' variables (KUBERNETES_SERVICE_HOST and the Docker-links
+// style ones), and expands $(VAR) references in values, commands and
+// arguments as Kubernetes does.
 package envvars
 
 import (
@@ -17,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 )
 
 // Source reads the ConfigMaps and Secrets a pod refers to.
@@ -25,8 +28,17 @@ type Source interface {
 	Secret(ctx context.Context, namespace, name string) (*v1.Secret, error)
 }
 
-// APISource reads them from the apiserver.
-type APISource struct{ Client kubernetes.Interface }
+// APISource reads ConfigMaps and Secrets from the apiserver and, with
+// Services set, Services from an informer's cache: it is a
+// ServiceSource.
+type APISource struct {
+	Client kubernetes.Interface
+	// Services lists the cluster's Services (those with a cluster IP
+	// are enough); nil gives containers no service variables.
+	Services corelisters.ServiceLister
+	// ServicesSynced reports whether Services has listed them once.
+	ServicesSynced func() bool
+}
 
 // ConfigMap implements Source.
 func (s APISource) ConfigMap(ctx context.Context, ns, name string) (*v1.ConfigMap, error) {
@@ -42,9 +54,21 @@ func (s APISource) Secret(ctx context.Context, ns, name string) (*v1.Secret, err
 type Var struct{ Name, Value string }
 
 // Resolve returns the container's variables from its spec, in order, with
-// later definitions of a name replacing earlier ones. An unresolvable
-// required reference is an error naming it (CreateContainerConfigError).
+// later definitions of a name replacing earlier ones, then, when src is
+// also a ServiceSource, the service variables the spec does not define
+// (sorted by name). Values' $(VAR) references see the spec's variables
+// defined before them and the service variables, as in Kubernetes. An
+// unresolvable required reference is an error naming it
+// (CreateContainerConfigError).
 func Resolve(ctx context.Context, src Source, pod *v1.Pod, c *v1.Container, podIP, hostIP string) ([]Var, error) {
+	var services map[string]string
+	if ss, ok := src.(ServiceSource); ok {
+		links := pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks
+		var err error
+		if services, err = ServiceEnv(ss, pod.Namespace, links); err != nil {
+			return nil, err
+		}
+	}
 	var out []Var
 	index := map[string]int{}
 	set := func(name, value string) {
@@ -85,7 +109,8 @@ func Resolve(ctx context.Context, src Source, pod *v1.Pod, c *v1.Container, podI
 		if i, ok := index[name]; ok {
 			return out[i].Value, true
 		}
-		return "", false
+		v, ok := services[name]
+		return v, ok
 	}
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
@@ -98,6 +123,11 @@ func Resolve(ctx context.Context, src Source, pod *v1.Pod, c *v1.Container, podI
 		}
 		if !skip {
 			set(e.Name, v)
+		}
+	}
+	for _, name := range sortedNames(services) {
+		if _, ok := index[name]; !ok {
+			set(name, services[name])
 		}
 	}
 	return out, nil

@@ -2,22 +2,21 @@
 // Kubernetes' kubelet API the apiserver proxies to: container logs
 // (/containerLogs), exec over WebSocket with the remote-command protocol
 // (/exec), the node's pods (/pods), a small /stats/summary and /healthz.
-// Only clients with a certificate from the cluster CA in the
-// system:masters group — the apiserver — may call it; /healthz is open.
+// Every request is authenticated (a client certificate of the client CA,
+// a bearer token the apiserver reviews, or anonymous if allowed) and
+// authorized (a SubjectAccessReview of a verb on nodes/proxy, nodes/stats,
+// nodes/log, …; see auth.go), as Kubernetes' kubelet in webhook mode.
 package server
 
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,9 +27,6 @@ import (
 	kruntime "coracle.dev/kubelet/internal/runtime"
 )
 
-// AllowedGroup is the group a client certificate must carry.
-const AllowedGroup = "system:masters"
-
 // Options configure the server.
 type Options struct {
 	// Address is host:port; port 0 picks one.
@@ -40,9 +36,14 @@ type Options struct {
 	// after the server starts, and renews).
 	CertPEM, KeyPEM []byte
 	GetCertificate  func(*tls.ClientHelloInfo) (*tls.Certificate, error)
-	// ClientCAs verify client certificates.
-	ClientCAs *x509.CertPool
-	Runtime   kruntime.Runtime
+	// NodeName is the node whose subresources requests are authorized
+	// on (nodes/NAME/proxy, …).
+	NodeName string
+	// Authenticator says who sent a request, Authorizer whether they
+	// may; both are required.
+	Authenticator *Authenticator
+	Authorizer    Authorizer
+	Runtime       kruntime.Runtime
 	// Pods lists the pods of this kubelet (from its cache; not to be
 	// changed).
 	Pods func() []*v1.Pod
@@ -64,11 +65,16 @@ func New(opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
+	if opts.Authenticator == nil || opts.Authorizer == nil {
+		return nil, errors.New("kubelet API: an authenticator and an authorizer are required")
+	}
 	tlsConfig := &tls.Config{
 		GetCertificate: opts.GetCertificate,
-		ClientAuth:     tls.VerifyClientCertIfGiven,
-		ClientCAs:      opts.ClientCAs,
-		MinVersion:     tls.VersionTLS12,
+		// The authenticator verifies the certificate, so a client with
+		// one of another CA is answered 401 (or authenticated by its
+		// token), not cut off in the handshake.
+		ClientAuth: tls.RequestClientCert,
+		MinVersion: tls.VersionTLS12,
 	}
 	if opts.GetCertificate == nil {
 		cert, err := tls.X509KeyPair(opts.CertPEM, opts.KeyPEM)
@@ -79,7 +85,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Log, done: make(chan struct{})}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	mux.Handle("GET /healthz", s.authorized(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })))
 	mux.Handle("GET /pods", s.authorized(http.HandlerFunc(s.servePods)))
 	mux.Handle("GET /stats/summary", s.authorized(http.HandlerFunc(s.serveStats)))
 	mux.Handle("GET /containerLogs/{namespace}/{pod}/{container}", s.authorized(http.HandlerFunc(s.serveLogs)))
@@ -134,21 +140,47 @@ func (s *Server) Close() error {
 	return err
 }
 
-// authorized lets through only verified client certificates of the
-// allowed group: 401 without one, 403 for another group.
+// authorized lets through the requests whose user may make them, as
+// Kubernetes' kubelet answers the others: 401 "Unauthorized" without a
+// credential it accepts, 403 naming the user, verb, resource and
+// subresources when no check allows, 500 when the apiserver could not
+// be asked.
 func (s *Server) authorized(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		u, ok, err := s.opts.Authenticator.Authenticate(r)
+		if err != nil {
+			s.log.Info("kubelet API request not authenticated", zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr), zap.Error(err))
+		}
+		if err != nil || !ok {
+			writeText(w, http.StatusUnauthorized, "Unauthorized")
 			return
 		}
-		cert := r.TLS.VerifiedChains[0][0]
-		if !slices.Contains(cert.Subject.Organization, AllowedGroup) {
-			http.Error(w, fmt.Sprintf("Forbidden (user=%s, verb=%s, resource=nodes, subresource=proxy)", cert.Subject.CommonName, strings.ToLower(r.Method)), http.StatusForbidden)
-			return
+		attrs := RequestAttributes(s.opts.NodeName, *u, r)
+		subs := make([]string, 0, len(attrs))
+		for _, a := range attrs {
+			subs = append(subs, a.Subresource)
+			allowed, _, err := s.opts.Authorizer.Authorize(r.Context(), a)
+			if err != nil {
+				s.log.Error("kubelet API authorization", zap.String("user", u.Name), zap.String("verb", a.Verb), zap.String("subresource", a.Subresource), zap.Error(err))
+				writeText(w, http.StatusInternalServerError, fmt.Sprintf("Authorization error (user=%s, verb=%s, resource=%s, subresource=%s)", u.Name, a.Verb, a.Resource, a.Subresource))
+				return
+			}
+			if allowed {
+				next.ServeHTTP(w, r)
+				return
+			}
 		}
-		next.ServeHTTP(w, r)
+		s.log.Debug("kubelet API request forbidden", zap.String("user", u.Name), zap.String("verb", attrs[0].Verb), zap.Strings("subresources", subs))
+		writeText(w, http.StatusForbidden, fmt.Sprintf("Forbidden (user=%s, verb=%s, resource=%s, subresource(s)=%v)\n", u.Name, attrs[0].Verb, attrs[0].Resource, subs))
 	})
+}
+
+// writeText answers a plain-text body with the status.
+func writeText(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(body))
 }
 
 func (s *Server) servePods(w http.ResponseWriter, _ *http.Request) {

@@ -1,8 +1,15 @@
 // Package volumes makes a pod's volumes on the node: emptyDir (on disk or
 // tmpfs), hostPath, and the files of configMap, secret, downwardAPI and
-// projected volumes, written once when the pod starts. Each volume is a
+// projected volumes (ServiceAccount tokens among them). Each volume is a
 // directory (or a host path) that the runtime binds into the containers
 // that mount it.
+//
+// The files of configMap, secret, downwardAPI and projected volumes are
+// written atomically (writeAtomic: a timestamped directory behind a
+// ..data symlink, as Kubernetes' AtomicWriter) and kept current: Run
+// rewrites them from their sources every period, which renews the
+// tokens before 80% of their life and brings ConfigMap and Secret
+// changes into running pods, as the kubelet's periodic remount does.
 package volumes
 
 import (
@@ -11,20 +18,41 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+	"sync"
 
+	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"coracle.dev/kubelet/internal/envvars"
 	kruntime "coracle.dev/kubelet/internal/runtime"
 )
+
+// TokenSource gives ServiceAccount tokens for serviceAccountToken
+// projections (token.Manager: cached, renewed when due).
+type TokenSource interface {
+	Token(ctx context.Context, namespace, serviceAccount string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error)
+	// Forget drops what is kept for a pod that is gone.
+	Forget(podUID types.UID)
+}
 
 // Manager keeps the volumes of pods under one directory:
 // DIR/<pod uid>/<volume name>.
 type Manager struct {
 	Dir string
 	Src envvars.Source
+	// Tokens gives the tokens of serviceAccountToken projections; a
+	// pod with one fails to start without it.
+	Tokens TokenSource
+	Log    *zap.Logger
+
+	// mu serializes the writing of volume files and the removal of a
+	// pod's volumes, so a refresh neither interleaves with the pod
+	// worker's writes nor brings back what Remove removed. Sources are
+	// read outside it.
+	mu sync.Mutex
 }
 
 // Prepare makes every volume of the pod (idempotent) and returns the
@@ -82,16 +110,15 @@ func (m *Manager) prepare(ctx context.Context, pod *v1.Pod, vol v1.Volume, podIP
 			}
 		}
 		return dir, os.Chmod(dir, 0o777)
-	case src.ConfigMap != nil, src.Secret != nil, src.DownwardAPI != nil, src.Projected != nil:
-		files, err := m.files(ctx, pod, src, podIP, hostIP)
+	case hasFiles(src):
+		files, err := m.files(ctx, m.Src, pod, src, podIP, hostIP)
 		if err != nil {
 			return "", err
 		}
-		if files == nil {
-			// An optional source that is missing: an empty directory.
-			files = map[string]file{}
-		}
-		return dir, write(dir, files)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		_, err = writeAtomic(dir, files)
+		return dir, err
 	}
 	return "", errors.New("unsupported volume type")
 }
@@ -102,9 +129,16 @@ type file struct {
 	mode os.FileMode
 }
 
+// hasFiles reports whether the volume is one whose files the kubelet
+// writes: configMap, secret, downwardAPI or projected.
+func hasFiles(src v1.VolumeSource) bool {
+	return src.ConfigMap != nil || src.Secret != nil || src.DownwardAPI != nil || src.Projected != nil
+}
+
 // files returns the files of a configMap, secret, downwardAPI or
-// projected volume.
-func (m *Manager) files(ctx context.Context, pod *v1.Pod, src v1.VolumeSource, podIP, hostIP string) (map[string]file, error) {
+// projected volume, reading ConfigMaps and Secrets from cms. A missing
+// optional source adds no files.
+func (m *Manager) files(ctx context.Context, cms envvars.Source, pod *v1.Pod, src v1.VolumeSource, podIP, hostIP string) (map[string]file, error) {
 	out := map[string]file{}
 	mode := func(def *int32, item *int32) os.FileMode {
 		if item != nil {
@@ -132,7 +166,7 @@ func (m *Manager) files(ctx context.Context, pod *v1.Pod, src v1.VolumeSource, p
 		return nil
 	}
 	configMap := func(name string, optional *bool, items []v1.KeyToPath, def *int32) error {
-		cm, err := m.Src.ConfigMap(ctx, pod.Namespace, name)
+		cm, err := cms.ConfigMap(ctx, pod.Namespace, name)
 		if err != nil {
 			if optional != nil && *optional {
 				return nil
@@ -149,7 +183,7 @@ func (m *Manager) files(ctx context.Context, pod *v1.Pod, src v1.VolumeSource, p
 		return addKeys(data, items, def, "configmap "+name)
 	}
 	secret := func(name string, optional *bool, items []v1.KeyToPath, def *int32) error {
-		s, err := m.Src.Secret(ctx, pod.Namespace, name)
+		s, err := cms.Secret(ctx, pod.Namespace, name)
 		if err != nil {
 			if optional != nil && *optional {
 				return nil
@@ -196,6 +230,8 @@ func (m *Manager) files(ctx context.Context, pod *v1.Pod, src v1.VolumeSource, p
 				err = secret(s.Secret.Name, s.Secret.Optional, s.Secret.Items, src.Projected.DefaultMode)
 			case s.DownwardAPI != nil:
 				err = downward(s.DownwardAPI.Items, src.Projected.DefaultMode)
+			case s.ServiceAccountToken != nil:
+				err = m.token(ctx, pod, s.ServiceAccountToken, mode(src.Projected.DefaultMode, nil), out)
 			}
 			if err != nil {
 				break
@@ -205,40 +241,40 @@ func (m *Manager) files(ctx context.Context, pod *v1.Pod, src v1.VolumeSource, p
 	return out, err
 }
 
+// token adds a serviceAccountToken projection's file: a token of the
+// pod's ServiceAccount bound to the pod, for the projection's audience
+// (the apiserver's own when it names none).
+func (m *Manager) token(ctx context.Context, pod *v1.Pod, p *v1.ServiceAccountTokenProjection, fileMode os.FileMode, out map[string]file) error {
+	if m.Tokens == nil {
+		return errors.New("serviceAccountToken projection: this kubelet gets no tokens")
+	}
+	var audiences []string
+	if p.Audience != "" {
+		audiences = []string{p.Audience}
+	}
+	sa := pod.Spec.ServiceAccountName
+	if sa == "" {
+		// What the ServiceAccount admission sets.
+		sa = "default"
+	}
+	tr, err := m.Tokens.Token(ctx, pod.Namespace, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{
+			Audiences:         audiences,
+			ExpirationSeconds: p.ExpirationSeconds,
+			BoundObjectRef:    &authenticationv1.BoundObjectReference{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("token of serviceaccount %s/%s: %w", pod.Namespace, sa, err)
+	}
+	out[p.Path] = file{[]byte(tr.Status.Token), fileMode}
+	return nil
+}
+
 func container(pod *v1.Pod, name string) *v1.Container {
 	for i := range pod.Spec.Containers {
 		if pod.Spec.Containers[i].Name == name || name == "" {
 			return &pod.Spec.Containers[i]
-		}
-	}
-	return nil
-}
-
-// write puts the files in dir, paths kept inside it.
-func write(dir string, files map[string]file) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	for p, f := range files {
-		p = filepath.Clean("/" + p)[1:]
-		if p == "" || strings.HasPrefix(p, "..") {
-			return fmt.Errorf("bad file path %q", p)
-		}
-		if d := filepath.Dir(p); d != "." {
-			if err := root.MkdirAll(d, 0o755); err != nil {
-				return err
-			}
-		}
-		if err := root.WriteFile(p, f.data, f.mode); err != nil {
-			return err
-		}
-		if err := root.Chmod(p, f.mode); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -266,8 +302,14 @@ func Mounts(c *v1.Container, paths map[string]string) ([]kruntime.Mount, error) 
 	return out, nil
 }
 
-// Remove unmounts and removes every volume of a pod (host paths stay).
+// Remove unmounts and removes every volume of a pod (host paths stay),
+// and forgets its tokens.
 func (m *Manager) Remove(uid string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Tokens != nil {
+		m.Tokens.Forget(types.UID(uid))
+	}
 	dir := filepath.Join(m.Dir, uid)
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
