@@ -7,6 +7,7 @@
 //	describe                     cmd/describe
 //	apply                        cmd/apply
 //	create (and its subcommands) cmd/create
+//	  (role, rolebinding, token, ...)
 //	run                          cmd/run
 //	expose                       cmd/expose
 //	delete                       cmd/delete
@@ -16,6 +17,7 @@
 //	edit                         cmd/edit
 //	logs                         cmd/logs
 //	exec                         cmd/exec
+//	auth can-i, auth whoami      cmd/auth
 //	events                       cmd/events
 //	cordon, uncordon, drain,     cmd/node
 //	taint
@@ -45,6 +47,7 @@ import (
 
 	"coracle.dev/ctl/internal/cmd/apiresources"
 	"coracle.dev/ctl/internal/cmd/apply"
+	"coracle.dev/ctl/internal/cmd/auth"
 	"coracle.dev/ctl/internal/cmd/certificate"
 	"coracle.dev/ctl/internal/cmd/clusterinfo"
 	"coracle.dev/ctl/internal/cmd/completion"
@@ -131,7 +134,7 @@ It finds its kubeconfig in --kubeconfig, then $KUBECONFIG, then
 			token.New(env), join.New(env),
 		}},
 		{"troubleshoot", "Troubleshooting and Debugging Commands:", []*cobra.Command{
-			describe.New(env), logs.New(env), exec.New(env),
+			describe.New(env), logs.New(env), exec.New(env), auth.New(env),
 		}},
 		{"advanced", "Advanced Commands:", []*cobra.Command{
 			apply.New(env),

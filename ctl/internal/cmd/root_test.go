@@ -44,7 +44,7 @@ func TestEveryCommandHasHelpWithExamples(t *testing.T) {
 	}
 	for _, want := range []string{"get", "describe", "apply", "create", "run", "expose", "delete", "scale", "label", "annotate", "set", "edit",
 		"logs", "exec", "events", "cordon", "uncordon", "drain", "taint", "version", "cluster-info", "api-resources", "completion", "rollout",
-		"certificate", "token", "join"} {
+		"certificate", "token", "join", "auth"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("no %s command", want)
 		}
@@ -60,5 +60,16 @@ func TestUsageErrorsNameTheHelp(t *testing.T) {
 	err := root.Execute()
 	if err == nil || !strings.Contains(err.Error(), "See 'ctl scale -h' for help and examples") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// --as, --as-group and --as-uid are global, as kubectl's: every command
+// can impersonate.
+func TestImpersonationFlagsAreGlobal(t *testing.T) {
+	root := NewRoot(testEnv())
+	for _, name := range []string{"as", "as-group", "as-uid"} {
+		if root.PersistentFlags().Lookup(name) == nil {
+			t.Errorf("no global --%s", name)
+		}
 	}
 }

@@ -37,6 +37,13 @@ type Flags struct {
 	Insecure   bool
 	Timeout    string
 
+	// Impersonate, ImpersonateGroups and ImpersonateUID are --as,
+	// --as-group and --as-uid: every request carries the Impersonate-*
+	// headers, so the server authorizes it as that user.
+	Impersonate       string
+	ImpersonateGroups []string
+	ImpersonateUID    string
+
 	// Home and Env are where the defaults come from; tests set them.
 	Home string
 	Env  func(string) string
@@ -52,6 +59,9 @@ func (f *Flags) AddTo(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.Server, "server", "s", "", "The address and port of the Kubernetes API server")
 	fs.BoolVar(&f.Insecure, "insecure-skip-tls-verify", false, "If true, the server's certificate will not be checked for validity. This will make your HTTPS connections insecure")
 	fs.StringVar(&f.Timeout, "request-timeout", "0", "The length of time to wait before giving up on a single server request. Non-zero values should contain a corresponding time unit (e.g. 1s, 2m, 3h). A value of zero means don't timeout requests.")
+	fs.StringVar(&f.Impersonate, "as", "", "Username to impersonate for the operation. User could be a regular user or a service account in a namespace.")
+	fs.StringArrayVar(&f.ImpersonateGroups, "as-group", nil, "Group to impersonate for the operation, this flag can be repeated to specify multiple groups.")
+	fs.StringVar(&f.ImpersonateUID, "as-uid", "", "UID to impersonate for the operation.")
 }
 
 // LoadingRules returns the kubeconfig search order: the flag, then
@@ -102,6 +112,12 @@ func (f *Flags) ClientConfig() clientcmd.ClientConfig {
 	if f.Insecure {
 		overrides.ClusterInfo.InsecureSkipTLSVerify = true
 	}
+	// As kubectl: a flag given replaces what the kubeconfig's user says
+	// about impersonation, and client-go turns them into Impersonate-*
+	// headers.
+	overrides.AuthInfo.Impersonate = f.Impersonate
+	overrides.AuthInfo.ImpersonateGroups = f.ImpersonateGroups
+	overrides.AuthInfo.ImpersonateUID = f.ImpersonateUID
 	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(f.LoadingRules(), overrides)
 }
 

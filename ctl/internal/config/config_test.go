@@ -52,3 +52,54 @@ func TestLoadingRulesOrder(t *testing.T) {
 		})
 	}
 }
+
+// --as, --as-group and --as-uid reach client-go's configuration, which
+// sends them as Impersonate-* headers on every request.
+func TestImpersonationFlags(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "config")
+	err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:6443"}
+users:
+- name: admin
+  user: {token: secret}
+contexts:
+- name: c
+  context: {cluster: c, user: admin}
+current-context: c
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		flags  Flags
+		user   string
+		groups []string
+		uid    string
+	}{
+		{"no impersonation", Flags{}, "", nil, ""},
+		{"a user", Flags{Impersonate: "alice"}, "alice", nil, ""},
+		{"a service account with groups and a uid", Flags{Impersonate: "system:serviceaccount:dev:app", ImpersonateGroups: []string{"a", "b"}, ImpersonateUID: "1234"},
+			"system:serviceaccount:dev:app", []string{"a", "b"}, "1234"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.flags
+			f.Kubeconfig = kubeconfig
+			cfg, err := f.ClientConfig().ClientConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			im := cfg.Impersonate
+			if im.UserName != tc.user || !slices.Equal(im.Groups, tc.groups) || im.UID != tc.uid {
+				t.Errorf("impersonation %+v, want user %q groups %q uid %q", im, tc.user, tc.groups, tc.uid)
+			}
+			if cfg.BearerToken != "secret" {
+				t.Errorf("the kubeconfig's credential is lost: %q", cfg.BearerToken)
+			}
+		})
+	}
+}

@@ -1,5 +1,8 @@
 // Package create is `ctl create`: objects from -f sources, and the
-// generators namespace, configmap, secret generic and deployment.
+// generators namespace, configmap, secret generic, deployment,
+// serviceaccount, role, clusterrole, rolebinding and clusterrolebinding;
+// `create token` requests a ServiceAccount token (TokenRequest) and
+// prints it.
 package create
 
 import (
@@ -55,7 +58,9 @@ ctl create deployment web --image=busybox --replicas=2 -- sleep 3600`),
 	}
 	files.Add(cmd, "to use to create the resource")
 	w.Add(cmd)
-	cmd.AddCommand(newCreateNamespace(env), newCreateConfigMap(env), newCreateSecret(env), newCreateDeployment(env))
+	cmd.AddCommand(newCreateNamespace(env), newCreateConfigMap(env), newCreateSecret(env), newCreateDeployment(env),
+		newCreateServiceAccount(env), newCreateRole(env), newCreateClusterRole(env), newCreateRoleBinding(env),
+		newCreateClusterRoleBinding(env), newCreateToken(env))
 	return cmd
 }
 
@@ -94,13 +99,14 @@ func createFromFiles(ctx context.Context, env *cmdenv.Env, files *objects.Files,
 	return utilerrors.NewAggregate(errs)
 }
 
-// oneName requires exactly one NAME argument.
+// oneName requires exactly one NAME argument (before any "--").
 func oneName(cmd *cobra.Command, args []string) (string, error) {
-	if len(args) == 0 {
-		return "", cmderr.Usage(cmd.CommandPath(), "NAME is required")
+	n := cmd.ArgsLenAtDash()
+	if n == -1 {
+		n = len(args)
 	}
-	if len(args) > 1 {
-		return "", cmderr.Usage(cmd.CommandPath(), "exactly one NAME is required, got %d", len(args))
+	if n != 1 {
+		return "", cmderr.Usage(cmd.CommandPath(), "exactly one NAME is required, got %d", n)
 	}
 	return args[0], nil
 }
@@ -345,13 +351,12 @@ ctl create deployment my-sleeper --image=busybox -- sleep 3600
 # Create a deployment named my-nginx that runs the nginx image with 3 replicas, exposing port 80
 ctl create deployment my-nginx --image=nginx --replicas=3 --port=80`),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return cmderr.Usage(cmd.CommandPath(), "NAME is required")
+			// NAME, then the command after "--".
+			name, err := oneName(cmd, args)
+			if err != nil {
+				return err
 			}
-			name, command := args[0], args[1:]
-			if cmd.ArgsLenAtDash() > 1 {
-				return cmderr.Usage(cmd.CommandPath(), "exactly one NAME is required, got %d", cmd.ArgsLenAtDash())
-			}
+			command := args[1:]
 			if len(images) == 0 {
 				return errors.New("required flag(s) \"image\" not set")
 			}
