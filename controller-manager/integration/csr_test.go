@@ -17,6 +17,7 @@ import (
 
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -155,6 +156,36 @@ func (e *env) nodeClient(name string) kubernetes.Interface {
 	return kubernetes.NewForConfigOrDie(cfg)
 }
 
+// userClient is a client authenticated as user name in groups, with a
+// client certificate from the cluster CA, whom a ClusterRoleBinding
+// gives the cluster role roles.
+func (e *env) userClient(name string, groups []string, roles ...string) kubernetes.Interface {
+	e.t.Helper()
+	kp, err := e.clusterCA().Issue(pki.Request{CommonName: name, Organization: groups, Usage: pki.ClientUsage})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, role := range roles {
+		e.bind(name, role)
+	}
+	cfg := rest.AnonymousClientConfig(e.ts.Config)
+	cfg.CertData, cfg.KeyData = kp.CertPEM, kp.KeyPEM
+	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+// bind gives user the cluster role role.
+func (e *env) bind(user, role string) {
+	e.t.Helper()
+	_, err := e.client.RbacV1().ClusterRoleBindings().Create(context.Background(), &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user + ":" + role},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		e.t.Fatalf("bind %s to %s: %v", user, role, err)
+	}
+}
+
 // bootstrapClient creates a bootstrap token and returns a client that
 // authenticates with it, as a joining node does.
 func (e *env) bootstrapClient(id, secret string) kubernetes.Interface {
@@ -177,24 +208,27 @@ func (e *env) bootstrapClient(id, secret string) kubernetes.Interface {
 	return kubernetes.NewForConfigOrDie(cfg)
 }
 
-// The approver approves exactly the node credentials: a new node's
-// client certificate asked with a bootstrap token, a node's own renewal,
-// and a node's serving certificate for its own addresses, which it
-// approves as soon as the Node has them. Everything else stays pending.
+// The approver approves exactly the node credentials: a node client
+// certificate asked by whom the apiserver's authorizer allows it (RBAC
+// gives a bootstrap token's group nodeclient and the nodes
+// selfnodeclient), so a new node's and a node's own renewal, and a
+// node's serving certificate for its own addresses, which it approves as
+// soon as the Node has them. Everything else stays pending.
 func TestCSRApproving(t *testing.T) {
 	e := start(t, withControllers(csrapproving.Name))
 	ctx := e.ctx()
 	admin := e.client
 	node := e.nodeClient("n1")
+	// jane may ask for certificates, as a bootstrapper may, but not have
+	// a node's approved.
+	jane := e.userClient("jane", []string{"dev"}, "system:node-bootstrapper")
 
 	// Made first, so that by the time later requests are approved the
 	// approver has long looked at these and left them.
-	createCSR(t, admin, "admin-node-client", certv1.KubeAPIServerClientKubeletSignerName,
+	createCSR(t, jane, "user-node-client", certv1.KubeAPIServerClientKubeletSignerName,
 		csrPEM(t, "system:node:n1", []string{"system:nodes"}, nil), nodeClientUsages, nil)
 	createCSR(t, admin, "admin-user-client", certv1.KubeAPIServerClientSignerName,
 		csrPEM(t, "jane", []string{"dev"}, nil), nodeClientUsages, nil)
-	createCSR(t, e.nodeClient("n2"), "other-node-client", certv1.KubeAPIServerClientKubeletSignerName,
-		csrPEM(t, "system:node:n1", []string{"system:nodes"}, nil), nodeClientUsages, nil)
 	createCSR(t, node, "serving-foreign-ip", certv1.KubeletServingSignerName,
 		csrPEM(t, "system:node:n1", []string{"system:nodes"}, []string{"n1"}, "172.31.250.11", "172.31.250.99"), nodeServingUsages, nil)
 
@@ -226,9 +260,18 @@ func TestCSRApproving(t *testing.T) {
 		e.waitApproved("serving", csrapproving.MessageKubeletServing)
 	})
 
-	for _, name := range []string{"admin-node-client", "admin-user-client", "other-node-client", "serving-foreign-ip"} {
+	for _, name := range []string{"user-node-client", "admin-user-client", "serving-foreign-ip"} {
 		e.assertPending(name)
 	}
+
+	t.Run("a user the authorizer allows nodeclient is approved", func(t *testing.T) {
+		// Neither a bootstrapper nor a node: only the authorizer's
+		// answer approves this one.
+		e.bind("jane", "system:certificates.k8s.io:certificatesigningrequests:nodeclient")
+		createCSR(t, jane, "allowed-user-node-client", certv1.KubeAPIServerClientKubeletSignerName,
+			csrPEM(t, "system:node:n3", []string{"system:nodes"}, nil), nodeClientUsages, nil)
+		e.waitApproved("allowed-user-node-client", csrapproving.MessageNodeClient)
+	})
 
 	t.Run("a serving request is approved once the Node has its address", func(t *testing.T) {
 		n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: "172.31.250.99"})

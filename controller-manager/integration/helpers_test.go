@@ -39,12 +39,18 @@ func withControllers(names ...string) option {
 
 func start(t testing.TB, opts ...option) *env {
 	t.Helper()
+	e := startServer(t)
+	e.cm = e.startManager(opts...)
+	return e
+}
+
+// startServer starts an apiserver only: the test starts its manager.
+func startServer(t testing.TB) *env {
+	t.Helper()
 	ts := testserver.Start(t)
 	cfg := rest.CopyConfig(ts.Config)
 	cfg.QPS, cfg.Burst = 1000, 2000
-	e := &env{t: t, ts: ts, client: kubernetes.NewForConfigOrDie(cfg)}
-	e.cm = e.startManager(opts...)
-	return e
+	return &env{t: t, ts: ts, client: kubernetes.NewForConfigOrDie(cfg)}
 }
 
 // testConfig is a manager configuration for tests: fast periods, a free

@@ -47,10 +47,38 @@ func TestPodGC(t *testing.T) {
 	})
 
 	t.Run("pods of a node that is gone", func(t *testing.T) {
+		w, err := e.client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "app=orphan"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
 		e.createPod(ns, "orphan", map[string]string{"app": "orphan"}, func(p *corev1.Pod) { p.Spec.NodeName = "no-such-node" })
 		eventually(t, 30*time.Second, "orphan collected", func() (bool, error) {
 			_, err := e.client.CoreV1().Pods(ns).Get(context.Background(), "orphan", metav1.GetOptions{})
 			return apierrors.IsNotFound(err), err
 		})
+		// Before it was deleted, it was marked Failed, with Kubernetes'
+		// condition saying why.
+		timeout := time.After(10 * time.Second)
+		for marked := false; !marked; {
+			select {
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					t.Fatal("watch ended before the orphan was seen marked Failed")
+				}
+				p, isPod := ev.Object.(*corev1.Pod)
+				if !isPod || p.Status.Phase != corev1.PodFailed {
+					continue
+				}
+				for _, c := range p.Status.Conditions {
+					marked = marked || c.Type == corev1.DisruptionTarget && c.Reason == podgc.DisruptionReason
+				}
+				if !marked {
+					t.Errorf("orphan Failed without a %s condition: %+v", corev1.DisruptionTarget, p.Status.Conditions)
+				}
+			case <-timeout:
+				t.Fatal("the orphan was never seen marked Failed before its deletion")
+			}
+		}
 	})
 }

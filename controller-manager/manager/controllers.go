@@ -5,6 +5,7 @@ import (
 
 	"coracle.dev/controller-manager/internal/controller"
 	"coracle.dev/controller-manager/internal/controller/bootstrapsigner"
+	"coracle.dev/controller-manager/internal/controller/clusterroleaggregation"
 	"coracle.dev/controller-manager/internal/controller/cronjob"
 	"coracle.dev/controller-manager/internal/controller/csrapproving"
 	"coracle.dev/controller-manager/internal/controller/csrsigning"
@@ -45,33 +46,44 @@ func runner[R controller.Runner](newFn func(controller.Context) (R, error)) buil
 // includes the bootstrap signer and the token cleaner, which
 // kube-controller-manager runs only when asked: nodes join Coracle only
 // through bootstrap tokens.
+//
+// serviceAccount is the ServiceAccount in kube-system the controller
+// runs as with --use-service-account-credentials: Kubernetes' name for
+// it (cmd/kube-controller-manager's NewClient calls), so that the
+// apiserver's bootstrap policy, which binds system:controller:<name> to
+// it, gives it the rights Kubernetes gives that controller. Controllers
+// that are one in Kubernetes share one: node IPAM, node lifecycle and
+// taint eviction are node-controller; the CSR approver and signer
+// certificate-controller.
 var controllers = []struct {
-	name  string
-	build builder
+	name           string
+	serviceAccount string
+	build          builder
 }{
-	{namespace.Name, runner(namespace.New)},
-	{serviceaccount.Name, runner(serviceaccount.New)},
-	{rootcacert.Name, rootcacert.New},
-	{bootstrapsigner.Name, runner(bootstrapsigner.New)},
-	{tokencleaner.Name, runner(tokencleaner.New)},
-	{csrapproving.Name, csrapproving.New},
-	{csrsigning.Name, csrsigning.New},
-	{garbagecollector.Name, runner(garbagecollector.New)},
-	{replicaset.Name, runner(replicaset.New)},
-	{replication.Name, runner(replication.New)},
-	{deployment.Name, runner(deployment.New)},
-	{endpoints.Name, runner(endpoints.New)},
-	{endpointslice.Name, runner(endpointslice.New)},
-	{endpointslicemirroring.Name, runner(endpointslicemirroring.New)},
-	{nodeipam.Name, nodeipam.New},
-	{nodelifecycle.Name, runner(nodelifecycle.New)},
-	{tainteviction.Name, runner(tainteviction.New)},
-	{podgc.Name, runner(podgc.New)},
-	{job.Name, runner(job.New)},
-	{ttlafterfinished.Name, runner(ttlafterfinished.New)},
-	{daemonset.Name, runner(daemonset.New)},
-	{statefulset.Name, runner(statefulset.New)},
-	{cronjob.Name, runner(cronjob.New)},
+	{namespace.Name, "namespace-controller", runner(namespace.New)},
+	{serviceaccount.Name, "service-account-controller", runner(serviceaccount.New)},
+	{rootcacert.Name, "root-ca-cert-publisher", rootcacert.New},
+	{bootstrapsigner.Name, "bootstrap-signer", runner(bootstrapsigner.New)},
+	{tokencleaner.Name, "token-cleaner", runner(tokencleaner.New)},
+	{csrapproving.Name, "certificate-controller", csrapproving.New},
+	{csrsigning.Name, "certificate-controller", csrsigning.New},
+	{clusterroleaggregation.Name, "clusterrole-aggregation-controller", clusterroleaggregation.New},
+	{garbagecollector.Name, "generic-garbage-collector", runner(garbagecollector.New)},
+	{replicaset.Name, "replicaset-controller", runner(replicaset.New)},
+	{replication.Name, "replication-controller", runner(replication.New)},
+	{deployment.Name, "deployment-controller", runner(deployment.New)},
+	{endpoints.Name, "endpoint-controller", runner(endpoints.New)},
+	{endpointslice.Name, "endpointslice-controller", runner(endpointslice.New)},
+	{endpointslicemirroring.Name, "endpointslicemirroring-controller", runner(endpointslicemirroring.New)},
+	{nodeipam.Name, "node-controller", nodeipam.New},
+	{nodelifecycle.Name, "node-controller", runner(nodelifecycle.New)},
+	{tainteviction.Name, "node-controller", runner(tainteviction.New)},
+	{podgc.Name, "pod-garbage-collector", runner(podgc.New)},
+	{job.Name, "job-controller", runner(job.New)},
+	{ttlafterfinished.Name, "ttl-after-finished-controller", runner(ttlafterfinished.New)},
+	{daemonset.Name, "daemon-set-controller", runner(daemonset.New)},
+	{statefulset.Name, "statefulset-controller", runner(statefulset.New)},
+	{cronjob.Name, "cronjob-controller", runner(cronjob.New)},
 }
 
 // Names lists every controller, in the order they are built.
@@ -81,6 +93,16 @@ func Names() []string {
 		names[i] = c.name
 	}
 	return names
+}
+
+// ServiceAccounts maps each controller to the ServiceAccount in
+// kube-system it runs as with --use-service-account-credentials.
+func ServiceAccounts() map[string]string {
+	out := make(map[string]string, len(controllers))
+	for _, c := range controllers {
+		out[c.name] = c.serviceAccount
+	}
+	return out
 }
 
 // build builds the controller name; a nil Runner means the controller

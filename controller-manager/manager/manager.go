@@ -3,14 +3,17 @@
 // Ready, Done, Err, Close) and Run does all of that for the binary. It
 // builds the shared informers and one client per controller, runs the
 // enabled controllers (under leader election when asked) and serves
-// /healthz, /readyz and /metrics.
+// /healthz, /readyz and /metrics. The informers read as the manager;
+// each controller's clients talk as the manager too, or, with
+// --use-service-account-credentials, as the controller's own
+// ServiceAccount in kube-system (package clientbuilder).
 //
 // Lifecycle:
 //
 //	New ──► Start ──► [leader election] ──► controllers built, informers
 //	                                         started, Ready closed
 //	Close: cancel the controllers' context, wait for every worker, stop
-//	the event broadcaster, release the lease, stop the status server.
+//	the event broadcasters, release the lease, stop the status server.
 package manager
 
 import (
@@ -19,10 +22,12 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
@@ -39,6 +44,7 @@ import (
 	"coracle.dev/shared/leaderelection"
 	"coracle.dev/shared/statusserver"
 
+	"coracle.dev/controller-manager/internal/clientbuilder"
 	"coracle.dev/controller-manager/internal/controller"
 	"coracle.dev/controller-manager/internal/metrics"
 )
@@ -213,26 +219,39 @@ func (m *Manager) rootCA() ([]byte, error) {
 
 // runControllers builds the enabled controllers, starts the informers
 // and runs the controllers until ctx ends.
+//
+// The shared informers read with the manager's own credentials
+// (system:kube-controller-manager may list and watch everything); each
+// controller's clients and event recorder use its credentials, which
+// are the manager's too unless --use-service-account-credentials.
 func (m *Manager) runControllers(ctx context.Context, rootCA []byte) error {
 	base := rest.CopyConfig(m.rest)
 	infClient, err := kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(base), "shared-informers"))
 	if err != nil {
 		return err
 	}
-	eventClient, err := kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(base), "events"))
+	factory := informers.NewSharedInformerFactory(infClient, 0)
+	creds, err := m.credentials(ctx, base)
 	if err != nil {
 		return err
 	}
-	factory := informers.NewSharedInformerFactory(infClient, 0)
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: eventClient.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
+	recorders := newRecorders(ctx)
+	defer recorders.shutdown()
 
 	settings := m.cfg.Settings
 	settings.RootCA = rootCA
+	serviceAccounts := ServiceAccounts()
 	var runners []controller.Runner
 	for _, name := range m.enabled {
-		cc := rest.AddUserAgent(rest.CopyConfig(base), "controller-manager/"+name)
+		sa := serviceAccounts[name]
+		cfg, err := m.controllerConfig(ctx, creds, name, sa)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		cc := rest.AddUserAgent(cfg, "controller-manager/"+name)
 		client, err := kubernetes.NewForConfig(cc)
 		if err != nil {
 			return err
@@ -249,10 +268,18 @@ func (m *Manager) runControllers(ctx context.Context, rootCA []byte) error {
 		if err != nil {
 			return err
 		}
+		identity := ""
+		if m.cfg.UseServiceAccountCredentials {
+			identity = sa
+		}
+		recorder, err := recorders.recorder(identity, cfg, name)
+		if err != nil {
+			return err
+		}
 		cctx := controller.Context{
 			Name: name, Client: client, Dynamic: dyn, Metadata: md, Discovery: disc,
 			Informers: factory,
-			Recorder:  broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: name}),
+			Recorder:  recorder,
 			Log:       m.log.Named(name), Clock: m.cfg.Clock, Metrics: m.metrics,
 			Workers: m.cfg.ConcurrentSyncs, Settings: settings,
 		}
@@ -281,10 +308,99 @@ func (m *Manager) runControllers(ctx context.Context, rootCA []byte) error {
 	}
 	if ctx.Err() == nil {
 		m.MarkReady()
-		m.log.Info("controllers running", zap.Strings("controllers", m.enabled))
+		m.log.Info("controllers running", zap.Strings("controllers", m.enabled),
+			zap.Bool("serviceAccountCredentials", m.cfg.UseServiceAccountCredentials))
 	}
 	<-ctx.Done()
 	wg.Wait()
 	factory.Shutdown()
 	return nil
+}
+
+// credentials is where the controllers' credentials come from: the
+// manager's own, or with --use-service-account-credentials their
+// ServiceAccounts', whose tokens the manager asks for with its own.
+func (m *Manager) credentials(ctx context.Context, base *rest.Config) (clientbuilder.Builder, error) {
+	if !m.cfg.UseServiceAccountCredentials {
+		return clientbuilder.Root(base), nil
+	}
+	tokens, err := kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(base), "controller-credentials"))
+	if err != nil {
+		return nil, err
+	}
+	// The real clock, not the controllers': client-go's token cache
+	// judges a token's renewal time by it.
+	return clientbuilder.NewServiceAccounts(ctx, base, tokens.CoreV1(), clientbuilder.Options{
+		Namespace: metav1.NamespaceSystem, Log: m.log.Named("credentials"),
+	}), nil
+}
+
+// Bounds of the back-off between attempts at a controller's
+// credentials.
+const (
+	credentialsRetryMin = 500 * time.Millisecond
+	credentialsRetryMax = 30 * time.Second
+)
+
+// controllerConfig returns the REST configuration of controller name,
+// whose ServiceAccount is sa. Making sure the ServiceAccount exists
+// takes the apiserver: one that is not up yet, or not yet serving its
+// bootstrap policy, is waited for, with back-off, until ctx ends.
+func (m *Manager) controllerConfig(ctx context.Context, creds clientbuilder.Builder, name, sa string) (*rest.Config, error) {
+	delay := credentialsRetryMin
+	for {
+		cfg, err := creds.Config(ctx, sa)
+		if err == nil {
+			return cfg, nil
+		}
+		m.log.Warn("no credentials for a controller yet; retrying", zap.String("controller", name),
+			zap.String("serviceAccount", sa), zap.Duration("in", delay), zap.Error(err))
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, credentialsRetryMax)
+	}
+}
+
+// recorders are the controllers' event recorders: one broadcaster per
+// identity, which writes the events of every controller of that
+// identity through a client of its own, as Kubernetes' controllers each
+// write their events with their own client. Without per-controller
+// credentials there is one identity, the manager's.
+type recorders struct {
+	ctx          context.Context
+	broadcasters map[string]record.EventBroadcaster // by identity; only runControllers' goroutine uses it
+}
+
+func newRecorders(ctx context.Context) *recorders {
+	return &recorders{ctx: ctx, broadcasters: map[string]record.EventBroadcaster{}}
+}
+
+// recorder returns a recorder of events from controller name, written
+// with cfg, the configuration of identity.
+func (r *recorders) recorder(identity string, cfg *rest.Config, name string) (record.EventRecorder, error) {
+	b, ok := r.broadcasters[identity]
+	if !ok {
+		// A client of its own, rate-limited apart from the controllers'
+		// clients: a burst of events never delays their work.
+		events, err := kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(cfg), "events"))
+		if err != nil {
+			return nil, err
+		}
+		b = record.NewBroadcaster(record.WithContext(r.ctx))
+		b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: events.CoreV1().Events("")})
+		r.broadcasters[identity] = b
+	}
+	return b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: name}), nil
+}
+
+// shutdown stops every broadcaster.
+func (r *recorders) shutdown() {
+	for _, b := range r.broadcasters {
+		b.Shutdown()
+	}
 }

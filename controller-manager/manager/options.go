@@ -25,6 +25,10 @@ type Options struct {
 	ConcurrentSyncs int      `mapstructure:"concurrent-syncs"`
 	KubeAPIQPS      float32  `mapstructure:"kube-api-qps"`
 	KubeAPIBurst    int      `mapstructure:"kube-api-burst"`
+	// UseServiceAccountCredentials runs each controller as its own
+	// ServiceAccount in kube-system, with only the rights the
+	// apiserver's bootstrap policy gives it, instead of as the manager.
+	UseServiceAccountCredentials bool `mapstructure:"use-service-account-credentials"`
 
 	// Settings are the controllers' own knobs: their flags, defaults
 	// and checks are in package controller.
@@ -60,6 +64,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.ConcurrentSyncs, "concurrent-syncs", o.ConcurrentSyncs, "objects each controller reconciles at once")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "requests per second each controller may send to the apiserver")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "burst of requests each controller may send above its QPS")
+	fs.BoolVar(&o.UseServiceAccountCredentials, "use-service-account-credentials", o.UseServiceAccountCredentials, "if true, use individual service account credentials for each controller: kube-system/<controller's service account>, with tokens from the TokenRequest API")
 	o.Settings.AddFlags(fs)
 	fs.StringVar(&o.RootCAFile, "root-ca-file", o.RootCAFile, "cluster CA published as kube-root-ca.crt in every namespace; default: the kubeconfig's CA")
 	fs.StringVar(&o.StatusAddress, "status-address", o.StatusAddress, "address of /healthz, /readyz and /metrics")

@@ -137,3 +137,46 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Errorf("log options %+v", logOpts)
 	}
 }
+
+// --use-service-account-credentials is off unless asked, as in
+// kube-controller-manager.
+func TestUseServiceAccountCredentialsFlag(t *testing.T) {
+	o, _, err := Daemon().Load([]string{"--kubeconfig", "/k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.UseServiceAccountCredentials {
+		t.Error("use-service-account-credentials on by default")
+	}
+	o, _, err = Daemon().Load([]string{"--kubeconfig", "/k", "--use-service-account-credentials"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.UseServiceAccountCredentials {
+		t.Error("--use-service-account-credentials did not turn it on")
+	}
+}
+
+// Every controller names the ServiceAccount it runs as, Kubernetes'
+// name for it.
+func TestControllerServiceAccounts(t *testing.T) {
+	sas := ServiceAccounts()
+	for _, name := range Names() {
+		if sas[name] == "" {
+			t.Errorf("controller %s has no service account", name)
+		}
+	}
+	for name, want := range map[string]string{
+		"deployment-controller":              "deployment-controller",
+		"daemonset-controller":               "daemon-set-controller",
+		"garbage-collector-controller":       "generic-garbage-collector",
+		"endpoints-controller":               "endpoint-controller",
+		"node-lifecycle-controller":          "node-controller",
+		"csrapproving":                       "certificate-controller",
+		"clusterrole-aggregation-controller": "clusterrole-aggregation-controller",
+	} {
+		if sas[name] != want {
+			t.Errorf("service account of %s = %q, want %q", name, sas[name], want)
+		}
+	}
+}

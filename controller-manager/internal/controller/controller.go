@@ -21,6 +21,7 @@ import (
 	"context"
 
 	"go.uber.org/zap"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
@@ -67,4 +68,15 @@ type Context struct {
 // QueueOptions are the options of a queue named name.
 func (c Context) QueueOptions(name string) QueueOptions {
 	return QueueOptions{Name: name, Metrics: c.Metrics, Clock: c.Clock, Log: c.Log}
+}
+
+// Served reports whether the apiserver serves groupVersion. A controller
+// built on an apiserver that does not would wait for its informer forever
+// and hold the whole manager not ready; it stays off instead, as
+// kube-controller-manager leaves off controllers whose resources are not
+// available. Only a clear "not found" answers false: on any other error
+// the controller starts and its informer retries.
+func Served(disc discovery.DiscoveryInterface, groupVersion string) bool {
+	_, err := disc.ServerResourcesForGroupVersion(groupVersion)
+	return !apierrors.IsNotFound(err)
 }

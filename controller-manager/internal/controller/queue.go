@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -15,6 +16,13 @@ import (
 // SyncFunc reconciles one key. It returns an error to be retried with
 // back-off; it asks for a later look itself with Queue.AddAfter.
 type SyncFunc[K comparable] func(ctx context.Context, key K) error
+
+// ErrWaiting, wrapped into a sync's error, says the key waits for
+// something outside the controller rather than failed: it is retried
+// with back-off as after any error, but logged at debug level and not
+// counted among the reconcile errors. Kubernetes' certificate
+// controller treats its approver's "not allowed (yet)" so.
+var ErrWaiting = errors.New("waiting")
 
 // QueueOptions configure a queue.
 type QueueOptions struct {
@@ -123,6 +131,11 @@ func (q *Queue[K]) processNext(ctx context.Context, sync SyncFunc[K]) bool {
 		return true
 	}
 	if ctx.Err() != nil {
+		return true
+	}
+	if errors.Is(err, ErrWaiting) {
+		q.log.Debug("reconcile waiting; retrying", zap.Any("key", key), zap.Int("retries", q.q.NumRequeues(key)), zap.Error(err))
+		q.q.AddRateLimited(key)
 		return true
 	}
 	if q.metrics != nil {

@@ -3,14 +3,17 @@
 // and leaves every other request pending for a human (`kubectl
 // certificate approve` or `deny`).
 //
-// Kubernetes' approver (pkg/controller/certificates/approver) recognizes
-// kubelet client requests and asks the apiserver, with a
-// SubjectAccessReview, whether the requester may create the
-// "nodeclient" (a bootstrapper: a new node) or "selfnodeclient" (the
-// node renewing its own certificate) subresource; RBAC's bootstrap
-// bindings give those to system:bootstrappers and system:nodes. Coracle
-// has no RBAC yet, so the same rule is checked by identity, against the
-// requester the apiserver wrote into spec.username and spec.groups.
+// As Kubernetes' approver (pkg/controller/certificates/approver), it
+// recognizes kubelet client requests and asks the apiserver, with a
+// SubjectAccessReview for the requester the apiserver wrote into
+// spec.username, groups, uid and extra, whether they may create the
+// "selfnodeclient" (the node renewing its own certificate) or else the
+// "nodeclient" (a bootstrapper: a new node) subresource of
+// certificatesigningrequests; RBAC's bindings give those to system:nodes
+// and to the bootstrap tokens' group. A request so recognized but not
+// allowed is looked at again with back-off, as a binding may yet come.
+// An apiserver that serves no SubjectAccessReviews has no authorizer to
+// ask: then the approver checks the same rule by identity (Decide).
 //
 // Kubernetes leaves kubelet serving certificates to an external approver
 // because it cannot tell whether the names asked for are the node's. We
@@ -28,8 +31,10 @@ import (
 	"strings"
 
 	"go.uber.org/zap"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
@@ -60,8 +65,7 @@ const (
 
 // The messages of the Approved condition. The client ones are
 // Kubernetes' own, word for word: tools and people who know them read
-// the same thing here, though the check is by identity until there is
-// RBAC to ask.
+// the same thing here, even when the check was by identity.
 const (
 	MessageSelfNodeClient = "Auto approving self kubelet client certificate after SubjectAccessReview."
 	MessageNodeClient     = "Auto approving kubelet client certificate after SubjectAccessReview."
@@ -81,27 +85,53 @@ type Plan struct {
 	// Message is the Approved condition's message when Approve is true;
 	// otherwise why the request stays pending, for the log.
 	Message string
+	// Retry is true when the request was recognized but its requester
+	// not allowed: it is looked at again with back-off, as Kubernetes'
+	// approver does, since a binding that allows it may come later.
+	Retry bool
 }
 
-// Decide is the pure part: whether the request r is one this controller
-// approves. A request already approved, denied or issued is left alone,
-// and so is anything not recognized; node answers the serving rule's
-// question about addresses.
+// Reviewer answers whether the requester of r may create subresource
+// (SelfNodeClient or NodeClient) of certificatesigningrequests in
+// certificates.k8s.io: a SubjectAccessReview.
+type Reviewer func(r *certv1.CertificateSigningRequest, subresource string) (bool, error)
+
+// DecideByReview is the decision: whether the request r is one this
+// controller approves. A request already approved, denied or issued is
+// left alone, and so is anything not recognized; may answers whether
+// the requester of a kubelet client request may have it, and node the
+// serving rule's question about addresses. An error is may's.
+func DecideByReview(r *certv1.CertificateSigningRequest, node NodeGetter, may Reviewer) (Plan, error) {
+	return decide(r, node, may)
+}
+
+// Decide is DecideByReview without an authorizer to ask, for an
+// apiserver that serves no SubjectAccessReviews: it checks by identity
+// what Kubernetes' bootstrap policy, with kubeadm's bindings, allows.
+// The node itself (its name, in system:nodes) may renew its client
+// certificate, a bootstrapper (system:bootstrappers) ask for a new
+// node's.
 func Decide(r *certv1.CertificateSigningRequest, node NodeGetter) Plan {
+	p, _ := decide(r, node, nil)
+	return p
+}
+
+// decide is DecideByReview, or Decide when may is nil.
+func decide(r *certv1.CertificateSigningRequest, node NodeGetter, may Reviewer) (Plan, error) {
 	if len(r.Status.Certificate) > 0 {
-		return Plan{Message: "already issued"}
+		return Plan{Message: "already issued"}, nil
 	}
 	if approved, denied := csr.ApprovalCondition(&r.Status); approved || denied {
-		return Plan{Message: "already approved or denied"}
+		return Plan{Message: "already approved or denied"}, nil
 	}
 	switch r.Spec.SignerName {
 	case certv1.KubeAPIServerClientKubeletSignerName, certv1.KubeletServingSignerName:
 	default:
-		return Plan{Message: "signer " + r.Spec.SignerName + " is approved by hand"}
+		return Plan{Message: "signer " + r.Spec.SignerName + " is approved by hand"}, nil
 	}
 	req, err := csr.Parse(r.Spec.Request)
 	if err != nil {
-		return Plan{Message: fmt.Sprintf("unable to parse csr %q: %v", r.Name, err)}
+		return Plan{Message: fmt.Sprintf("unable to parse csr %q: %v", r.Name, err)}, nil
 	}
 	usages := csr.Usages(r.Spec.Usages)
 	nodeUser := req.Subject.CommonName
@@ -109,35 +139,71 @@ func Decide(r *certv1.CertificateSigningRequest, node NodeGetter) Plan {
 
 	if r.Spec.SignerName == certv1.KubeAPIServerClientKubeletSignerName {
 		if err := csr.ValidateKubeletClientCSR(req, usages); err != nil {
-			return Plan{Message: "not a kubelet client certificate request: " + err.Error()}
+			return Plan{Message: "not a kubelet client certificate request: " + err.Error()}, nil
 		}
-		// Kubernetes tries the self rule first: a node renewing its own
-		// certificate is not a bootstrapper any more.
-		if isNode {
-			return Plan{Approve: true, Recognized: SelfNodeClient, Message: MessageSelfNodeClient}
+		if may == nil {
+			return byIdentity(r, nodeUser, isNode), nil
 		}
-		if slices.Contains(r.Spec.Groups, bootstrapapi.BootstrapDefaultGroup) {
-			return Plan{Approve: true, Recognized: NodeClient, Message: MessageNodeClient}
-		}
-		return Plan{Recognized: NodeClient, Message: fmt.Sprintf("requester %q is neither in group %s nor %s in %s",
-			r.Spec.Username, bootstrapapi.BootstrapDefaultGroup, nodeUser, csr.NodesGroup)}
+		return byReview(r, nodeUser, may)
 	}
 
 	if err := csr.ValidateKubeletServingCSR(req, usages); err != nil {
-		return Plan{Message: "not a kubelet serving certificate request: " + err.Error()}
+		return Plan{Message: "not a kubelet serving certificate request: " + err.Error()}, nil
 	}
 	if !isNode {
-		return Plan{Recognized: KubeletServing, Message: fmt.Sprintf("requester %q is not %s in %s", r.Spec.Username, nodeUser, csr.NodesGroup)}
+		return Plan{Recognized: KubeletServing, Message: fmt.Sprintf("requester %q is not %s in %s", r.Spec.Username, nodeUser, csr.NodesGroup)}, nil
 	}
 	nodeName := strings.TrimPrefix(nodeUser, csr.NodeUserPrefix)
 	n, ok := node(nodeName)
 	if !ok {
-		return Plan{Recognized: KubeletServing, Message: fmt.Sprintf("node %q not found", nodeName)}
+		return Plan{Recognized: KubeletServing, Message: fmt.Sprintf("node %q not found", nodeName)}, nil
 	}
 	if err := namesOf(n, req.DNSNames, req.IPAddresses); err != nil {
-		return Plan{Recognized: KubeletServing, Message: err.Error()}
+		return Plan{Recognized: KubeletServing, Message: err.Error()}, nil
 	}
-	return Plan{Approve: true, Recognized: KubeletServing, Message: MessageKubeletServing}
+	return Plan{Approve: true, Recognized: KubeletServing, Message: MessageKubeletServing}, nil
+}
+
+// byReview decides on a kubelet client request for nodeUser by asking
+// may. As Kubernetes, it tries the self rule first, when the requester
+// is the node the certificate is for, then the bootstrapper's rule.
+func byReview(r *certv1.CertificateSigningRequest, nodeUser string, may Reviewer) (Plan, error) {
+	var tried []string
+	if r.Spec.Username == nodeUser {
+		tried = append(tried, SelfNodeClient)
+		ok, err := may(r, SelfNodeClient)
+		if err != nil {
+			return Plan{}, err
+		}
+		if ok {
+			return Plan{Approve: true, Recognized: SelfNodeClient, Message: MessageSelfNodeClient}, nil
+		}
+	}
+	tried = append(tried, NodeClient)
+	ok, err := may(r, NodeClient)
+	if err != nil {
+		return Plan{}, err
+	}
+	if ok {
+		return Plan{Approve: true, Recognized: NodeClient, Message: MessageNodeClient}, nil
+	}
+	return Plan{Recognized: NodeClient, Retry: true,
+		Message: fmt.Sprintf("recognized csr %q as %v but subject access review was not approved", r.Name, tried)}, nil
+}
+
+// byIdentity decides on a kubelet client request for nodeUser by the
+// requester's name and groups; isNode says the requester is nodeUser in
+// system:nodes. The self rule comes first here too: a node renewing its
+// own certificate is not a bootstrapper any more.
+func byIdentity(r *certv1.CertificateSigningRequest, nodeUser string, isNode bool) Plan {
+	if isNode {
+		return Plan{Approve: true, Recognized: SelfNodeClient, Message: MessageSelfNodeClient}
+	}
+	if slices.Contains(r.Spec.Groups, bootstrapapi.BootstrapDefaultGroup) {
+		return Plan{Approve: true, Recognized: NodeClient, Message: MessageNodeClient}
+	}
+	return Plan{Recognized: NodeClient, Message: fmt.Sprintf("requester %q is neither in group %s nor %s in %s",
+		r.Spec.Username, bootstrapapi.BootstrapDefaultGroup, nodeUser, csr.NodesGroup)}
 }
 
 // namesOf checks that every DNS name is one of the node's Hostname,
@@ -223,14 +289,26 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if !ok {
 		return err
 	}
-	plan := Decide(r, func(name string) (*corev1.Node, bool) {
+	node := func(name string) (*corev1.Node, bool) {
 		n, err := c.nodes.Get(name)
 		return n, err == nil
-	})
+	}
+	plan, err := DecideByReview(r, node, c.reviewer(ctx))
+	if apierrors.IsNotFound(err) {
+		// The apiserver serves no SubjectAccessReviews, so has no
+		// authorizer to ask: decide by identity instead.
+		plan, err = Decide(r, node), nil
+	}
+	if err != nil {
+		return fmt.Errorf("subject access review for csr %s: %w", name, err)
+	}
 	if !plan.Approve {
 		if plan.Recognized != "" {
 			c.log.Debug("certificate signing request left pending", zap.String("csr", name),
 				zap.String("recognized", plan.Recognized), zap.String("why", plan.Message))
+		}
+		if plan.Retry {
+			return fmt.Errorf("%w: %s", controller.ErrWaiting, plan.Message)
 		}
 		return nil
 	}
@@ -247,4 +325,29 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	c.log.Info("certificate signing request approved", zap.String("csr", name),
 		zap.String("recognized", plan.Recognized), zap.String("requester", r.Spec.Username))
 	return nil
+}
+
+// reviewer asks the apiserver whether a request's requester may create
+// a certificatesigningrequests subresource, as Kubernetes' approver asks
+// it.
+func (c *Controller) reviewer(ctx context.Context) Reviewer {
+	return func(r *certv1.CertificateSigningRequest, subresource string) (bool, error) {
+		extra := make(map[string]authorizationv1.ExtraValue, len(r.Spec.Extra))
+		for k, v := range r.Spec.Extra {
+			extra[k] = authorizationv1.ExtraValue(v)
+		}
+		sar, err := c.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{
+				User: r.Spec.Username, UID: r.Spec.UID, Groups: r.Spec.Groups, Extra: extra,
+				ResourceAttributes: &authorizationv1.ResourceAttributes{
+					Group: certv1.GroupName, Version: "*", Resource: "certificatesigningrequests",
+					Subresource: subresource, Verb: "create",
+				},
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return false, err
+		}
+		return sar.Status.Allowed, nil
+	}
 }

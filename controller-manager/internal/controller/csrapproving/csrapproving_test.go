@@ -7,7 +7,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"net"
+	"slices"
 	"testing"
 
 	certv1 "k8s.io/api/certificates/v1"
@@ -138,6 +140,111 @@ func TestDecide(t *testing.T) {
 			got := Decide(tt.csr, lookup)
 			if got.Approve != tt.wantApprove || got.Recognized != tt.wantKind {
 				t.Fatalf("Decide = %+v, want approve=%v recognized=%q", got, tt.wantApprove, tt.wantKind)
+			}
+			if tt.wantMessage != "" && got.Message != tt.wantMessage {
+				t.Errorf("message = %q, want %q", got.Message, tt.wantMessage)
+			}
+		})
+	}
+}
+
+func TestDecideByReview(t *testing.T) {
+	node1 := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "node1"},
+		Status:     corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "172.31.250.11"}}},
+	}
+	lookup := func(name string) (*corev1.Node, bool) { return node1, name == "node1" }
+	clientReq := request(t, "system:node:node1", nodes, nil)
+	client := func(user string, groups []string) *certv1.CertificateSigningRequest {
+		return csrOf(certv1.KubeAPIServerClientKubeletSignerName, clientReq, clientUsages, user, groups)
+	}
+	// The authorizer's answers: which subresources each user may create.
+	allowed := map[string][]string{
+		"system:bootstrap:abcdef": {NodeClient},
+		"system:node:node1":       {SelfNodeClient},
+		"system:node:node3":       {NodeClient},
+		"kubernetes-admin":        {SelfNodeClient, NodeClient},
+	}
+	errReview := errors.New("apiserver unavailable")
+
+	tests := []struct {
+		name        string
+		csr         *certv1.CertificateSigningRequest
+		failReview  bool
+		wantApprove bool
+		wantKind    string
+		wantMessage string
+		wantRetry   bool
+		wantAsked   []string
+		wantErr     error
+	}{
+		{name: "a bootstrapper allowed nodeclient is approved",
+			csr: client("system:bootstrap:abcdef", bootstrapper), wantApprove: true, wantKind: NodeClient, wantMessage: MessageNodeClient,
+			wantAsked: []string{NodeClient}},
+		{name: "the node allowed selfnodeclient renews",
+			csr: client("system:node:node1", node1Groups), wantApprove: true, wantKind: SelfNodeClient, wantMessage: MessageSelfNodeClient,
+			wantAsked: []string{SelfNodeClient}},
+		{name: "the node's own request falls back to nodeclient",
+			csr:         csrOf(certv1.KubeAPIServerClientKubeletSignerName, request(t, "system:node:node3", nodes, nil), clientUsages, "system:node:node3", node1Groups),
+			wantApprove: true, wantKind: NodeClient, wantMessage: MessageNodeClient,
+			wantAsked: []string{SelfNodeClient, NodeClient}},
+		{name: "another node's request is not a renewal and is not allowed",
+			csr: client("system:node:node2", node1Groups), wantKind: NodeClient, wantRetry: true,
+			wantMessage: `recognized csr "csr-1" as [nodeclient] but subject access review was not approved`,
+			wantAsked:   []string{NodeClient}},
+		{name: "the node's name without the rights is not allowed",
+			csr:      csrOf(certv1.KubeAPIServerClientKubeletSignerName, request(t, "system:node:node2", nodes, nil), clientUsages, "system:node:node2", node1Groups),
+			wantKind: NodeClient, wantRetry: true,
+			wantMessage: `recognized csr "csr-1" as [selfnodeclient nodeclient] but subject access review was not approved`,
+			wantAsked:   []string{SelfNodeClient, NodeClient}},
+		{name: "an unprivileged user's request stays pending",
+			csr: client("jane", []string{"dev", "system:authenticated"}), wantKind: NodeClient, wantRetry: true,
+			wantAsked: []string{NodeClient}},
+		{name: "a user the authorizer allows is approved, whatever the groups",
+			csr: client("kubernetes-admin", []string{"system:masters"}), wantApprove: true, wantKind: NodeClient, wantMessage: MessageNodeClient,
+			wantAsked: []string{NodeClient}},
+		{name: "a review that fails is an error",
+			csr: client("system:bootstrap:abcdef", bootstrapper), failReview: true, wantErr: errReview,
+			wantAsked: []string{NodeClient}},
+		{name: "a client request with a DNS name is not recognized: nothing asked",
+			csr: csrOf(certv1.KubeAPIServerClientKubeletSignerName, request(t, "system:node:node1", nodes, []string{"node1"}), clientUsages, "system:bootstrap:abcdef", bootstrapper)},
+		{name: "a kube-apiserver-client request is not recognized: nothing asked",
+			csr: csrOf(certv1.KubeAPIServerClientSignerName, clientReq, clientUsages, "system:bootstrap:abcdef", bootstrapper)},
+		{name: "an approved request is left alone: nothing asked",
+			csr: func() *certv1.CertificateSigningRequest {
+				r := client("system:bootstrap:abcdef", bootstrapper)
+				r.Status.Conditions = []certv1.CertificateSigningRequestCondition{{Type: certv1.CertificateApproved, Status: corev1.ConditionTrue}}
+				return r
+			}()},
+		{name: "a node's serving request is checked against its addresses, not asked",
+			csr:         csrOf(certv1.KubeletServingSignerName, request(t, "system:node:node1", nodes, nil, "172.31.250.11"), servingUsages, "system:node:node1", node1Groups),
+			wantApprove: true, wantKind: KubeletServing, wantMessage: MessageKubeletServing},
+		{name: "a serving request from someone else stays pending, not asked",
+			csr:      csrOf(certv1.KubeletServingSignerName, request(t, "system:node:node1", nodes, nil, "172.31.250.11"), servingUsages, "kubernetes-admin", []string{"system:masters"}),
+			wantKind: KubeletServing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var asked []string
+			may := func(r *certv1.CertificateSigningRequest, subresource string) (bool, error) {
+				asked = append(asked, subresource)
+				if tt.failReview {
+					return false, errReview
+				}
+				return slices.Contains(allowed[r.Spec.Username], subresource), nil
+			}
+			got, err := DecideByReview(tt.csr, lookup, may)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tt.wantErr)
+			}
+			if !slices.Equal(asked, tt.wantAsked) {
+				t.Errorf("asked about %v, want %v", asked, tt.wantAsked)
+			}
+			if err != nil {
+				return
+			}
+			if got.Approve != tt.wantApprove || got.Recognized != tt.wantKind || got.Retry != tt.wantRetry {
+				t.Fatalf("DecideByReview = %+v, want approve=%v recognized=%q retry=%v", got, tt.wantApprove, tt.wantKind, tt.wantRetry)
 			}
 			if tt.wantMessage != "" && got.Message != tt.wantMessage {
 				t.Errorf("message = %q, want %q", got.Message, tt.wantMessage)

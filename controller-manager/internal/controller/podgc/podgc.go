@@ -8,6 +8,7 @@ package podgc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -18,6 +19,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/utils/clock"
@@ -153,8 +156,7 @@ func (c *Controller) delete(ctx context.Context, v Victim) error {
 			Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: DisruptionReason,
 			Message: "PodGC: node no longer exists", LastTransitionTime: now,
 		})
-		if _, err := c.client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, next, metav1.UpdateOptions{}); err != nil &&
-			!apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		if err := c.patchStatus(ctx, p, next); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return fmt.Errorf("mark pod %s/%s failed: %w", p.Namespace, p.Name, err)
 		}
 	}
@@ -167,4 +169,26 @@ func (c *Controller) delete(ctx context.Context, v Victim) error {
 	}
 	c.log.Info("collected pod", zap.String("pod", p.Namespace+"/"+p.Name), zap.String("reason", v.Reason))
 	return nil
+}
+
+// patchStatus writes next's status over old's with a strategic merge
+// patch, as Kubernetes' pod GC does (podutil.PatchPodStatus): its role,
+// system:controller:pod-garbage-collector, may patch pods/status but not
+// update it. The patch names old's UID, so a pod re-created under the
+// same name since is not the one marked.
+func (c *Controller) patchStatus(ctx context.Context, old, next *corev1.Pod) error {
+	from, err := json.Marshal(corev1.Pod{Status: old.Status})
+	if err != nil {
+		return err
+	}
+	to, err := json.Marshal(corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: old.UID}, Status: next.Status})
+	if err != nil {
+		return err
+	}
+	patch, err := strategicpatch.CreateTwoWayMergePatch(from, to, corev1.Pod{})
+	if err != nil {
+		return err
+	}
+	_, err = c.client.CoreV1().Pods(old.Namespace).Patch(ctx, old.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+	return err
 }

@@ -16,9 +16,10 @@ import (
 
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/discovery"
+
+	"coracle.dev/controller-manager/internal/controller"
 )
 
 // NodeUserPrefix starts the user name of a node, and NodesGroup is the
@@ -176,13 +177,8 @@ func ValidateAPIServerClientUsages(usages []certv1.KeyUsage) error {
 // GroupVersion is the API the CSR controllers need.
 const GroupVersion = "certificates.k8s.io/v1"
 
-// Served reports whether the apiserver serves CertificateSigningRequests.
-// A controller built on an apiserver that does not would wait for its
-// informer forever and hold the whole manager not ready; it stays off
-// instead, as kube-controller-manager leaves off controllers whose
-// resources are not available. Only a clear "not found" answers false:
-// on any other error the controller starts and its informer retries.
+// Served reports whether the apiserver serves CertificateSigningRequests
+// (controller.Served).
 func Served(disc discovery.DiscoveryInterface) bool {
-	_, err := disc.ServerResourcesForGroupVersion(GroupVersion)
-	return !apierrors.IsNotFound(err)
+	return controller.Served(disc, GroupVersion)
 }
