@@ -98,6 +98,14 @@ for component in $components; do
 	fi
 	echo "installed $name"
 done
+# The apiserver's audit policy, as the config files: never overwritten.
+case " $components " in
+*" apiserver "*)
+	if [ ! -f "$confdir/audit-policy.yaml" ]; then
+		install -m 0600 "$ROOT/deploy/config/audit-policy.yaml" "$confdir/audit-policy.yaml"
+	fi
+	;;
+esac
 # The kubelet runs each container under its shim, found beside it; ctl
 # joins the node (and drives the cluster).
 binary "$BIN/kubelet-shim" "$bindir/coracle-kubelet-shim"

@@ -49,6 +49,10 @@ start apiserver "$PORT 12379 12380" \
 	--secure-port "$PORT" \
 	--advertise-address "$BRIDGE_IP" \
 	--kubelet-certificate-authority "$STATE/apiserver/pki/ca.crt" \
+	--audit-policy-file "$ROOT/deploy/config/audit-policy.yaml" \
+	--audit-log-path "$LOGS/audit.log" \
+	--audit-log-maxsize 100 \
+	--audit-log-maxbackup 3 \
 	--admin-kubeconfig "$CONF/admin.conf"
 
 # wait_ready NAME PORT URL: poll URL, served on PORT, until it answers 200
@@ -85,12 +89,15 @@ wait_ready() {
 
 wait_ready apiserver "$PORT" "https://127.0.0.1:$PORT/readyz"
 
+# Each component with its own identity, from the kubeconfigs the apiserver
+# writes next to admin.conf.
 start scheduler 10259 \
-	--kubeconfig "$CONF/admin.conf" \
+	--kubeconfig "$CONF/scheduler.conf" \
 	--leader-elect \
 	--status-address 127.0.0.1:10259
 start controller-manager 10257 \
-	--kubeconfig "$CONF/admin.conf" \
+	--kubeconfig "$CONF/controller-manager.conf" \
+	--use-service-account-credentials \
 	--leader-elect \
 	--cluster-cidr 10.244.0.0/16 \
 	--node-cidr-mask-size 24 \

@@ -157,7 +157,10 @@ func newCluster(t testing.TB, s settings) *cluster {
 
 	// The apiserver answers on every address (the nodes reach it on the
 	// bridge's) and verifies kubelets' serving certificates with its CA.
-	c.ts = testserver.Start(t,
+	// The whole security model on: ServiceAccount admission, each
+	// component with its own identity (the kubeconfigs the apiserver
+	// writes next to admin.conf), the controllers as their ServiceAccounts.
+	c.ts = testserver.Start(t, testserver.WithServiceAccountAdmission(),
 		testserver.WithArgs("--bind-address", "0.0.0.0", "--advertise-address", c.hostIP),
 		testserver.WithDataDirArgs(func(dir string) []string {
 			return []string{"--kubelet-certificate-authority", filepath.Join(dir, "pki", "ca.crt")}
@@ -165,12 +168,13 @@ func newCluster(t testing.TB, s settings) *cluster {
 	c.client = c.ts.Client()
 
 	status := testnet.FreeAddr(t)
-	sched := testproc.Start(t, "scheduler", testbin.Path(t, "scheduler"), "--kubeconfig", c.ts.Kubeconfig,
+	sched := testproc.Start(t, "scheduler", testbin.Path(t, "scheduler"), "--kubeconfig", filepath.Join(c.ts.DataDir, "scheduler.conf"),
 		"--status-address", status, "--log-format", "console")
 	sched.WaitReady(t, 60*time.Second, testproc.Readyz(status))
 	status = testnet.FreeAddr(t)
 	pki := filepath.Join(c.ts.DataDir, "pki")
-	cm := testproc.Start(t, "controller-manager", testbin.Path(t, "controller-manager"), "--kubeconfig", c.ts.Kubeconfig,
+	cm := testproc.Start(t, "controller-manager", testbin.Path(t, "controller-manager"),
+		"--kubeconfig", filepath.Join(c.ts.DataDir, "controller-manager.conf"), "--use-service-account-credentials",
 		"--cluster-cidr", clusterCIDR, "--node-cidr-mask-size", "24",
 		"--cluster-signing-cert-file", filepath.Join(pki, "ca.crt"), "--cluster-signing-key-file", filepath.Join(pki, "ca.key"),
 		"--node-monitor-grace-period", s.nodeMonitorGracePeriod.String(), "--node-monitor-period", "2s",

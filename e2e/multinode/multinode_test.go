@@ -55,6 +55,8 @@ func TestMultiNode(t *testing.T) {
 
 	t.Run("nodes", func(t *testing.T) { testNodes(t, c) })
 	t.Run("credentials", func(t *testing.T) { testCredentials(t, c) })
+	t.Run("node authorization", func(t *testing.T) { testNodeAuthorization(t, c) })
+	t.Run("in-pod client", func(t *testing.T) { testInPodClient(t, c) })
 
 	web := webDeployment(6)
 	if _, err := c.client.AppsV1().Deployments("default").Create(ctx, web, metav1.CreateOptions{}); err != nil {

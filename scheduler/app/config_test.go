@@ -19,7 +19,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.LeaderElect || cfg.Kubeconfig != "/etc/coracle/admin.conf" || cfg.StatusAddress != "127.0.0.1:10259" {
+	if !cfg.LeaderElect || cfg.Kubeconfig != "/etc/coracle/scheduler.conf" || cfg.StatusAddress != "127.0.0.1:10259" {
 		t.Errorf("loaded %+v", cfg)
 	}
 	if err := cfg.Validate(); err != nil {

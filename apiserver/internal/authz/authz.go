@@ -1,9 +1,8 @@
-// Package authz decides whether a user may do what a request asks, after
-// authentication, as kube-apiserver's authorizers do, and words the 403
-// as Kubernetes does.
-//
-// Until RBAC and the Node authorizer exist (issue 13 replaces the policy
-// here with them), one Authorizer holds a fixed policy: see Static.
+// Package authz is the contract of the apiserver's authorizers, as
+// kube-apiserver's: the attributes of a request, a decision, a chain of
+// authorizers (--authorization-mode: system:masters first, then the Node
+// authorizer and RBAC, in internal/nodeauth and internal/rbac), and the
+// 403 worded as Kubernetes words it.
 package authz
 
 import (
