@@ -373,16 +373,7 @@ func (e *Entry) fillRequestLocked() {
 	if !ok {
 		return
 	}
-	if e.ev.ObjectRef != nil && (e.ev.Verb == "create" || e.ev.Verb == "update") {
-		fillObjectRef(e.ev.ObjectRef, data)
-	}
-	if !levelAtLeast(e.cfg.Level, auditv1.LevelRequest) {
-		return
-	}
-	if e.cfg.OmitManagedFields {
-		data = withoutManagedFields(data)
-	}
-	e.ev.RequestObject = &runtime.Unknown{Raw: data, ContentType: runtime.ContentTypeJSON}
+	e.setRequestObjectLocked(data)
 }
 
 func (e *Entry) fillResponseLocked() {
@@ -535,6 +526,13 @@ func (e *Entry) LogRequestObject(obj runtime.Object) {
 	}
 	// The decoded object supersedes the raw bytes.
 	e.bodiesDone = true
+	e.setRequestObjectLocked(data)
+}
+
+// setRequestObjectLocked records the request's object (JSON): its name
+// in the reference of a create or update at every level, the object
+// itself at Request and up.
+func (e *Entry) setRequestObjectLocked(data []byte) {
 	if e.ev.ObjectRef != nil && (e.ev.Verb == "create" || e.ev.Verb == "update") {
 		fillObjectRef(e.ev.ObjectRef, data)
 	}

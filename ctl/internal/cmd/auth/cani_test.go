@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	cliprinters "k8s.io/cli-runtime/pkg/printers"
+
+	"coracle.dev/ctl/internal/resource/resourcetest"
 )
 
 var (
@@ -50,7 +52,7 @@ func TestCanIParse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var warnings bytes.Buffer
 			warn := cliprinters.NewWarningPrinter(&warnings, cliprinters.WarningPrinterOptions{})
-			mapper := func() (meta.RESTMapper, error) { return testMapper(t), nil }
+			mapper := func() (meta.RESTMapper, error) { return resourcetest.Mapper(t), nil }
 			got, err := tc.flags.parse(tc.args, mapper, warn)
 			if tc.wantErr != "" {
 				if err == nil || err.Error() != tc.wantErr {
@@ -108,7 +110,7 @@ func TestCanIValidate(t *testing.T) {
 		{"list with a subresource", canIFlags{list: true, subresource: "log"}, question{}, "", "list option can't be specified with neither quiet, all-namespaces nor subresource options"},
 		{"list with no headers", canIFlags{list: true, noHeaders: true}, question{}, "", ""},
 	}
-	d := testDiscovery()
+	d := resourcetest.Discovery()
 	namespaced := func(gvr schema.GroupVersionResource) (bool, error) { return isNamespaced(d, gvr) }
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

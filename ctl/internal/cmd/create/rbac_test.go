@@ -10,6 +10,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+
+	"coracle.dev/ctl/internal/resource/resourcetest"
 )
 
 func TestRuleParse(t *testing.T) {
@@ -63,7 +65,7 @@ func TestValidateRole(t *testing.T) {
 		{"a * resource ends the check", ruleFlags{verbs: []string{"bind"}, resources: []string{"*.apps", "pods", ".apps"}}, "", ""},
 		{"resources are checked in order", ruleFlags{verbs: []string{"get"}, resources: []string{"foos", ".apps"}}, "no matches for /, Resource=foos", ""},
 	}
-	mapper := func() (meta.RESTMapper, error) { return testMapper(t), nil }
+	mapper := func() (meta.RESTMapper, error) { return resourcetest.Mapper(t), nil }
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var warnings bytes.Buffer
@@ -106,7 +108,7 @@ func TestValidateClusterRole(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			asked := false
-			mapper := func() (meta.RESTMapper, error) { asked = true; return testMapper(t), nil }
+			mapper := func() (meta.RESTMapper, error) { asked = true; return resourcetest.Mapper(t), nil }
 			err := tc.flags.parse().validateClusterRole(&bytes.Buffer{}, tc.aggregation, mapper)
 			if tc.wantErr != "" {
 				if err == nil || err.Error() != tc.wantErr {
@@ -159,7 +161,7 @@ func TestPolicyRules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := tc.flags.parse().policyRules(testMapper(t))
+			got := tc.flags.parse().policyRules(resourcetest.Mapper(t))
 			if !equality.Semantic.DeepEqual(got, tc.want) {
 				t.Errorf("rules:\n%+v\nwant:\n%+v", got, tc.want)
 			}

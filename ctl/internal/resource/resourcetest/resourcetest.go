@@ -1,4 +1,7 @@
-package create
+// Package resourcetest gives tests a discovery client and a REST mapper
+// over a few resources of the core, apps and rbac groups, for commands
+// that resolve resource names as kubectl does.
+package resourcetest
 
 import (
 	"testing"
@@ -10,10 +13,9 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 )
 
-// testDiscovery serves a few resources of the core, apps and rbac
-// groups, with their short names. (auth's tests have the same: test
-// files cannot be shared between packages.)
-func testDiscovery() *fakediscovery.FakeDiscovery {
+// Discovery serves a few resources of the core, apps and rbac
+// groups, with their short names.
+func Discovery() *fakediscovery.FakeDiscovery {
 	return &fakediscovery.FakeDiscovery{Fake: &clienttesting.Fake{Resources: []*metav1.APIResourceList{
 		{GroupVersion: "v1", APIResources: []metav1.APIResource{
 			{Name: "pods", SingularName: "pod", Namespaced: true, Kind: "Pod", ShortNames: []string{"po"}, Verbs: []string{"get", "list"}},
@@ -32,11 +34,11 @@ func testDiscovery() *fakediscovery.FakeDiscovery {
 	}}}
 }
 
-// testMapper resolves names through testDiscovery as ctl's clients do:
+// Mapper resolves names through Discovery as ctl's clients do:
 // a discovery mapper behind the short-name expander.
-func testMapper(t testing.TB) meta.RESTMapper {
+func Mapper(t testing.TB) meta.RESTMapper {
 	t.Helper()
-	d := testDiscovery()
+	d := Discovery()
 	groups, err := restmapper.GetAPIGroupResources(d)
 	if err != nil {
 		t.Fatal(err)
