@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 	"testing"
 	"time"
@@ -12,6 +14,8 @@ import (
 
 	"coracle.dev/apiserver/internal/servertest"
 	"coracle.dev/apiserver/server"
+
+	"coracle.dev/shared/pki"
 )
 
 // bootstrapToken stores a bootstrap token Secret as `kubeadm token
@@ -161,4 +165,33 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestForeignClientCertificate: a client certificate another CA signed is
+// a 401, as a bad token is, not a failed handshake; the cluster CA's is
+// the user it names.
+func TestForeignClientCertificate(t *testing.T) {
+	c := start(t)
+	other, err := pki.NewCA("not-the-cluster-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := other.Issue(pki.Request{CommonName: "kubernetes-admin", Organization: []string{"system:masters"}, Usage: pki.ClientUsage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(c.Server.CACertPEM())
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, MinVersion: tls.VersionTLS12,
+		// Sent although the server names its CA as the one it accepts (a
+		// Go client would otherwise send none, and be anonymous).
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &tls.Certificate{Certificate: [][]byte{forged.Cert.Raw}, PrivateKey: forged.Key}, nil
+		},
+	}}}
+	resp := doWith(t, hc, c.Server.URL(), http.MethodGet, "/api/v1/namespaces", "", nil, nil)
+	if resp.code != http.StatusUnauthorized || resp.status(t).Reason != metav1.StatusReasonUnauthorized {
+		t.Errorf("another CA's certificate: %d %s, want 401", resp.code, resp.body)
+	}
 }

@@ -175,7 +175,7 @@ func New(cfg Config) (*Server, error) {
 		d.Actions = map[string]*apiresource.Action{"token": s.tokenAction()}
 	}
 	s.tokens = tokens
-	s.authn = authn.Union{authn.ClientCert{}, tokens}
+	s.authn = authn.Union{authn.ClientCert{Roots: s.creds.ca.CertPool()}, tokens}
 	if cfg.AnonymousAuth {
 		s.authn = authn.WithAnonymous(s.authn)
 	}
@@ -357,8 +357,10 @@ func (s *Server) serve(bgCtx context.Context, ln net.Listener) error {
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{{Certificate: [][]byte{s.creds.serving.Cert.Raw}, PrivateKey: s.creds.serving.Key, Leaf: s.creds.serving.Cert}},
 			ClientCAs:    s.creds.ca.CertPool(),
-			ClientAuth:   tls.VerifyClientCertIfGiven,
-			MinVersion:   tls.VersionTLS12,
+			// Asked for, verified by the authenticator: another CA's
+			// certificate is a 401, as kube-apiserver answers it.
+			ClientAuth: tls.RequestClientCert,
+			MinVersion: tls.VersionTLS12,
 		},
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       90 * time.Second,

@@ -9,6 +9,7 @@ package authn
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -84,16 +85,29 @@ func (u Union) Authenticate(r *http.Request) (*User, bool, error) {
 	return nil, false, firstErr
 }
 
-// ClientCert authenticates verified TLS client certificates. The TLS server
-// verifies the chain against the cluster CA before the request arrives.
-type ClientCert struct{}
+// ClientCert authenticates TLS client certificates that Roots (the
+// cluster CA) signed for client use, as kube-apiserver's x509
+// authenticator: the TLS server only asks for a certificate, and the
+// chain is verified here, so that a certificate of another CA is a 401
+// that says why, not a failed handshake.
+type ClientCert struct {
+	Roots *x509.CertPool
+}
 
 // Authenticate implements Authenticator.
-func (ClientCert) Authenticate(r *http.Request) (*User, bool, error) {
-	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+func (c ClientCert) Authenticate(r *http.Request) (*User, bool, error) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return nil, false, nil
 	}
-	cert := r.TLS.VerifiedChains[0][0]
+	certs := r.TLS.PeerCertificates
+	opts := x509.VerifyOptions{Roots: c.Roots, Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	for _, ic := range certs[1:] {
+		opts.Intermediates.AddCert(ic)
+	}
+	cert := certs[0]
+	if _, err := cert.Verify(opts); err != nil {
+		return nil, false, fmt.Errorf("verifying certificate SN=%s, CN=%q failed: %w", cert.SerialNumber, cert.Subject.CommonName, err)
+	}
 	if cert.Subject.CommonName == "" {
 		return nil, false, errors.New("client certificate has no common name")
 	}

@@ -3,11 +3,13 @@ package authn
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"coracle.dev/shared/pki"
 )
 
 func TestTokenFile(t *testing.T) {
@@ -64,14 +66,37 @@ func TestTokenFileRejectsShortLine(t *testing.T) {
 }
 
 func TestClientCert(t *testing.T) {
-	cert := &x509.Certificate{Subject: pkix.Name{CommonName: "kubernetes-admin", Organization: []string{"system:masters"}}}
-	r, _ := http.NewRequest(http.MethodGet, "/", nil)
-	if _, ok, _ := (ClientCert{}).Authenticate(r); ok {
-		t.Fatal("plain request authenticated")
+	ca, err := pki.NewCA("test-ca")
+	if err != nil {
+		t.Fatal(err)
 	}
-	r.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}}
-	u, ok, err := (ClientCert{}).Authenticate(r)
+	other, err := pki.NewCA("other-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(ca *pki.KeyPair, usage pki.Usage) *x509.Certificate {
+		kp, err := ca.Issue(pki.Request{CommonName: "kubernetes-admin", Organization: []string{"system:masters"}, Usage: usage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kp.Cert
+	}
+	a := ClientCert{Roots: ca.CertPool()}
+	r, _ := http.NewRequest(http.MethodGet, "/", nil)
+	if _, ok, err := a.Authenticate(r); ok || err != nil {
+		t.Fatalf("plain request: ok=%v err=%v, want no opinion", ok, err)
+	}
+	r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{issue(ca, pki.ClientUsage)}}
+	u, ok, err := a.Authenticate(r)
 	if !ok || err != nil || u.Name != "kubernetes-admin" || u.Groups[0] != "system:masters" {
 		t.Fatalf("got %+v ok=%v err=%v", u, ok, err)
+	}
+	// Another CA's certificate, or a serving certificate: refused, with
+	// the reason (a 401, not a failed handshake).
+	for name, cert := range map[string]*x509.Certificate{"another CA": issue(other, pki.ClientUsage), "serving only": issue(ca, pki.ServerUsage)} {
+		r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}
+		if u, ok, err := a.Authenticate(r); ok || err == nil || !strings.Contains(err.Error(), "verifying certificate") {
+			t.Errorf("%s: got %+v ok=%v err=%v, want refused", name, u, ok, err)
+		}
 	}
 }
