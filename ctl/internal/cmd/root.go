@@ -22,6 +22,7 @@
 //	cordon, uncordon, drain,     cmd/node
 //	taint
 //	certificate approve|deny     cmd/certificate
+//	certs check-expiration|renew cmd/certs
 //	token (create, list, ...)    cmd/token
 //	join                         cmd/join
 //	rollout (and subcommands)    cmd/rollout
@@ -49,6 +50,7 @@ import (
 	"coracle.dev/ctl/internal/cmd/apply"
 	"coracle.dev/ctl/internal/cmd/auth"
 	"coracle.dev/ctl/internal/cmd/certificate"
+	"coracle.dev/ctl/internal/cmd/certs"
 	"coracle.dev/ctl/internal/cmd/clusterinfo"
 	"coracle.dev/ctl/internal/cmd/completion"
 	"coracle.dev/ctl/internal/cmd/create"
@@ -128,7 +130,7 @@ It finds its kubeconfig in --kubeconfig, then $KUBECONFIG, then
 			rollout.New(env), scale.New(env),
 		}},
 		{"cluster", "Cluster Management Commands:", []*cobra.Command{
-			certificate.New(env), clusterinfo.New(env), node.NewCordon(env), node.NewUncordon(env), node.NewDrain(env), node.NewTaint(env),
+			certificate.New(env), certs.New(env), clusterinfo.New(env), node.NewCordon(env), node.NewUncordon(env), node.NewDrain(env), node.NewTaint(env),
 		}},
 		{"nodes", "Node Join Commands (kubeadm's):", []*cobra.Command{
 			token.New(env), join.New(env),

@@ -44,7 +44,7 @@ func TestEveryCommandHasHelpWithExamples(t *testing.T) {
 	}
 	for _, want := range []string{"get", "describe", "apply", "create", "run", "expose", "delete", "scale", "label", "annotate", "set", "edit",
 		"logs", "exec", "events", "cordon", "uncordon", "drain", "taint", "version", "cluster-info", "api-resources", "completion", "rollout",
-		"certificate", "token", "join", "auth"} {
+		"certificate", "certs", "token", "join", "auth"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("no %s command", want)
 		}
