@@ -287,6 +287,14 @@ func (r *Runtime) containerFrom(bundle string, crec containerRecord) kruntime.Co
 	case crec.PID == 0:
 		// Being created.
 		c.State = kruntime.StateCreated
+	case !r.alive(crec) && crec.ShimPID > 0 && r.alive(containerRecord{PID: crec.ShimPID}):
+		// The process ended (or is a zombie) and its shim, alive, is
+		// about to record how: running until that record is there. A
+		// short-lived container looked at in that moment is not lost.
+		c.State = kruntime.StateRunning
+	case !r.alive(crec) && fileExists(filepath.Join(bundle, "exit.json")):
+		// The shim wrote the record since it was read above.
+		return r.containerFrom(bundle, crec)
 	case !r.alive(crec):
 		// Gone with no exit record: the shim was killed. Its exit code
 		// is lost.
@@ -326,4 +334,9 @@ func (r *Runtime) findContainer(uid types.UID, id string) (string, containerReco
 // and readable.
 func containerID(uid, name string, attempt int) string {
 	return name + "-" + itoa(attempt) + "-" + uid
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
