@@ -119,10 +119,19 @@ func TestServicesReachKubeletPods(t *testing.T) {
 	clusterURL := fmt.Sprintf("http://%s/", net.JoinHostPort(svc.Spec.ClusterIP, "80"))
 	nodePort := svc.Spec.Ports[0].NodePort
 	nodePortURL := fmt.Sprintf("http://%s/", net.JoinHostPort(nodeIP, fmt.Sprint(nodePort)))
-	// kube-proxy programs the rules once it has seen the slice.
-	eventually(t, 20*time.Second, "the cluster IP answering from the node", func() (bool, string) {
-		body, err := n.ns.Get(clusterURL)
-		return err == nil && ready[body] != nil, fmt.Sprint(body, err)
+	// kube-proxy programs the rules once it has seen the slice, which it
+	// may first see with fewer pods ready: wait until every pod answers
+	// (each misses 30 requests with a probability under 1e-5).
+	eventually(t, 20*time.Second, "the cluster IP answering from every pod", func() (bool, string) {
+		got := map[string]int{}
+		for i := 0; i < 30; i++ {
+			body, err := n.ns.Get(clusterURL)
+			if err != nil || ready[body] == nil {
+				return false, fmt.Sprint(body, err)
+			}
+			got[body]++
+		}
+		return len(got) == len(ready), fmt.Sprint(got)
 	})
 	t.Logf("service answering after %v", time.Since(begin).Round(time.Millisecond))
 
