@@ -2,8 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
@@ -53,33 +54,31 @@ func (a authorizer) Authorize(ctx context.Context, attrs authz.Attributes) (auth
 type ruleResolver struct{ s *Server }
 
 func (r ruleResolver) RulesFor(_ context.Context, u *authn.User, namespace string) ([]authorizationv1.ResourceRule, []authorizationv1.NonResourceRule, bool, error) {
-	if u.InGroup(authz.SystemPrivilegedGroup) {
+	if u.InGroup(authz.SystemPrivilegedGroup) || slices.Contains(r.s.cfg.AuthorizationModes, ModeAlwaysAllow) {
+		// Everything, as upstream's privileged-group and always-allow
+		// authorizers list it.
 		return []authorizationv1.ResourceRule{{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}}},
 			[]authorizationv1.NonResourceRule{{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}}}, false, nil
 	}
-	if r.s.rbac == nil {
-		// AlwaysAllow: every rule, as upstream's alwaysAllowAuthorizer.
-		return []authorizationv1.ResourceRule{{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}}},
-			[]authorizationv1.NonResourceRule{{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}}}, false, nil
+	var (
+		rules      []rbacv1.PolicyRule
+		errs       []error
+		incomplete bool
+	)
+	if r.s.rbac != nil {
+		rules, errs = r.s.rbac.RulesFor(u, namespace)
 	}
-	rules, errs := r.s.rbac.RulesFor(u, namespace)
-	incomplete := false
-	if r.s.nodeRules && isNode(u) {
+	if _, node := nodeauth.NodeIdentity(u); node && r.s.nodeRules {
 		rules = append(rbac.NodeRules(), rules...)
 		incomplete = true
 	}
 	st := rbac.RulesReviewStatus(rules, errs)
 	var err error
 	if st.EvaluationError != "" {
-		err = fmt.Errorf("%s", st.EvaluationError)
+		err = errors.New(st.EvaluationError)
 		incomplete = true
 	}
 	return st.ResourceRules, st.NonResourceRules, incomplete, err
-}
-
-// isNode: a kubelet's identity, system:node:<name> in system:nodes.
-func isNode(u *authn.User) bool {
-	return strings.HasPrefix(u.Name, "system:node:") && u.InGroup("system:nodes")
 }
 
 // rbacLister reads RBAC objects from the watch caches.
@@ -174,12 +173,7 @@ func (s *Server) impersonationMiddleware(c *gin.Context) {
 	}
 	s.log.Debug("impersonating", zap.String("user", requestor.Name), zap.String("as", u.Name))
 	audit.EntryFrom(c.Request.Context()).SetImpersonatedUser(u)
-	c.Set(ctxImpersonator, requestor)
 	c.Set(ctxUser, u)
 	c.Request = c.Request.WithContext(authn.WithUser(c.Request.Context(), u))
 	c.Next()
 }
-
-// ctxImpersonator holds the user who sent an impersonating request, for
-// the audit log.
-const ctxImpersonator = "coracle.impersonator"
