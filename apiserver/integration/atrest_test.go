@@ -13,9 +13,9 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"coracle.dev/apiserver/internal/servertest"
 	"coracle.dev/apiserver/server"
