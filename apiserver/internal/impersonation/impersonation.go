@@ -72,10 +72,10 @@ func Impersonate(ctx context.Context, r *http.Request, requestor *authn.User, z 
 
 	u := &authn.User{Name: wantUser, UID: wantUID}
 	var checks []request
-	if ns, name, ok := splitServiceAccount(wantUser); ok {
+	if ns, name, ok := authn.SplitServiceAccountUsername(wantUser); ok {
 		checks = append(checks, request{resource: "serviceaccounts", namespace: ns, name: name})
 		if len(wantGroups) == 0 {
-			u.Groups = []string{"system:serviceaccounts", "system:serviceaccounts:" + ns}
+			u.Groups = authn.ServiceAccountGroups(ns)
 		}
 	} else {
 		checks = append(checks, request{resource: "users", name: wantUser})
@@ -128,17 +128,4 @@ func Impersonate(ctx context.Context, r *http.Request, requestor *authn.User, z 
 		}
 	}
 	return u, nil
-}
-
-// splitServiceAccount splits system:serviceaccount:NS:NAME.
-func splitServiceAccount(user string) (namespace, name string, ok bool) {
-	rest, ok := strings.CutPrefix(user, "system:serviceaccount:")
-	if !ok {
-		return "", "", false
-	}
-	namespace, name, ok = strings.Cut(rest, ":")
-	if !ok || namespace == "" || name == "" || strings.Contains(name, ":") {
-		return "", "", false
-	}
-	return namespace, name, true
 }

@@ -3,7 +3,6 @@ package rbac
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -233,29 +232,10 @@ func subjectIsUser(user *authn.User, s rbacv1.Subject, namespace string) bool {
 		if ns == "" {
 			return false
 		}
-		return isServiceAccountUser(user.Name, ns, s.Name)
+		return user.Name == authn.ServiceAccountUsername(ns, s.Name)
 	default:
 		return false
 	}
-}
-
-// serviceAccountUsernamePrefix starts the user name of every service
-// account: system:serviceaccount:<namespace>:<name>.
-const serviceAccountUsernamePrefix = "system:serviceaccount:"
-
-// isServiceAccountUser reports whether username is that of service
-// account name in namespace, without building the string.
-func isServiceAccountUser(username, namespace, name string) bool {
-	rest, ok := strings.CutPrefix(username, serviceAccountUsernamePrefix)
-	if !ok {
-		return false
-	}
-	rest, ok = strings.CutPrefix(rest, namespace)
-	if !ok {
-		return false
-	}
-	rest, ok = strings.CutPrefix(rest, ":")
-	return ok && rest == name
 }
 
 // bindingSource names the binding that granted a rule, as upstream's

@@ -46,10 +46,10 @@ const (
 	kubeSystem = metav1.NamespaceSystem
 	kubePublic = metav1.NamespacePublic
 
-	nodesGroup              = "system:nodes"
-	monitoringGroup         = "system:monitoring"
-	allServiceAccountsGroup = "system:serviceaccounts"
-	bootstrappersGroup      = "system:bootstrappers"
+	nodesGroup      = "system:nodes"
+	monitoringGroup = "system:monitoring"
+
+	bootstrappersGroup = "system:bootstrappers"
 
 	kubeProxyUser         = "system:kube-proxy"
 	kubeControllerManager = "system:kube-controller-manager"
@@ -514,8 +514,8 @@ func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		// Nodes are authorized by the Node authorizer since Kubernetes
 		// 1.7; the binding stays, without subjects.
 		clusterBinding("system:node"),
-		clusterBinding("system:service-account-issuer-discovery", groups(allServiceAccountsGroup)),
-		clusterBinding("system:cluster-trust-bundle-discovery", groups(allServiceAccountsGroup)),
+		clusterBinding("system:service-account-issuer-discovery", groups(authn.AllServiceAccountsGroup)),
+		clusterBinding("system:cluster-trust-bundle-discovery", groups(authn.AllServiceAccountsGroup)),
 	}
 }
 

@@ -238,9 +238,9 @@ func (a *Authenticator) validate(ctx context.Context, public *jwt.Claims, privat
 		}
 	}
 	user := &authn.User{
-		Name:   Username(ns, saRef.Name),
+		Name:   authn.ServiceAccountUsername(ns, saRef.Name),
 		UID:    saRef.UID,
-		Groups: append(Groups(ns), authn.AllAuthenticated),
+		Groups: append(authn.ServiceAccountGroups(ns), authn.AllAuthenticated),
 		Extra:  map[string][]string{},
 	}
 	if r := k.Pod; r != nil {
@@ -307,7 +307,7 @@ func (a *Authenticator) validateLegacy(ctx context.Context, token string, public
 		return nil, errors.New("serviceAccountName claim is missing")
 	case c.ServiceAccountUID == "":
 		return nil, errors.New("serviceAccountUID claim is missing")
-	case public.Subject != Username(c.Namespace, c.ServiceAccountName):
+	case public.Subject != authn.ServiceAccountUsername(c.Namespace, c.ServiceAccountName):
 		return nil, errors.New("sub claim is invalid")
 	}
 	ns := c.Namespace
@@ -332,9 +332,9 @@ func (a *Authenticator) validateLegacy(ctx context.Context, token string, public
 		return nil, fmt.Errorf("the token in secret %s/%s for service account %s/%s has been marked invalid. Use tokens from the TokenRequest API or manually created secret-based tokens, or remove the '%s' label from the secret to temporarily allow use of this token", ns, c.SecretName, ns, c.ServiceAccountName, LegacyTokenInvalidSinceLabel)
 	}
 	return &authn.User{
-		Name:   Username(ns, c.ServiceAccountName),
+		Name:   authn.ServiceAccountUsername(ns, c.ServiceAccountName),
 		UID:    c.ServiceAccountUID,
-		Groups: append(Groups(ns), authn.AllAuthenticated),
+		Groups: append(authn.ServiceAccountGroups(ns), authn.AllAuthenticated),
 	}, nil
 }
 

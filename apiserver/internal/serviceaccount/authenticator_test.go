@@ -69,7 +69,7 @@ func legacyToken(t *testing.T, objs *objects) string {
 	sa := objs.sas["default/builder"]
 	s, err := (&Issuer{Issuer: LegacyIssuer, Signer: key}).sign(
 		&legacyClaims{ServiceAccountName: sa.Name, ServiceAccountUID: string(sa.UID), SecretName: "s", Namespace: sa.Namespace},
-		&jwt.Claims{Issuer: LegacyIssuer, Subject: Username(sa.Namespace, sa.Name)},
+		&jwt.Claims{Issuer: LegacyIssuer, Subject: authn.ServiceAccountUsername(sa.Namespace, sa.Name)},
 	)
 	if err != nil {
 		t.Fatal(err)

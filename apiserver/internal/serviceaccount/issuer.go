@@ -13,14 +13,14 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
+
+	"coracle.dev/apiserver/internal/authn"
 )
 
-// Names and groups of ServiceAccount users, and the extra keys of their
-// tokens' bindings, as k8s.io/apiserver's serviceaccount package has them.
+// The extra keys of ServiceAccount users' tokens' bindings, as
+// k8s.io/apiserver's serviceaccount package has them (their names and
+// groups are authn.ServiceAccountUsername and ServiceAccountGroups).
 const (
-	UsernamePrefix  = "system:serviceaccount:"
-	AllGroup        = "system:serviceaccounts"
-	NamespaceGroup  = "system:serviceaccounts:"
 	PodNameKey      = "authentication.kubernetes.io/pod-name"
 	PodUIDKey       = "authentication.kubernetes.io/pod-uid"
 	NodeNameKey     = "authentication.kubernetes.io/node-name"
@@ -44,16 +44,6 @@ const (
 	// into kubernetes.io/service-account-token Secrets.
 	LegacyIssuer = "kubernetes/serviceaccount"
 )
-
-// Username is the user a ServiceAccount's tokens stand for.
-func Username(namespace, name string) string {
-	return UsernamePrefix + namespace + ":" + name
-}
-
-// Groups are the groups of a ServiceAccount in namespace.
-func Groups(namespace string) []string {
-	return []string{AllGroup, NamespaceGroup + namespace}
-}
 
 // CredentialID is the credential ID of a token with ID jti, recorded in
 // its user's extra and in audit events, as Kubernetes' CredentialIDForJTI.
@@ -131,7 +121,7 @@ func (i *Issuer) Mint(t Token) (token, jti string, err error) {
 	jti = uuid.NewString()
 	public := &jwt.Claims{
 		Issuer:    i.Issuer,
-		Subject:   Username(sa.Namespace, sa.Name),
+		Subject:   authn.ServiceAccountUsername(sa.Namespace, sa.Name),
 		Audience:  jwt.Audience(t.Audiences),
 		IssuedAt:  jwt.NewNumericDate(t.IssuedAt),
 		NotBefore: jwt.NewNumericDate(t.IssuedAt),
