@@ -91,16 +91,14 @@ func (l rbacLister) cache(res string) *watchcache.Cache {
 }
 
 func (l rbacLister) GetRole(namespace, name string) (*rbacv1.Role, error) {
-	st := l.s.store(rbacv1.GroupName, "roles")
-	if obj := st.Cache().Get(st.Descriptor().Key(namespace, name)); obj != nil {
+	if obj := l.s.cached(rbacv1.GroupName, "roles", namespace, name); obj != nil {
 		return obj.(*rbacv1.Role), nil
 	}
 	return nil, apierrors.NewNotFound(schema.GroupResource{Group: rbacv1.GroupName, Resource: "role"}, name)
 }
 
 func (l rbacLister) GetClusterRole(name string) (*rbacv1.ClusterRole, error) {
-	st := l.s.store(rbacv1.GroupName, "clusterroles")
-	if obj := st.Cache().Get(st.Descriptor().Key("", name)); obj != nil {
+	if obj := l.s.cached(rbacv1.GroupName, "clusterroles", "", name); obj != nil {
 		return obj.(*rbacv1.ClusterRole), nil
 	}
 	return nil, apierrors.NewNotFound(schema.GroupResource{Group: rbacv1.GroupName, Resource: "clusterrole"}, name)

@@ -48,8 +48,7 @@ func (n *nodeObjects) Pod(namespace, name string) (*corev1.Pod, error) {
 }
 
 func (n *nodeObjects) get(res, namespace, name string) (any, error) {
-	st := n.s.store("", res)
-	if obj := st.Cache().Get(st.Descriptor().Key(namespace, name)); obj != nil {
+	if obj := n.s.cached("", res, namespace, name); obj != nil {
 		return obj, nil
 	}
 	return nil, apierrors.NewNotFound(schema.GroupResource{Resource: res}, name)

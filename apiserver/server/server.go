@@ -28,6 +28,7 @@ import (
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
@@ -83,14 +84,17 @@ type Server struct {
 	// not verified.
 	kubeletCAs *x509.CertPool
 
-	etcd     *etcd.Etcd
-	caches   map[*apiresource.Descriptor]*watchcache.Cache
-	stores   map[*apiresource.Descriptor]*genericstore.Store
-	metrics  *metrics.Metrics
-	api      *endpoints.API
-	openapi  *openapi.Handler
-	http     *http.Server
-	listener net.Listener
+	etcd   *etcd.Etcd
+	caches map[*apiresource.Descriptor]*watchcache.Cache
+	stores map[*apiresource.Descriptor]*genericstore.Store
+	// byResource finds a store by group and resource, for the
+	// authorizers and authenticators that read objects on every request.
+	byResource map[schema.GroupResource]*genericstore.Store
+	metrics    *metrics.Metrics
+	api        *endpoints.API
+	openapi    *openapi.Handler
+	http       *http.Server
+	listener   net.Listener
 
 	// shutdown closes when Close begins: /readyz fails and watches end.
 	shutdown chan struct{}
@@ -189,15 +193,10 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// secret reads a Secret for the bootstrap token authenticator: from the
-// watch cache, or from etcd when the cache has none (not listed yet, or a
-// token created a moment ago on this or another apiserver).
+// secret reads a Secret for the bootstrap token authenticator; nil when
+// there is none.
 func (s *Server) secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-	st := s.store("", "secrets")
-	if obj := st.Cache().Get(st.Descriptor().Key(namespace, name)); obj != nil {
-		return obj.(*corev1.Secret), nil
-	}
-	obj, err := st.Get(ctx, namespace, name)
+	obj, err := s.lookup(ctx, "", "secrets", namespace, name)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -307,6 +306,7 @@ func (s *Server) buildStores(transformers etcdstore.Transformers) *etcdstore.Sto
 	store.SetTransformers(transformers)
 	s.caches = map[*apiresource.Descriptor]*watchcache.Cache{}
 	s.stores = map[*apiresource.Descriptor]*genericstore.Store{}
+	s.byResource = map[schema.GroupResource]*genericstore.Store{}
 	for _, d := range s.registry.Stored() {
 		s.caches[d] = watchcache.New(watchcache.Config{
 			Client: s.etcd.Client, Prefix: d.KeyPrefix(), NewObject: d.New, Attrs: d.Fields, Transformer: transformers.For(d.KeyPrefix()),
@@ -319,7 +319,7 @@ func (s *Server) buildStores(transformers etcdstore.Transformers) *etcdstore.Sto
 	lifecycle := &genericstore.NamespaceLifecycle{Namespaces: nsStore}
 	for _, d := range s.registry.Stored() {
 		if d == nsDesc {
-			s.stores[d] = nsStore
+			s.stores[d], s.byResource[d.GroupResource()] = nsStore, nsStore
 			continue
 		}
 		opts := genericstore.Options{Descriptor: d, Storage: store, Cache: s.caches[d], Log: s.log}
@@ -331,6 +331,7 @@ func (s *Server) buildStores(transformers etcdstore.Transformers) *etcdstore.Sto
 		}
 		opts.Admitters = s.admitters(d)
 		s.stores[d] = genericstore.New(opts)
+		s.byResource[d.GroupResource()] = s.stores[d]
 	}
 	return store
 }
@@ -445,12 +446,28 @@ func (s *Server) bootstrap(ctx context.Context) {
 }
 
 func (s *Server) store(group, res string) *genericstore.Store {
-	for d, st := range s.stores {
-		if d.Group == group && d.Resource == res {
-			return st
-		}
+	gr := schema.GroupResource{Group: group, Resource: res}
+	if st, ok := s.byResource[gr]; ok {
+		return st
 	}
-	panic(fmt.Sprintf("no store for %s", schema.GroupResource{Group: group, Resource: res}))
+	panic(fmt.Sprintf("no store for %s", gr))
+}
+
+// cached is the watch cache's copy of an object, nil when the cache has
+// none.
+func (s *Server) cached(group, res, namespace, name string) runtime.Object {
+	st := s.store(group, res)
+	return st.Cache().Get(st.Descriptor().Key(namespace, name))
+}
+
+// lookup reads an object from the watch cache, or from etcd when the
+// cache has none (not listed yet, or an object created a moment ago on
+// this or another apiserver).
+func (s *Server) lookup(ctx context.Context, group, res, namespace, name string) (runtime.Object, error) {
+	if obj := s.cached(group, res, namespace, name); obj != nil {
+		return obj, nil
+	}
+	return s.store(group, res).Get(ctx, namespace, name)
 }
 
 func (s *Server) cachesReady() error {

@@ -110,18 +110,13 @@ func (s *Server) installOIDC(r gin.IRoutes) {
 	r.GET("/openid/v1/jwks", gin.WrapH(s.sa.oidc.KeysetHandler()))
 }
 
-// objectGetter reads what tokens name from the watch caches, or from etcd
-// when the cache has not seen it yet (an object created a moment ago).
+// objectGetter reads what tokens name (Server.lookup).
 type objectGetter struct{ s *Server }
 
 var _ serviceaccount.Getter = objectGetter{}
 
 func (g objectGetter) get(ctx context.Context, res, namespace, name string) (runtime.Object, error) {
-	st := g.s.store("", res)
-	if obj := st.Cache().Get(st.Descriptor().Key(namespace, name)); obj != nil {
-		return obj, nil
-	}
-	return st.Get(ctx, namespace, name)
+	return g.s.lookup(ctx, "", res, namespace, name)
 }
 
 func (g objectGetter) GetServiceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error) {
