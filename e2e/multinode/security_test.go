@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
 )
 
 // nodeClient is a client with node n's own credential, the kubelet.conf
@@ -169,7 +170,7 @@ func testInPodClient(t *testing.T, c *cluster) {
 		return err == nil || apierrors.IsAlreadyExists(err), errString(err)
 	})
 	logs := func() string {
-		out, err := c.client.CoreV1().Pods(ns).GetLogs("lister", &corev1.PodLogOptions{TailLines: ptrTo(int64(3))}).DoRaw(ctx)
+		out, err := c.client.CoreV1().Pods(ns).GetLogs("lister", &corev1.PodLogOptions{TailLines: ptr.To(int64(3))}).DoRaw(ctx)
 		if err != nil {
 			return err.Error()
 		}
@@ -203,5 +204,3 @@ func testInPodClient(t *testing.T, c *cluster) {
 		return strings.HasPrefix(l, "FORBIDDEN"), l
 	})
 }
-
-func ptrTo[T any](v T) *T { return &v }
