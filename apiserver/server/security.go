@@ -63,11 +63,26 @@ func (s *Server) openAudit() error {
 	return nil
 }
 
+// ctxParsedRequest holds a request's parsed path, which the audit log and
+// the authorizer both read.
+const ctxParsedRequest = "coracle.parsedRequest"
+
+// parsedRequest parses c's request path once per request.
+func parsedRequest(c *gin.Context) endpoints.RequestInfo {
+	if v, ok := c.Get(ctxParsedRequest); ok {
+		return v.(endpoints.RequestInfo)
+	}
+	info := endpoints.NewRequestInfo(c.Request)
+	c.Set(ctxParsedRequest, info)
+	return info
+}
+
 // requestAttributes are what a request asks, for the authorizer and the
-// audit log.
+// audit log; the user is read each time, since impersonation replaces it
+// between the two.
 func requestAttributes(c *gin.Context) authz.Attributes {
 	user, _ := UserFrom(c)
-	info := endpoints.NewRequestInfo(c.Request)
+	info := parsedRequest(c)
 	return authz.Attributes{
 		User: user, Verb: info.Verb, ResourceRequest: info.IsResourceRequest, Path: info.Path,
 		APIGroup: info.Group, APIVersion: info.Version, Namespace: info.Namespace,
