@@ -2,6 +2,7 @@ package runc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -34,15 +36,11 @@ func (r *Runtime) Exec(ctx context.Context, uid types.UID, id string, opts krunt
 	if len(opts.Command) == 0 {
 		return 0, errors.New("exec: no command")
 	}
-	args := []string{"--root", filepath.Join(r.opts.RootDir, "runc"), "exec"}
 	if opts.TTY {
-		args = append(args, "--tty")
+		return r.execTTY(ctx, bundle, id, opts)
 	}
-	args = append(append(args, id), opts.Command...)
+	args := append([]string{"--root", filepath.Join(r.opts.RootDir, "runc"), "exec", id}, opts.Command...)
 	cmd := exec.CommandContext(ctx, r.runc, args...)
-	if opts.TTY {
-		return r.execTTY(cmd, opts)
-	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
 	if cmd.Stdout == nil {
 		cmd.Stdout = io.Discard
@@ -67,18 +65,18 @@ func exitCode(err error) (int, error) {
 	return 0, err
 }
 
-func (r *Runtime) execTTY(cmd *exec.Cmd, opts kruntime.ExecOptions) (int, error) {
+func (r *Runtime) execTTY(ctx context.Context, bundle, id string, opts kruntime.ExecOptions) (int, error) {
 	ptm, pts, err := openPTY()
 	if err != nil {
 		return 0, err
 	}
 	defer ptm.Close()
-	// A size before start, so the shell starts with it: the client's
-	// first size, which kubectl sends as the stream opens but which may
-	// still be on its way (waited for briefly), else 80x24. A zero size is
-	// no size (upstream's HandleResizing skips it too): a terminal of 0
-	// rows makes `stty size` fail.
-	_ = setSize(ptm, kruntime.TerminalSize{Width: 80, Height: 24})
+	// The process starts at the client's first size, which kubectl sends
+	// as the stream opens but which may still be on its way (waited for
+	// briefly), else 80x24. A zero size is no size (upstream's
+	// HandleResizing skips it too): a terminal of 0 rows makes `stty
+	// size` fail.
+	size := kruntime.TerminalSize{Width: 80, Height: 24}
 	if opts.Resize != nil {
 		first := time.NewTimer(time.Second)
 	wait:
@@ -89,7 +87,7 @@ func (r *Runtime) execTTY(cmd *exec.Cmd, opts kruntime.ExecOptions) (int, error)
 					break wait
 				}
 				if sz.Width > 0 && sz.Height > 0 {
-					_ = setSize(ptm, sz)
+					size = sz
 					break wait
 				}
 			case <-first.C:
@@ -98,6 +96,17 @@ func (r *Runtime) execTTY(cmd *exec.Cmd, opts kruntime.ExecOptions) (int, error)
 		}
 		first.Stop()
 	}
+	_ = setSize(ptm, size)
+	// runc makes the container's own terminal and copies this one's size
+	// onto it only once the process runs; given in the process spec
+	// (consoleSize), runc's init sizes the terminal before the process
+	// starts, so a command that reads its size at once sees it.
+	spec, err := r.execProcess(bundle, opts.Command, size)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(spec)
+	cmd := exec.CommandContext(ctx, r.runc, "--root", filepath.Join(r.opts.RootDir, "runc"), "exec", "--process", spec, id)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
@@ -139,6 +148,34 @@ func (r *Runtime) execTTY(cmd *exec.Cmd, opts kruntime.ExecOptions) (int, error)
 	wg.Wait()
 	close(done)
 	return exitCode(err)
+}
+
+// execProcess writes, in the bundle, the process spec of a terminal exec:
+// the container's own process (environment, user, working directory,
+// capabilities), as `runc exec` takes it from config.json, running
+// command on a terminal of size. It returns the file's path.
+func (r *Runtime) execProcess(bundle string, command []string, size kruntime.TerminalSize) (string, error) {
+	var cfg specs.Spec
+	if err := readJSON(filepath.Join(bundle, "config.json"), &cfg); err != nil {
+		return "", fmt.Errorf("exec: read the container's spec: %w", err)
+	}
+	if cfg.Process == nil {
+		return "", errors.New("exec: the container's spec has no process")
+	}
+	p := *cfg.Process
+	p.Args = command
+	p.Terminal = true
+	p.ConsoleSize = &specs.Box{Height: uint(size.Height), Width: uint(size.Width)}
+	f, err := os.CreateTemp(bundle, "exec-*.json")
+	if err != nil {
+		return "", fmt.Errorf("exec: %w", err)
+	}
+	defer f.Close()
+	if err := json.NewEncoder(f).Encode(&p); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("exec: write the process spec: %w", err)
+	}
+	return f.Name(), nil
 }
 
 // openPTY opens a pseudo-terminal pair.
