@@ -4,6 +4,13 @@
 // notReadyAddresses (all ready with publishNotReadyAddresses), with each
 // pod's resolution of named targetPorts; pods with the same ports share a
 // subset. Services without a selector keep their hand-made Endpoints.
+//
+// The controller labels what it writes with LabelManagedBy, as Kubernetes'
+// does, and that label is what it owns: an Endpoints object whose Service
+// is missing is deleted only if the controller made it, so Endpoints a
+// user made by hand, with no Service (yet), stay. A Service the controller
+// sees deleted takes its Endpoints along whoever made them, as in
+// Kubernetes.
 package endpoints
 
 import (
@@ -29,6 +36,13 @@ import (
 // Name is the controller's name.
 const Name = "endpoints-controller"
 
+// LabelManagedBy marks the Endpoints this controller writes, with the
+// value ControllerName: Kubernetes' names, which other tools read.
+const (
+	LabelManagedBy = "endpoints.kubernetes.io/managed-by"
+	ControllerName = "endpoint-controller"
+)
+
 // Controller is the Endpoints controller.
 type Controller struct {
 	*controller.Base
@@ -36,6 +50,9 @@ type Controller struct {
 	services  corelisters.ServiceLister
 	pods      corelisters.PodLister
 	endpoints corelisters.EndpointsLister
+	// deleted holds the keys of Services seen deleted, whose Endpoints go
+	// whoever made them.
+	deleted *controller.Queue[string]
 }
 
 // New builds the controller.
@@ -45,12 +62,18 @@ func New(c controller.Context) (*Controller, error) {
 	epInf := c.Informers.Core().V1().Endpoints()
 	ctl := &Controller{client: c.Client, services: svcInf.Lister(), pods: podInf.Lister(), endpoints: epInf.Lister()}
 	ctl.Base = controller.NewBase(c, ctl.sync)
+	ctl.deleted = ctl.AddQueue(c, Name+"-deleted-services", ctl.syncDeletedService)
 	enqueue := func(ep *corev1.Endpoints) { ctl.Enqueue(controller.Key(ep)) }
 	return ctl, errors.Join(
 		ctl.Watch(svcInf.Informer(), ctl.Objects()),
+		ctl.Watch(svcInf.Informer(), controller.Handlers[*corev1.Service]{Delete: func(svc *corev1.Service) {
+			ctl.deleted.Add(controller.Key(svc))
+		}}),
 		ctl.Watch(podInf.Informer(), backends.PodHandlers(ctl.services, ctl.Enqueue)),
-		// Endpoints deleted or changed by hand come back as they should be.
-		ctl.Watch(epInf.Informer(), controller.Handlers[*corev1.Endpoints]{Update: func(_, ep *corev1.Endpoints) { enqueue(ep) }, Delete: enqueue}),
+		// Endpoints deleted or changed by hand come back as they should be,
+		// and those the controller made for a Service deleted while it was
+		// not running are found when the informer lists them.
+		ctl.Watch(epInf.Informer(), controller.OnAll(enqueue)),
 	)
 }
 
@@ -155,11 +178,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	svc, err := c.services.Services(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		err := c.client.CoreV1().Endpoints(ns).Delete(ctx, name, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete endpoints %s: %w", key, err)
+		current, err := c.endpoints.Endpoints(ns).Get(name)
+		if apierrors.IsNotFound(err) || (err == nil && !Owned(current)) {
+			return nil
 		}
-		return nil
+		if err != nil {
+			return err
+		}
+		return c.deleteEndpoints(ctx, current)
 	}
 	if err != nil {
 		return err
@@ -172,7 +198,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	subsets := Subsets(svc, pods)
-	want := backends.Labels(svc)
+	want := Labels(svc)
 	current, err := c.endpoints.Endpoints(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: want}, Subsets: subsets}
@@ -193,6 +219,43 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	next.Labels = want
 	if _, err := c.client.CoreV1().Endpoints(ns).Update(ctx, next, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("update endpoints %s: %w", key, err)
+	}
+	return nil
+}
+
+// Owned reports whether ep was written by this controller, so that it may
+// delete ep when its Service is missing.
+func Owned(ep *corev1.Endpoints) bool {
+	return ep.Labels[LabelManagedBy] == ControllerName
+}
+
+// Labels are those of the Endpoints of svc: the Service's own, the
+// headless mark, and the controller's.
+func Labels(svc *corev1.Service) map[string]string {
+	out := backends.Labels(svc)
+	out[LabelManagedBy] = ControllerName
+	return out
+}
+
+// syncDeletedService deletes the Endpoints of a Service seen deleted,
+// unless a Service of that name exists again.
+func (c *Controller) syncDeletedService(ctx context.Context, key string) error {
+	if _, exists, err := controller.Get(key, c.services.Services); exists || err != nil {
+		return err
+	}
+	ep, exists, err := controller.Get(key, c.endpoints.Endpoints)
+	if !exists || err != nil {
+		return err
+	}
+	return c.deleteEndpoints(ctx, ep)
+}
+
+// deleteEndpoints deletes ep, and not a newer object of its name.
+func (c *Controller) deleteEndpoints(ctx context.Context, ep *corev1.Endpoints) error {
+	uid := ep.UID
+	err := c.client.CoreV1().Endpoints(ep.Namespace).Delete(ctx, ep.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("delete endpoints %s: %w", controller.Key(ep), err)
 	}
 	return nil
 }

@@ -93,3 +93,42 @@ func TestSubsetsHostname(t *testing.T) {
 		t.Errorf("hostname not set for a pod in the service's subdomain: %+v", got)
 	}
 }
+
+func TestOwned(t *testing.T) {
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   bool
+	}{
+		{"made by the controller", map[string]string{LabelManagedBy: ControllerName}, true},
+		{"made by hand", map[string]string{"test-endpoint-static": "true"}, false},
+		{"no labels", nil, false},
+		{"managed by someone else", map[string]string{LabelManagedBy: "my-operator"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "svc", Namespace: "ns", Labels: tt.labels}}
+			if got := Owned(ep); got != tt.want {
+				t.Errorf("Owned = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLabels(t *testing.T) {
+	svc := service(true, false)
+	svc.Labels = map[string]string{"tier": "front"}
+	got := Labels(svc)
+	want := map[string]string{"tier": "front", corev1.IsHeadlessService: "", LabelManagedBy: ControllerName}
+	if len(got) != len(want) {
+		t.Fatalf("Labels = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Fatalf("Labels = %v, want %v", got, want)
+		}
+	}
+	if len(svc.Labels) != 1 {
+		t.Errorf("the Service's labels were changed: %v", svc.Labels)
+	}
+}

@@ -277,7 +277,7 @@ func (c *Controller) handlers(gvr schema.GroupVersionResource) cache.ResourceEve
 func (c *Controller) queueWaitingOwners(m metav1.Object) {
 	for _, ref := range m.GetOwnerReferences() {
 		for _, o := range c.byUID(ref.UID) {
-			if o.obj.GetDeletionTimestamp() != nil && has(o.obj.GetFinalizers(), metav1.FinalizerDeleteDependents) {
+			if waitingForDependents(o.obj) {
 				c.toDelete.Add(itemOf(o.gvr, o.obj))
 			}
 		}
@@ -429,7 +429,7 @@ func (c *Controller) ownerStates(ctx context.Context, m metav1.Object, live bool
 		case owner == nil:
 			states[i] = Dangling
 			allSolid = false
-		case owner.GetDeletionTimestamp() != nil && has(owner.GetFinalizers(), metav1.FinalizerDeleteDependents):
+		case waitingForDependents(owner):
 			states[i] = Waiting
 			allSolid = false
 		default:
@@ -465,8 +465,7 @@ func (c *Controller) attemptToDelete(ctx context.Context, it item) error {
 	if err != nil {
 		return err
 	}
-	hasDependents := len(c.dependentObjects(it.UID)) > 0
-	action := Decide(latest.GetOwnerReferences(), states, hasDependents, latest.GetFinalizers())
+	action := Decide(latest.GetOwnerReferences(), states, c.dependentsOf(it.UID), latest.GetFinalizers())
 	switch action.Kind {
 	case RemoveRefs:
 		for _, uid := range action.Remove {
@@ -476,6 +475,12 @@ func (c *Controller) attemptToDelete(ctx context.Context, it item) error {
 		}
 		c.log.Debug("removed dangling owner references", zap.Stringer("object", it))
 	case Delete:
+		if patch := UnblockPatch(it.UID, latest.GetOwnerReferences()); action.Unblock && patch != nil {
+			if err := c.patch(ctx, it, patch); err != nil {
+				return err
+			}
+			c.log.Debug("unblocked owner references to break a dependency circle", zap.Stringer("object", it))
+		}
 		policy := action.Policy
 		uid := it.UID
 		err := c.resource(it).Delete(ctx, it.Name, metav1.DeleteOptions{
@@ -503,12 +508,30 @@ func (c *Controller) processDeletingDependents(ctx context.Context, it item, own
 	if len(blocking) == 0 {
 		return c.removeFinalizer(ctx, it, metav1.FinalizerDeleteDependents)
 	}
+	// A blocking dependent that waits for its own dependents is left to
+	// its events: queueing it again here would chase a circle of them
+	// round and round.
 	for _, d := range blocking {
-		if d.GetDeletionTimestamp() == nil || has(d.GetFinalizers(), metav1.FinalizerDeleteDependents) {
+		if !waitingForDependents(d) {
 			c.toDelete.Add(itemOf(byObj[d], d))
 		}
 	}
 	return nil
+}
+
+// dependentsOf says whether the cached objects name uid as their owner,
+// and whether one of them waits for its own dependents.
+func (c *Controller) dependentsOf(uid types.UID) Dependents {
+	deps := c.dependentObjects(uid)
+	if len(deps) == 0 {
+		return NoDependents
+	}
+	for _, d := range deps {
+		if waitingForDependents(d.obj) {
+			return DependentsWaiting
+		}
+	}
+	return HasDependents
 }
 
 // attemptToOrphan removes the owner's references from its dependents,
