@@ -38,6 +38,17 @@ type Options struct {
 	StatusAddress string `mapstructure:"status-address"`
 }
 
+// DefaultKubeAPIQPS and DefaultKubeAPIBurst are each controller's
+// client-side limit: far above kube-controller-manager's 20 and 30,
+// which let a ReplicaSet of 1,000 replicas create 20 pods a second. The
+// apiserver protects itself with priority and fairness (the controller
+// manager's requests are in its workload-high level), so the client's
+// limit only has to stop a runaway loop, not pace the work.
+const (
+	DefaultKubeAPIQPS   = 1000
+	DefaultKubeAPIBurst = 2000
+)
+
 // DefaultOptions are Kubernetes' defaults where Kubernetes has one.
 func DefaultOptions() Options {
 	return Options{
@@ -46,8 +57,8 @@ func DefaultOptions() Options {
 		LeaderElectRetryPeriod:   2 * time.Second,
 		Controllers:              []string{"*"},
 		ConcurrentSyncs:          5,
-		KubeAPIQPS:               20,
-		KubeAPIBurst:             30,
+		KubeAPIQPS:               DefaultKubeAPIQPS,
+		KubeAPIBurst:             DefaultKubeAPIBurst,
 		Settings:                 controller.DefaultSettings(),
 		StatusAddress:            "127.0.0.1:10257",
 	}
@@ -62,7 +73,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.LeaderElectRetryPeriod, "leader-elect-retry-period", o.LeaderElectRetryPeriod, "how often candidates try to acquire or renew the lease")
 	fs.StringSliceVar(&o.Controllers, "controllers", o.Controllers, "controllers to run: '*' for all, 'name' to add one, '-name' to leave one out; names: "+strings.Join(Names(), ", "))
 	fs.IntVar(&o.ConcurrentSyncs, "concurrent-syncs", o.ConcurrentSyncs, "objects each controller reconciles at once")
-	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "requests per second each controller may send to the apiserver")
+	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "requests per second each controller may send to the apiserver; the default is high enough never to pace a burst on one machine (kube-controller-manager's 20 creates 20 pods a second), since the apiserver's priority and fairness protects it; lower it to share a small apiserver")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "burst of requests each controller may send above its QPS")
 	fs.BoolVar(&o.UseServiceAccountCredentials, "use-service-account-credentials", o.UseServiceAccountCredentials, "if true, use individual service account credentials for each controller: kube-system/<controller's service account>, with tokens from the TokenRequest API")
 	o.Settings.AddFlags(fs)

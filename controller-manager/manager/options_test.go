@@ -87,7 +87,7 @@ func TestFlagsAndConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Kubeconfig != "/k" || !o.LeaderElect || o.NodeCIDRMaskSize != 26 || o.ClusterCIDR != "10.100.0.0/16" ||
-		o.NodeMonitorGracePeriod != 20*time.Second || o.KubeAPIQPS != 20 || o.TerminatedPodGCThreshold != 12500 {
+		o.NodeMonitorGracePeriod != 20*time.Second || o.KubeAPIQPS != DefaultKubeAPIQPS || o.TerminatedPodGCThreshold != 12500 {
 		t.Errorf("options = %+v", o)
 	}
 	got, err := o.EnabledControllers()

@@ -30,6 +30,9 @@ type Settings struct {
 	ClusterSigningCertFile string        `mapstructure:"cluster-signing-cert-file"`
 	ClusterSigningKeyFile  string        `mapstructure:"cluster-signing-key-file"`
 	ClusterSigningDuration time.Duration `mapstructure:"cluster-signing-duration"`
+	// ResourceQuotaSyncPeriod is how often every ResourceQuota's usage
+	// is recounted in full.
+	ResourceQuotaSyncPeriod time.Duration `mapstructure:"resource-quota-sync-period"`
 
 	// RootCA is the PEM the root CA publisher writes into every
 	// namespace; the manager reads it from --root-ca-file or the
@@ -58,6 +61,7 @@ func DefaultSettings() Settings {
 		NodeMonitorPeriod:        5 * time.Second,
 		TerminatedPodGCThreshold: 12500,
 		ClusterSigningDuration:   365 * 24 * time.Hour,
+		ResourceQuotaSyncPeriod:  5 * time.Minute,
 	}
 }
 
@@ -70,6 +74,7 @@ func (s *Settings) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&s.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", s.TerminatedPodGCThreshold, "finished pods kept before the oldest are deleted; 0 or less keeps all")
 	fs.StringVar(&s.ClusterSigningCertFile, "cluster-signing-cert-file", s.ClusterSigningCertFile, "PEM CA certificate the CSR signer issues cluster-scoped certificates with; without it and --cluster-signing-key-file no CSR is signed")
 	fs.StringVar(&s.ClusterSigningKeyFile, "cluster-signing-key-file", s.ClusterSigningKeyFile, "PEM private key of --cluster-signing-cert-file")
+	fs.DurationVar(&s.ResourceQuotaSyncPeriod, "resource-quota-sync-period", s.ResourceQuotaSyncPeriod, "how often every ResourceQuota's usage is recounted in full")
 	fs.DurationVar(&s.ClusterSigningDuration, "cluster-signing-duration", s.ClusterSigningDuration, "the longest certificate the CSR signer issues; a CSR may ask for less with spec.expirationSeconds")
 }
 
@@ -89,6 +94,9 @@ func (s Settings) Validate() error {
 	}
 	if s.NodeMonitorPeriod <= 0 || s.NodeMonitorGracePeriod <= 0 {
 		errs = append(errs, errors.New("--node-monitor-period and --node-monitor-grace-period must be positive"))
+	}
+	if s.ResourceQuotaSyncPeriod <= 0 {
+		errs = append(errs, errors.New("--resource-quota-sync-period must be positive"))
 	}
 	if s.ClusterSigningDuration <= 0 {
 		errs = append(errs, errors.New("--cluster-signing-duration must be positive"))

@@ -219,10 +219,70 @@ func TestNamespace(t *testing.T) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a", Labels: map[string]string{"kubernetes.io/metadata.name": "team-a"}},
 		Status: corev1.NamespaceStatus{Phase: corev1.NamespaceTerminating}}
 	var b bytes.Buffer
-	if err := Namespace(&b, ns, nil, now); err != nil {
+	if err := Namespace(&b, ns, nil, nil, nil, now); err != nil {
 		t.Fatal(err)
 	}
 	assertGolden(t, "namespace.golden", b.String())
+}
+
+func quotas() []corev1.ResourceQuota {
+	return []corev1.ResourceQuota{
+		{
+			ObjectMeta: metav1.ObjectMeta{Name: "object-counts", Namespace: "team-a"},
+			Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"configmaps": q("10"), "count/deployments.apps": q("5")}},
+			Status: corev1.ResourceQuotaStatus{
+				Hard: corev1.ResourceList{"configmaps": q("10"), "count/deployments.apps": q("5")},
+				Used: corev1.ResourceList{"configmaps": q("1"), "count/deployments.apps": q("2")},
+			},
+		},
+		{
+			ObjectMeta: metav1.ObjectMeta{Name: "compute", Namespace: "team-a"},
+			Spec: corev1.ResourceQuotaSpec{Scopes: []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeNotTerminating, corev1.ResourceQuotaScopeNotBestEffort},
+				Hard: corev1.ResourceList{"pods": q("4"), "requests.cpu": q("2"), "limits.memory": q("2Gi")}},
+			Status: corev1.ResourceQuotaStatus{
+				Hard: corev1.ResourceList{"pods": q("4"), "requests.cpu": q("2"), "limits.memory": q("2Gi")},
+				Used: corev1.ResourceList{"pods": q("1"), "requests.cpu": q("250m"), "limits.memory": q("0")},
+			},
+		},
+	}
+}
+
+func limitRanges() []corev1.LimitRange {
+	return []corev1.LimitRange{{
+		ObjectMeta: metav1.ObjectMeta{Name: "limits", Namespace: "team-a"},
+		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{
+			{Type: corev1.LimitTypeContainer, Max: corev1.ResourceList{"cpu": q("1")}, Min: corev1.ResourceList{"cpu": q("50m")},
+				Default: corev1.ResourceList{"cpu": q("500m"), "memory": q("512Mi")}, DefaultRequest: corev1.ResourceList{"cpu": q("100m"), "memory": q("256Mi")},
+				MaxLimitRequestRatio: corev1.ResourceList{"cpu": q("10")}},
+			{Type: corev1.LimitTypePersistentVolumeClaim, Min: corev1.ResourceList{"storage": q("1Gi")}},
+		}},
+	}}
+}
+
+func TestNamespaceWithQuotasAndLimits(t *testing.T) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a", Labels: map[string]string{"kubernetes.io/metadata.name": "team-a"}},
+		Status: corev1.NamespaceStatus{Phase: corev1.NamespaceActive}}
+	var b bytes.Buffer
+	if err := Namespace(&b, ns, quotas(), limitRanges(), nil, now); err != nil {
+		t.Fatal(err)
+	}
+	assertGolden(t, "namespace-quota.golden", b.String())
+}
+
+func TestResourceQuota(t *testing.T) {
+	var b bytes.Buffer
+	if err := ResourceQuota(&b, &quotas()[1], now); err != nil {
+		t.Fatal(err)
+	}
+	assertGolden(t, "resourcequota.golden", b.String())
+}
+
+func TestLimitRange(t *testing.T) {
+	var b bytes.Buffer
+	if err := LimitRange(&b, &limitRanges()[0], now); err != nil {
+		t.Fatal(err)
+	}
+	assertGolden(t, "limitrange.golden", b.String())
 }
 
 func TestGeneric(t *testing.T) {

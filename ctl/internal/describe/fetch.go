@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
@@ -119,7 +120,36 @@ func (f *Fetcher) Describe(ctx context.Context, out io.Writer, obj *unstructured
 		if err := convert(obj, &ns); err != nil {
 			return err
 		}
-		return Namespace(out, &ns, f.events(ctx, obj), now)
+		// kubectl lists both in full; a server without them has none.
+		quotas, err := f.Client.CoreV1().ResourceQuotas(ns.Name).List(ctx, metav1.ListOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		limits, err := f.Client.CoreV1().LimitRanges(ns.Name).List(ctx, metav1.ListOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		var q []corev1.ResourceQuota
+		var l []corev1.LimitRange
+		if quotas != nil {
+			q = quotas.Items
+		}
+		if limits != nil {
+			l = limits.Items
+		}
+		return Namespace(out, &ns, q, l, f.events(ctx, obj), now)
+	case gk.Group == "" && gk.Kind == "ResourceQuota":
+		var q corev1.ResourceQuota
+		if err := convert(obj, &q); err != nil {
+			return err
+		}
+		return ResourceQuota(out, &q, now)
+	case gk.Group == "" && gk.Kind == "LimitRange":
+		var lr corev1.LimitRange
+		if err := convert(obj, &lr); err != nil {
+			return err
+		}
+		return LimitRange(out, &lr, now)
 	}
 	return Generic(out, obj, f.events(ctx, obj), now)
 }

@@ -1,7 +1,7 @@
 // Package describe writes the readable, sectioned descriptions of `ctl
 // describe`: pods, nodes, deployments, replica sets, services,
-// namespaces and certificate signing requests with sections of their
-// own, any other kind through a generic walk of its fields, and every
+// namespaces, resource quotas, limit ranges and certificate signing
+// requests with sections of their own, any other kind through a generic walk of its fields, and every
 // description ending with the object's events — the first thing a
 // person reads when something fails. The describers are pure functions
 // of the objects and a clock, so golden files pin their output; Fetch

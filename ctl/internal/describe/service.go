@@ -106,18 +106,26 @@ func endpointsFor(ep *corev1.Endpoints, portName string) string {
 	return strings.Join(list, ",")
 }
 
-// Namespace writes a namespace's description: status, and the quota and
-// limit range lines kubectl shows (Coracle serves neither kind, so there
-// are none).
-func Namespace(out io.Writer, ns *corev1.Namespace, events []corev1.Event, now time.Time) error {
+// Namespace writes a namespace's description as kubectl does: status,
+// conditions, its ResourceQuotas' used and hard, and its LimitRanges.
+func Namespace(out io.Writer, ns *corev1.Namespace, quotas []corev1.ResourceQuota, limits []corev1.LimitRange, events []corev1.Event, now time.Time) error {
 	w := newWriter(out, now)
 	w.line(l0, "Name:\t%s\n", ns.Name)
 	w.mapLines(l0, "Labels", ns.Labels)
 	w.mapLines(l0, "Annotations", ns.Annotations)
 	w.line(l0, "Status:\t%s\n", ns.Status.Phase)
-	w.flush()
-	w.line(l0, "\nNo resource quota.\n")
-	w.line(l0, "\nNo LimitRange resource.\n")
+	if len(ns.Status.Conditions) > 0 {
+		w.line(l0, "Conditions:\n")
+		w.line(l1, "Type\tStatus\tLastTransitionTime\tReason\tMessage\n")
+		w.line(l1, "----\t------\t------------------\t------\t-------\n")
+		for _, c := range ns.Status.Conditions {
+			w.line(l1, "%s\t%s\t%s\t%s\t%s\n", c.Type, c.Status, c.LastTransitionTime.Time.Format(time.RFC1123Z), c.Reason, c.Message)
+		}
+	}
+	w.line(l0, "\n")
+	w.quotasSection(quotas)
+	w.line(l0, "\n")
+	w.limitRangesSection(limits)
 	if len(events) > 0 {
 		w.line(l0, "\n")
 		w.events(events)
