@@ -11,6 +11,7 @@ import (
 	"coracle.dev/controller-manager/internal/controller/csrsigning"
 	"coracle.dev/controller-manager/internal/controller/daemonset"
 	"coracle.dev/controller-manager/internal/controller/deployment"
+	"coracle.dev/controller-manager/internal/controller/disruption"
 	"coracle.dev/controller-manager/internal/controller/endpoints"
 	"coracle.dev/controller-manager/internal/controller/endpointslice"
 	"coracle.dev/controller-manager/internal/controller/endpointslicemirroring"
@@ -22,6 +23,7 @@ import (
 	"coracle.dev/controller-manager/internal/controller/podgc"
 	"coracle.dev/controller-manager/internal/controller/replicaset"
 	"coracle.dev/controller-manager/internal/controller/replication"
+	"coracle.dev/controller-manager/internal/controller/resourcequota"
 	"coracle.dev/controller-manager/internal/controller/rootcacert"
 	"coracle.dev/controller-manager/internal/controller/serviceaccount"
 	"coracle.dev/controller-manager/internal/controller/statefulset"
@@ -84,6 +86,8 @@ var controllers = []struct {
 	{daemonset.Name, "daemon-set-controller", runner(daemonset.New)},
 	{statefulset.Name, "statefulset-controller", runner(statefulset.New)},
 	{cronjob.Name, "cronjob-controller", runner(cronjob.New)},
+	{resourcequota.Name, "resourcequota-controller", runner(resourcequota.New)},
+	{disruption.Name, "disruption-controller", disruption.New},
 }
 
 // Names lists every controller, in the order they are built.

@@ -1,6 +1,7 @@
 // Package create is `ctl create`: objects from -f sources, and the
 // generators namespace, configmap, secret generic, deployment,
-// serviceaccount, role, clusterrole, rolebinding and clusterrolebinding;
+// serviceaccount, role, clusterrole, rolebinding, clusterrolebinding,
+// poddisruptionbudget and quota;
 // `create token` requests a ServiceAccount token (TokenRequest) and
 // prints it.
 package create
@@ -60,7 +61,7 @@ ctl create deployment web --image=busybox --replicas=2 -- sleep 3600`),
 	w.Add(cmd)
 	cmd.AddCommand(newCreateNamespace(env), newCreateConfigMap(env), newCreateSecret(env), newCreateDeployment(env),
 		newCreateServiceAccount(env), newCreateRole(env), newCreateClusterRole(env), newCreateRoleBinding(env),
-		newCreateClusterRoleBinding(env), newCreateToken(env))
+		newCreateClusterRoleBinding(env), newCreateToken(env), newCreatePodDisruptionBudget(env), newCreateQuota(env))
 	return cmd
 }
 
