@@ -176,7 +176,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.String("authorization-mode", d.AuthorizationMode, "authorization of the kubelet API: Webhook (a SubjectAccessReview against the apiserver: a verb on nodes/proxy, nodes/stats, nodes/log, nodes/metrics, nodes/pods, …) or AlwaysAllow (every authenticated request)")
 	fs.Duration("authorization-webhook-cache-authorized-ttl", d.AuthorizationWebhookAllowedTTL, "how long the kubelet API reuses an allowing SubjectAccessReview")
 	fs.Duration("authorization-webhook-cache-unauthorized-ttl", d.AuthorizationWebhookDeniedTTL, "how long the kubelet API reuses a denying SubjectAccessReview")
-	fs.Float32("kube-api-qps", d.KubeAPIQPS, "client-side rate limit of API requests per second (status writes, leases, reads); with fake nodes, per node")
+	fs.Float32("kube-api-qps", d.KubeAPIQPS, "client-side rate limit of API requests per second (status writes, leases, reads); with fake nodes, per node. The default is high enough never to pace a node starting its pods (the kubelet's 50 did), since the apiserver's priority and fairness protects it; lower it to share a small apiserver")
 	fs.Int("kube-api-burst", d.KubeAPIBurst, "client-side burst above --kube-api-qps; with fake nodes, per node")
 	fs.Float32("event-qps", d.EventQPS, "client-side rate limit of event writes per second, on a client of their own")
 	fs.Int("event-burst", d.EventBurst, "client-side burst above --event-qps")
@@ -188,6 +188,17 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Bool("teardown", d.Teardown, "stop every container of --root-dir and remove every pod, network attachment, cgroup and the bridge, then exit (the kubelet must be stopped)")
 }
 
+// DefaultKubeAPIQPS and DefaultKubeAPIBurst are the kubelet's client-side
+// limit: far above the kubelet's 50 and 100, which paced a node starting
+// a hundred pods. The apiserver protects itself with priority and
+// fairness (nodes' requests are in its system and node-high levels), so
+// the client's limit only has to stop a runaway loop. Events, best
+// effort, keep the kubelet's 50 and 100.
+const (
+	DefaultKubeAPIQPS   = 1000
+	DefaultKubeAPIBurst = 2000
+)
+
 // DefaultOptions are the options AddFlags' defaults describe.
 func DefaultOptions() Options {
 	return Options{
@@ -198,7 +209,7 @@ func DefaultOptions() Options {
 		CgroupRoot: "/coracle", MaxPods: DefaultMaxPods, PodLogDir: "/var/log/pods",
 		ImageGCHighThreshold: 85, ImageGCLowThreshold: 80,
 		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
-		KubeAPIQPS: 50, KubeAPIBurst: 100, EventQPS: 50, EventBurst: 100,
+		KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst, EventQPS: 50, EventBurst: 100,
 		NodeStatusUpdateFrequency: 10 * time.Second, NodeStatusReportFrequency: time.Minute,
 		NodeLeaseRenewInterval: 10 * time.Second, SyncFrequency: 10 * time.Second,
 		VolumeRefreshPeriod:        time.Minute,

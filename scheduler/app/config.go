@@ -67,8 +67,20 @@ const (
 	DefaultRetryPeriod              = time.Second
 	DefaultLeaderElectResourceName  = "kube-scheduler"
 	DefaultLeaderElectResourceSpace = "kube-system"
-	DefaultKubeAPIQPS               = 50
-	DefaultKubeAPIBurst             = 100
+	// DefaultKubeAPIQPS and DefaultKubeAPIBurst are far above
+	// kube-scheduler's 50 and 100, which bound a burst of pods to 50
+	// bindings a second here while the scheduler decides and the
+	// apiserver binds over 800: the apiserver protects itself with
+	// priority and fairness (the scheduler's requests are in its
+	// workload-high level), so the client's limit only has to stop a
+	// runaway loop, not pace the work.
+	DefaultKubeAPIQPS   = 1000
+	DefaultKubeAPIBurst = 2000
+	// DefaultEventQPS and DefaultEventBurst keep events, which are best
+	// effort, at kube-scheduler's pace: one event per binding would
+	// otherwise cost the apiserver a third of its writes in a burst.
+	DefaultEventQPS   = 50
+	DefaultEventBurst = 100
 )
 
 // AddFlags declares the scheduler's flags on fs with their defaults.
@@ -85,10 +97,10 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Int("percentage-of-nodes-to-score", 0, "percentage of nodes to find feasible before scoring in large clusters; 0 is Kubernetes' adaptive default (50% less 1% per 125 nodes, at least 5%, at least 100 nodes)")
 	fs.Int("parallelism", scheduler.DefaultParallelism, "goroutines filtering and scoring nodes for one pod")
 	fs.Int("max-concurrent-binds", scheduler.DefaultBindConcurrency, "bindings in flight at once; scheduling waits when all are busy")
-	fs.Float32("kube-api-qps", DefaultKubeAPIQPS, "client-side rate limit of API requests per second (bindings, status writes, preemption)")
+	fs.Float32("kube-api-qps", DefaultKubeAPIQPS, "client-side rate limit of API requests per second (bindings, status writes, preemption); the default is high enough never to pace a burst of pods on one machine (kube-scheduler's 50 binds 50 pods a second), since the apiserver's priority and fairness protects it; lower it to share a small apiserver")
 	fs.Int("kube-api-burst", DefaultKubeAPIBurst, "client-side burst above --kube-api-qps")
-	fs.Float32("event-qps", 0, "client-side rate limit of event writes per second, on a client of their own; 0 means --kube-api-qps. Events beyond what the limit lets through queue (up to 1,000) and are then dropped, as client-go's recorder does")
-	fs.Int("event-burst", 0, "client-side burst above --event-qps; 0 means --kube-api-burst")
+	fs.Float32("event-qps", DefaultEventQPS, "client-side rate limit of event writes per second, on a client of their own; 0 means --kube-api-qps. Events beyond what the limit lets through queue (up to 1,000) and are then dropped, as client-go's recorder does")
+	fs.Int("event-burst", DefaultEventBurst, "client-side burst above --event-qps; 0 means --kube-api-burst")
 	fs.Duration("pod-initial-backoff", queue.DefaultInitialBackoff, "back-off after a pod's first failed attempt; it doubles per attempt")
 	fs.Duration("pod-max-backoff", queue.DefaultMaxBackoff, "longest back-off between attempts")
 }
@@ -102,7 +114,7 @@ func DefaultConfig() Config {
 		LeaderElectResourceNamespace: DefaultLeaderElectResourceSpace,
 		StatusAddress:                DefaultStatusAddress,
 		Parallelism:                  scheduler.DefaultParallelism, MaxConcurrentBinds: scheduler.DefaultBindConcurrency,
-		KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst,
+		KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst, EventQPS: DefaultEventQPS, EventBurst: DefaultEventBurst,
 		PodInitialBackoff: queue.DefaultInitialBackoff, PodMaxBackoff: queue.DefaultMaxBackoff,
 	}
 }
