@@ -1,6 +1,7 @@
 // Package bootstrap creates what a Kubernetes apiserver guarantees exists:
 // the system namespaces, the `kubernetes` Service in `default` with this
-// apiserver as its endpoint, the two system PriorityClasses, and, as
+// apiserver as its endpoint, the default ServiceCIDR `kubernetes` holding
+// the service range, the two system PriorityClasses, and, as
 // kubeadm's bootstrap-token phase writes it, the kube-public/cluster-info
 // ConfigMap joining nodes discover the cluster from. Every step is
 // idempotent: it runs at each start.
@@ -15,8 +16,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -24,6 +27,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 
+	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/genericstore"
 )
 
@@ -33,12 +37,16 @@ var SystemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem,
 // Stores gives the generic stores bootstrap writes through.
 type Stores struct {
 	Namespaces, Services, Endpoints, EndpointSlices, PriorityClasses, ConfigMaps *genericstore.Store
+	// ServiceCIDRs, when set, gets the default ServiceCIDR.
+	ServiceCIDRs *genericstore.Store
 }
 
 // Options of the bootstrap.
 type Options struct {
 	// ServiceIP is the `kubernetes` Service's ClusterIP (the range's first).
 	ServiceIP string
+	// ServiceCIDR is the range ClusterIPs are allocated from.
+	ServiceCIDR string
 	// AdvertiseIP and Port are where this apiserver is reached.
 	AdvertiseIP string
 	Port        int
@@ -71,6 +79,11 @@ func Run(ctx context.Context, s Stores, opts Options) error {
 				Name: "https", Protocol: corev1.ProtocolTCP, Port: 443, TargetPort: intstr.FromInt32(int32(opts.Port)),
 			}},
 		},
+	}
+	if s.ServiceCIDRs != nil {
+		if err := reconcileServiceCIDR(ctx, s.ServiceCIDRs, opts.ServiceCIDR); err != nil {
+			return fmt.Errorf("servicecidr %s: %w", DefaultServiceCIDRName, err)
+		}
 	}
 	if err := ensure(ctx, s.Services, metav1.NamespaceDefault, svc); err != nil {
 		return fmt.Errorf("service default/kubernetes: %w", err)
@@ -217,5 +230,47 @@ func reconcileClusterInfo(ctx context.Context, store *genericstore.Store, opts O
 		cm.ResourceVersion = ""
 		return cm, nil
 	}, genericstore.UpdateOptions{})
+	return err
+}
+
+// DefaultServiceCIDRName names the ServiceCIDR of the configured service
+// range, as Kubernetes' default-servicecidr controller does.
+const DefaultServiceCIDRName = "kubernetes"
+
+// reconcileServiceCIDR creates the default ServiceCIDR with cidr and, when
+// it holds that range and no one has said whether it is ready, marks it
+// Ready, as Kubernetes' apiserver does. A default ServiceCIDR holding
+// another range (the flag changed since it was made) is left alone:
+// Services were allocated from it.
+func reconcileServiceCIDR(ctx context.Context, store *genericstore.Store, serviceRange string) error {
+	// The flag may name any address of the range; the API wants its
+	// canonical form.
+	_, ipnet, err := net.ParseCIDR(serviceRange)
+	if err != nil {
+		return fmt.Errorf("service range %q: %w", serviceRange, err)
+	}
+	cidr := ipnet.String()
+	err = ensure(ctx, store, "", &networkingv1.ServiceCIDR{
+		ObjectMeta: metav1.ObjectMeta{Name: DefaultServiceCIDRName},
+		Spec:       networkingv1.ServiceCIDRSpec{CIDRs: []string{cidr}},
+	})
+	if err != nil {
+		return err
+	}
+	_, err = store.Update(ctx, "", DefaultServiceCIDRName, func(current runtime.Object) (runtime.Object, error) {
+		sc := current.(*networkingv1.ServiceCIDR)
+		if len(sc.Spec.CIDRs) != 1 || sc.Spec.CIDRs[0] != cidr || sc.DeletionTimestamp != nil {
+			return sc, nil
+		}
+		if c := apimeta.FindStatusCondition(sc.Status.Conditions, networkingv1.ServiceCIDRConditionReady); c != nil && c.Status != metav1.ConditionUnknown {
+			return sc, nil
+		}
+		apimeta.SetStatusCondition(&sc.Status.Conditions, metav1.Condition{
+			Type: networkingv1.ServiceCIDRConditionReady, Status: metav1.ConditionTrue,
+			Message: "Kubernetes default Service CIDR is ready",
+		})
+		sc.ResourceVersion = ""
+		return sc, nil
+	}, genericstore.UpdateOptions{Subresource: apiresource.Status})
 	return err
 }

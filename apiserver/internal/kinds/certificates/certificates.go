@@ -2,7 +2,10 @@
 // CertificateSigningRequests: how a kubelet (or anyone) asks the cluster's
 // signers for a certificate. The requester is recorded from the
 // authenticated user; approval and the issued certificate are written
-// through their own subresources, approval and status.
+// through their own subresources, approval and status. Beside them,
+// ClusterTrustBundles (CA certificates pods can mount) and
+// PodCertificateRequests (a kubelet asking a signer for a pod's
+// certificate).
 package certificates
 
 import (
@@ -17,7 +20,7 @@ import (
 
 // All returns the certificates.k8s.io/v1 kinds.
 func All() []*apiresource.Descriptor {
-	return []*apiresource.Descriptor{CertificateSigningRequests()}
+	return []*apiresource.Descriptor{CertificateSigningRequests(), ClusterTrustBundles(), PodCertificateRequests()}
 }
 
 // CertificateSigningRequests: cluster-scoped, with the status and approval

@@ -28,12 +28,17 @@ func (namespaceStrategy) PrepareForCreate(obj runtime.Object) {
 	}
 }
 
+// Default labels every namespace with its own name, as Kubernetes does on
+// every write: webhooks' and NetworkPolicies' namespaceSelectors select
+// namespaces by it, so a client may neither remove nor change it.
 func (namespaceStrategy) Default(obj runtime.Object) {
-	ns := obj.(*corev1.Namespace)
+	setNameLabel(obj.(*corev1.Namespace))
+}
+
+func setNameLabel(ns *corev1.Namespace) {
 	if ns.Labels == nil {
 		ns.Labels = map[string]string{}
 	}
-	// Every namespace carries its own name as a label, as Kubernetes sets.
 	ns.Labels[corev1.LabelMetadataName] = ns.Name
 }
 
@@ -64,8 +69,13 @@ func (namespaceStrategy) Validate(obj runtime.Object) field.ErrorList {
 	return errs
 }
 
+// ValidateStatusUpdate also puts the name label back: a status write may
+// change labels, and the store defaults nothing on it, so this is the one
+// place before storage where the label can be kept (Kubernetes does it in
+// the strategy's Canonicalize, which runs on every write).
 func (namespaceStrategy) ValidateStatusUpdate(obj, old runtime.Object) field.ErrorList {
 	ns, oldNS := obj.(*corev1.Namespace), old.(*corev1.Namespace)
+	setNameLabel(ns)
 	var errs field.ErrorList
 	if oldNS.DeletionTimestamp != nil && ns.Status.Phase != corev1.NamespaceTerminating {
 		errs = append(errs, field.Invalid(field.NewPath("status", "phase"), ns.Status.Phase, "a namespace being deleted must stay Terminating"))

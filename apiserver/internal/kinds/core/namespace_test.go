@@ -36,3 +36,28 @@ func TestNamespaceCreate(t *testing.T) {
 	eq(t, ns.Spec.Finalizers, []corev1.FinalizerName{corev1.FinalizerKubernetes})
 	checkErrs(t, st.Validate(ns))
 }
+
+func TestNamespaceNameLabelIsKept(t *testing.T) {
+	st := namespaceStrategy{}
+	old := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}
+	st.Default(old)
+	for _, tt := range []struct {
+		name   string
+		labels map[string]string
+		write  func(ns *corev1.Namespace)
+	}{
+		{"update removing it", nil, func(ns *corev1.Namespace) { st.Default(ns) }},
+		{"update changing it", map[string]string{corev1.LabelMetadataName: "other"}, func(ns *corev1.Namespace) { st.Default(ns) }},
+		{"status update removing it", map[string]string{"a": "b"}, func(ns *corev1.Namespace) { checkErrs(t, st.ValidateStatusUpdate(ns, old)) }},
+		{"status update changing it", map[string]string{corev1.LabelMetadataName: "other"}, func(ns *corev1.Namespace) {
+			checkErrs(t, st.ValidateStatusUpdate(ns, old))
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := old.DeepCopy()
+			ns.Labels = tt.labels
+			tt.write(ns)
+			eq(t, ns.Labels[corev1.LabelMetadataName], "team")
+		})
+	}
+}

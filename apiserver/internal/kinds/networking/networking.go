@@ -1,4 +1,6 @@
-// Package networking defines networking.k8s.io/v1 Ingresses.
+// Package networking defines networking.k8s.io/v1 Ingresses and
+// IngressClasses, and the ServiceCIDRs and IPAddresses that record the
+// Service IP ranges and the ClusterIPs allocated from them.
 package networking
 
 import (
@@ -9,7 +11,9 @@ import (
 )
 
 // All returns the networking.k8s.io/v1 kinds.
-func All() []*apiresource.Descriptor { return []*apiresource.Descriptor{Ingresses()} }
+func All() []*apiresource.Descriptor {
+	return []*apiresource.Descriptor{Ingresses(), IngressClasses(), ServiceCIDRs(), IPAddresses()}
+}
 
 // Ingresses.
 func Ingresses() *apiresource.Descriptor {

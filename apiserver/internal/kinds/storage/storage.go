@@ -1,4 +1,6 @@
-// Package storage defines storage.k8s.io/v1 StorageClasses.
+// Package storage defines the storage.k8s.io/v1 kinds: StorageClasses and
+// VolumeAttributesClasses, and what CSI drivers and their sidecars
+// record: CSIDrivers, CSINodes, VolumeAttachments, CSIStorageCapacities.
 package storage
 
 import (
@@ -9,7 +11,11 @@ import (
 )
 
 // All returns the storage.k8s.io/v1 kinds.
-func All() []*apiresource.Descriptor { return []*apiresource.Descriptor{StorageClasses()} }
+func All() []*apiresource.Descriptor {
+	return []*apiresource.Descriptor{
+		StorageClasses(), VolumeAttributesClasses(), CSIDrivers(), CSINodes(), VolumeAttachments(), CSIStorageCapacities(),
+	}
+}
 
 // StorageClasses: cluster-scoped.
 func StorageClasses() *apiresource.Descriptor {
