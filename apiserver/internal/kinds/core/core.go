@@ -18,6 +18,7 @@ func All() []*apiresource.Descriptor {
 	return []*apiresource.Descriptor{
 		Namespaces(), Nodes(), Pods(), ReplicationControllers(), Services(), Endpoints(), ConfigMaps(), Secrets(),
 		Events(), ServiceAccounts(), PersistentVolumes(), PersistentVolumeClaims(),
+		ResourceQuotas(), LimitRanges(), PodTemplates(),
 	}
 }
 
