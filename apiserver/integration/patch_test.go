@@ -99,7 +99,7 @@ func TestPatchErrors(t *testing.T) {
 		{"malformed json patch", "application/json-patch+json", `{"op":"add"}`, http.StatusBadRequest, "JSON patch is not valid"},
 		{"json patch test fails", "application/json-patch+json", `[{"op":"test","path":"/data/x","value":"y"}]`, http.StatusUnprocessableEntity, "could not be applied"},
 		{"unknown patch type", "text/plain", `{}`, http.StatusUnsupportedMediaType, "unknown format"},
-		{"server-side apply", "application/apply-patch+yaml", `{}`, http.StatusUnsupportedMediaType, "server-side apply is not supported"},
+		{"server-side apply without a manager", "application/apply-patch+yaml", `{}`, http.StatusUnprocessableEntity, "fieldManager: Required value: is required for apply patch"},
 		{"patch to a wrong type", "application/merge-patch+json", `{"data":"notamap"}`, http.StatusBadRequest, "cannot be handled as a ConfigMap"},
 	}
 	for _, tt := range tests {

@@ -49,6 +49,9 @@ func (p priorityClasses) GlobalDefault(context.Context) (*schedulingv1.PriorityC
 func (s *Server) admitters(d *apiresource.Descriptor) []genericstore.Admitter {
 	on := func(name string) bool { return !slices.Contains(s.cfg.DisableAdmissionPlugins, name) }
 	var out []genericstore.Admitter
+	if a := s.limitRanger(d, on); a != nil {
+		out = append(out, a)
+	}
 	if s.restriction != nil && on(AdmissionNodeRestriction) && restricted[d.GroupResource()] {
 		out = append(out, s.restriction)
 	}
@@ -66,6 +69,15 @@ func (s *Server) admitters(d *apiresource.Descriptor) []genericstore.Admitter {
 		if on(AdmissionDefaultTolerationSeconds) {
 			out = append(out, admission.DefaultTolerations{})
 		}
+	}
+	// The webhooks come after the built-in plugins, as in kube-apiserver.
+	if a := s.webhookAdmitter(d, on); a != nil {
+		out = append(out, a)
+	}
+	// ResourceQuota last, as in kube-apiserver: it charges the object as
+	// every other plugin has left it.
+	if a := s.quotaAdmitter(d, on); a != nil {
+		out = append(out, a)
 	}
 	return out
 }

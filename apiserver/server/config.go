@@ -53,6 +53,8 @@ type Config struct {
 
 	EtcdConfig `mapstructure:",squash"`
 
+	FlowControlConfig `mapstructure:",squash"`
+
 	ServiceClusterIPRange string `mapstructure:"service-cluster-ip-range"`
 	ServiceNodePortRange  string `mapstructure:"service-node-port-range"`
 
@@ -103,10 +105,13 @@ const (
 	AdmissionNodeRestriction          = "NodeRestriction"
 	AdmissionPriority                 = "Priority"
 	AdmissionDefaultTolerationSeconds = "DefaultTolerationSeconds"
+	AdmissionLimitRanger              = "LimitRanger"
+	AdmissionResourceQuota            = "ResourceQuota"
 )
 
 // AdmissionPlugins are the plugins the apiserver has.
-var AdmissionPlugins = []string{AdmissionServiceAccount, AdmissionNodeRestriction, AdmissionPriority, AdmissionDefaultTolerationSeconds}
+var AdmissionPlugins = []string{AdmissionServiceAccount, AdmissionNodeRestriction, AdmissionPriority, AdmissionDefaultTolerationSeconds, AdmissionLimitRanger,
+	AdmissionMutatingWebhook, AdmissionValidatingAdmissionPolicy, AdmissionValidatingWebhook, AdmissionResourceQuota}
 
 // DefaultServiceAccountIssuer is kubeadm's issuer.
 const DefaultServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
@@ -172,6 +177,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Duration("etcd-compaction-interval", 5*time.Minute, "how often old etcd revisions are compacted (0 disables)")
 	fs.Duration("min-request-timeout", 30*time.Minute, "watches without timeoutSeconds last between this and twice this")
 	fs.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests in flight")
+	addFlowControlFlags(fs)
 }
 
 // DefaultConfig is the configuration AddFlags' defaults describe.
@@ -190,6 +196,7 @@ func DefaultConfig() Config {
 		ServiceClusterIPRange: DefaultServiceClusterIPRange, ServiceNodePortRange: DefaultServiceNodePortRange,
 		WatchCacheSize: 4096, WatchBookmarkInterval: time.Minute,
 		MinRequestTimeout: 30 * time.Minute, ShutdownTimeout: 30 * time.Second,
+		FlowControlConfig: defaultFlowControlConfig(),
 	}
 }
 
@@ -237,6 +244,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.AuthorizationModes) == 0 {
 		errs = append(errs, errors.New("--authorization-mode: at least one mode is required"))
+	}
+	if err := c.FlowControlConfig.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.WatchCacheSize < 1 {
 		errs = append(errs, fmt.Errorf("--watch-cache-size %d: must be at least 1", c.WatchCacheSize))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,6 +20,7 @@ import (
 	"coracle.dev/apiserver/internal/authn"
 	"coracle.dev/apiserver/internal/authz"
 	"coracle.dev/apiserver/internal/endpoints"
+	"coracle.dev/apiserver/internal/flowcontrol"
 	"coracle.dev/apiserver/internal/nodeauth"
 	"coracle.dev/shared/version"
 )
@@ -31,12 +33,12 @@ func (s *Server) engine() *gin.Engine {
 	// As kube-apiserver's filters: who, then the audit entry (which
 	// records a refused login too), then as whom, then may they.
 	r.Use(s.recoverMiddleware, s.metricsMiddleware, s.authnMiddleware, s.audit.Middleware(requestAttributes),
-		s.impersonationMiddleware, s.authzMiddleware)
+		s.impersonationMiddleware, s.flowControlMiddleware(), s.authzMiddleware)
 	r.GET("/healthz", s.serveLive)
 	r.GET("/livez", s.serveLive)
 	r.GET("/readyz", s.serveReady)
 	r.GET("/version", func(c *gin.Context) { c.JSON(http.StatusOK, version.Get()) })
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})))
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(prometheus.Gatherers{s.metrics.Registry, flowcontrol.Gatherer()}, promhttp.HandlerOpts{})))
 	s.api.Install(r)
 	s.openapi.Install(r)
 	s.installOIDC(r)
@@ -167,6 +169,7 @@ func (s *Server) serveReady(c *gin.Context) {
 		{"etcd", s.etcd.Healthy(ctx)},
 		{"watch-caches", s.cachesReady()},
 		{"bootstrap", s.bootstrapErr()},
+		{"crd-informer-synced", s.custom.syncedErr()},
 		{"shutdown", s.shutdownErr()},
 	}
 	var b strings.Builder

@@ -32,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
+	"coracle.dev/apiserver/internal/admission/resourcequota"
 	"coracle.dev/apiserver/internal/allocator"
 	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/audit"
@@ -78,8 +79,11 @@ type Server struct {
 	// audit is the audit log; nil, none.
 	audit       *audit.Logger
 	restriction *nodeauth.Restriction
-	creds       *credentials
-	advertise   net.IP
+	// quota is the ResourceQuota admission every kind's admitter shares
+	// (quota.go); made with the first of them.
+	quota     *resourcequota.Admission
+	creds     *credentials
+	advertise net.IP
 	// kubeletCAs verify kubelets' serving certificates; nil, they are
 	// not verified.
 	kubeletCAs *x509.CertPool
@@ -90,11 +94,24 @@ type Server struct {
 	// byResource finds a store by group and resource, for the
 	// authorizers and authenticators that read objects on every request.
 	byResource map[schema.GroupResource]*genericstore.Store
-	metrics    *metrics.Metrics
-	api        *endpoints.API
-	openapi    *openapi.Handler
-	http       *http.Server
-	listener   net.Listener
+	// fc is the flow-control filter (priority and fairness).
+	fc flowControlState
+	// dynamic is the admission webhooks' dispatcher (webhooks.go).
+	dynamic dynamicAdmission
+	// custom serves the kinds CustomResourceDefinitions define.
+	custom *customKinds
+	// fields are the field managers (managedFields, server-side apply).
+	fields *fieldManagers
+	// etcdStore, namespaceLifecycle and bgCtx are what stores made
+	// while the server runs (custom resources) are built with.
+	etcdStore          *etcdstore.Store
+	namespaceLifecycle *genericstore.NamespaceLifecycle
+	bgCtx              context.Context
+	metrics            *metrics.Metrics
+	api                *endpoints.API
+	openapi            *openapi.Handler
+	http               *http.Server
+	listener           net.Listener
 
 	// shutdown closes when Close begins: /readyz fails and watches end.
 	shutdown chan struct{}
@@ -139,9 +156,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.cfg, s.registry, s.services = cfg, reg, svcAlloc
 	s.advertise = s.advertiseIP()
-	if s.openapi, err = openapi.New(reg, version.Get().GitVersion); err != nil {
-		return nil, err
-	}
 	ips := append(hostAddresses(), net.ParseIP(svcAlloc.FirstIP()).To4(), s.advertise)
 	if bind := net.ParseIP(cfg.BindAddress); !bind.IsUnspecified() {
 		ips = append(ips, bind)
@@ -177,6 +191,13 @@ func New(cfg Config) (*Server, error) {
 	tokens = append(tokens, s.sa.authn)
 	if d, ok := reg.Lookup("", "v1", "serviceaccounts"); ok {
 		d.Actions = map[string]*apiresource.Action{"token": s.tokenAction()}
+	}
+	// After the actions: the documents list serviceaccounts/token.
+	if s.openapi, err = openapi.New(reg, version.Get().GitVersion); err != nil {
+		return nil, err
+	}
+	if s.fields, err = newFieldManagers(s); err != nil {
+		return nil, err
 	}
 	s.tokens = tokens
 	s.authn = authn.Union{authn.ClientCert{Roots: s.creds.ca.CertPool()}, tokens}
@@ -280,6 +301,9 @@ func (s *Server) start(ctx, bgCtx context.Context) error {
 	}
 	s.Go(bgCtx, func(ctx context.Context) error { s.requestProgress(ctx); return nil })
 	s.Go(bgCtx, func(ctx context.Context) error { s.nodeObjects.run(ctx); return nil })
+	s.bgCtx = bgCtx
+	s.custom = newCustomKinds(s)
+	s.Go(bgCtx, func(ctx context.Context) error { s.custom.run(ctx); return nil })
 	s.Go(bgCtx, func(ctx context.Context) error {
 		etcdstore.RunCompactor(ctx, s.etcd.Client, s.cfg.CompactionInterval, s.log)
 		return nil
@@ -304,6 +328,7 @@ func (s *Server) start(ctx, bgCtx context.Context) error {
 func (s *Server) buildStores(transformers etcdstore.Transformers) *etcdstore.Store {
 	store := etcdstore.New(s.etcd.Client, s.metrics.ObserveEtcd)
 	store.SetTransformers(transformers)
+	s.etcdStore = store
 	s.caches = map[*apiresource.Descriptor]*watchcache.Cache{}
 	s.stores = map[*apiresource.Descriptor]*genericstore.Store{}
 	s.byResource = map[schema.GroupResource]*genericstore.Store{}
@@ -317,6 +342,7 @@ func (s *Server) buildStores(transformers etcdstore.Transformers) *etcdstore.Sto
 	nsDesc, _ := s.registry.Lookup("", "v1", "namespaces")
 	nsStore := genericstore.New(genericstore.Options{Descriptor: nsDesc, Storage: store, Cache: s.caches[nsDesc], Log: s.log})
 	lifecycle := &genericstore.NamespaceLifecycle{Namespaces: nsStore}
+	s.namespaceLifecycle = lifecycle
 	for _, d := range s.registry.Stored() {
 		if d == nsDesc {
 			s.stores[d], s.byResource[d.GroupResource()] = nsStore, nsStore
@@ -346,10 +372,13 @@ func (s *Server) serve(bgCtx context.Context, ln net.Listener) error {
 		return err
 	}
 	s.api = endpoints.New(endpoints.Options{
-		Registry: s.registry, Scheme: scheme, Stores: s.stores, ServerAddress: s.hostPort(),
+		Registry: s.registry, Scheme: scheme, Store: s.storeFor, ServerAddress: s.hostPort(),
 		MinRequestTimeout: s.cfg.MinRequestTimeout, Shutdown: s.shutdown,
 		KubeletTransport: s.creds.kubeletTransport(s.kubeletCAs),
 		AdmitEviction:    s.admitEviction,
+		FieldManager:     s.fields.get,
+		AdmitConnect:     s.admitConnect,
+		Evict:            s.evictor().Evict,
 		LongRunning:      func(res string, d int) { s.metrics.LongRunning.WithLabelValues("WATCH", res).Add(float64(d)) },
 		Log:              s.log,
 	})
@@ -423,9 +452,14 @@ func (s *Server) bootstrap(ctx context.Context) {
 			EndpointSlices:  s.store("discovery.k8s.io", "endpointslices"),
 			PriorityClasses: s.store("scheduling.k8s.io", "priorityclasses"),
 			ConfigMaps:      s.store("", "configmaps"),
-		}, bootstrap.Options{ServiceIP: s.services.FirstIP(), AdvertiseIP: s.advertise.String(), Port: s.Port(), CACertPEM: s.creds.ca.CertPEM})
+			ServiceCIDRs:    s.store("networking.k8s.io", "servicecidrs"),
+		}, bootstrap.Options{ServiceIP: s.services.FirstIP(), ServiceCIDR: s.cfg.ServiceClusterIPRange,
+			AdvertiseIP: s.advertise.String(), Port: s.Port(), CACertPEM: s.creds.ca.CertPEM})
 		if err == nil {
 			err = s.reconcileRBAC(ctx)
+		}
+		if err == nil {
+			err = s.ensureFlowControl(ctx)
 		}
 		s.mu.Lock()
 		s.bootErr = err
@@ -443,6 +477,15 @@ func (s *Server) bootstrap(ctx context.Context) {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// storeFor returns the store serving d: a built-in kind's, or a custom
+// resource's while its CRD serves it.
+func (s *Server) storeFor(d *apiresource.Descriptor) *genericstore.Store {
+	if st, ok := s.stores[d]; ok {
+		return st
+	}
+	return s.custom.store(d)
 }
 
 func (s *Server) store(group, res string) *genericstore.Store {

@@ -79,6 +79,24 @@ type Descriptor struct {
 	// Actions are subresources that take a body of a kind of their own and
 	// answer an object, by create only, as serviceaccounts/token.
 	Actions map[string]*Action
+
+	// StoragePrefix, when set, is the etcd prefix of the kind's objects in
+	// place of /registry/{resource}/: custom resources live under
+	// /registry/{group}/{resource}/, as Kubernetes keeps them, and all the
+	// served versions of one share it.
+	StoragePrefix string
+
+	// ReadAs, when set, turns an object read from storage into this
+	// version, in place (custom resources stored in another served
+	// version: with conversion None only apiVersion changes, with a
+	// conversion webhook the webhook converts).
+	ReadAs func(obj runtime.Object) error
+
+	// UnknownFields, when set, names the fields of a decoded request
+	// body the kind does not know ("spec.foo"), for kinds whose Go type
+	// cannot tell (custom resources, pruned by their schema); the
+	// fieldValidation directive decides what becomes of them.
+	UnknownFields func(obj runtime.Object) []string
 }
 
 // Action is a create-only subresource: Do gets the object named in the
@@ -188,6 +206,9 @@ type Table struct {
 // KeyPrefix is the etcd prefix under which all objects of d live:
 // /registry/{resource}/, as Kubernetes lays its keys out.
 func (d *Descriptor) KeyPrefix() string {
+	if d.StoragePrefix != "" {
+		return d.StoragePrefix
+	}
 	return "/registry/" + d.Resource + "/"
 }
 

@@ -3,7 +3,6 @@ package endpoints
 import (
 	"context"
 	"fmt"
-	policyv1 "k8s.io/api/policy/v1"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,11 +10,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/warning"
 
 	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/genericstore"
@@ -29,7 +30,9 @@ type Options struct {
 	Registry *apiresource.Registry
 	// Scheme decodes protobuf bodies.
 	Scheme *runtime.Scheme
-	Stores map[*apiresource.Descriptor]*genericstore.Store
+	// Store returns the store serving a descriptor the registry gave;
+	// nil when it has just stopped being served (a deleted CRD).
+	Store func(*apiresource.Descriptor) *genericstore.Store
 	// ServerAddress is host:port clients reach this apiserver at, for /api.
 	ServerAddress string
 	MaxBodyBytes  int64
@@ -46,6 +49,17 @@ type Options struct {
 	// AdmitEviction, when set, judges an eviction before its pod is
 	// deleted (NodeRestriction: a kubelet evicts only its own pods).
 	AdmitEviction func(ctx context.Context, ev *policyv1.Eviction) error
+	// Evict, when set, carries out an admitted eviction under the pod's
+	// PodDisruptionBudget (package eviction); dryRun is the request's
+	// dryRun query. Unset, an eviction deletes the pod unconditionally.
+	Evict func(ctx context.Context, ev *policyv1.Eviction, dryRun []string) error
+	// AdmitConnect, when set, judges a CONNECT of a pod subresource
+	// (exec) with its options, as kube-apiserver's admission sees them.
+	AdmitConnect func(ctx context.Context, namespace, name, subresource string, opts runtime.Object) error
+	// FieldManager returns the field manager of a kind written through a
+	// subresource ("" the object); nil (or a nil func) keeps no managed
+	// fields.
+	FieldManager func(d *apiresource.Descriptor, subresource string) FieldManager
 	// LongRunning counts open watches per resource.
 	LongRunning func(resource string, delta int)
 	Log         *zap.Logger
@@ -138,7 +152,15 @@ func (a *API) serve(c *gin.Context, group, version, rest string) {
 		defer cancel()
 		c.Request = c.Request.WithContext(ctx)
 	}
-	req := &request{api: a, c: c, info: info, desc: desc, store: a.opts.Stores[desc]}
+	// Warnings admission records (webhooks, policies) go back as
+	// Warning headers, as kube-apiserver's warning recorder sends them.
+	c.Request = c.Request.WithContext(warning.WithWarningRecorder(c.Request.Context(), &warningRecorder{c: c, seen: map[string]bool{}}))
+	store := a.opts.Store(desc)
+	if store == nil && !desc.Virtual() {
+		writeError(c, notFound())
+		return
+	}
+	req := &request{api: a, c: c, info: info, desc: desc, store: store}
 	if desc.Virtual() {
 		req.review()
 		return

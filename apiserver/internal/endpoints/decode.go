@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
@@ -116,20 +117,40 @@ func (d *decoder) decodeInto(data []byte, obj runtime.Object, apiVersion, kind, 
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("the kind in the data (%s) does not match the expected kind (%s)", tm.Kind, kind))
 	}
 	gv := schemaGVK(apiVersion, kind).Version
-	strictErrs, err := sigsjson.UnmarshalStrict(data, obj, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+	var strictErrs []error
+	var err error
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		// A custom resource: any field may be there as far as JSON is
+		// concerned (the schema prunes), but duplicates are still
+		// refused or warned about.
+		var content map[string]interface{}
+		strictErrs, err = sigsjson.UnmarshalStrict(data, &content, sigsjson.DisallowDuplicateFields)
+		if err == nil && content == nil {
+			err = errors.New("the body is not a JSON object")
+		}
+		u.Object = content
+	} else {
+		strictErrs, err = sigsjson.UnmarshalStrict(data, obj, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+	}
 	if err != nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %s", kind, gv, kind, jsonErrorText(err)))
 	}
 	obj.GetObjectKind().SetGroupVersionKind(schemaGVK(apiVersion, kind))
-	if len(strictErrs) == 0 || validation == fieldValidationIgnore {
-		return nil, nil
-	}
 	msgs := make([]string, len(strictErrs))
 	for i, e := range strictErrs {
 		msgs[i] = e.Error()
 	}
+	return strictResult(msgs, kind, gv, validation)
+}
+
+// strictResult applies the fieldValidation directive to what strict
+// decoding found: nothing, warnings, or a 400 naming every field.
+func strictResult(msgs []string, kind, version, validation string) ([]string, error) {
+	if len(msgs) == 0 || validation == fieldValidationIgnore {
+		return nil, nil
+	}
 	if validation == fieldValidationStrict {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: strict decoding error: %s", kind, gv, kind, strings.Join(msgs, ", ")))
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: strict decoding error: %s", kind, version, kind, strings.Join(msgs, ", ")))
 	}
 	return msgs, nil
 }

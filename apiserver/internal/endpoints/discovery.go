@@ -4,7 +4,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"sort"
 
 	"github.com/gin-gonic/gin"
 	"github.com/munnerz/goautoneg"
@@ -101,7 +100,7 @@ func (a *API) apiGroup(name string) metav1.APIGroup {
 		g.Versions = append(g.Versions, metav1.GroupVersionForDiscovery{GroupVersion: name + "/" + v, Version: v})
 	}
 	if len(g.Versions) > 0 {
-		g.PreferredVersion = g.Versions[len(g.Versions)-1]
+		g.PreferredVersion = g.Versions[0]
 	}
 	return g
 }
@@ -171,9 +170,7 @@ func (a *API) writeAggregated(c *gin.Context, groups []string) {
 	list := &apidiscoveryv2.APIGroupDiscoveryList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupDiscoveryList", APIVersion: "apidiscovery.k8s.io/v2"}}
 	for _, g := range groups {
 		gd := apidiscoveryv2.APIGroupDiscovery{ObjectMeta: metav1.ObjectMeta{Name: g}}
-		versions := a.opts.Registry.Versions(g)
-		sort.Sort(sort.Reverse(sort.StringSlice(versions)))
-		for _, v := range versions {
+		for _, v := range a.opts.Registry.Versions(g) {
 			vd := apidiscoveryv2.APIVersionDiscovery{Version: v, Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent}
 			for _, d := range a.opts.Registry.InGroupVersion(g, v) {
 				rd := apidiscoveryv2.APIResourceDiscovery{

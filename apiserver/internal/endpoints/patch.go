@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"sigs.k8s.io/yaml"
 
 	"coracle.dev/apiserver/internal/genericstore"
 )
@@ -25,12 +26,10 @@ func patchType(ct string) (types.PatchType, error) {
 		mt = ct
 	}
 	switch types.PatchType(mt) {
-	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
+	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType, types.ApplyYAMLPatchType:
 		return types.PatchType(mt), nil
-	case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
-		return "", statusError(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, "server-side apply is not supported by Coracle; use kubectl apply (client-side) or a strategic merge patch")
 	}
-	return "", statusError(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, fmt.Sprintf("the body of the request was in an unknown format (%s) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json", ct))
+	return "", statusError(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, fmt.Sprintf("the body of the request was in an unknown format (%s) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json", ct))
 }
 
 // applyPatch applies patch of type pt to the JSON of current.
@@ -122,22 +121,77 @@ func (r *request) patch(sub string) {
 		r.fail(err)
 		return
 	}
+	manager, force, err := r.patchOptions(pt)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	fm := r.fieldManager(sub)
+	apply := pt == types.ApplyYAMLPatchType
+	if apply && fm == nil {
+		r.fail(statusError(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, fmt.Sprintf("server-side apply is not available for %s", r.desc)))
+		return
+	}
 	pinned := patchSetsResourceVersion(pt, patchBytes)
 	var warnings []string
 	res, err := r.store.Update(r.ctx(), r.info.Namespace, r.info.Name, func(current runtime.Object) (runtime.Object, error) {
+		if apply {
+			return r.applied(fm, current, patchBytes, manager, force)
+		}
 		if current == nil {
 			return nil, apierrors.NewNotFound(r.desc.GroupResource(), r.info.Name)
 		}
 		obj, w, err := r.patched(current, pt, patchBytes, validation, pinned)
 		warnings = w
-		return obj, err
-	}, genericstore.UpdateOptions{DryRun: dry, Subresource: sub})
+		if err != nil {
+			return nil, err
+		}
+		return r.recordManaged(fm, current, obj, manager), nil
+	}, genericstore.UpdateOptions{DryRun: dry, Subresource: sub, CreateIfMissing: apply && sub == ""})
 	addWarnings(r.c, append(warnings, res.Warnings...))
 	if err != nil {
 		r.fail(err)
 		return
 	}
-	r.respond(http.StatusOK, res.Object, out)
+	code := http.StatusOK
+	if res.Created {
+		code = http.StatusCreated
+	}
+	r.respond(code, res.Object, out)
+}
+
+// applied is a server-side apply of patch by manager over current (nil:
+// the object is created), as a whole object of the kind to store.
+func (r *request) applied(fm FieldManager, current runtime.Object, patch []byte, manager string, force bool) (runtime.Object, error) {
+	obj, err := fm.Apply(current, patch, manager, force)
+	if err != nil {
+		return nil, err
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	if current == nil {
+		if m.GetName() == "" {
+			m.SetName(r.info.Name)
+		}
+		if r.desc.Namespaced && m.GetNamespace() == "" {
+			m.SetNamespace(r.info.Namespace)
+		}
+	} else if !patchSetsResourceVersion(types.MergePatchType, patchJSON(patch)) {
+		m.SetResourceVersion("")
+	}
+	return obj, nil
+}
+
+// patchJSON is an apply patch (YAML, of which JSON is a subset) as JSON,
+// or nil when it is neither.
+func patchJSON(patch []byte) []byte {
+	j, err := yaml.YAMLToJSON(patch)
+	if err != nil {
+		return nil
+	}
+	return j
 }
 
 // patched returns current with the patch applied, decoded as the kind.

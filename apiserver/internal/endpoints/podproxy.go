@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // DefaultKubeletPort is where a kubelet serves when its Node does not say.
@@ -41,7 +43,7 @@ func (r *request) kubeletTarget() (*corev1.Pod, string, *url.URL, error) {
 	if !ok {
 		return nil, "", nil, apierrors.NewInternalError(fmt.Errorf("nodes are not served"))
 	}
-	nodeObj, err := r.api.opts.Stores[nodes].Get(r.ctx(), "", pod.Spec.NodeName)
+	nodeObj, err := r.api.opts.Store(nodes).Get(r.ctx(), "", pod.Spec.NodeName)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -203,6 +205,16 @@ func (r *request) servePodExec() {
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		r.fail(apierrors.NewBadRequest(fmt.Sprintf("cannot exec into a container in a completed pod; current phase is %s", pod.Status.Phase)))
 		return
+	}
+	if admit := r.api.opts.AdmitConnect; admit != nil {
+		opts := &corev1.PodExecOptions{
+			Container: container, Command: q["command"],
+			Stdin: isTrue(q.Get("stdin")), Stdout: isTrue(q.Get("stdout")), Stderr: isTrue(q.Get("stderr")), TTY: isTrue(q.Get("tty")),
+		}
+		if err := admit(r.ctx(), pod.Namespace, pod.Name, apiresource.Exec, opts); err != nil {
+			r.fail(err)
+			return
+		}
 	}
 	// The kubelet names the streams input/output/error, as in Kubernetes.
 	kq := url.Values{"command": q["command"]}

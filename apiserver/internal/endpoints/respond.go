@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -83,6 +84,24 @@ func addWarnings(c *gin.Context, warnings []string) {
 		seen[w] = true
 		c.Writer.Header().Add("Warning", fmt.Sprintf("299 - %s", quoteWarning(w)))
 	}
+}
+
+// warningRecorder adds the warnings recorded in a request's context as
+// headers, each once; validating webhooks run in parallel.
+type warningRecorder struct {
+	mu   sync.Mutex
+	c    *gin.Context
+	seen map[string]bool
+}
+
+func (w *warningRecorder) AddWarning(_, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if text == "" || w.seen[text] {
+		return
+	}
+	w.seen[text] = true
+	w.c.Writer.Header().Add("Warning", fmt.Sprintf("299 - %s", quoteWarning(text)))
 }
 
 // quoteWarning quotes a warning text as an HTTP quoted-string.

@@ -78,6 +78,17 @@ func (r *request) decodeBody() (runtime.Object, []string, error) {
 	}
 	obj := r.desc.New()
 	warnings, err := r.api.dec.decodeInto(data, obj, r.desc.APIVersion(), r.desc.Kind, validation)
+	if err == nil && r.desc.UnknownFields != nil && validation != fieldValidationIgnore {
+		// A custom resource's fields unknown to its schema, which
+		// storage would prune, count as unknown fields too.
+		var msgs []string
+		for _, path := range r.desc.UnknownFields(obj) {
+			msgs = append(msgs, fmt.Sprintf("unknown field %q", path))
+		}
+		var more []string
+		more, err = strictResult(msgs, r.desc.Kind, r.desc.Version, validation)
+		warnings = append(warnings, more...)
+	}
 	if err == nil {
 		audit.EntryFrom(r.ctx()).LogRequestObject(obj)
 	}
@@ -98,11 +109,17 @@ func (r *request) create() {
 		r.fail(err)
 		return
 	}
+	manager, err := r.managerName("CreateOptions")
+	if err != nil {
+		r.fail(err)
+		return
+	}
 	obj, warnings, err := r.decodeBody()
 	if err != nil {
 		r.fail(err)
 		return
 	}
+	obj = r.recordManaged(r.fieldManager(""), nil, obj, manager)
 	res, err := r.store.Create(r.ctx(), r.info.Namespace, obj, genericstore.CreateOptions{DryRun: dry})
 	addWarnings(r.c, append(warnings, res.Warnings...))
 	if err != nil {
@@ -132,8 +149,14 @@ func (r *request) update() {
 
 // updateWith writes obj over the current object (PUT semantics).
 func (r *request) updateWith(obj runtime.Object, warnings []string, dry bool, sub string, out output) {
-	res, err := r.store.Update(r.ctx(), r.info.Namespace, r.info.Name, func(runtime.Object) (runtime.Object, error) {
-		return obj.DeepCopyObject(), nil
+	manager, err := r.managerName("UpdateOptions")
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	fm := r.fieldManager(sub)
+	res, err := r.store.Update(r.ctx(), r.info.Namespace, r.info.Name, func(current runtime.Object) (runtime.Object, error) {
+		return r.recordManaged(fm, current, obj.DeepCopyObject(), manager), nil
 	}, genericstore.UpdateOptions{DryRun: dry, Subresource: sub})
 	addWarnings(r.c, append(warnings, res.Warnings...))
 	if err != nil {

@@ -332,8 +332,8 @@ func setPodCondition(pod *corev1.Pod, cond corev1.PodCondition) {
 	pod.Status.Conditions = append(pod.Status.Conditions, cond)
 }
 
-// evict deletes a pod through pods/eviction. Coracle serves no
-// PodDisruptionBudgets yet, so every eviction is allowed.
+// evict serves pods/eviction: the pod goes if its PodDisruptionBudget
+// allows (Options.Evict); without that hook, unconditionally.
 func (r *request) evict() {
 	body, err := readBody(r.c, r.api.opts.MaxBodyBytes)
 	if err != nil {
@@ -355,19 +355,37 @@ func (r *request) evict() {
 		r.fail(err)
 		return
 	}
-	if ev.Name != "" && ev.Name != r.info.Name {
-		r.fail(nameMismatch(ev.Name, r.info.Name))
+	// As Kubernetes: the body names the pod of the URL, and its namespace
+	// if it names one.
+	if ev.Name != r.info.Name {
+		r.fail(apierrors.NewBadRequest("name in URL does not match name in Eviction object"))
 		return
 	}
-	ev.Namespace, ev.Name = r.info.Namespace, r.info.Name
+	if ev.Namespace != "" && ev.Namespace != r.info.Namespace {
+		r.fail(apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
+		return
+	}
+	ev.Namespace = r.info.Namespace
+	dry, err := r.dryRun()
+	if err != nil {
+		r.fail(err)
+		return
+	}
 	if admit := r.api.opts.AdmitEviction; admit != nil {
 		if err := admit(r.ctx(), ev); err != nil {
 			r.fail(err)
 			return
 		}
 	}
+	if evict := r.api.opts.Evict; evict != nil {
+		if err := evict(r.ctx(), ev, r.c.QueryArray("dryRun")); err != nil {
+			r.fail(err)
+			return
+		}
+		writeJSON(r.c, http.StatusCreated, successStatus(http.StatusCreated))
+		return
+	}
 	opts := ev.DeleteOptions
-	dry := false
 	if opts != nil {
 		for _, v := range opts.DryRun {
 			if v != metav1.DryRunAll {

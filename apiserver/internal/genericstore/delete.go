@@ -31,7 +31,7 @@ func (s *Store) Delete(ctx context.Context, ns, name string, opts *metav1.Delete
 	key := s.desc.Key(ns, name)
 	for attempt := 0; attempt < maxUpdateAttempts; attempt++ {
 		current := s.desc.New()
-		if err := s.storage.Get(ctx, key, current); err != nil {
+		if err := s.read(ctx, key, current); err != nil {
 			return Result{}, s.storageError(err, name)
 		}
 		res, retry, err := s.tryDelete(ctx, key, name, current, opts, dryRun)
@@ -55,6 +55,7 @@ func (s *Store) tryDelete(ctx context.Context, key, name string, current runtime
 				fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, m.GetResourceVersion()))
 		}
 	}
+	ctx = withRequest(ctx, dryRun)
 	for _, a := range s.admit {
 		if d, ok := a.(DeleteAdmitter); ok {
 			if err := d.AdmitDelete(ctx, current); err != nil {

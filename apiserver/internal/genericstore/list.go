@@ -113,6 +113,13 @@ func (s *Store) List(ctx context.Context, opts ListOptions) (runtime.Object, err
 	if err != nil {
 		return nil, s.storageError(err, "")
 	}
+	if s.desc.ReadAs != nil {
+		for _, obj := range res.Items {
+			if err := s.desc.ReadAs(obj); err != nil {
+				return nil, apierrors.NewInternalError(err)
+			}
+		}
+	}
 	next := ""
 	if res.NextKey != "" {
 		next = encodeContinue(res.Revision, strings.TrimPrefix(res.NextKey, prefix))

@@ -59,6 +59,40 @@ type UpdateAdmitter interface {
 	AdmitUpdate(ctx context.Context, subresource string, obj, old runtime.Object) error
 }
 
+// CreateValidator is implemented by Admitters with a validating phase,
+// as kube-apiserver's validating admission (validating webhooks,
+// ValidatingAdmissionPolicy): it runs on create once the object is valid,
+// just before it is written. AdmitCreate is then their mutating phase.
+type CreateValidator interface {
+	ValidateCreate(ctx context.Context, obj runtime.Object) error
+}
+
+// UpdateMutator is implemented by Admitters with a mutating phase on
+// updates, as kube-apiserver's mutating admission: it runs on the new
+// object before the kind's defaults, preparation and validation.
+// AdmitUpdate is then their validating phase.
+type UpdateMutator interface {
+	MutateUpdate(ctx context.Context, subresource string, obj, old runtime.Object) error
+}
+
+// requestKey carries what admission may ask of the request being served.
+type requestKey struct{}
+
+// RequestInfo is what the store knows of the write an admitter judges.
+type RequestInfo struct {
+	DryRun bool
+}
+
+// RequestFrom returns the write's RequestInfo, as admitters read it.
+func RequestFrom(ctx context.Context) RequestInfo {
+	ri, _ := ctx.Value(requestKey{}).(RequestInfo)
+	return ri
+}
+
+func withRequest(ctx context.Context, dryRun bool) context.Context {
+	return context.WithValue(ctx, requestKey{}, RequestInfo{DryRun: dryRun})
+}
+
 // DeleteAdmitter is implemented by Admitters that also judge deletes
 // (Kubernetes' DELETE admission); obj is the stored object.
 type DeleteAdmitter interface {
@@ -204,6 +238,7 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 	if p, ok := s.desc.Strategy.(apiresource.RequestPreparer); ok {
 		p.PrepareForCreateRequest(ctx, obj)
 	}
+	ctx = withRequest(ctx, opts.DryRun)
 	for _, a := range s.admit {
 		if err := a.AdmitCreate(ctx, obj); err != nil {
 			return Result{}, err
@@ -211,6 +246,13 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 	}
 	if errs := s.validateCreate(obj, m); len(errs) > 0 {
 		return Result{}, apierrors.NewInvalid(s.desc.GVK().GroupKind(), m.GetName(), errs)
+	}
+	for _, a := range s.admit {
+		if v, ok := a.(CreateValidator); ok {
+			if err := v.ValidateCreate(ctx, obj); err != nil {
+				return Result{}, err
+			}
+		}
 	}
 	if s.desc.Namespaced && s.ns != nil {
 		if err := s.ns.CheckCreate(ctx, m.GetNamespace()); err != nil {
@@ -264,7 +306,6 @@ func (s *Store) fillSystemFields(m metav1.Object) {
 	m.SetResourceVersion("")
 	m.SetDeletionTimestamp(nil)
 	m.SetDeletionGracePeriodSeconds(nil)
-	m.SetManagedFields(nil)
 	m.SetSelfLink("")
 	if s.desc.TracksGeneration {
 		m.SetGeneration(1)
@@ -288,10 +329,21 @@ func (s *Store) nameValidator() apivalidation.ValidateNameFunc {
 // Get reads one object from storage.
 func (s *Store) Get(ctx context.Context, ns, name string) (runtime.Object, error) {
 	obj := s.desc.New()
-	if err := s.storage.Get(ctx, s.desc.Key(ns, name), obj); err != nil {
+	if err := s.read(ctx, s.desc.Key(ns, name), obj); err != nil {
 		return nil, s.storageError(err, name)
 	}
 	return obj, nil
+}
+
+// read fills obj from etcd, in the version the store serves.
+func (s *Store) read(ctx context.Context, key string, obj runtime.Object) error {
+	if err := s.storage.Get(ctx, key, obj); err != nil {
+		return err
+	}
+	if s.desc.ReadAs != nil {
+		return s.desc.ReadAs(obj)
+	}
+	return nil
 }
 
 func (s *Store) storageError(err error, name string) error {

@@ -28,6 +28,9 @@ type UpdateOptions struct {
 	// Subresource is "" for the object itself, "status", or a subresource
 	// (binding, finalize) whose caller changes only what it owns.
 	Subresource string
+	// CreateIfMissing creates the object when there is none, as a
+	// server-side apply does, whatever the kind's AllowCreateOnUpdate.
+	CreateIfMissing bool
 }
 
 const maxUpdateAttempts = 16
@@ -52,7 +55,7 @@ func (s *Store) Update(ctx context.Context, ns, name string, tryUpdate UpdateFun
 		}
 		if !fromCache {
 			current = s.desc.New()
-			err := s.storage.Get(ctx, key, current)
+			err := s.read(ctx, key, current)
 			if errors.Is(err, etcdstore.ErrNotFound) {
 				return s.createOnUpdate(ctx, ns, name, tryUpdate, opts)
 			}
@@ -74,7 +77,7 @@ func (s *Store) Update(ctx context.Context, ns, name string, tryUpdate UpdateFun
 }
 
 func (s *Store) createOnUpdate(ctx context.Context, ns, name string, tryUpdate UpdateFunc, opts UpdateOptions) (Result, error) {
-	if opts.Subresource != "" || !s.desc.Strategy.AllowCreateOnUpdate() {
+	if opts.Subresource != "" || !(s.desc.Strategy.AllowCreateOnUpdate() || opts.CreateIfMissing) {
 		return Result{}, apierrors.NewNotFound(s.desc.GroupResource(), name)
 	}
 	obj, err := tryUpdate(nil)
@@ -129,6 +132,14 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 			fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", uid, curMeta.GetUID()))
 	}
 	s.carrySystemFields(m, curMeta)
+	ctx = withRequest(ctx, opts.DryRun)
+	for _, a := range s.admit {
+		if mu, ok := a.(UpdateMutator); ok {
+			if err := mu.MutateUpdate(ctx, opts.Subresource, obj, current); err != nil {
+				return Result{}, false, err
+			}
+		}
+	}
 
 	errs := apivalidation.ValidateObjectMetaAccessorUpdate(m, curMeta, field.NewPath("metadata"))
 	switch opts.Subresource {
@@ -231,7 +242,11 @@ func (s *Store) carrySystemFields(m, cur metav1.Object) {
 	m.SetDeletionTimestamp(cur.GetDeletionTimestamp())
 	m.SetDeletionGracePeriodSeconds(cur.GetDeletionGracePeriodSeconds())
 	m.SetGeneration(cur.GetGeneration())
-	m.SetManagedFields(nil)
+	if m.GetManagedFields() == nil {
+		// Writers that keep no managed fields (the server's own) leave
+		// them as they were.
+		m.SetManagedFields(cur.GetManagedFields())
+	}
 	m.SetSelfLink("")
 	if m.GetGenerateName() == "" {
 		m.SetGenerateName(cur.GetGenerateName())

@@ -3,6 +3,8 @@ package kinds
 
 import (
 	"coracle.dev/apiserver/internal/apiresource"
+	"coracle.dev/apiserver/internal/kinds/admissionregistration"
+	"coracle.dev/apiserver/internal/kinds/apiextensions"
 	"coracle.dev/apiserver/internal/kinds/apps"
 	"coracle.dev/apiserver/internal/kinds/autoscaling"
 	"coracle.dev/apiserver/internal/kinds/batch"
@@ -10,8 +12,12 @@ import (
 	"coracle.dev/apiserver/internal/kinds/coordination"
 	"coracle.dev/apiserver/internal/kinds/core"
 	"coracle.dev/apiserver/internal/kinds/discovery"
+	"coracle.dev/apiserver/internal/kinds/flowcontrol"
 	"coracle.dev/apiserver/internal/kinds/networking"
+	"coracle.dev/apiserver/internal/kinds/node"
+	"coracle.dev/apiserver/internal/kinds/policy"
 	"coracle.dev/apiserver/internal/kinds/rbac"
+	"coracle.dev/apiserver/internal/kinds/resource"
 	"coracle.dev/apiserver/internal/kinds/scheduling"
 	"coracle.dev/apiserver/internal/kinds/storage"
 )
@@ -22,7 +28,9 @@ func All() []*apiresource.Descriptor {
 	for _, group := range [][]*apiresource.Descriptor{
 		core.All(), apps.All(), batch.All(), coordination.All(), discovery.All(),
 		autoscaling.All(), networking.All(), storage.All(), scheduling.All(), certificates.All(),
-		rbac.All(),
+		rbac.All(), policy.All(), apiextensions.All(), flowcontrol.All(),
+		admissionregistration.All(),
+		node.All(), resource.All(),
 	} {
 		out = append(out, group...)
 	}

@@ -75,6 +75,9 @@ type Config struct {
 	SlowWatcherBudget time.Duration
 	// WatcherBuffer is each watcher's channel capacity.
 	WatcherBuffer int
+	// Decoded, when set, finishes each object read from etcd (a custom
+	// resource stored in another of its versions gets this cache's).
+	Decoded func(runtime.Object) error
 	// Transformer decrypts the resource's values, when they are encrypted
 	// at rest: the one the etcdstore.Store writes them with. nil reads
 	// them as plain JSON.
@@ -228,7 +231,13 @@ func (c *Cache) decode(kv *mvccpb.KeyValue, obj runtime.Object) error {
 			return err
 		}
 	}
-	return etcdstore.Decode(value, kv.ModRevision, obj)
+	if err := etcdstore.Decode(value, kv.ModRevision, obj); err != nil {
+		return err
+	}
+	if c.cfg.Decoded != nil {
+		return c.cfg.Decoded(obj)
+	}
+	return nil
 }
 
 // process applies one etcd event to the copy and the ring and delivers it.
