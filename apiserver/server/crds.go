@@ -92,59 +92,35 @@ func (c *customKinds) run(ctx context.Context) {
 		c.queue.ShutDown()
 	}()
 	go c.work(ctx)
-	cache := c.crdStore().Cache()
 	first := true
-	for ctx.Err() == nil {
-		if !cache.Ready() {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(50 * time.Millisecond):
-				continue
-			}
-		}
-		w, err := cache.Watch(ctx, watchcache.WatchOptions{})
-		if err != nil {
-			c.s.log.Warn("crd controller: watch", zap.Error(err))
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-				continue
-			}
-		}
-		var initial []string
-		for _, d := range w.Initial() {
+	c.s.follow(ctx, c.crdStore().Cache(), "custom resource definitions", func(initial []watchcache.Delivery) {
+		var names []string
+		for _, d := range initial {
 			if crd, ok := d.Object.(*apiextensionsv1.CustomResourceDefinition); ok {
-				initial = append(initial, crd.Name)
+				names = append(names, crd.Name)
 			}
 		}
-		if first {
-			first = false
-			// Serve what exists before readiness, one by one here, so a
-			// restarted apiserver answers for every custom resource from
-			// its first ready moment.
-			for _, name := range initial {
-				if err := c.sync(ctx, name); err != nil {
-					c.queue.AddRateLimited(name)
-				}
-			}
-			close(c.synced)
-		} else {
-			for _, name := range initial {
+		if !first {
+			for _, name := range names {
 				c.queue.Add(name)
 			}
+			return
 		}
-		for d := range w.Events() {
-			if d.Type == watch.Bookmark {
-				continue
-			}
-			if crd, ok := d.Object.(*apiextensionsv1.CustomResourceDefinition); ok {
-				c.queue.Add(crd.Name)
+		first = false
+		// Serve what exists before readiness, one by one here, so a
+		// restarted apiserver answers for every custom resource from its
+		// first ready moment.
+		for _, name := range names {
+			if err := c.sync(ctx, name); err != nil {
+				c.queue.AddRateLimited(name)
 			}
 		}
-		w.Stop()
-	}
+		close(c.synced)
+	}, func(d watchcache.Delivery) {
+		if crd, ok := d.Object.(*apiextensionsv1.CustomResourceDefinition); ok && d.Type != watch.Bookmark {
+			c.queue.Add(crd.Name)
+		}
+	})
 }
 
 func (c *customKinds) work(ctx context.Context) {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync/atomic"
-	"time"
 
-	"go.uber.org/zap"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -81,36 +79,14 @@ func (n *nodeObjects) Node(name string) (*corev1.Node, error) {
 // run keeps the pod index current from the pod watch cache: a fresh index
 // from each watch's initial state, swapped in whole, then its events.
 func (n *nodeObjects) run(ctx context.Context) {
-	cache := n.s.store("", "pods").Cache()
-	for ctx.Err() == nil {
-		if !cache.Ready() {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(50 * time.Millisecond):
-				continue
-			}
-		}
-		w, err := cache.Watch(ctx, watchcache.WatchOptions{})
-		if err != nil {
-			n.s.log.Warn("node authorizer: watch pods", zap.Error(err))
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-				continue
-			}
-		}
-		index := nodeauth.NewPodIndex()
-		for _, d := range w.Initial() {
+	var index *nodeauth.PodIndex
+	n.s.follow(ctx, n.s.store("", "pods").Cache(), "pods for the node authorizer", func(initial []watchcache.Delivery) {
+		index = nodeauth.NewPodIndex()
+		for _, d := range initial {
 			apply(index, d)
 		}
 		n.index.Store(index)
-		for d := range w.Events() {
-			apply(index, d)
-		}
-		w.Stop()
-	}
+	}, func(d watchcache.Delivery) { apply(index, d) })
 }
 
 func apply(index *nodeauth.PodIndex, d watchcache.Delivery) {
