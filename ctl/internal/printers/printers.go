@@ -26,6 +26,9 @@ type Format struct {
 	Name string
 	// Arg is the template after "=" for jsonpath and custom-columns.
 	Arg string
+	// ShowManagedFields keeps metadata.managedFields in YAML and JSON,
+	// which kubectl leaves out unless --show-managed-fields.
+	ShowManagedFields bool
 }
 
 // Formats lists the -o values ctl understands, for help and errors.
@@ -81,11 +84,17 @@ func NewTable(o TableOptions) Printer {
 
 // NewObject returns the printer of a non-table format.
 func NewObject(f Format, noHeaders bool) (Printer, error) {
+	omit := func(p Printer) Printer {
+		if f.ShowManagedFields {
+			return p
+		}
+		return &cliprinters.OmitManagedFieldsPrinter{Delegate: p}
+	}
 	switch f.Name {
 	case "yaml":
-		return &cliprinters.YAMLPrinter{}, nil
+		return omit(&cliprinters.YAMLPrinter{}), nil
 	case "json":
-		return &cliprinters.JSONPrinter{}, nil
+		return omit(&cliprinters.JSONPrinter{}), nil
 	case "name":
 		return &cliprinters.NamePrinter{}, nil
 	case "jsonpath":

@@ -3,6 +3,7 @@ package printers
 import (
 	"bytes"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -192,5 +193,33 @@ func TestParseFormat(t *testing.T) {
 func TestCustomColumnsRefusesABadSpec(t *testing.T) {
 	if _, err := NewCustomColumns("NAME", false); err == nil {
 		t.Fatal("a column without a path was accepted")
+	}
+}
+
+// YAML and JSON leave managedFields out, as kubectl, unless asked.
+func TestObjectPrintersOmitManagedFields(t *testing.T) {
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "c", "managedFields": []any{map[string]any{"manager": "kubectl"}}},
+	}}
+	for _, tc := range []struct {
+		format Format
+		want   bool
+	}{
+		{Format{Name: "yaml"}, false},
+		{Format{Name: "json"}, false},
+		{Format{Name: "yaml", ShowManagedFields: true}, true},
+	} {
+		p, err := NewObject(tc.format, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := PrintObjects(p, []*unstructured.Unstructured{obj, obj}, false, &b); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(b.String(), "managedFields"); got != tc.want {
+			t.Errorf("%+v: managedFields printed %v, want %v:\n%s", tc.format, got, tc.want, b.String())
+		}
 	}
 }

@@ -38,6 +38,7 @@ type getOptions struct {
 	showKind      bool
 	labelColumns  []string
 	noHeaders     bool
+	showManaged   bool
 	sortBy        string
 	watch         bool
 	watchOnly     bool
@@ -100,6 +101,7 @@ ctl get all`),
 	f.BoolVar(&o.showKind, "show-kind", false, "If present, list the resource type for the requested object(s).")
 	f.StringSliceVarP(&o.labelColumns, "label-columns", "L", nil, "Accepts a comma separated list of labels that are going to be presented as columns.")
 	f.BoolVar(&o.noHeaders, "no-headers", false, "When using the default or custom-column output format, don't print headers (default print headers).")
+	f.BoolVar(&o.showManaged, "show-managed-fields", false, "If true, keep the managedFields when printing objects in JSON or YAML format.")
 	f.StringVar(&o.sortBy, "sort-by", "", "If non-empty, sort list types using this field specification. The field specification is expressed as a JSONPath expression (e.g. '{.metadata.name}').")
 	f.BoolVarP(&o.watch, "watch", "w", false, "After listing/getting the requested object, watch for changes.")
 	f.BoolVar(&o.watchOnly, "watch-only", false, "Watch for changes to the requested object(s), without listing/getting first.")
@@ -112,6 +114,7 @@ ctl get all`),
 
 func (o *getOptions) run(ctx context.Context, cmd *cobra.Command, args []string) error {
 	format, err := printers.ParseFormat(o.output)
+	format.ShowManagedFields = o.showManaged
 	if err != nil {
 		return err
 	}
