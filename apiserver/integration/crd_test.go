@@ -236,6 +236,29 @@ func TestCustomResourceDefinition(t *testing.T) {
 		t.Fatalf("after scale: replicas %d generation %d", r, got.GetGeneration())
 	}
 
+	// A default added to the CRD applies to stored objects when read, and
+	// the resource stays served while the CRD changes.
+	crd, err = ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx(t), "widgets.stable.example.com", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range crd.Spec.Versions {
+		props := crd.Spec.Versions[i].Schema.OpenAPIV3Schema.Properties["spec"]
+		props.Properties["shape"] = apiextensionsv1.JSONSchemaProps{Type: "string", Default: &apiextensionsv1.JSON{Raw: []byte(`"round"`)}}
+		crd.Spec.Versions[i].Schema.OpenAPIV3Schema.Properties["spec"] = props
+	}
+	if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Update(ctx(t), crd, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the new default read", func() (bool, error) {
+		got, err := ws.Get(ctx(t), "w1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("read while the CRD changes: %v", err)
+		}
+		shape, _, _ := unstructured.NestedString(got.Object, "spec", "shape")
+		return shape == "round", nil
+	})
+
 	// kubectl's table: Name, the printer column, Age.
 	resp = doWith(t, c.http, c.Server.URL(), http.MethodGet, "/apis/stable.example.com/v1/namespaces/default/widgets", "", nil,
 		http.Header{"Accept": {"application/json;as=Table;v=v1;g=meta.k8s.io"}})

@@ -290,7 +290,9 @@ func (c *customKinds) serve(ctx context.Context, crd *apiextensionsv1.CustomReso
 	if err != nil {
 		return err
 	}
-	c.unserve(crd.Name)
+	// The new descriptors are made and their caches listed before they
+	// replace the old ones in one step: a CRD that changes (a default
+	// added, a conversion webhook set) is never unserved in between.
 	cctx, stop := context.WithCancel(c.s.bgCtx)
 	sc := &servedCRD{key: key, descs: descs, stop: stop}
 	stores := map[*apiresource.Descriptor]*genericstore.Store{}
@@ -320,19 +322,30 @@ func (c *customKinds) serve(ctx context.Context, crd *apiextensionsv1.CustomReso
 			}
 		}
 	}
+	if err := c.s.fields.addCustom(crd, descs); err != nil {
+		stop()
+		return err
+	}
 	c.mu.Lock()
+	old := c.served[crd.Name]
 	c.served[crd.Name] = sc
 	for d, st := range stores {
 		c.stores[d] = st
 	}
 	c.mu.Unlock()
-	if err := c.s.fields.addCustom(crd, descs); err != nil {
-		c.unserve(crd.Name)
+	var oldDescs []*apiresource.Descriptor
+	if old != nil {
+		oldDescs = old.descs
+	}
+	if err := c.s.registry.Replace(oldDescs, descs); err != nil {
+		c.mu.Lock()
+		c.served[crd.Name] = old
+		c.mu.Unlock()
+		c.forget(sc)
 		return err
 	}
-	if err := c.s.registry.Add(descs...); err != nil {
-		c.unserve(crd.Name)
-		return err
+	if old != nil {
+		c.forget(old)
 	}
 	if err := c.s.openapi.SetCustomResource(crd); err != nil {
 		// Served, but not described: kubectl explain will not know it.
@@ -347,18 +360,24 @@ func (c *customKinds) unserve(name string) {
 	c.mu.Lock()
 	sc := c.served[name]
 	delete(c.served, name)
-	if sc != nil {
-		for _, d := range sc.descs {
-			delete(c.stores, d)
-		}
-	}
 	c.mu.Unlock()
 	if sc == nil {
 		return
 	}
 	c.s.registry.Remove(sc.descs...)
-	c.s.fields.removeCustom(sc.descs)
 	c.s.openapi.RemoveCustomResource(name)
+	c.forget(sc)
+}
+
+// forget drops what one serving of a CRD made, once the registry no
+// longer hands out its descriptors.
+func (c *customKinds) forget(sc *servedCRD) {
+	c.mu.Lock()
+	for _, d := range sc.descs {
+		delete(c.stores, d)
+	}
+	c.mu.Unlock()
+	c.s.fields.removeCustom(sc.descs)
 	sc.stop()
 }
 

@@ -33,12 +33,23 @@ func NewRegistry(descs ...*Descriptor) (*Registry, error) {
 // Add registers descs, all or none: a resource already served, or a
 // descriptor missing what every kind needs, is an error.
 func (r *Registry) Add(descs ...*Descriptor) error {
+	return r.Replace(nil, descs)
+}
+
+// Replace stops serving old and starts serving descs in one step, so a
+// kind that changes (a CRD's new schema) is never missing in between;
+// all or none.
+func (r *Registry) Replace(old, descs []*Descriptor) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	leaving := map[*Descriptor]bool{}
+	for _, d := range old {
+		leaving[d] = true
+	}
 	adding := map[schema.GroupVersionResource]bool{}
 	for _, d := range descs {
 		gvr := d.GroupVersion().WithResource(d.Resource)
-		if _, dup := r.byGVR[gvr]; dup || adding[gvr] {
+		if cur, dup := r.byGVR[gvr]; (dup && !leaving[cur]) || adding[gvr] {
 			return fmt.Errorf("resource %s registered twice", gvr)
 		}
 		if d.New == nil || (d.NewList == nil && !d.Virtual()) || d.Strategy == nil {
@@ -46,6 +57,7 @@ func (r *Registry) Add(descs ...*Descriptor) error {
 		}
 		adding[gvr] = true
 	}
+	r.removeLocked(old)
 	for _, d := range descs {
 		r.byGVR[d.GroupVersion().WithResource(d.Resource)] = d
 		r.order = append(r.order, d)
@@ -60,6 +72,10 @@ func (r *Registry) Add(descs ...*Descriptor) error {
 func (r *Registry) Remove(descs ...*Descriptor) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.removeLocked(descs)
+}
+
+func (r *Registry) removeLocked(descs []*Descriptor) {
 	for _, d := range descs {
 		gvr := d.GroupVersion().WithResource(d.Resource)
 		if r.byGVR[gvr] == d {
