@@ -141,3 +141,21 @@ func TestProtobufRequestBodies(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The review kinds have no tables: a client that accepts only a Table
+// gets 406, as from Kubernetes; one that also accepts JSON gets JSON.
+func TestReviewKindsHaveNoTables(t *testing.T) {
+	c := start(t)
+	body := []byte(`{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{"nonResourceAttributes":{"path":"/","verb":"get"}}}`)
+	path := "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+	resp := doWith(t, c.http, c.Server.URL(), http.MethodPost, path, "application/json", body,
+		http.Header{"Accept": {"application/json;as=Table;v=v1;g=meta.k8s.io"}})
+	if resp.code != http.StatusNotAcceptable {
+		t.Fatalf("review as a Table: %d %s, want 406", resp.code, resp.body)
+	}
+	resp = doWith(t, c.http, c.Server.URL(), http.MethodPost, path, "application/json", body,
+		http.Header{"Accept": {"application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}})
+	if resp.code != http.StatusCreated || !strings.Contains(string(resp.body), `"allowed":true`) {
+		t.Fatalf("review as a Table or JSON: %d %s", resp.code, resp.body)
+	}
+}

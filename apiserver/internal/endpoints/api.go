@@ -220,7 +220,7 @@ func (r *request) ctx() context.Context { return r.c.Request.Context() }
 func (r *request) fail(err error) { writeError(r.c, err) }
 
 func (r *request) output() (output, bool) {
-	out, err := negotiate(r.c.GetHeader("Accept"))
+	out, err := negotiateFor(r.c.GetHeader("Accept"), !r.desc.Virtual())
 	if err != nil {
 		r.fail(err)
 		return 0, false

@@ -21,7 +21,12 @@ const (
 
 // negotiate picks the output form from the Accept header. Protobuf and CBOR
 // are not served; a client that accepts nothing else gets 406.
-func negotiate(accept string) (output, error) {
+func negotiate(accept string) (output, error) { return negotiateFor(accept, true) }
+
+// negotiateFor is negotiate for a kind that has tables and metadata
+// (stored kinds) or not (the review kinds, whose answers are no objects
+// to list: as Kubernetes, 406 for a client that accepts only those).
+func negotiateFor(accept string, tables bool) (output, error) {
 	if strings.TrimSpace(accept) == "" {
 		return outJSON, nil
 	}
@@ -36,11 +41,11 @@ func negotiate(accept string) (output, error) {
 			case "":
 				return outJSON, nil
 			case "Table":
-				if a.Params["g"] == "meta.k8s.io" && (a.Params["v"] == "v1" || a.Params["v"] == "v1beta1") {
+				if tables && a.Params["g"] == "meta.k8s.io" && (a.Params["v"] == "v1" || a.Params["v"] == "v1beta1") {
 					return outTable, nil
 				}
 			case "PartialObjectMetadata", "PartialObjectMetadataList":
-				if a.Params["g"] == "meta.k8s.io" && (a.Params["v"] == "v1" || a.Params["v"] == "v1beta1") {
+				if tables && a.Params["g"] == "meta.k8s.io" && (a.Params["v"] == "v1" || a.Params["v"] == "v1beta1") {
 					return outMetadata, nil
 				}
 			}
