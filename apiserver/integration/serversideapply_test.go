@@ -91,6 +91,13 @@ func TestServerSideApply(t *testing.T) {
 		t.Fatalf("apply without a manager: %d %s", resp.code, resp.body)
 	}
 
+	// A duplicate key in the applied YAML: 400 with Strict.
+	dup := []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: \"1\"\n  a: \"2\"\n")
+	resp = c.do(t, http.MethodPatch, "/api/v1/namespaces/default/configmaps/ssa?fieldManager=alice&fieldValidation=Strict", "application/apply-patch+yaml", dup)
+	if resp.code != http.StatusBadRequest || !strings.Contains(string(resp.body), `error strict decoding patch`) || !strings.Contains(string(resp.body), `key \"a\" already set in map`) {
+		t.Fatalf("apply with a duplicate key, Strict: %d %s", resp.code, resp.body)
+	}
+
 	// Pods created by a plain create carry their creator's entry.
 	pod, err := c.client.CoreV1().Pods("default").Create(ctx(t), &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "managed"},

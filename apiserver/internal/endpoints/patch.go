@@ -136,7 +136,9 @@ func (r *request) patch(sub string) {
 	var warnings []string
 	res, err := r.store.Update(r.ctx(), r.info.Namespace, r.info.Name, func(current runtime.Object) (runtime.Object, error) {
 		if apply {
-			return r.applied(fm, current, patchBytes, manager, force)
+			obj, w, err := r.applied(fm, current, patchBytes, manager, force, validation)
+			warnings = w
+			return obj, err
 		}
 		if current == nil {
 			return nil, apierrors.NewNotFound(r.desc.GroupResource(), r.info.Name)
@@ -161,15 +163,26 @@ func (r *request) patch(sub string) {
 }
 
 // applied is a server-side apply of patch by manager over current (nil:
-// the object is created), as a whole object of the kind to store.
-func (r *request) applied(fm FieldManager, current runtime.Object, patch []byte, manager string, force bool) (runtime.Object, error) {
+// the object is created), as a whole object of the kind to store. The
+// patch's own YAML is then judged strictly (duplicate keys) per the
+// fieldValidation directive, as kube-apiserver does after the merge.
+func (r *request) applied(fm FieldManager, current runtime.Object, patch []byte, manager string, force bool, validation string) (runtime.Object, []string, error) {
 	obj, err := fm.Apply(current, patch, manager, force)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var warnings []string
+	if validation == fieldValidationStrict || validation == fieldValidationWarn {
+		if err := yaml.UnmarshalStrict(patch, &map[string]any{}); err != nil {
+			if validation == fieldValidationStrict {
+				return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("error strict decoding patch: %v", err))
+			}
+			warnings = append(warnings, err.Error())
+		}
 	}
 	m, err := meta.Accessor(obj)
 	if err != nil {
-		return nil, apierrors.NewBadRequest(err.Error())
+		return nil, nil, apierrors.NewBadRequest(err.Error())
 	}
 	if current == nil {
 		if m.GetName() == "" {
@@ -181,7 +194,7 @@ func (r *request) applied(fm FieldManager, current runtime.Object, patch []byte,
 	} else if !patchSetsResourceVersion(types.MergePatchType, patchJSON(patch)) {
 		m.SetResourceVersion("")
 	}
-	return obj, nil
+	return obj, warnings, nil
 }
 
 // patchJSON is an apply patch (YAML, of which JSON is a subset) as JSON,
