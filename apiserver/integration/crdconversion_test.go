@@ -77,7 +77,12 @@ func TestCustomResourceConversionWebhook(t *testing.T) {
 			Scope: apiextensionsv1.NamespaceScoped,
 			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{
 				{Name: "v1", Served: true, Storage: true, Schema: open},
-				{Name: "v2", Served: true, Schema: open},
+				{Name: "v2", Served: true, Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object",
+					Properties: map[string]apiextensionsv1.JSONSchemaProps{
+						"spec": {Type: "object", XPreserveUnknownFields: ptr.To(true), Properties: map[string]apiextensionsv1.JSONSchemaProps{"host": {Type: "string"}}},
+					},
+				}}, SelectableFields: []apiextensionsv1.SelectableField{{JSONPath: ".spec.host"}}},
 			},
 			Conversion: &apiextensionsv1.CustomResourceConversion{
 				Strategy: apiextensionsv1.WebhookConverter,
@@ -128,6 +133,15 @@ func TestCustomResourceConversionWebhook(t *testing.T) {
 	}
 	if seen["one"] != "localhost:8080" || seen["two"] != "example:9090" {
 		t.Fatalf("v1 list: %v", seen)
+	}
+
+	// v2's selectable field selects objects written in v1, converted.
+	selected, err := v2.List(ctx(t), metav1.ListOptions{FieldSelector: "spec.host=localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(selected.Items) != 1 || selected.Items[0].GetName() != "one" {
+		t.Fatalf("v2 list with spec.host=localhost: %d items", len(selected.Items))
 	}
 }
 

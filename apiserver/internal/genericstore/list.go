@@ -63,13 +63,19 @@ func decodeContinue(tok string) (continueToken, error) {
 	if t.APIVersion != tokenVersion {
 		return continueToken{}, fmt.Errorf("continue key is not valid: incorrect encoded start resourceVersion (version %s)", t.APIVersion)
 	}
-	if t.Revision <= 0 || strings.Contains(t.StartKey, "..") {
+	// -1 is the inconsistent continuation a compacted token is answered
+	// with: the rest of the list as it is now.
+	if (t.Revision <= 0 && t.Revision != inconsistentRevision) || strings.Contains(t.StartKey, "..") {
 		return continueToken{}, errors.New("continue key is not valid: bad revision or key")
 	}
 	return t, nil
 }
 
-const continueExpiredMessage = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."
+const continueExpiredMessage = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."
+
+// inconsistentRevision in a continue token reads the rest of a list at
+// the current revision.
+const inconsistentRevision = -1
 
 // List returns the kind's list object (PodList, ...) of the objects opts
 // selects.
@@ -85,16 +91,30 @@ func (s *Store) List(ctx context.Context, opts ListOptions) (runtime.Object, err
 	sopts := etcdstore.ListOptions{Limit: opts.Limit}
 	// The key prefix already selects the namespace.
 	pred.Namespace = ""
-	if !pred.Empty() {
+	// Objects are turned into the served version before the selector
+	// judges them: a custom resource's selectable fields are its
+	// version's.
+	var readErr error
+	if readAs := s.desc.ReadAs; readAs != nil || !pred.Empty() {
 		attrFn := watchcache.AttrFunc(s.desc.Fields)
-		sopts.Keep = func(obj runtime.Object) bool { return pred.Matches(obj, attrFn) }
+		sopts.Keep = func(obj runtime.Object) bool {
+			if readAs != nil {
+				if err := readAs(obj); err != nil {
+					readErr = err
+					return false
+				}
+			}
+			return pred.Empty() || pred.Matches(obj, attrFn)
+		}
 	}
 	if opts.Continue != "" {
 		tok, err := decodeContinue(opts.Continue)
 		if err != nil {
 			return nil, apierrors.NewBadRequest(err.Error())
 		}
-		sopts.Revision = tok.Revision
+		if tok.Revision != inconsistentRevision {
+			sopts.Revision = tok.Revision
+		}
 		sopts.StartKey = prefix + tok.StartKey
 	} else if opts.ResourceVersion != "" && opts.ResourceVersionMatch == metav1.ResourceVersionMatchExact {
 		rev, err := etcdstore.ParseRevision(opts.ResourceVersion)
@@ -106,19 +126,20 @@ func (s *Store) List(ctx context.Context, opts ListOptions) (runtime.Object, err
 	res, err := s.storage.List(ctx, prefix, sopts, s.desc.New)
 	if errors.Is(err, etcdstore.ErrCompacted) {
 		if opts.Continue != "" {
-			return nil, apierrors.NewResourceExpired(continueExpiredMessage)
+			// As Kubernetes: 410, with a token that continues from the
+			// same key at the current revision, for clients that accept
+			// an inconsistent list.
+			expired := apierrors.NewResourceExpired(continueExpiredMessage)
+			expired.ErrStatus.ListMeta.Continue = encodeContinue(inconsistentRevision, strings.TrimPrefix(sopts.StartKey, prefix))
+			return nil, expired
 		}
 		return nil, apierrors.NewResourceExpired(fmt.Sprintf("resourceVersion %s: %v", opts.ResourceVersion, err))
 	}
 	if err != nil {
 		return nil, s.storageError(err, "")
 	}
-	if s.desc.ReadAs != nil {
-		for _, obj := range res.Items {
-			if err := s.desc.ReadAs(obj); err != nil {
-				return nil, apierrors.NewInternalError(err)
-			}
-		}
+	if readErr != nil {
+		return nil, apierrors.NewInternalError(readErr)
 	}
 	next := ""
 	if res.NextKey != "" {

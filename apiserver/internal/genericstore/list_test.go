@@ -15,6 +15,10 @@ func TestContinueTokenRoundTrip(t *testing.T) {
 	if got.Revision != 42 || got.StartKey != "ns/name\x00" {
 		t.Fatalf("decoded %+v", got)
 	}
+	// The inconsistent continuation of a compacted token.
+	if got, err := decodeContinue(encodeContinue(inconsistentRevision, "ns/x")); err != nil || got.Revision != inconsistentRevision {
+		t.Fatalf("inconsistent token: %+v, %v", got, err)
+	}
 }
 
 func TestContinueTokenRejectsGarbage(t *testing.T) {
