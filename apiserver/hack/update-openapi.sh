@@ -49,6 +49,7 @@ packages=(
 	k8s.io/apimachinery/pkg/runtime
 	k8s.io/apimachinery/pkg/util/intstr
 	k8s.io/apimachinery/pkg/version
+	k8s.io/kube-aggregator/pkg/apis/apiregistration/v1
 )
 
 header=$(mktemp)

@@ -111,7 +111,7 @@ const (
 
 // AdmissionPlugins are the plugins the apiserver has.
 var AdmissionPlugins = []string{AdmissionServiceAccount, AdmissionNodeRestriction, AdmissionPriority, AdmissionDefaultTolerationSeconds, AdmissionLimitRanger,
-	AdmissionMutatingWebhook, AdmissionValidatingAdmissionPolicy, AdmissionValidatingWebhook, AdmissionResourceQuota}
+	AdmissionMutatingAdmissionPolicy, AdmissionMutatingWebhook, AdmissionValidatingAdmissionPolicy, AdmissionValidatingWebhook, AdmissionResourceQuota}
 
 // DefaultServiceAccountIssuer is kubeadm's issuer.
 const DefaultServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"

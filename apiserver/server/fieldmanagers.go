@@ -69,6 +69,17 @@ func (f *fieldManagers) removeCustom(descs []*apiresource.Descriptor) {
 	}
 }
 
+// typeConverter is d's: its CRD's for a custom resource, else the
+// built-in kinds'.
+func (f *fieldManagers) typeConverter(d *apiresource.Descriptor) managedfields.TypeConverter {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if tc, ok := f.custom[d]; ok {
+		return tc
+	}
+	return f.builtin
+}
+
 // get returns d's manager through sub ("" or "status"), nil for other
 // subresources and for kinds without one.
 func (f *fieldManagers) get(d *apiresource.Descriptor, sub string) endpoints.FieldManager {

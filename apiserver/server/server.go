@@ -100,6 +100,9 @@ type Server struct {
 	dynamic dynamicAdmission
 	// custom serves the kinds CustomResourceDefinitions define.
 	custom *customKinds
+	// aggregation proxies to the extension apiservers APIServices name
+	// (aggregation.go).
+	aggregation *aggregation
 	// fields are the field managers (managedFields, server-side apply).
 	fields *fieldManagers
 	// etcdStore, namespaceLifecycle and bgCtx are what stores made
@@ -168,6 +171,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.creds, err = loadOrCreateCredentials(cfg.DataDir, dedupIPs(ips), dns); err != nil {
 		return nil, fmt.Errorf("credentials in %s: %w", cfg.DataDir, err)
+	}
+	if s.aggregation, err = newAggregation(s); err != nil {
+		return nil, fmt.Errorf("front-proxy credentials in %s: %w", cfg.DataDir, err)
 	}
 	// Read after the credentials: the kubelet CA may be the cluster CA
 	// this very start has just created.
@@ -304,6 +310,8 @@ func (s *Server) start(ctx, bgCtx context.Context) error {
 	s.bgCtx = bgCtx
 	s.custom = newCustomKinds(s)
 	s.Go(bgCtx, func(ctx context.Context) error { s.custom.run(ctx); return nil })
+	s.Go(bgCtx, func(ctx context.Context) error { s.runAPIServiceRegistration(ctx); return nil })
+	s.Go(bgCtx, func(ctx context.Context) error { s.aggregation.run(ctx); return nil })
 	s.Go(bgCtx, func(ctx context.Context) error {
 		etcdstore.RunCompactor(ctx, s.etcd.Client, s.cfg.CompactionInterval, s.log)
 		return nil
@@ -379,6 +387,8 @@ func (s *Server) serve(bgCtx context.Context, ln net.Listener) error {
 		FieldManager:     s.fields.get,
 		AdmitConnect:     s.admitConnect,
 		Evict:            s.evictor().Evict,
+		Remote:           s.aggregation.remote,
+		RemoteGroups:     s.aggregation.remoteGroups,
 		LongRunning:      func(res string, d int) { s.metrics.LongRunning.WithLabelValues("WATCH", res).Add(float64(d)) },
 		Log:              s.log,
 	})

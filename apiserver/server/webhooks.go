@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
 	k8sauthorizer "k8s.io/apiserver/pkg/authorization/authorizer"
@@ -33,6 +34,7 @@ import (
 
 // The dynamic admission plugins, by kube-apiserver's names.
 const (
+	AdmissionMutatingAdmissionPolicy   = "MutatingAdmissionPolicy"
 	AdmissionMutatingWebhook           = "MutatingAdmissionWebhook"
 	AdmissionValidatingWebhook         = "ValidatingAdmissionWebhook"
 	AdmissionValidatingAdmissionPolicy = "ValidatingAdmissionPolicy"
@@ -65,6 +67,7 @@ func (s *Server) webhookDispatcher() (*webhook.Dispatcher, error) {
 		s.dynamic.dispatcher, s.dynamic.err = webhook.New(webhook.Options{
 			Source: webhookSource{s}, Namespaces: webhookObjects{s}, Services: webhookObjects{s},
 			Policies: webhookSource{s}, Params: policyParams{s},
+			MutatingPolicies: webhookSource{s}, TypeConverters: policyTypeConverters{s},
 			Interfaces: interfaces, Authorizer: celAuthorizer{s}, Log: s.log.Named("webhook"),
 		})
 	})
@@ -112,6 +115,41 @@ func (w webhookSource) ValidatingAdmissionPolicyBindings() []*admissionregistrat
 		out = append(out, obj.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding))
 	}
 	return out
+}
+
+func (w webhookSource) MutatingAdmissionPolicies() []*admissionregistrationv1.MutatingAdmissionPolicy {
+	items, _ := w.s.store(admissionregistrationv1.GroupName, admissionregistration.ResourceMutatingAdmissionPolicies).
+		Cache().List(watchcache.Predicate{Field: fields.Everything()})
+	out := make([]*admissionregistrationv1.MutatingAdmissionPolicy, 0, len(items))
+	for _, obj := range items {
+		out = append(out, obj.(*admissionregistrationv1.MutatingAdmissionPolicy))
+	}
+	return out
+}
+
+func (w webhookSource) MutatingAdmissionPolicyBindings() []*admissionregistrationv1.MutatingAdmissionPolicyBinding {
+	items, _ := w.s.store(admissionregistrationv1.GroupName, admissionregistration.ResourceMutatingAdmissionPolicyBindings).
+		Cache().List(watchcache.Predicate{Field: fields.Everything()})
+	out := make([]*admissionregistrationv1.MutatingAdmissionPolicyBinding, 0, len(items))
+	for _, obj := range items {
+		out = append(out, obj.(*admissionregistrationv1.MutatingAdmissionPolicyBinding))
+	}
+	return out
+}
+
+// policyTypeConverters give MutatingAdmissionPolicies' apply
+// configurations the schemas server-side apply uses: a custom resource's
+// from its CRD, every other kind's (connect options included) from the
+// OpenAPI models of k8s.io/api.
+type policyTypeConverters struct{ s *Server }
+
+func (p policyTypeConverters) TypeConverter(kind schema.GroupVersionKind) managedfields.TypeConverter {
+	for _, d := range p.s.registry.InGroupVersion(kind.Group, kind.Version) {
+		if d.Kind == kind.Kind {
+			return p.s.fields.typeConverter(d)
+		}
+	}
+	return p.s.fields.builtin
 }
 
 // policyParams reads policies' parameters of the built-in kinds.
@@ -233,23 +271,24 @@ func (a celAuthorizer) Authorize(ctx context.Context, attrs k8sauthorizer.Attrib
 }
 
 // webhookAdmission is the admission webhooks (and policies) as one of a
-// kind's admitters, in kube-apiserver's two phases: mutating webhooks
-// before the kind's validation (AdmitCreate, MutateUpdate), then
-// ValidatingAdmissionPolicies and validating webhooks just before the
-// write (ValidateCreate, AdmitUpdate); AdmitDelete runs both on a
-// delete.
+// kind's admitters, in kube-apiserver's two phases: MutatingAdmissionPolicies
+// and mutating webhooks before the kind's validation (AdmitCreate,
+// MutateUpdate), then ValidatingAdmissionPolicies and validating webhooks
+// just before the write (ValidateCreate, AdmitUpdate); AdmitDelete runs
+// both on a delete.
 type webhookAdmission struct {
-	s                              *Server
-	d                              *apiresource.Descriptor
-	mutating, policies, validating bool
+	s                          *Server
+	d                          *apiresource.Descriptor
+	mutatingPolicies, mutating bool
+	policies, validating       bool
 }
 
 // webhookAdmitter returns the kind's dynamic admitter, or nil when the
-// three plugins are disabled.
+// four plugins are disabled.
 func (s *Server) webhookAdmitter(d *apiresource.Descriptor, on func(string) bool) genericstore.Admitter {
-	a := &webhookAdmission{s: s, d: d, mutating: on(AdmissionMutatingWebhook),
+	a := &webhookAdmission{s: s, d: d, mutatingPolicies: on(AdmissionMutatingAdmissionPolicy), mutating: on(AdmissionMutatingWebhook),
 		policies: on(AdmissionValidatingAdmissionPolicy), validating: on(AdmissionValidatingWebhook)}
-	if !a.mutating && !a.policies && !a.validating {
+	if !a.mutatingPolicies && !a.mutating && !a.policies && !a.validating {
 		return nil
 	}
 	return a
@@ -368,8 +407,11 @@ func (a *webhookAdmission) admit(ctx context.Context, r webhook.Request, phases 
 	r.Default = a.d.Strategy.Default
 	attr := webhook.NewAttributes(r)
 	defer a.report(ctx, attr)
-	if phases&mutate != 0 && a.mutating {
-		if err := d.Mutate(ctx, attr); err != nil {
+	// Mutating policies before mutating webhooks, as kube-apiserver orders
+	// the plugins; Mutate runs them a second time when a change must be
+	// seen by one that ran before it.
+	if plugins := (webhook.MutatingPlugins{Policies: a.mutatingPolicies, Webhooks: a.mutating}); phases&mutate != 0 && (plugins.Policies || plugins.Webhooks) {
+		if err := d.Mutate(ctx, attr, plugins); err != nil {
 			return err
 		}
 	}
@@ -460,8 +502,8 @@ func (s *Server) admitConnect(ctx context.Context, namespace, name, subresource 
 	})
 	a := &webhookAdmission{s: s}
 	defer a.report(ctx, attr)
-	if on(AdmissionMutatingWebhook) {
-		if err := d.Mutate(ctx, attr); err != nil {
+	if plugins := (webhook.MutatingPlugins{Policies: on(AdmissionMutatingAdmissionPolicy), Webhooks: on(AdmissionMutatingWebhook)}); plugins.Policies || plugins.Webhooks {
+		if err := d.Mutate(ctx, attr, plugins); err != nil {
 			return err
 		}
 	}

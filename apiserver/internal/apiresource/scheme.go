@@ -20,10 +20,12 @@ import (
 	resourcev1 "k8s.io/api/resource/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	storagemigrationv1 "k8s.io/api/storagemigration/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 )
 
 // NewScheme returns a scheme knowing every type a request body may hold:
@@ -37,7 +39,7 @@ func NewScheme() (*runtime.Scheme, error) {
 		networkingv1.AddToScheme, storagev1.AddToScheme, schedulingv1.AddToScheme, policyv1.AddToScheme,
 		certificatesv1.AddToScheme, rbacv1.AddToScheme, authenticationv1.AddToScheme, authorizationv1.AddToScheme,
 		flowcontrolv1.AddToScheme, admissionregistrationv1.AddToScheme, apiextensionsv1.AddToScheme,
-		nodev1.AddToScheme, resourcev1.AddToScheme,
+		nodev1.AddToScheme, resourcev1.AddToScheme, storagemigrationv1.AddToScheme, apiregistrationv1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, err

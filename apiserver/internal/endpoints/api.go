@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
+	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -62,7 +63,16 @@ type Options struct {
 	FieldManager func(d *apiresource.Descriptor, subresource string) FieldManager
 	// LongRunning counts open watches per resource.
 	LongRunning func(resource string, delta int)
-	Log         *zap.Logger
+	// Remote, when set, returns the handler of a group-version an
+	// extension apiserver serves (an APIService naming a Service), nil
+	// for one served here: every request under /apis/<group>/<version>,
+	// its discovery included, goes to it, as kube-aggregator routes.
+	Remote func(group, version string) http.Handler
+	// RemoteGroups, when set, lists the groups extension apiservers
+	// serve, each with its versions (the preferred first) and, as far as
+	// their discovery is known, resources, for /apis and /apis/<group>.
+	RemoteGroups func() []apidiscoveryv2.APIGroupDiscovery
+	Log          *zap.Logger
 }
 
 // API serves /api and /apis.
@@ -112,6 +122,12 @@ func (a *API) serveNamed(c *gin.Context) {
 }
 
 func (a *API) serve(c *gin.Context, group, version, rest string) {
+	if a.opts.Remote != nil && group != "" {
+		if h := a.opts.Remote(group, version); h != nil {
+			h.ServeHTTP(c.Writer, c.Request)
+			return
+		}
+	}
 	if strings.Trim(rest, "/") == "" {
 		if c.Request.Method != http.MethodGet {
 			writeError(c, methodNotSupported(emptyGR, strings.ToLower(c.Request.Method)))

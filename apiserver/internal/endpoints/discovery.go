@@ -99,6 +99,11 @@ func (a *API) apiGroup(name string) metav1.APIGroup {
 	for _, v := range a.opts.Registry.Versions(name) {
 		g.Versions = append(g.Versions, metav1.GroupVersionForDiscovery{GroupVersion: name + "/" + v, Version: v})
 	}
+	for _, v := range a.remoteVersions(name) {
+		if !slices.ContainsFunc(g.Versions, func(have metav1.GroupVersionForDiscovery) bool { return have.Version == v.Version }) {
+			g.Versions = append(g.Versions, metav1.GroupVersionForDiscovery{GroupVersion: name + "/" + v.Version, Version: v.Version})
+		}
+	}
 	if len(g.Versions) > 0 {
 		g.PreferredVersion = g.Versions[0]
 	}
@@ -112,7 +117,28 @@ func (a *API) namedGroups() []string {
 			out = append(out, g)
 		}
 	}
+	if a.opts.RemoteGroups != nil {
+		for _, g := range a.opts.RemoteGroups() {
+			if g.Name != "" && !slices.Contains(out, g.Name) {
+				out = append(out, g.Name)
+			}
+		}
+	}
 	return out
+}
+
+// remoteVersions are the versions of group extension apiservers serve
+// (Options.RemoteGroups), the preferred first.
+func (a *API) remoteVersions(group string) []apidiscoveryv2.APIVersionDiscovery {
+	if a.opts.RemoteGroups == nil {
+		return nil
+	}
+	for _, g := range a.opts.RemoteGroups() {
+		if g.Name == group {
+			return g.Versions
+		}
+	}
+	return nil
 }
 
 func (a *API) serveGroups(c *gin.Context) {
@@ -129,11 +155,11 @@ func (a *API) serveGroups(c *gin.Context) {
 
 func (a *API) serveGroup(c *gin.Context) {
 	name := c.Param("group")
-	if len(a.opts.Registry.Versions(name)) == 0 || name == "" {
+	g := a.apiGroup(name)
+	if len(g.Versions) == 0 || name == "" {
 		writeError(c, notFound())
 		return
 	}
-	g := a.apiGroup(name)
 	g.TypeMeta = metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}
 	writeJSON(c, http.StatusOK, &g)
 }
@@ -196,6 +222,11 @@ func (a *API) writeAggregated(c *gin.Context, groups []string) {
 				vd.Resources = append(vd.Resources, rd)
 			}
 			gd.Versions = append(gd.Versions, vd)
+		}
+		for _, vd := range a.remoteVersions(g) {
+			if !slices.ContainsFunc(gd.Versions, func(have apidiscoveryv2.APIVersionDiscovery) bool { return have.Version == vd.Version }) {
+				gd.Versions = append(gd.Versions, vd)
+			}
 		}
 		list.Items = append(list.Items, gd)
 	}

@@ -5,6 +5,7 @@ import (
 	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/kinds/admissionregistration"
 	"coracle.dev/apiserver/internal/kinds/apiextensions"
+	"coracle.dev/apiserver/internal/kinds/apiregistration"
 	"coracle.dev/apiserver/internal/kinds/apps"
 	"coracle.dev/apiserver/internal/kinds/autoscaling"
 	"coracle.dev/apiserver/internal/kinds/batch"
@@ -20,6 +21,7 @@ import (
 	"coracle.dev/apiserver/internal/kinds/resource"
 	"coracle.dev/apiserver/internal/kinds/scheduling"
 	"coracle.dev/apiserver/internal/kinds/storage"
+	"coracle.dev/apiserver/internal/kinds/storagemigration"
 )
 
 // All returns every served kind; core first, as discovery lists them.
@@ -29,8 +31,8 @@ func All() []*apiresource.Descriptor {
 		core.All(), apps.All(), batch.All(), coordination.All(), discovery.All(),
 		autoscaling.All(), networking.All(), storage.All(), scheduling.All(), certificates.All(),
 		rbac.All(), policy.All(), apiextensions.All(), flowcontrol.All(),
-		admissionregistration.All(),
-		node.All(), resource.All(),
+		admissionregistration.All(), apiregistration.All(),
+		node.All(), resource.All(), storagemigration.All(),
 	} {
 		out = append(out, group...)
 	}

@@ -21,6 +21,8 @@ func TestAdmissionRegistrationColumns(t *testing.T) {
 		{"mutating webhooks", MutatingWebhookConfiguration(), []string{"Name", "Webhooks", "Age"}},
 		{"policies", ValidatingAdmissionPolicy(), []string{"Name", "Validations", "ParamKind", "Age"}},
 		{"bindings", ValidatingAdmissionPolicyBinding(), []string{"Name", "PolicyName", "ParamRef", "Age"}},
+		{"mutating policies", MutatingAdmissionPolicy(), []string{"Name", "Mutations", "ParamKind", "Age"}},
+		{"mutating bindings", MutatingAdmissionPolicyBinding(), []string{"Name", "PolicyName", "ParamRef", "Age"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var names []string
@@ -72,4 +74,21 @@ func TestValidatingAdmissionPolicyBindingCells(t *testing.T) {
 			checkCells(t, validatingAdmissionPolicyBindingCells(b, testNow()), []interface{}{"bind", "replicas", tt.want, "10d"})
 		})
 	}
+}
+
+func TestMutatingAdmissionPolicyCells(t *testing.T) {
+	p := &admissionregistrationv1.MutatingAdmissionPolicy{ObjectMeta: meta("labels"),
+		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
+			Mutations: []admissionregistrationv1.Mutation{{PatchType: admissionregistrationv1.PatchTypeJSONPatch}, {PatchType: admissionregistrationv1.PatchTypeApplyConfiguration}},
+		}}
+	checkCells(t, mutatingAdmissionPolicyCells(p, testNow()), []interface{}{"labels", int64(2), "<unset>", "10d"})
+	p.Spec.ParamKind = &admissionregistrationv1.ParamKind{APIVersion: "v1", Kind: "ConfigMap"}
+	checkCells(t, mutatingAdmissionPolicyCells(p, testNow()), []interface{}{"labels", int64(2), "v1/ConfigMap", "10d"})
+}
+
+func TestMutatingAdmissionPolicyBindingCells(t *testing.T) {
+	b := &admissionregistrationv1.MutatingAdmissionPolicyBinding{ObjectMeta: meta("bind"),
+		Spec: admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: "labels",
+			ParamRef: &admissionregistrationv1.ParamRef{Name: "limits", Namespace: "default"}}}
+	checkCells(t, mutatingAdmissionPolicyBindingCells(b, testNow()), []interface{}{"bind", "labels", "default/limits", "10d"})
 }

@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/webhook"
 	"k8s.io/apiserver/pkg/admission/plugin/webhook/generic"
@@ -29,14 +28,46 @@ const (
 	mutationFailedOpenAnnotationPrefix = "failed-open." + mutationAnnotationPrefix
 )
 
-// Mutate calls the mutating webhooks that select the request, one after
-// another in their configured order, and applies their patches to the
-// request's object in place; the kind's defaults are applied to what a
-// webhook changed. When a webhook changes the object, the earlier ones
-// with reinvocationPolicy IfNeeded are called once more, as
-// kube-apiserver's second round. A webhook's denial, or its failure
-// under failurePolicy Fail, is the returned error.
-func (d *Dispatcher) Mutate(ctx context.Context, attr *Attributes) error {
+// MutatingPlugins says which of the mutating plugins run.
+type MutatingPlugins struct {
+	// Policies are MutatingAdmissionPolicies, Webhooks mutating
+	// admission webhooks.
+	Policies, Webhooks bool
+}
+
+// Mutate runs the mutating phase of admission on attr as kube-apiserver's
+// admission chain runs its mutating plugins, in their order: the
+// MutatingAdmissionPolicies, then the mutating webhooks, each changing
+// the request's object in place. When one of them changed the object
+// after a policy or webhook with reinvocationPolicy IfNeeded ran, the
+// phase runs a second time, and only those run again. A denial, or a
+// failure under failurePolicy Fail, is the returned error.
+func (d *Dispatcher) Mutate(ctx context.Context, attr *Attributes, plugins MutatingPlugins) error {
+	rc := attr.GetReinvocationContext()
+	for {
+		if plugins.Policies {
+			if err := d.MutatePolicies(ctx, attr); err != nil {
+				return err
+			}
+		}
+		if plugins.Webhooks {
+			if err := d.MutateWebhooks(ctx, attr); err != nil {
+				return err
+			}
+		}
+		if rc.IsReinvoke() || !rc.ShouldReinvoke() {
+			return nil
+		}
+		rc.SetIsReinvoke()
+	}
+}
+
+// MutateWebhooks is one pass of the mutating webhooks that select the
+// request: they are called one after another in their configured order,
+// and their patches change the request's object in place; the kind's
+// defaults are applied to what a webhook changed. In the second pass of
+// Mutate only the webhooks to be reinvoked are called.
+func (d *Dispatcher) MutateWebhooks(ctx context.Context, attr *Attributes) error {
 	if exempt(attr) {
 		return nil
 	}
@@ -44,39 +75,42 @@ func (d *Dispatcher) Mutate(ctx context.Context, attr *Attributes) error {
 	if len(hooks) == 0 {
 		return nil
 	}
-	m := &mutation{d: d, attr: attr, invoked: sets.New[string](), reinvoke: sets.New[string]()}
-	if err := m.round(ctx, hooks, false); err != nil {
+	rc := attr.GetReinvocationContext()
+	state := reinvocationOf[string](rc, mutatingWebhookPlugin)
+	state.begin(rc, attr.GetObject())
+	defer func() { state.end(attr.GetObject()) }()
+	m := &mutation{d: d, attr: attr, rc: rc, state: state}
+	if err := m.pass(ctx, hooks); err != nil {
 		return err
 	}
-	if m.reinvoke.Len() > 0 {
-		if err := m.round(ctx, hooks, true); err != nil {
-			return err
-		}
-	}
 	if m.versioned != nil && m.versioned.Dirty && m.versioned.VersionedObject.Object() != nil {
-		if m.versioned.VersionedKind != attr.GetKind() {
-			if err := d.interfaces.GetObjectConvertor().Convert(m.versioned.VersionedObject.Object(), attr.GetObject(), nil); err != nil {
-				return apierrors.NewInternalError(err)
-			}
-		} else {
-			copyInto(attr.GetObject(), m.versioned.VersionedObject.Object())
-		}
+		return d.writeBack(attr, m.versioned)
 	}
 	return nil
 }
 
-// mutation is one request's pass through the mutating webhooks.
+// writeBack makes the request's object what the mutations made of its
+// versioned copy, converting it if they saw another version.
+func (d *Dispatcher) writeBack(attr *Attributes, va *admission.VersionedAttributes) error {
+	if va.VersionedKind != attr.GetKind() {
+		if err := d.interfaces.GetObjectConvertor().Convert(va.VersionedObject.Object(), attr.GetObject(), nil); err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		return nil
+	}
+	copyInto(attr.GetObject(), va.VersionedObject.Object())
+	return nil
+}
+
+// mutation is one pass of a request through the mutating webhooks.
 type mutation struct {
-	d    *Dispatcher
-	attr *Attributes
+	d     *Dispatcher
+	attr  *Attributes
+	rc    admission.ReinvocationContext
+	state *reinvocation[string]
 	// versioned is the object as the webhooks see it, converted to the
 	// kind of the last webhook called; nil until one is called.
 	versioned *admission.VersionedAttributes
-	// invoked are the IfNeeded webhooks called since the object last
-	// changed, by uid; a change moves them to reinvoke, the webhooks the
-	// second round calls again.
-	invoked  sets.Set[string]
-	reinvoke sets.Set[string]
 }
 
 // versionedAs returns the request's objects as gvk, converting what the
@@ -96,11 +130,11 @@ func (m *mutation) versionedAs(gvk schema.GroupVersionKind) (*admission.Versione
 	return m.versioned, nil
 }
 
-// round calls every selected webhook once; on the second round (again)
-// only those to be reinvoked.
-func (m *mutation) round(ctx context.Context, hooks []webhook.WebhookAccessor, again bool) error {
+// pass calls every selected webhook, or in the second pass those to be
+// reinvoked.
+func (m *mutation) pass(ctx context.Context, hooks []webhook.WebhookAccessor) error {
 	round := 0
-	if again {
+	if m.rc.IsReinvoke() {
 		round = 1
 	}
 	for i, h := range hooks {
@@ -117,9 +151,9 @@ func (m *mutation) round(ctx context.Context, hooks []webhook.WebhookAccessor, a
 			continue
 		}
 		hook, _ := h.GetMutatingWebhook()
-		// A webhook skipped in the first round is not called in the
+		// A webhook skipped in the first pass is not called in the
 		// second, even if the object now matches it.
-		if again && !m.reinvoke.Has(h.GetUID()) {
+		if m.state.skip(m.rc, h.GetUID()) {
 			continue
 		}
 		va, err := m.versionedAs(invocation.Kind)
@@ -129,13 +163,12 @@ func (m *mutation) round(ctx context.Context, hooks []webhook.WebhookAccessor, a
 		changed, err := m.callAndPatch(ctx, invocation, va)
 		m.annotate(round, i, invocation.Webhook.GetConfigurationName(), hook.Name, changed)
 		if changed {
-			// The IfNeeded webhooks called before this change must see it.
-			m.reinvoke = m.reinvoke.Union(m.invoked)
-			m.invoked = sets.New[string]()
+			// The IfNeeded webhooks called before this change must see
+			// it; policies notice it themselves in the second pass.
+			m.state.changed()
+			m.rc.SetShouldReinvoke()
 		}
-		if ptr.Deref(hook.ReinvocationPolicy, admissionregistrationv1.NeverReinvocationPolicy) == admissionregistrationv1.IfNeededReinvocationPolicy {
-			m.invoked.Insert(h.GetUID())
-		}
+		m.state.ran(h.GetUID(), ptr.Deref(hook.ReinvocationPolicy, admissionregistrationv1.NeverReinvocationPolicy) == admissionregistrationv1.IfNeededReinvocationPolicy)
 		if err == nil {
 			continue
 		}

@@ -2,7 +2,8 @@
 // admission webhooks that ValidatingWebhookConfigurations and
 // MutatingWebhookConfigurations register, as kube-apiserver's
 // MutatingAdmissionWebhook and ValidatingAdmissionWebhook plugins do, and
-// evaluates ValidatingAdmissionPolicies (policy.go).
+// evaluates ValidatingAdmissionPolicies (policy.go) and
+// MutatingAdmissionPolicies (mutatingpolicy.go).
 //
 // A request's admission attributes (operation, kind, resource,
 // namespace, name, object, old object, options, dry run, user) go to
@@ -10,7 +11,9 @@
 // objectSelector and matchConditions select them, as an
 // admission.k8s.io AdmissionReview POSTed over HTTPS. Mutating webhooks
 // run one after another, each seeing the object as the ones before left
-// it, and their JSONPatch responses change the object in place;
+// it, and their JSONPatch responses change the object in place (after the
+// MutatingAdmissionPolicies; both run once more when a change must be
+// seen by one that ran before it);
 // validating webhooks run in parallel and only say yes or no. The
 // building blocks are k8s.io/apiserver's own (rule matching, the
 // webhooks' REST clients with caBundle and service resolution, the
@@ -78,6 +81,11 @@ type Options struct {
 	// them off. Params reads their parameters.
 	Policies PolicySource
 	Params   Params
+	// MutatingPolicies lists MutatingAdmissionPolicies and bindings; nil
+	// turns them off. TypeConverters give the schemas their
+	// ApplyConfiguration mutations merge with.
+	MutatingPolicies MutatingPolicySource
+	TypeConverters   TypeConverters
 	// Authorizer answers the authorizer of CEL match conditions; nil
 	// leaves it unset, and a condition that uses it fails.
 	Authorizer authorizer.UnconditionalAuthorizer
@@ -97,7 +105,11 @@ type Dispatcher struct {
 	params     Params
 	// compiledPolicies keeps the policies compiled.
 	compiledPolicies *policyCache
-	log              *zap.Logger
+	mutatingPolicies MutatingPolicySource
+	typeConverters   TypeConverters
+	// compiledMutations keeps the mutating policies compiled.
+	compiledMutations *mutatingPolicyCache
+	log               *zap.Logger
 }
 
 // New returns a Dispatcher.
@@ -132,8 +144,11 @@ func New(opts Options) (*Dispatcher, error) {
 		policies:   opts.Policies,
 		params:     opts.Params,
 
-		compiledPolicies: &policyCache{entries: map[string]compiledPolicy{}},
-		log:              log,
+		compiledPolicies:  &policyCache{entries: map[string]compiledPolicy{}},
+		mutatingPolicies:  opts.MutatingPolicies,
+		typeConverters:    opts.TypeConverters,
+		compiledMutations: &mutatingPolicyCache{entries: map[string]compiledMutatingPolicy{}},
+		log:               log,
 	}, nil
 }
 
@@ -173,7 +188,8 @@ func (r serviceResolver) ResolveEndpoint(namespace, name string, port int32) (*u
 // with none, a caller can skip building attributes at all.
 func (d *Dispatcher) Active() bool {
 	return len(d.source.MutatingWebhookConfigurations()) > 0 || len(d.source.ValidatingWebhookConfigurations()) > 0 ||
-		(d.policies != nil && len(d.policies.ValidatingAdmissionPolicyBindings()) > 0)
+		(d.policies != nil && len(d.policies.ValidatingAdmissionPolicyBindings()) > 0) ||
+		(d.mutatingPolicies != nil && len(d.mutatingPolicies.MutatingAdmissionPolicyBindings()) > 0)
 }
 
 // exempt reports whether attr is about admission configuration itself,

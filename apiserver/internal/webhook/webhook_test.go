@@ -175,7 +175,7 @@ func TestMutateReinvocation(t *testing.T) {
 	d := newDispatcher(t, src)
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "default"}, Data: map[string]string{"start": "yes"}}
 	attr := configMapCreate(cm, false)
-	if err := d.Mutate(context.Background(), attr); err != nil {
+	if err := d.Mutate(context.Background(), attr, MutatingPlugins{Webhooks: true}); err != nil {
 		t.Fatal(err)
 	}
 	if cm.Data["first"] != "yes" || cm.Data["second"] != "yes" {
@@ -197,7 +197,7 @@ func TestMutateOrderByConfigurationName(t *testing.T) {
 			Webhooks: []admissionregistrationv1.MutatingWebhook{mutatingHook(name+".example.com", srv.config(path), admissionregistrationv1.NeverReinvocationPolicy)}}
 	}
 	d := newDispatcher(t, &fakeSource{mutating: []*admissionregistrationv1.MutatingWebhookConfiguration{mk("zz", "/z"), mk("aa", "/a")}})
-	if err := d.Mutate(context.Background(), configMapCreate(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "default"}}, false)); err != nil {
+	if err := d.Mutate(context.Background(), configMapCreate(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "default"}}, false), MutatingPlugins{Webhooks: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(srv.calls(), ","); got != "/a,/z" {

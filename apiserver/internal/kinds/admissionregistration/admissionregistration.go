@@ -1,8 +1,9 @@
 // Package admissionregistration defines admissionregistration.k8s.io/v1:
 // ValidatingWebhookConfigurations and MutatingWebhookConfigurations, which
 // tell the apiserver which admission webhooks to call for which requests,
-// and ValidatingAdmissionPolicies with their bindings, which judge
-// requests with CEL expressions inside the apiserver. All four are
+// ValidatingAdmissionPolicies with their bindings, which judge requests
+// with CEL expressions inside the apiserver, and MutatingAdmissionPolicies
+// with their bindings, which change them with CEL. All six are
 // cluster-scoped, defaulted and validated as Kubernetes'
 // pkg/apis/admissionregistration does; the admission itself lives in
 // internal/webhook.
@@ -21,6 +22,8 @@ const (
 	ResourceMutatingWebhookConfigurations     = "mutatingwebhookconfigurations"
 	ResourceValidatingAdmissionPolicies       = "validatingadmissionpolicies"
 	ResourceValidatingAdmissionPolicyBindings = "validatingadmissionpolicybindings"
+	ResourceMutatingAdmissionPolicies         = "mutatingadmissionpolicies"
+	ResourceMutatingAdmissionPolicyBindings   = "mutatingadmissionpolicybindings"
 )
 
 // All returns the admissionregistration.k8s.io/v1 kinds.
@@ -28,6 +31,7 @@ func All() []*apiresource.Descriptor {
 	return []*apiresource.Descriptor{
 		ValidatingWebhookConfigurations(), MutatingWebhookConfigurations(),
 		ValidatingAdmissionPolicies(), ValidatingAdmissionPolicyBindings(),
+		MutatingAdmissionPolicies(), MutatingAdmissionPolicyBindings(),
 	}
 }
 
@@ -76,5 +80,28 @@ func ValidatingAdmissionPolicyBindings() *apiresource.Descriptor {
 	d.TracksGeneration = true
 	d.Strategy = bindingStrategy{}
 	d.Table = printers.ValidatingAdmissionPolicyBinding()
+	return d
+}
+
+// MutatingAdmissionPolicies: cluster-scoped, without a status (upstream
+// gives the kind none).
+func MutatingAdmissionPolicies() *apiresource.Descriptor {
+	d := apiresource.NewDescriptor(admissionregistrationv1.SchemeGroupVersion, ResourceMutatingAdmissionPolicies,
+		&admissionregistrationv1.MutatingAdmissionPolicy{}, &admissionregistrationv1.MutatingAdmissionPolicyList{})
+	d.Categories = []string{"api-extensions"}
+	d.TracksGeneration = true
+	d.Strategy = mutatingPolicyStrategy{}
+	d.Table = printers.MutatingAdmissionPolicy()
+	return d
+}
+
+// MutatingAdmissionPolicyBindings: cluster-scoped.
+func MutatingAdmissionPolicyBindings() *apiresource.Descriptor {
+	d := apiresource.NewDescriptor(admissionregistrationv1.SchemeGroupVersion, ResourceMutatingAdmissionPolicyBindings,
+		&admissionregistrationv1.MutatingAdmissionPolicyBinding{}, &admissionregistrationv1.MutatingAdmissionPolicyBindingList{})
+	d.Categories = []string{"api-extensions"}
+	d.TracksGeneration = true
+	d.Strategy = mutatingBindingStrategy{}
+	d.Table = printers.MutatingAdmissionPolicyBinding()
 	return d
 }
