@@ -48,10 +48,10 @@ func TestJobTrackingFinalizerOfOrphans(t *testing.T) {
 	other.Name = "same"
 	e.trackedPod(ns, "left-same-name", other)
 
-	// A namespace deleted with a Job and its running pods in it: the Job
-	// goes at once, its pods stay Terminating, held by the finalizer, and
-	// so does the namespace. (With the Job controller running, whether
-	// the Job counts its pods before it goes is a race.)
+	// A namespace deleted with a Job and its running pods in it: pods go
+	// first (ordered namespace deletion), so they stay Terminating, held
+	// by the finalizer, and the Job and the namespace wait for them until
+	// the Job controller counts them and lets them go.
 	doomed := e.namespace("job-orphans-doomed")
 	j, err := e.client.BatchV1().Jobs(doomed).Create(ctx, suspended(jobSpec("inside", nil, ptr.To[int32](2), "", "")), metav1.CreateOptions{})
 	if err != nil {
@@ -66,16 +66,18 @@ func TestJobTrackingFinalizerOfOrphans(t *testing.T) {
 	if err := e.client.CoreV1().Namespaces().Delete(ctx, doomed, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "the doomed Job gone, its pods terminating", func() (bool, error) {
-		_, err := e.client.BatchV1().Jobs(doomed).Get(ctx, "inside", metav1.GetOptions{})
+	eventually(t, 60*time.Second, "the doomed Job's pods terminating", func() (bool, error) {
 		n := 0
 		for _, p := range e.pods(doomed, nil) {
 			if p.DeletionTimestamp != nil && slices.Contains(p.Finalizers, batchv1.JobTrackingFinalizer) {
 				n++
 			}
 		}
-		return apierrors.IsNotFound(err) && n == 2, err
+		return n == 2, nil
 	})
+	if _, err := e.client.BatchV1().Jobs(doomed).Get(ctx, "inside", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the doomed Job went before its pods: %v", err)
+	}
 	for _, name := range []string{"left-terminating", "left-ghost", "left-same-name"} {
 		eventually(t, 60*time.Second, "pod "+name+" terminating", func() (bool, error) {
 			p, err := e.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
