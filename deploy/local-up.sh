@@ -63,6 +63,13 @@ wait_ready() {
 	pid=$(cat "$RUN/$1.pid")
 	while :; do
 		if ! running "$1"; then
+			# Just forked and not yet exec'd, its command line is still
+			# this script's: give it a moment before calling it gone.
+			if [ "$i" -lt 10 ] && kill -0 "$pid" 2>/dev/null; then
+				i=$((i + 1))
+				sleep 0.5
+				continue
+			fi
 			echo "$1: exited; last log lines:" >&2
 			tail -n 20 "$LOGS/$1.log" >&2
 			exit 1
