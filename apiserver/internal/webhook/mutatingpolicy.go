@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -45,38 +44,11 @@ type TypeConverters interface {
 	TypeConverter(kind schema.GroupVersionKind) managedfields.TypeConverter
 }
 
-// mutatingPolicyCache keeps each MutatingAdmissionPolicy compiled until it
-// changes.
-type mutatingPolicyCache struct {
-	mu      sync.Mutex // guards entries
-	entries map[string]compiledMutatingPolicy
-}
+// mutatingPolicyCache holds the MutatingAdmissionPolicies' evaluators.
+type mutatingPolicyCache = compiledCache[mutatingpolicy.PolicyEvaluator]
 
-type compiledMutatingPolicy struct {
-	resourceVersion string
-	evaluator       mutatingpolicy.PolicyEvaluator
-}
-
-func (c *mutatingPolicyCache) compiled(p *admissionregistrationv1.MutatingAdmissionPolicy) mutatingpolicy.PolicyEvaluator {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.entries[p.Name]; ok && e.resourceVersion == p.ResourceVersion {
-		return e.evaluator
-	}
-	e := compileMutatingPolicy(p)
-	c.entries[p.Name] = compiledMutatingPolicy{resourceVersion: p.ResourceVersion, evaluator: e}
-	return e
-}
-
-// forget drops the policies no longer stored.
-func (c *mutatingPolicyCache) forget(live map[string]bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for name := range c.entries {
-		if !live[name] {
-			delete(c.entries, name)
-		}
-	}
+func newMutatingPolicyCache() *mutatingPolicyCache {
+	return newCompiledCache[mutatingpolicy.PolicyEvaluator]()
 }
 
 // compileMutatingPolicy compiles a policy's variables, match conditions
@@ -233,7 +205,7 @@ func (d *Dispatcher) mutatingInvocations(ctx context.Context, attr *Attributes, 
 		if !matches {
 			continue
 		}
-		evaluator := d.compiledMutations.compiled(p)
+		evaluator := d.compiledMutations.get(p.Name, p.ResourceVersion, func() mutatingpolicy.PolicyEvaluator { return compileMutatingPolicy(p) })
 		if evaluator.Error != nil {
 			errs = append(errs, mutatingPolicyError{policy: p, err: fmt.Errorf("failed to configure policy: %w", evaluator.Error)})
 			continue

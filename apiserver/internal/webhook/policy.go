@@ -45,32 +45,43 @@ type Params interface {
 	ListParams(kind schema.GroupVersionKind, namespace string, selector labels.Selector) ([]runtime.Object, error)
 }
 
-// policyCache keeps each policy compiled until it changes: compiling CEL
-// is far costlier than evaluating it.
-type policyCache struct {
+// compiledCache keeps each policy compiled until it changes (by name and
+// resourceVersion): compiling CEL is far costlier than evaluating it.
+// The validating and the mutating policies each have one.
+type compiledCache[T any] struct {
 	mu      sync.Mutex // guards entries
-	entries map[string]compiledPolicy
+	entries map[string]compiledEntry[T]
 }
 
-type compiledPolicy struct {
+type compiledEntry[T any] struct {
 	resourceVersion string
-	validator       validatingpolicy.Validator
+	compiled        T
 }
 
-// compiled returns p's validator.
-func (c *policyCache) compiled(p *admissionregistrationv1.ValidatingAdmissionPolicy) validatingpolicy.Validator {
+func newCompiledCache[T any]() *compiledCache[T] {
+	return &compiledCache[T]{entries: map[string]compiledEntry[T]{}}
+}
+
+// policyCache holds the ValidatingAdmissionPolicies' validators.
+type policyCache = compiledCache[validatingpolicy.Validator]
+
+func newPolicyCache() *policyCache { return newCompiledCache[validatingpolicy.Validator]() }
+
+// get returns what compile made of the policy name at resourceVersion,
+// compiling it when it is new or changed.
+func (c *compiledCache[T]) get(name, resourceVersion string, compile func() T) T {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.entries[p.Name]; ok && e.resourceVersion == p.ResourceVersion {
-		return e.validator
+	if e, ok := c.entries[name]; ok && e.resourceVersion == resourceVersion {
+		return e.compiled
 	}
-	v := compilePolicy(p)
-	c.entries[p.Name] = compiledPolicy{resourceVersion: p.ResourceVersion, validator: v}
+	v := compile()
+	c.entries[name] = compiledEntry[T]{resourceVersion: resourceVersion, compiled: v}
 	return v
 }
 
 // forget drops the policies no longer stored.
-func (c *policyCache) forget(live map[string]bool) {
+func (c *compiledCache[T]) forget(live map[string]bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for name := range c.entries {
@@ -273,7 +284,7 @@ func (d *Dispatcher) ValidatePolicies(ctx context.Context, attr *Attributes) err
 		if !matches {
 			continue
 		}
-		validator := d.compiledPolicies.compiled(p)
+		validator := d.compiledPolicies.get(p.Name, p.ResourceVersion, func() validatingpolicy.Validator { return compilePolicy(p) })
 		annotations := map[string][]string{}
 		for _, b := range bindings[p.Name] {
 			if b.Spec.MatchResources != nil {

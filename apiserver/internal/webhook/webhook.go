@@ -144,10 +144,10 @@ func New(opts Options) (*Dispatcher, error) {
 		policies:   opts.Policies,
 		params:     opts.Params,
 
-		compiledPolicies:  &policyCache{entries: map[string]compiledPolicy{}},
+		compiledPolicies:  newPolicyCache(),
 		mutatingPolicies:  opts.MutatingPolicies,
 		typeConverters:    opts.TypeConverters,
-		compiledMutations: &mutatingPolicyCache{entries: map[string]compiledMutatingPolicy{}},
+		compiledMutations: newMutatingPolicyCache(),
 		log:               log,
 	}, nil
 }
