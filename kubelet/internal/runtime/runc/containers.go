@@ -98,7 +98,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod *v1.Pod, cfg kruntime
 		return nil, err
 	}
 	r.watch(bundle, pod.UID)
-	c := r.containerFrom(bundle, crec)
+	c, _ := r.containerFrom(bundle, crec)
 	return &c, nil
 }
 
@@ -197,7 +197,8 @@ func (r *Runtime) recordLostExit(bundle string, crec containerRecord) error {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(bundle, "exit.json")); err == nil {
+	if _, err := os.Stat(filepath.Join(bundle, "exit.json")); err == nil || !fileExists(filepath.Join(bundle, "container.json")) {
+		// Exited, or being removed (which keeps no exit record).
 		return nil
 	}
 	_, _ = r.runcCmd(context.Background(), "delete", "--force", crec.ID)
@@ -231,9 +232,21 @@ func rotatedLogs(path string) []string {
 // removes the bundle.
 func (r *Runtime) removeBundle(ctx context.Context, bundle string) error {
 	crec := containerRecord{}
-	if err := readJSON(filepath.Join(bundle, "container.json"), &crec); err == nil {
+	record, removing := filepath.Join(bundle, "container.json"), filepath.Join(bundle, removingFile)
+	err := readJSON(record, &crec)
+	if os.IsNotExist(err) {
+		// A removal that stopped half-way.
+		err = readJSON(removing, &crec)
+	}
+	if err == nil {
 		if _, err := os.Stat(filepath.Join(bundle, "exit.json")); err != nil && r.alive(crec) {
 			return fmt.Errorf("remove container %s: still running", crec.ID)
+		}
+		// The record goes first, in one step: a reader that finds the
+		// exit record gone finds the container record gone too, and
+		// knows the container is being removed, not lost.
+		if err := os.Rename(record, removing); err != nil && !os.IsNotExist(err) {
+			return err
 		}
 		_, _ = r.runcCmd(ctx, "delete", "--force", crec.ID)
 		removeCgroup(crec.CgroupPath)
@@ -244,9 +257,14 @@ func (r *Runtime) removeBundle(ctx context.Context, bundle string) error {
 	return os.RemoveAll(bundle)
 }
 
+// removingFile is a container record's name while its bundle is removed.
+const removingFile = "removing.json"
+
 // containerFrom derives a container's state from its records and its
-// process.
-func (r *Runtime) containerFrom(bundle string, crec containerRecord) kruntime.Container {
+// process. It is false for a container whose bundle is being removed
+// since crec was read: it is not reported, and its missing exit record
+// does not make it lost.
+func (r *Runtime) containerFrom(bundle string, crec containerRecord) (kruntime.Container, bool) {
 	c := kruntime.Container{
 		Name: crec.Name, Attempt: crec.Attempt, ID: crec.ID, Image: crec.Image, ImageRef: crec.ImageRef,
 		PID: crec.PID, CreatedAt: crec.CreatedAt, StartedAt: crec.StartedAt, LogPath: crec.LogPath,
@@ -295,6 +313,9 @@ func (r *Runtime) containerFrom(bundle string, crec containerRecord) kruntime.Co
 	case !r.alive(crec) && fileExists(filepath.Join(bundle, "exit.json")):
 		// The shim wrote the record since it was read above.
 		return r.containerFrom(bundle, crec)
+	case !r.alive(crec) && !fileExists(filepath.Join(bundle, "container.json")):
+		// Being removed: the exit record went with the bundle.
+		return c, false
 	case !r.alive(crec):
 		// Gone with no exit record: the shim was killed. Its exit code
 		// is lost.
@@ -308,7 +329,7 @@ func (r *Runtime) containerFrom(bundle string, crec containerRecord) kruntime.Co
 	default:
 		c.State = kruntime.StateRunning
 	}
-	return c
+	return c, true
 }
 
 // stillInit reports whether the process is runc's init still waiting

@@ -1,10 +1,13 @@
 package runc
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	kruntime "coracle.dev/kubelet/internal/runtime"
 	"coracle.dev/kubelet/internal/shim"
 )
 
@@ -46,10 +49,39 @@ func TestExitedContainerReason(t *testing.T) {
 			if err := writeJSON(filepath.Join(bundle, shim.ExitFile), tt.exit); err != nil {
 				t.Fatal(err)
 			}
-			c := (&Runtime{}).containerFrom(bundle, tt.read)
+			c, _ := (&Runtime{}).containerFrom(bundle, tt.read)
 			if c.Reason != tt.wantWhy || c.ExitCode != tt.wantCode {
 				t.Fatalf("reason %q exit %d, want %q %d", c.Reason, c.ExitCode, tt.wantWhy, tt.wantCode)
 			}
 		})
+	}
+}
+
+// A container whose process and shim are gone with no exit record is lost
+// (137) — unless its bundle is being removed, which takes the exit record
+// with it: a pod listed while its containers are removed must not report
+// them as killed.
+func TestGoneContainer(t *testing.T) {
+	done := exec.Command("true")
+	if err := done.Run(); err != nil {
+		t.Fatal(err)
+	}
+	gone := containerRecord{ID: "c-0", StartedAt: time.Now(), PID: done.Process.Pid, ShimPID: done.Process.Pid}
+
+	bundle := t.TempDir()
+	if err := writeJSON(filepath.Join(bundle, "container.json"), gone); err != nil {
+		t.Fatal(err)
+	}
+	c, ok := (&Runtime{}).containerFrom(bundle, gone)
+	if !ok || c.State != kruntime.StateExited || c.ExitCode != 137 {
+		t.Fatalf("lost container: ok=%v %+v, want exited 137", ok, c)
+	}
+
+	// removeBundle renames the record before anything else goes.
+	if err := os.Rename(filepath.Join(bundle, "container.json"), filepath.Join(bundle, removingFile)); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := (&Runtime{}).containerFrom(bundle, gone); ok {
+		t.Fatalf("container being removed reported: %+v", c)
 	}
 }

@@ -81,7 +81,10 @@ func (r *Runtime) readPod(uid string) (*kruntime.Pod, error) {
 		if err := readJSON(filepath.Join(b, "container.json"), &crec); err != nil {
 			continue
 		}
-		c := r.containerFrom(b, crec)
+		c, ok := r.containerFrom(b, crec)
+		if !ok {
+			continue
+		}
 		if c.State != kruntime.StateExited {
 			r.watch(b, p.UID)
 		}
