@@ -30,8 +30,11 @@ func TestProbes(t *testing.T) {
 	// Liveness by HTTP, readiness by TCP: the page goes, the container is
 	// restarted.
 	l := sh("c", "mkdir -p /www && echo ok > /www/healthz && exec httpd -f -p 8080 -h /www")
-	l.LivenessProbe = &v1.Probe{ProbeHandler: v1.ProbeHandler{HTTPGet: &v1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}}, PeriodSeconds: 1, FailureThreshold: 2}
-	l.ReadinessProbe = &v1.Probe{ProbeHandler: v1.ProbeHandler{TCPSocket: &v1.TCPSocketAction{Port: intstr.FromInt32(8080)}}, PeriodSeconds: 1}
+	// The probes name the container's port, as charts made by `helm
+	// create` do.
+	l.Ports = []v1.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	l.LivenessProbe = &v1.Probe{ProbeHandler: v1.ProbeHandler{HTTPGet: &v1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}}, PeriodSeconds: 1, FailureThreshold: 2}
+	l.ReadinessProbe = &v1.Probe{ProbeHandler: v1.ProbeHandler{TCPSocket: &v1.TCPSocketAction{Port: intstr.FromString("http")}}, PeriodSeconds: 1}
 	lp := n.pod("liveness", l)
 	lp.Spec.TerminationGracePeriodSeconds = ptrInt64(1)
 	n.create(lp)

@@ -188,7 +188,7 @@ func (m *Manager) run(ctx context.Context, k key, pod *v1.Pod, c *v1.Container, 
 	for {
 		// Liveness and readiness wait for the startup probe.
 		if k.kind == Startup || m.startedOrNoStartup(k, c) {
-			err := m.probeOnce(ctx, k, ps, podIP, timeout)
+			err := m.probeOnce(ctx, k, c, ps, podIP, timeout)
 			if ctx.Err() != nil {
 				return
 			}
@@ -245,7 +245,7 @@ func seconds(v int32, def int) time.Duration {
 }
 
 // probeOnce runs the probe once: nil is success.
-func (m *Manager) probeOnce(ctx context.Context, k key, p *v1.Probe, podIP string, timeout time.Duration) error {
+func (m *Manager) probeOnce(ctx context.Context, k key, c *v1.Container, p *v1.Probe, podIP string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	switch {
@@ -267,7 +267,7 @@ func (m *Manager) probeOnce(ctx context.Context, k key, p *v1.Probe, podIP strin
 		if host == "" {
 			host = podIP
 		}
-		port, err := portOf(p.TCPSocket.Port)
+		port, err := portOf(c, p.TCPSocket.Port)
 		if err != nil {
 			return err
 		}
@@ -277,30 +277,37 @@ func (m *Manager) probeOnce(ctx context.Context, k key, p *v1.Probe, podIP strin
 		}
 		return conn.Close()
 	case p.HTTPGet != nil:
-		return httpProbe(ctx, p.HTTPGet, podIP)
+		return httpProbe(ctx, c, p.HTTPGet, podIP)
 	case p.GRPC != nil:
 		return fmt.Errorf("grpc probes are not supported")
 	}
 	return fmt.Errorf("probe has no handler")
 }
 
-func portOf(p intstr.IntOrString) (int, error) {
+// portOf resolves a probe's port: a number, or the name of one of the
+// container's ports (as charts made by `helm create` probe "http").
+func portOf(c *v1.Container, p intstr.IntOrString) (int, error) {
 	if p.Type == intstr.Int {
 		return p.IntValue(), nil
 	}
 	if n, err := strconv.Atoi(p.StrVal); err == nil {
 		return n, nil
 	}
-	return 0, fmt.Errorf("named port %q: not supported", p.StrVal)
+	for _, cp := range c.Ports {
+		if cp.Name == p.StrVal {
+			return int(cp.ContainerPort), nil
+		}
+	}
+	return 0, fmt.Errorf("port %q not found", p.StrVal)
 }
 
 // httpProbe succeeds on a status from 200 to 399, as Kubernetes.
-func httpProbe(ctx context.Context, g *v1.HTTPGetAction, podIP string) error {
+func httpProbe(ctx context.Context, c *v1.Container, g *v1.HTTPGetAction, podIP string) error {
 	host := g.Host
 	if host == "" {
 		host = podIP
 	}
-	port, err := portOf(g.Port)
+	port, err := portOf(c, g.Port)
 	if err != nil {
 		return err
 	}
