@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +51,14 @@ type Config struct {
 	// KubeletCertificateAuthority is a PEM bundle kubelets' serving
 	// certificates are verified against; empty, they are not verified.
 	KubeletCertificateAuthority string `mapstructure:"kubelet-certificate-authority"`
+	// ProxyLoopback lets pods/proxy and nodes/proxy reach loopback and
+	// link-local addresses, which Kubernetes refuses: for tests whose
+	// pods and kubelets listen on 127.0.0.1. Not a flag.
+	ProxyLoopback bool `mapstructure:"-"`
+	// ProxyTransport, when set, carries pods/proxy and services/proxy
+	// requests in place of the default (kube-apiserver's ProxyTransport):
+	// tests route pod IPs to their own servers with it. Not a flag.
+	ProxyTransport http.RoundTripper `mapstructure:"-"`
 
 	EtcdConfig `mapstructure:",squash"`
 

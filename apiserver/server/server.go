@@ -342,7 +342,7 @@ func (s *Server) buildStores(transformers etcdstore.Transformers) *etcdstore.Sto
 	s.byResource = map[schema.GroupResource]*genericstore.Store{}
 	for _, d := range s.registry.Stored() {
 		s.caches[d] = watchcache.New(watchcache.Config{
-			Client: s.etcd.Client, Prefix: d.KeyPrefix(), NewObject: d.New, Attrs: d.Fields, Transformer: transformers.For(d.KeyPrefix()),
+			Client: s.etcd.Client, Prefix: d.KeyPrefix(), NewObject: d.NewStored, Convert: d.FromStorage, Attrs: d.Fields, Transformer: transformers.For(d.KeyPrefix()),
 			Capacity: s.cfg.WatchCacheSize, BookmarkInterval: s.cfg.WatchBookmarkInterval,
 			RequestProgress: s.etcd.Client.RequestProgress, Log: s.log.Named("watchcache"),
 		})
@@ -365,7 +365,11 @@ func (s *Server) buildStores(transformers etcdstore.Transformers) *etcdstore.Sto
 		}
 		opts.Admitters = s.admitters(d)
 		s.stores[d] = genericstore.New(opts)
-		s.byResource[d.GroupResource()] = s.stores[d]
+		// A resource served at several versions (autoscaling/v2 and v1)
+		// is found by its first, the version it is stored as.
+		if _, ok := s.byResource[d.GroupResource()]; !ok {
+			s.byResource[d.GroupResource()] = s.stores[d]
+		}
 	}
 	return store
 }
@@ -383,6 +387,8 @@ func (s *Server) serve(bgCtx context.Context, ln net.Listener) error {
 		Registry: s.registry, Scheme: scheme, Store: s.storeFor, ServerAddress: s.hostPort(),
 		MinRequestTimeout: s.cfg.MinRequestTimeout, Shutdown: s.shutdown,
 		KubeletTransport: s.creds.kubeletTransport(s.kubeletCAs),
+		ProxyLoopback:    s.cfg.ProxyLoopback,
+		ProxyTransport:   s.cfg.ProxyTransport,
 		AdmitEviction:    s.admitEviction,
 		FieldManager:     s.fields.get,
 		AdmitConnect:     s.admitConnect,

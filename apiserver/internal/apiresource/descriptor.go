@@ -7,6 +7,7 @@ package apiresource
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 
@@ -26,6 +27,13 @@ const (
 	Finalize = "finalize"
 	Log      = "log"
 	Exec     = "exec"
+	// Attach, PortForward and Proxy stream to a pod's kubelet, a pod, a
+	// Service's endpoint or a node's kubelet (CONNECT subresources).
+	Attach      = "attach"
+	PortForward = "portforward"
+	Proxy       = "proxy"
+	// EphemeralContainers writes pods' spec.ephemeralContainers.
+	EphemeralContainers = "ephemeralcontainers"
 	// Approval is CertificateSigningRequests' approval subresource, which
 	// writes the Approved and Denied conditions.
 	Approval = "approval"
@@ -92,11 +100,103 @@ type Descriptor struct {
 	// conversion webhook the webhook converts).
 	ReadAs func(obj runtime.Object) error
 
+	// Storage, when set, says the kind's objects are kept in the form of
+	// another served version of the same resource, as Kubernetes keeps
+	// every version of a resource in one storage version: autoscaling/v1
+	// HorizontalPodAutoscalers are stored as autoscaling/v2 ones,
+	// events.k8s.io/v1 Events as core/v1 ones. Both versions share the
+	// etcd prefix, so an object is one object (one uid, one
+	// resourceVersion) whichever version writes or reads it; the generic
+	// store and the watch cache convert at their edges with
+	// ToStorage and FromStorage.
+	Storage *StorageForm
+
 	// UnknownFields, when set, names the fields of a decoded request
 	// body the kind does not know ("spec.foo"), for kinds whose Go type
 	// cannot tell (custom resources, pruned by their schema); the
 	// fieldValidation directive decides what becomes of them.
 	UnknownFields func(obj runtime.Object) []string
+}
+
+// StorageForm is the Go type and the conversions of a kind stored in
+// another version's form. To and From must not modify their argument:
+// the objects handed to them may be the watch cache's.
+type StorageForm struct {
+	// GVK is the stored form's apiVersion and kind, written to etcd.
+	GVK schema.GroupVersionKind
+	// New returns an empty object of the stored Go type.
+	New func() runtime.Object
+	// To converts a served object into the stored form.
+	To func(obj runtime.Object) (runtime.Object, error)
+	// From converts a stored object into the served form.
+	From func(obj runtime.Object) (runtime.Object, error)
+}
+
+// StoredAs builds the StorageForm of a kind served as T and stored as S
+// (of kind gvk) from the two typed conversions.
+func StoredAs[T, S runtime.Object](gvk schema.GroupVersionKind, to func(T) (S, error), from func(S) (T, error)) *StorageForm {
+	stored := reflect.TypeFor[S]().Elem()
+	return &StorageForm{
+		GVK: gvk,
+		New: func() runtime.Object { return reflect.New(stored).Interface().(runtime.Object) },
+		To: func(obj runtime.Object) (runtime.Object, error) {
+			served, ok := obj.(T)
+			if !ok {
+				return nil, fmt.Errorf("convert %T to %s: not a %s", obj, gvk, reflect.TypeFor[T]().Elem().Name())
+			}
+			return to(served)
+		},
+		From: func(obj runtime.Object) (runtime.Object, error) {
+			s, ok := obj.(S)
+			if !ok {
+				return nil, fmt.Errorf("convert %T from %s: not a %s", obj, gvk, stored.Name())
+			}
+			return from(s)
+		},
+	}
+}
+
+// NewStored returns an empty object of the Go type d's objects are
+// stored as: New's, unless Storage says otherwise.
+func (d *Descriptor) NewStored() runtime.Object {
+	if d.Storage != nil {
+		return d.Storage.New()
+	}
+	return d.New()
+}
+
+// FromStorage returns an object read from storage (a NewStored object)
+// as d serves it: converted from the storage form, or finished by ReadAs
+// (in place). An object that needs neither is returned as it is.
+func (d *Descriptor) FromStorage(obj runtime.Object) (runtime.Object, error) {
+	switch {
+	case d.Storage != nil:
+		out, err := d.Storage.From(obj)
+		if err != nil {
+			return nil, err
+		}
+		out.GetObjectKind().SetGroupVersionKind(d.GVK())
+		return out, nil
+	case d.ReadAs != nil:
+		if err := d.ReadAs(obj); err != nil {
+			return nil, err
+		}
+	}
+	return obj, nil
+}
+
+// ToStorage returns obj in the form d's objects are stored in, obj
+// itself unless Storage says otherwise.
+func (d *Descriptor) ToStorage(obj runtime.Object) (runtime.Object, error) {
+	if d.Storage == nil {
+		return obj, nil
+	}
+	out, err := d.Storage.To(obj)
+	if err != nil {
+		return nil, err
+	}
+	out.GetObjectKind().SetGroupVersionKind(d.Storage.GVK)
+	return out, nil
 }
 
 // Action is a create-only subresource: Do gets the object named in the
@@ -201,6 +301,23 @@ type Table struct {
 	Columns []metav1.TableColumnDefinition
 	// Row returns the cells of obj, one per column.
 	Row func(obj runtime.Object) ([]interface{}, error)
+}
+
+// ConvertedTable returns t's columns for a kind served in another form
+// than t renders: convert turns each object into t's before its row is
+// made, as Kubernetes prints every version of a resource with the one
+// printer of its internal type.
+func ConvertedTable(t *Table, convert func(obj runtime.Object) (runtime.Object, error)) *Table {
+	return &Table{
+		Columns: t.Columns,
+		Row: func(obj runtime.Object) ([]interface{}, error) {
+			converted, err := convert(obj)
+			if err != nil {
+				return nil, err
+			}
+			return t.Row(converted)
+		},
+	}
 }
 
 // KeyPrefix is the etcd prefix under which all objects of d live:

@@ -12,6 +12,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -40,6 +41,7 @@ func NewScheme() (*runtime.Scheme, error) {
 		certificatesv1.AddToScheme, rbacv1.AddToScheme, authenticationv1.AddToScheme, authorizationv1.AddToScheme,
 		flowcontrolv1.AddToScheme, admissionregistrationv1.AddToScheme, apiextensionsv1.AddToScheme,
 		nodev1.AddToScheme, resourcev1.AddToScheme, storagemigrationv1.AddToScheme, apiregistrationv1.AddToScheme,
+		eventsv1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, err

@@ -37,9 +37,20 @@ type Options struct {
 	// ServerAddress is host:port clients reach this apiserver at, for /api.
 	ServerAddress string
 	MaxBodyBytes  int64
-	// KubeletTransport reaches kubelets for pods/log and pods/exec, with
-	// the apiserver's kubelet client certificate; nil disables them.
+	// KubeletTransport reaches kubelets for pods/log, exec, attach and
+	// portforward and nodes/proxy, with the apiserver's kubelet client
+	// certificate; nil disables them.
 	KubeletTransport http.RoundTripper
+	// ProxyTransport reaches pods and Services' endpoints for pods/proxy
+	// and services/proxy (and nodes/proxy to a port not the kubelet's);
+	// nil, one that does not verify the backends' certificates, as
+	// kube-apiserver's proxy transport: they are addressed by IP.
+	ProxyTransport http.RoundTripper
+	// ProxyLoopback lets pods/proxy and nodes/proxy reach addresses that
+	// are not global unicast (loopback, link-local), which Kubernetes
+	// refuses ("address not allowed"): for tests whose pods and kubelets
+	// listen on 127.0.0.1.
+	ProxyLoopback bool
 	// RequestTimeout bounds every request but watches.
 	RequestTimeout time.Duration
 	// MinRequestTimeout bounds watches that ask for no timeout: each gets
@@ -99,6 +110,9 @@ func New(opts Options) *API {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
+	if opts.ProxyTransport == nil {
+		opts.ProxyTransport = defaultProxyTransport()
+	}
 	return &API{opts: opts, log: opts.Log, dec: newDecoder(opts.Scheme)}
 }
 
@@ -142,7 +156,8 @@ func (a *API) serve(c *gin.Context, group, version, rest string) {
 		return
 	}
 	desc, ok := a.opts.Registry.Lookup(group, version, info.Resource)
-	if !ok || len(info.Extra) > 0 {
+	// Only a proxy takes a path after its subresource.
+	if !ok || (len(info.Extra) > 0 && info.Subresource != apiresource.Proxy) {
 		writeError(c, notFound())
 		return
 	}
@@ -312,7 +327,12 @@ func (r *request) listOptions() (genericstore.ListOptions, error) {
 func isTrue(s string) bool { return s == "1" || s == "true" || s == "True" }
 
 // longRunning requests are not bounded by RequestTimeout: watches, and
-// streams to kubelets.
+// streams to kubelets and through proxies, as kube-apiserver's
+// long-running check.
 func longRunning(info RequestInfo) bool {
-	return info.Verb == VerbWatch || info.Subresource == apiresource.Log || info.Subresource == apiresource.Exec
+	switch info.Subresource {
+	case apiresource.Log, apiresource.Exec, apiresource.Attach, apiresource.PortForward, apiresource.Proxy:
+		return true
+	}
+	return info.Verb == VerbWatch
 }

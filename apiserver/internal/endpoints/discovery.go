@@ -30,6 +30,11 @@ var subresourceInfos = map[string]subresourceInfo{
 	apiresource.Log:      {verbs: metav1.Verbs{"get"}},
 	apiresource.Exec:     {group: "", version: "v1", kind: "PodExecOptions", verbs: metav1.Verbs{"create", "get"}},
 	apiresource.Approval: {verbs: metav1.Verbs{"get", "patch", "update"}},
+	apiresource.Attach:   {group: "", version: "v1", kind: "PodAttachOptions", verbs: metav1.Verbs{"create", "get"}},
+	// The kind of a proxy is the parent's options kind (proxyOptionsKind).
+	apiresource.Proxy:               {group: "", version: "v1", verbs: metav1.Verbs{"create", "delete", "get", "patch", "update"}},
+	apiresource.PortForward:         {group: "", version: "v1", kind: "PodPortForwardOptions", verbs: metav1.Verbs{"create", "get"}},
+	apiresource.EphemeralContainers: {verbs: metav1.Verbs{"get", "patch", "update"}},
 }
 
 // createOnly are the verbs of virtual kinds and actions.
@@ -56,7 +61,11 @@ func subresourceInfoOf(d *apiresource.Descriptor, sub string) subresourceInfo {
 	if act, ok := d.Actions[sub]; ok {
 		return subresourceInfo{group: act.GVK.Group, version: act.GVK.Version, kind: act.GVK.Kind, verbs: createOnly}
 	}
-	return subresourceInfos[sub]
+	info := subresourceInfos[sub]
+	if sub == apiresource.Proxy {
+		info.kind = proxyOptionsKind(d)
+	}
+	return info
 }
 
 func (a *API) addressByCIDR() []metav1.ServerAddressByClientCIDR {

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/proxy"
 
 	"coracle.dev/apiserver/internal/apiresource"
 )
@@ -27,23 +28,31 @@ const defaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
 
 // kubeletTarget resolves the pod's container and the kubelet that runs it.
 func (r *request) kubeletTarget() (*corev1.Pod, string, *url.URL, error) {
+	return r.kubeletTargetOf(r.c.Query("container"), true)
+}
+
+// kubeletTargetOf resolves the pod, the container named (or the pod's
+// only one) when withContainer, and the kubelet that runs the pod.
+func (r *request) kubeletTargetOf(name string, withContainer bool) (*corev1.Pod, string, *url.URL, error) {
 	obj, err := r.store.Get(r.ctx(), r.info.Namespace, r.info.Name)
 	if err != nil {
 		return nil, "", nil, err
 	}
 	pod := obj.(*corev1.Pod)
-	container, err := podContainer(pod, r.c.Query("container"))
-	if err != nil {
-		return nil, "", nil, err
+	container := ""
+	if withContainer {
+		if container, err = podContainer(pod, name); err != nil {
+			return nil, "", nil, err
+		}
 	}
 	if pod.Spec.NodeName == "" {
 		return nil, "", nil, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name))
 	}
-	nodes, ok := r.api.opts.Registry.Lookup("", "v1", "nodes")
-	if !ok {
+	nodes := r.storeOf("", "v1", "nodes")
+	if nodes == nil {
 		return nil, "", nil, apierrors.NewInternalError(fmt.Errorf("nodes are not served"))
 	}
-	nodeObj, err := r.api.opts.Store(nodes).Get(r.ctx(), "", pod.Spec.NodeName)
+	nodeObj, err := nodes.Get(r.ctx(), "", pod.Spec.NodeName)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -241,4 +250,121 @@ func (r *request) servePodExec() {
 		},
 	}
 	proxy.ServeHTTP(r.c.Writer, r.c.Request)
+}
+
+// servePodAttach connects to a running container's streams through its
+// kubelet (pods/attach), as kubectl attach and kubectl run -i do: admitted
+// as a CONNECT with the PodAttachOptions, then the client's SPDY or
+// WebSocket upgrade goes through to the kubelet's /attach.
+func (r *request) servePodAttach() {
+	if r.info.Verb != VerbGet && r.info.Verb != VerbCreate {
+		r.fail(methodNotSupported(r.desc.GroupResource(), r.info.Verb))
+		return
+	}
+	q := r.c.Request.URL.Query()
+	opts := &corev1.PodAttachOptions{
+		Container: q.Get("container"),
+		Stdin:     optionBool(q, "stdin"), Stdout: optionBool(q, "stdout"), Stderr: optionBool(q, "stderr"), TTY: optionBool(q, "tty"),
+	}
+	if err := r.admitConnect(opts); err != nil {
+		r.fail(err)
+		return
+	}
+	pod, container, target, err := r.kubeletTargetOf(opts.Container, true)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	target.Path = fmt.Sprintf("/attach/%s/%s/%s", pod.Namespace, pod.Name, container)
+	target.RawQuery = streamQuery(opts.Stdin, opts.Stdout, opts.Stderr, opts.TTY).Encode()
+	r.upgradeToKubelet(target)
+}
+
+// servePodPortForward tunnels connections to a pod's ports through its
+// kubelet (pods/portforward), as kubectl port-forward does: admitted as a
+// CONNECT with the PodPortForwardOptions, then the upgrade goes through
+// to the kubelet's /portForward.
+func (r *request) servePodPortForward() {
+	if r.info.Verb != VerbGet && r.info.Verb != VerbCreate {
+		r.fail(methodNotSupported(r.desc.GroupResource(), r.info.Verb))
+		return
+	}
+	ports, err := portsOption(r.c.Request.URL.Query()["ports"])
+	if err != nil {
+		r.fail(apierrors.NewBadRequest(err.Error()))
+		return
+	}
+	opts := &corev1.PodPortForwardOptions{Ports: ports}
+	if err := r.admitConnect(opts); err != nil {
+		r.fail(err)
+		return
+	}
+	pod, _, target, err := r.kubeletTargetOf("", false)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	target.Path = fmt.Sprintf("/portForward/%s/%s", pod.Namespace, pod.Name)
+	if len(ports) > 0 {
+		s := make([]string, len(ports))
+		for i, p := range ports {
+			s[i] = strconv.Itoa(int(p))
+		}
+		target.RawQuery = url.Values{corev1.PortHeader: {strings.Join(s, ",")}}.Encode()
+	}
+	r.upgradeToKubelet(target)
+}
+
+// upgradeToKubelet proxies the request's connection upgrade to target on
+// a kubelet; a request that asks for none is refused, as Kubernetes'
+// streaming subresources refuse it, and a kubelet's refusal goes back to
+// the client as it is.
+func (r *request) upgradeToKubelet(target *url.URL) {
+	if r.api.opts.KubeletTransport == nil {
+		r.fail(apierrors.NewServiceUnavailable("this apiserver has no kubelet client"))
+		return
+	}
+	h := proxy.NewUpgradeAwareHandler(target, r.api.opts.KubeletTransport, false, true, proxyResponder{r})
+	h.ServeHTTP(r.c.Writer, r.outbound())
+}
+
+// streamQuery names the streams a kubelet opens: input, output, error
+// and tty, as Kubernetes' kubelet takes them.
+func streamQuery(stdin, stdout, stderr, tty bool) url.Values {
+	q := url.Values{}
+	for _, s := range []struct {
+		on   bool
+		name string
+	}{{stdin, corev1.ExecStdinParam}, {stdout, corev1.ExecStdoutParam}, {stderr, corev1.ExecStderrParam}, {tty, corev1.ExecTTYParam}} {
+		if s.on {
+			q.Set(s.name, "1")
+		}
+	}
+	return q
+}
+
+// optionBool reads a boolean option from the query as Kubernetes'
+// parameter codec does: present and neither "0" nor "false" is true.
+func optionBool(q url.Values, name string) bool {
+	v, ok := q[name]
+	if !ok || len(v) == 0 {
+		return false
+	}
+	return v[0] != "0" && !strings.EqualFold(v[0], "false")
+}
+
+// portsOption reads PodPortForwardOptions' ports: repeated, or
+// comma-separated, each a 16-bit port number.
+func portsOption(values []string) ([]int32, error) {
+	var ports []int32
+	for _, s := range values {
+		for _, v := range strings.Split(s, ",") {
+			n, err := strconv.ParseUint(v, 10, 16)
+			if err != nil {
+				return nil, fmt.Errorf("cannot convert to []int32: %v", err)
+			}
+			ports = append(ports, int32(n))
+		}
+	}
+	return ports, nil
 }

@@ -6,9 +6,12 @@
 package endpoints
 
 import (
-	"k8s.io/apimachinery/pkg/fields"
 	"net/http"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/fields"
+
+	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // Verbs, as Kubernetes names them.
@@ -87,7 +90,9 @@ func parseRequestInfo(method, group, version, rest string, watchParam bool) (Req
 	switch method {
 	case http.MethodGet, http.MethodHead:
 		switch {
-		case watchPrefix || watchParam:
+		// A subresource's query is its own (a proxied path's may say
+		// watch): only the object and collections are watched.
+		case watchPrefix || (watchParam && info.Subresource == ""):
 			info.Verb = VerbWatch
 		case info.Name == "":
 			info.Verb = VerbList
@@ -106,6 +111,13 @@ func parseRequestInfo(method, group, version, rest string, watchParam bool) (Req
 		} else {
 			info.Verb = VerbDelete
 		}
+	case http.MethodOptions:
+		// Proxies pass OPTIONS on, with no verb, as Kubernetes' request
+		// info has for a method it does not map.
+		if info.Subresource != apiresource.Proxy {
+			return info, false
+		}
+		info.Verb = ""
 	default:
 		return info, false
 	}

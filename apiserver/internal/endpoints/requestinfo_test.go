@@ -27,6 +27,14 @@ func TestParseRequestInfo(t *testing.T) {
 		{"cluster-scoped subresource", http.MethodPatch, "", "nodes/n1/status", false, RequestInfo{Verb: "patch", Version: "v1", Resource: "nodes", Name: "n1", Subresource: "status"}},
 		{"delete collection", http.MethodDelete, "", "namespaces/ns1/configmaps", false, RequestInfo{Verb: "deletecollection", Version: "v1", Namespace: "ns1", Resource: "configmaps"}},
 		{"create", http.MethodPost, "", "namespaces/ns1/pods/web/binding", false, RequestInfo{Verb: "create", Version: "v1", Namespace: "ns1", Resource: "pods", Name: "web", Subresource: "binding"}},
+		{"proxy with a path", http.MethodDelete, "", "namespaces/ns1/pods/web:8080/proxy/a/b", false,
+			RequestInfo{Verb: "delete", Version: "v1", Namespace: "ns1", Resource: "pods", Name: "web:8080", Subresource: "proxy", Extra: []string{"a", "b"}}},
+		{"a proxied query's watch is the backend's", http.MethodGet, "", "namespaces/ns1/services/web/proxy/", true,
+			RequestInfo{Verb: "get", Version: "v1", Namespace: "ns1", Resource: "services", Name: "web", Subresource: "proxy"}},
+		{"OPTIONS through a proxy has no verb", http.MethodOptions, "", "nodes/n1/proxy/healthz", false,
+			RequestInfo{Version: "v1", Resource: "nodes", Name: "n1", Subresource: "proxy", Extra: []string{"healthz"}}},
+		{"attach by GET", http.MethodGet, "", "namespaces/ns1/pods/web/attach", false, RequestInfo{Verb: "get", Version: "v1", Namespace: "ns1", Resource: "pods", Name: "web", Subresource: "attach"}},
+		{"port-forward by POST", http.MethodPost, "", "namespaces/ns1/pods/web/portforward", false, RequestInfo{Verb: "create", Version: "v1", Namespace: "ns1", Resource: "pods", Name: "web", Subresource: "portforward"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

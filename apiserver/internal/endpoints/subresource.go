@@ -25,7 +25,7 @@ func (r *request) serveSubresource() {
 		return
 	}
 	switch sub {
-	case apiresource.Status, apiresource.Approval:
+	case apiresource.Status, apiresource.Approval, apiresource.EphemeralContainers:
 		r.serveStatus()
 	case apiresource.Scale:
 		r.serveScale()
@@ -39,6 +39,12 @@ func (r *request) serveSubresource() {
 		r.servePodLog()
 	case apiresource.Exec:
 		r.servePodExec()
+	case apiresource.Attach:
+		r.servePodAttach()
+	case apiresource.PortForward:
+		r.servePodPortForward()
+	case apiresource.Proxy:
+		r.serveProxy()
 	default:
 		if act, ok := r.desc.Actions[sub]; ok {
 			r.onlyVerb(VerbCreate, func() { r.act(act) })
@@ -120,8 +126,9 @@ func (r *request) onlyVerb(verb string, serve func()) {
 }
 
 // serveStatus serves the subresources that read and write the whole
-// object (status; CertificateSigningRequests' approval): the store keeps
-// what the subresource may not change.
+// object (status; CertificateSigningRequests' approval; pods'
+// ephemeralcontainers): the store keeps what the subresource may not
+// change.
 func (r *request) serveStatus() {
 	switch r.info.Verb {
 	case VerbGet:

@@ -30,8 +30,8 @@ func (s *Store) Delete(ctx context.Context, ns, name string, opts *metav1.Delete
 	}
 	key := s.desc.Key(ns, name)
 	for attempt := 0; attempt < maxUpdateAttempts; attempt++ {
-		current := s.desc.New()
-		if err := s.read(ctx, key, current); err != nil {
+		current, err := s.read(ctx, key)
+		if err != nil {
 			return Result{}, s.storageError(err, name)
 		}
 		res, retry, err := s.tryDelete(ctx, key, name, current, opts, dryRun)
@@ -153,15 +153,15 @@ func (s *Store) writeDeleting(ctx context.Context, key, name string, next, curre
 	if unchanged(next, current) {
 		return Result{Object: current}, false, nil
 	}
-	err := s.storage.Update(ctx, key, next, rev, etcdstore.Side{})
+	written, err := s.update(ctx, key, next, rev, etcdstore.Side{})
 	if errors.Is(err, etcdstore.ErrConflict) || errors.Is(err, etcdstore.ErrNotFound) {
 		return Result{}, true, nil
 	}
 	if err != nil {
 		return Result{}, false, s.storageError(err, name)
 	}
-	s.wroteObject(next)
-	return Result{Object: next}, false, nil
+	s.wroteObject(written)
+	return Result{Object: written}, false, nil
 }
 
 // addPropagationFinalizer adds the garbage collector's finalizer the

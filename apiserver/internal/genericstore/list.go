@@ -93,16 +93,26 @@ func (s *Store) List(ctx context.Context, opts ListOptions) (runtime.Object, err
 	pred.Namespace = ""
 	// Objects are turned into the served version before the selector
 	// judges them: a custom resource's selectable fields are its
-	// version's.
+	// version's, an events.k8s.io Event's are named after its own
+	// fields. A kind stored in another version's form gets new objects
+	// from the conversion, which replace the stored ones once the page is
+	// read.
 	var readErr error
-	if readAs := s.desc.ReadAs; readAs != nil || !pred.Empty() {
+	converts := s.desc.ReadAs != nil || s.desc.Storage != nil
+	served := map[runtime.Object]runtime.Object{}
+	if converts || !pred.Empty() {
 		attrFn := watchcache.AttrFunc(s.desc.Fields)
 		sopts.Keep = func(obj runtime.Object) bool {
-			if readAs != nil {
-				if err := readAs(obj); err != nil {
+			if converts {
+				out, err := s.desc.FromStorage(obj)
+				if err != nil {
 					readErr = err
 					return false
 				}
+				if out != obj {
+					served[obj] = out
+				}
+				obj = out
 			}
 			return pred.Empty() || pred.Matches(obj, attrFn)
 		}
@@ -123,7 +133,7 @@ func (s *Store) List(ctx context.Context, opts ListOptions) (runtime.Object, err
 		}
 		sopts.Revision = rev
 	}
-	res, err := s.storage.List(ctx, prefix, sopts, s.desc.New)
+	res, err := s.storage.List(ctx, prefix, sopts, s.desc.NewStored)
 	if errors.Is(err, etcdstore.ErrCompacted) {
 		if opts.Continue != "" {
 			// As Kubernetes: 410, with a token that continues from the
@@ -140,6 +150,11 @@ func (s *Store) List(ctx context.Context, opts ListOptions) (runtime.Object, err
 	}
 	if readErr != nil {
 		return nil, apierrors.NewInternalError(readErr)
+	}
+	for i, item := range res.Items {
+		if out, ok := served[item]; ok {
+			res.Items[i] = out
+		}
 	}
 	next := ""
 	if res.NextKey != "" {

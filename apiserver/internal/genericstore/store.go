@@ -271,12 +271,12 @@ func (s *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts 
 		if err != nil {
 			return Result{}, err
 		}
-		err = s.storage.Create(ctx, s.desc.Key(m.GetNamespace(), m.GetName()), obj, side)
+		written, err := s.create(ctx, s.desc.Key(m.GetNamespace(), m.GetName()), obj, side)
 		var claim *etcdstore.ClaimError
 		switch {
 		case err == nil:
-			s.wroteObject(obj)
-			return Result{Object: obj, Warnings: warnings}, nil
+			s.wroteObject(written)
+			return Result{Object: written, Warnings: warnings}, nil
 		case errors.Is(err, etcdstore.ErrExists) && generated && attempt < maxGenerateNameAttempts:
 			m.SetName(m.GetGenerateName() + utilrand.String(5))
 		case errors.Is(err, etcdstore.ErrExists):
@@ -328,22 +328,62 @@ func (s *Store) nameValidator() apivalidation.ValidateNameFunc {
 
 // Get reads one object from storage.
 func (s *Store) Get(ctx context.Context, ns, name string) (runtime.Object, error) {
-	obj := s.desc.New()
-	if err := s.read(ctx, s.desc.Key(ns, name), obj); err != nil {
+	obj, err := s.read(ctx, s.desc.Key(ns, name))
+	if err != nil {
 		return nil, s.storageError(err, name)
 	}
 	return obj, nil
 }
 
-// read fills obj from etcd, in the version the store serves.
-func (s *Store) read(ctx context.Context, key string, obj runtime.Object) error {
+// read returns the object at key in etcd, in the version the store
+// serves.
+func (s *Store) read(ctx context.Context, key string) (runtime.Object, error) {
+	obj := s.desc.NewStored()
 	if err := s.storage.Get(ctx, key, obj); err != nil {
-		return err
+		return nil, err
 	}
-	if s.desc.ReadAs != nil {
-		return s.desc.ReadAs(obj)
+	return s.desc.FromStorage(obj)
+}
+
+// create writes obj at key in the form the kind is stored in and returns
+// what was written, in the version the store serves, with its
+// resourceVersion: obj itself unless the kind is stored in another
+// version's form, whose conversion back the client sees as a read would
+// show it.
+func (s *Store) create(ctx context.Context, key string, obj runtime.Object, side etcdstore.Side) (runtime.Object, error) {
+	stored, err := s.desc.ToStorage(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
 	}
-	return nil
+	if err := s.storage.Create(ctx, key, stored, side); err != nil {
+		return nil, err
+	}
+	return s.written(obj, stored)
+}
+
+// update writes obj over the object at key if that is still at revision
+// rev, in the form the kind is stored in, and returns what was written
+// as create does.
+func (s *Store) update(ctx context.Context, key string, obj runtime.Object, rev int64, side etcdstore.Side) (runtime.Object, error) {
+	stored, err := s.desc.ToStorage(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	if err := s.storage.Update(ctx, key, stored, rev, side); err != nil {
+		return nil, err
+	}
+	return s.written(obj, stored)
+}
+
+func (s *Store) written(obj, stored runtime.Object) (runtime.Object, error) {
+	if stored == obj {
+		return obj, nil
+	}
+	out, err := s.desc.FromStorage(stored)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return out, nil
 }
 
 func (s *Store) storageError(err error, name string) error {

@@ -54,8 +54,8 @@ func (s *Store) Update(ctx context.Context, ns, name string, tryUpdate UpdateFun
 			fromCache = current != nil
 		}
 		if !fromCache {
-			current = s.desc.New()
-			err := s.read(ctx, key, current)
+			var err error
+			current, err = s.read(ctx, key)
 			if errors.Is(err, etcdstore.ErrNotFound) {
 				return s.createOnUpdate(ctx, ns, name, tryUpdate, opts)
 			}
@@ -212,12 +212,12 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 		if err != nil {
 			return Result{}, false, err
 		}
-		err = s.storage.Update(ctx, key, obj, curRev, side)
+		written, err := s.update(ctx, key, obj, curRev, side)
 		var claim *etcdstore.ClaimError
 		switch {
 		case err == nil:
-			s.wroteObject(obj)
-			return Result{Object: obj, Warnings: warnings}, false, nil
+			s.wroteObject(written)
+			return Result{Object: written, Warnings: warnings}, false, nil
 		case errors.Is(err, etcdstore.ErrConflict) && (!pinned || stale):
 			return Result{}, true, nil
 		case errors.Is(err, etcdstore.ErrNotFound) && (!pinned || stale):
@@ -257,7 +257,11 @@ func (s *Store) carrySystemFields(m, cur metav1.Object) {
 // not change and validates the change: with the kind's SubresourceStrategy
 // if it has one, else as a status write.
 func (s *Store) prepareSubresource(sub string, obj, current runtime.Object) field.ErrorList {
-	s.keepAllButStatus(obj, current)
+	// Pods' binding and ephemeralcontainers write part of the spec: the
+	// caller, or the kind's strategy, keeps the rest.
+	if sub != apiresource.Binding && sub != apiresource.EphemeralContainers {
+		s.keepAllButStatus(obj, current)
+	}
 	ss, ok := s.desc.Strategy.(apiresource.SubresourceStrategy)
 	if !ok {
 		return s.desc.Strategy.ValidateStatusUpdate(obj, current)

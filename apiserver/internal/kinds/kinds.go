@@ -13,6 +13,7 @@ import (
 	"coracle.dev/apiserver/internal/kinds/coordination"
 	"coracle.dev/apiserver/internal/kinds/core"
 	"coracle.dev/apiserver/internal/kinds/discovery"
+	"coracle.dev/apiserver/internal/kinds/events"
 	"coracle.dev/apiserver/internal/kinds/flowcontrol"
 	"coracle.dev/apiserver/internal/kinds/networking"
 	"coracle.dev/apiserver/internal/kinds/node"
@@ -32,7 +33,7 @@ func All() []*apiresource.Descriptor {
 		autoscaling.All(), networking.All(), storage.All(), scheduling.All(), certificates.All(),
 		rbac.All(), policy.All(), apiextensions.All(), flowcontrol.All(),
 		admissionregistration.All(), apiregistration.All(),
-		node.All(), resource.All(), storagemigration.All(),
+		node.All(), resource.All(), storagemigration.All(), events.All(),
 	} {
 		out = append(out, group...)
 	}

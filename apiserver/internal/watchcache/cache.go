@@ -78,6 +78,12 @@ type Config struct {
 	// Decoded, when set, finishes each object read from etcd (a custom
 	// resource stored in another of its versions gets this cache's).
 	Decoded func(runtime.Object) error
+	// Convert, when set, turns each object read from etcd (a NewObject,
+	// finished by Decoded) into the one the cache keeps and serves: a
+	// kind stored in another version's form (autoscaling/v1
+	// HorizontalPodAutoscalers kept as autoscaling/v2 ones) is cached in
+	// the version its watchers read.
+	Convert func(runtime.Object) (runtime.Object, error)
 	// Transformer decrypts the resource's values, when they are encrypted
 	// at rest: the one the etcdstore.Store writes them with. nil reads
 	// them as plain JSON.
@@ -164,8 +170,8 @@ func (c *Cache) listAndWatch(ctx context.Context) error {
 	}
 	store := make(map[string]*entry, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		obj := c.cfg.NewObject()
-		if err := c.decode(kv, obj); err != nil {
+		obj, err := c.decode(kv)
+		if err != nil {
 			c.log.Error("skipping undecodable object", zap.ByteString("key", kv.Key), zap.Error(err))
 			continue
 		}
@@ -221,23 +227,29 @@ func (c *Cache) listAndWatch(ctx context.Context) error {
 	}
 }
 
-// decode fills obj from a stored value, decrypting it first when the
-// resource is encrypted at rest.
-func (c *Cache) decode(kv *mvccpb.KeyValue, obj runtime.Object) error {
+// decode returns the object a stored value holds, decrypting it first
+// when the resource is encrypted at rest, in the form the cache keeps.
+func (c *Cache) decode(kv *mvccpb.KeyValue) (runtime.Object, error) {
 	value := kv.Value
 	if c.cfg.Transformer != nil {
 		var err error
 		if value, _, err = etcdstore.FromStorage(c.cfg.Transformer, string(kv.Key), kv.Value); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	obj := c.cfg.NewObject()
 	if err := etcdstore.Decode(value, kv.ModRevision, obj); err != nil {
-		return err
+		return nil, err
 	}
 	if c.cfg.Decoded != nil {
-		return c.cfg.Decoded(obj)
+		if err := c.cfg.Decoded(obj); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	if c.cfg.Convert != nil {
+		return c.cfg.Convert(obj)
+	}
+	return obj, nil
 }
 
 // process applies one etcd event to the copy and the ring and delivers it.
@@ -249,8 +261,8 @@ func (c *Cache) process(ev *clientv3.Event) {
 	var e *Event
 	switch ev.Type {
 	case clientv3.EventTypePut:
-		obj := c.cfg.NewObject()
-		if err := c.decode(ev.Kv, obj); err != nil {
+		obj, err := c.decode(ev.Kv)
+		if err != nil {
 			c.mu.Unlock()
 			c.log.Error("skipping undecodable event", zap.String("key", key), zap.Error(err))
 			return

@@ -263,3 +263,41 @@ func TestConvert(t *testing.T) {
 		})
 	}
 }
+
+// TestConvertedObjects: a cache whose Convert turns what etcd holds into
+// another Go type (a kind stored in another version's form) keeps, lists
+// and delivers the converted objects, with their revisions.
+func TestConvertedObjects(t *testing.T) {
+	asSecret := func(obj runtime.Object) (runtime.Object, error) {
+		cm := obj.(*corev1.ConfigMap)
+		return &corev1.Secret{ObjectMeta: cm.ObjectMeta, StringData: cm.Data}, nil
+	}
+	f := newFixture(t, func(c *Config) { c.Convert = asSecret })
+	f.put(t, "a", map[string]string{"color": "blue"}, "1")
+	if err := f.cache.WaitForRevision(context.Background(), mustRev(t, f), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := f.cache.List(Predicate{Label: labels.SelectorFromSet(labels.Set{"color": "blue"})})
+	if len(items) != 1 {
+		t.Fatalf("list: %d items", len(items))
+	}
+	if s, ok := items[0].(*corev1.Secret); !ok || s.StringData["d"] != "1" || s.ResourceVersion == "" {
+		t.Fatalf("listed %#v, want the converted object with its resourceVersion", items[0])
+	}
+	w, err := f.cache.Watch(context.Background(), WatchOptions{Revision: mustRev(t, f)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	written := f.put(t, "a", map[string]string{"color": "blue"}, "2")
+	d := receive(t, w)
+	s, ok := d.Object.(*corev1.Secret)
+	if !ok || d.Type != watch.Modified || s.StringData["d"] != "2" || s.ResourceVersion != written.ResourceVersion {
+		t.Fatalf("delivered %v %#v, want the converted object at %s", d.Type, d.Object, written.ResourceVersion)
+	}
+	if got := f.cache.Get(prefix + "ns/a"); got == nil {
+		t.Fatal("Get: nothing cached")
+	} else if _, ok := got.(*corev1.Secret); !ok {
+		t.Fatalf("Get returned %T", got)
+	}
+}

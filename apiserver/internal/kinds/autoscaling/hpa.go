@@ -24,8 +24,19 @@ func (hpaStrategy) Default(obj runtime.Object) {
 	defaultHPA(obj.(*autoscalingv2.HorizontalPodAutoscaler))
 }
 
+// PrepareForCreate resets the status and, as PrepareForUpdate, drops the
+// annotations autoscaling/v1 keeps v2's fields in: through v2 those
+// fields are the object's own, and Kubernetes never stores the
+// annotations.
 func (hpaStrategy) PrepareForCreate(obj runtime.Object) {
-	obj.(*autoscalingv2.HorizontalPodAutoscaler).Status = autoscalingv2.HorizontalPodAutoscalerStatus{}
+	h := obj.(*autoscalingv2.HorizontalPodAutoscaler)
+	h.Status = autoscalingv2.HorizontalPodAutoscalerStatus{}
+	h.Annotations = dropRoundTripAnnotations(h.Annotations)
+}
+
+func (hpaStrategy) PrepareForUpdate(obj, _ runtime.Object) {
+	h := obj.(*autoscalingv2.HorizontalPodAutoscaler)
+	h.Annotations = dropRoundTripAnnotations(h.Annotations)
 }
 
 func (hpaStrategy) Validate(obj runtime.Object) field.ErrorList {

@@ -52,7 +52,7 @@ func Nodes() *apiresource.Descriptor {
 	d.Namespaced = false
 	d.ShortNames = []string{"no"}
 	d.Strategy = nodeStrategy{}
-	d.Subresources = []string{apiresource.Status}
+	d.Subresources = []string{apiresource.Status, apiresource.Proxy}
 	d.Table = printers.Node()
 	d.FieldLabels = []string{"spec.unschedulable"}
 	d.Fields = func(obj runtime.Object) fields.Set {
@@ -68,7 +68,8 @@ func Pods() *apiresource.Descriptor {
 	d.ShortNames = []string{"po"}
 	d.Categories = []string{"all"}
 	d.Strategy = podStrategy{}
-	d.Subresources = []string{apiresource.Status, apiresource.Binding, apiresource.Eviction, apiresource.Log, apiresource.Exec}
+	d.Subresources = []string{apiresource.Status, apiresource.Binding, apiresource.Eviction, apiresource.Log, apiresource.Exec,
+		apiresource.Attach, apiresource.PortForward, apiresource.Proxy, apiresource.EphemeralContainers}
 	d.Table = printers.Pod()
 	d.FieldLabels = []string{"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
 		"spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"}
@@ -100,7 +101,7 @@ func Services() *apiresource.Descriptor {
 	d.Categories = []string{"all"}
 	d.Strategy = serviceStrategy{}
 	d.NameValidator = apivalidation.NameIsDNS1035Label
-	d.Subresources = []string{apiresource.Status}
+	d.Subresources = []string{apiresource.Status, apiresource.Proxy}
 	d.Table = printers.Service()
 	d.FieldLabels = []string{"spec.clusterIP", "spec.type"}
 	d.Fields = func(obj runtime.Object) fields.Set {

@@ -65,6 +65,7 @@ func requestsFromLimits(r *corev1.ResourceRequirements) {
 
 func (podStrategy) PrepareForCreate(obj runtime.Object) {
 	pod := obj.(*corev1.Pod)
+	pod.Generation = 1
 	pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: qosClass(pod)}
 	// A gated pod says why it waits, as Kubernetes' pod strategy records.
 	if len(pod.Spec.SchedulingGates) > 0 {
@@ -78,13 +79,22 @@ func (podStrategy) PrepareForCreate(obj runtime.Object) {
 }
 
 // PrepareForUpdate keeps the status: only the status subresource (the
-// kubelet) writes it.
+// kubelet) writes it. A changed spec is a new generation.
 func (podStrategy) PrepareForUpdate(obj, old runtime.Object) {
-	obj.(*corev1.Pod).Status = old.(*corev1.Pod).Status
+	pod, oldPod := obj.(*corev1.Pod), old.(*corev1.Pod)
+	pod.Status = oldPod.Status
+	bumpGeneration(pod, oldPod)
 }
 
+// Validate checks a new pod, which may not have ephemeral containers yet:
+// they are added through the ephemeralcontainers subresource.
 func (podStrategy) Validate(obj runtime.Object) field.ErrorList {
-	return validatePod(obj.(*corev1.Pod))
+	pod := obj.(*corev1.Pod)
+	errs := validatePod(pod)
+	if len(pod.Spec.EphemeralContainers) > 0 {
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "ephemeralContainers"), "cannot be set on create"))
+	}
+	return errs
 }
 
 // validatePod checks a pod: its spec, plus what Kubernetes checks on pods
@@ -92,6 +102,8 @@ func (podStrategy) Validate(obj runtime.Object) field.ErrorList {
 func validatePod(pod *corev1.Pod) field.ErrorList {
 	spec := field.NewPath("spec")
 	errs := validatePodSpec(&pod.Spec, true, spec)
+	volumes, _ := validateVolumes(pod.Spec.Volumes, spec.Child("volumes"))
+	errs = append(errs, validateEphemeralContainers(&pod.Spec, volumes, spec.Child("ephemeralContainers"))...)
 	for _, list := range []struct {
 		name       string
 		containers []corev1.Container
