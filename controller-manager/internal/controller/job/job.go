@@ -1,18 +1,25 @@
-// Package job is the Job controller: it runs a Job's pods to completions
-// at most parallelism at a time, replaces failed ones after an
-// exponential back-off up to backoffLimit, stops at activeDeadlineSeconds,
-// gives Indexed Jobs one pod per index (JOB_COMPLETION_INDEX), and ends
-// with the Complete or Failed condition and its reason.
+// Package job is the Job controller, Kubernetes' (v1.37) in Coracle's
+// shape: it runs a Job's pods to completions at most parallelism at a
+// time (one pod per index for an Indexed Job, JOB_COMPLETION_INDEX),
+// replaces failed ones after an exponential back-off up to backoffLimit
+// (or backoffLimitPerIndex, index by index), applies the pod failure
+// policy (FailJob, FailIndex, Ignore, Count) and the success policy,
+// stops at activeDeadlineSeconds, and suspends and resumes.
+//
+// A Job that ends gets an interim condition first (FailureTarget or
+// SuccessCriteriaMet), its running pods are deleted, and only once none
+// is left uncounted or terminating the terminal one (Failed or
+// Complete), with the same reason.
 //
 // Finished pods are counted with Kubernetes' tracking finalizer: a pod
-// keeps batch.kubernetes.io/job-tracking until the Job has recorded its
-// UID in status.uncountedTerminatedPods; the finalizer then goes, and
-// once the cache shows it gone the UID moves into status.succeeded or
-// status.failed. A pod is so counted exactly once, even if it is deleted
-// or the controller restarts in between. A pod that holds the finalizer
-// but whose Job is gone (deleted, its namespace too) or that no Job
-// controls any more loses it through a second queue (orphan.go), or it
-// would stay Terminating for ever.
+// keeps batch.kubernetes.io/job-tracking until the Job has recorded it
+// in status.uncountedTerminatedPods (an Indexed Job's successes: in
+// completedIndexes); the finalizer then goes, and the UID moves into
+// status.succeeded or status.failed. A pod is so counted exactly once,
+// even if it is deleted or the controller restarts in between. A pod
+// that holds the finalizer but whose Job is gone (deleted, its namespace
+// too) or that no Job controls any more loses it through a second queue
+// (orphan.go), or it would stay Terminating for ever.
 package job
 
 import (
@@ -22,6 +29,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -47,6 +55,11 @@ import (
 // Name is the controller's name.
 const Name = "job-controller"
 
+// ControllerName is the spec.managedBy value of the Jobs this controller
+// runs (unset means the same); a Job managed by another controller is
+// left to it entirely.
+const ControllerName = batchv1.JobControllerName
+
 var kind = batchv1.SchemeGroupVersion.WithKind("Job")
 
 // Controller is the Job controller.
@@ -66,13 +79,21 @@ type Controller struct {
 	// will remove (orphan.go).
 	orphans *controller.Queue[string]
 
+	mu sync.Mutex // guards written, removing and backoffs
 	// written holds, per Job key, the Job as our last status write
 	// returned it. The informer shows that write a moment later; a sync
 	// in between must not start from the older copy, or it would count
 	// a failed pod neither as recorded nor as uncounted (its finalizer
 	// already gone) and replace it once too often.
-	writtenMu sync.Mutex
-	written   map[string]*batchv1.Job
+	written map[string]*batchv1.Job
+	// removing holds, per Job key, the pods whose tracking finalizer we
+	// removed and the cache still shows: they are counted already, or
+	// were never to be (ignored failures, pods deleted on success), and
+	// must not be looked at again as finished pods to record.
+	removing map[string]sets.Set[types.UID]
+	// backoffs holds each Job's back-off record (Kubernetes keeps it in
+	// memory too: after a restart the back-off starts afresh).
+	backoffs map[string]BackoffRecord
 }
 
 // New builds the controller.
@@ -93,9 +114,9 @@ func New(c controller.Context) (*Controller, error) {
 	ctl := &Controller{
 		client: c.Client, jobs: jobInf.Lister(), pods: podInf.Lister(), owned: owned,
 		podCtl: &podcontrol.Control{Client: c.Client, Recorder: c.Recorder},
-		exp:    expectations.New(c.Clock), written: map[string]*batchv1.Job{},
-		recorder: c.Recorder, clock: c.Clock,
+		exp:    expectations.New(c.Clock), recorder: c.Recorder, clock: c.Clock,
 		backoffBase: base, backoffMax: maxB,
+		written: map[string]*batchv1.Job{}, removing: map[string]sets.Set[types.UID]{}, backoffs: map[string]BackoffRecord{},
 	}
 	ctl.Base = controller.NewBase(c, ctl.sync)
 	ctl.orphans = ctl.AddQueue(c, OrphanQueue, ctl.syncOrphan)
@@ -106,6 +127,11 @@ func New(c controller.Context) (*Controller, error) {
 	)
 }
 
+// managedElsewhere reports whether another controller runs j.
+func managedElsewhere(j *batchv1.Job) bool {
+	return j.Spec.ManagedBy != nil && *j.Spec.ManagedBy != ControllerName
+}
+
 func (c *Controller) sync(ctx context.Context, key string) error {
 	cached, ok, err := controller.Get[*batchv1.Job](key, c.jobs.Jobs)
 	if err != nil {
@@ -113,9 +139,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	if !ok {
 		c.exp.Delete(key)
-		c.writtenMu.Lock()
-		delete(c.written, key)
-		c.writtenMu.Unlock()
+		c.forget(key)
+		return nil
+	}
+	if managedElsewhere(cached) {
 		return nil
 	}
 	ns, name := cached.Namespace, cached.Name
@@ -124,6 +151,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
+	if cm := j.Spec.CompletionMode; cm != nil && *cm != batchv1.NonIndexedCompletion && *cm != batchv1.IndexedCompletion {
+		c.recorder.Event(j, corev1.EventTypeWarning, "UnknownCompletionMode", "Skipped Job sync because completion mode is unknown")
+		return nil
+	}
+	// Check the expectations before listing: a pod that comes into the
+	// cache after the list then still holds the next sync back.
+	satisfied := c.exp.Satisfied(key)
 	all, err := c.owned.List(ns, j.UID)
 	if err != nil {
 		return err
@@ -132,120 +166,251 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return c.client.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
 	})
 	pods, claimErr := claim.Claim(ctx, mgr, all)
+	if satisfied {
+		if err := c.adoptFinalizers(ctx, j, pods); err != nil {
+			claimErr = errors.Join(claimErr, err)
+		}
+	}
 
-	// Count finished pods first: that needs doing even for a finished Job.
-	if err := c.track(ctx, j, pods); err != nil {
-		return errors.Join(claimErr, err)
-	}
 	if done, _ := IsFinished(j); done {
-		return claimErr
+		// Counted for good: what still holds the finalizer (a pod
+		// adopted late, one whose release failed) is let go uncounted.
+		c.mu.Lock()
+		delete(c.removing, key)
+		delete(c.backoffs, key)
+		c.mu.Unlock()
+		return errors.Join(claimErr, c.releaseAll(ctx, pods))
 	}
-	if j.Spec.Suspend != nil && *j.Spec.Suspend {
-		return errors.Join(claimErr, c.suspend(ctx, j, pods))
-	}
-	now := c.clock.Now()
-	if j.Status.StartTime == nil {
-		j.Status.StartTime = &metav1.Time{Time: now}
-	}
-	st := c.state(j, pods, now)
-	var plan Plan
-	switch ft, sc := hasCondition(j, batchv1.JobFailureTarget), hasCondition(j, batchv1.JobSuccessCriteriaMet); {
-	case ft != nil:
-		// Decided already: finish what the decision started.
-		plan = Plan{FailReason: ft.Reason, FailMessage: ft.Message, Delete: st.Active}
-	case sc != nil:
-		plan = Plan{Complete: true, Delete: st.Active}
-	case c.exp.Satisfied(key) && j.DeletionTimestamp == nil:
-		// A Job being deleted makes no pods: with propagationPolicy
-		// Orphan the garbage collector releases its pods first, which
-		// would otherwise look like pods to replace.
-		plan = Decide(st, c.backoffBase, c.backoffMax)
-	}
-	manageErr := c.act(ctx, j, st, plan)
+	removing := c.removingOf(key, pods)
+	c.mu.Lock()
+	backoff := c.backoffs[key]
+	c.mu.Unlock()
+	plan := Decide(State{
+		Job: j, Pods: pods, Removing: removing, Satisfied: satisfied, Backoff: backoff,
+		Now: c.clock.Now(), BackoffBase: c.backoffBase, BackoffMax: c.backoffMax,
+	})
 	if plan.RetryIn > 0 {
 		c.EnqueueAfter(key, plan.RetryIn)
 	}
-	if err := c.updateStatus(ctx, j, st, plan, now); err != nil {
-		return err
-	}
-	return errors.Join(claimErr, manageErr)
+	return errors.Join(claimErr, c.act(ctx, key, j, plan))
 }
 
-// track records finished pods in uncountedTerminatedPods, removes their
-// finalizers, and moves those whose finalizers are gone into the counts.
-func (c *Controller) track(ctx context.Context, j *batchv1.Job, pods []*corev1.Pod) error {
-	if j.Status.UncountedTerminatedPods == nil {
-		j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
-	}
-	succ := sets.New(j.Status.UncountedTerminatedPods.Succeeded...)
-	fail := sets.New(j.Status.UncountedTerminatedPods.Failed...)
-	byUID := map[types.UID]*corev1.Pod{}
-	for _, p := range pods {
-		byUID[p.UID] = p
-	}
-	completions := -1
-	if j.Spec.Completions != nil {
-		completions = int(*j.Spec.Completions)
-	}
-	completed := ParseIndexes(j.Status.CompletedIndexes, completions)
-	// 1. Finished pods still holding the finalizer: recorded.
-	added := false
-	for _, p := range pods {
-		if !HasFinalizer(p) || succ.Has(p.UID) || fail.Has(p.UID) {
-			continue
-		}
-		switch {
-		case p.Status.Phase == corev1.PodSucceeded:
-			succ.Insert(p.UID)
-			if i := Index(p); isIndexed(j) && i >= 0 {
-				completed.Insert(i)
-			}
-			added = true
-		case IsPodFailed(p):
-			fail.Insert(p.UID)
-			added = true
-		}
-	}
-	if added {
-		// j is replaced by what the write returns: set the fields on j.
-		j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{Succeeded: sets.List(succ), Failed: sets.List(fail)}
-		j.Status.CompletedIndexes = FormatIndexes(completed)
-		if err := c.writeStatus(ctx, j); err != nil {
+// act carries plan out (see Plan for the order).
+func (c *Controller) act(ctx context.Context, key string, j *batchv1.Job, plan Plan) error {
+	prev := *j.Status.DeepCopy()
+	st := plan.Status
+	var errs []error
+	if len(plan.Delete) > 0 {
+		failed, failedReady, err := c.deletePods(ctx, key, j, plan.Delete, !plan.Finishing)
+		if err != nil && plan.Finishing {
+			// The Job may end only with all its pods going: try again,
+			// deciding afresh from what the cache then shows.
 			return err
 		}
+		errs = append(errs, err)
+		st.Active += failed
+		*st.Terminating -= failed
+		*st.Ready += failedReady
 	}
-	// 2. Recorded pods: the finalizer goes.
-	var errs []error
-	for _, uid := range append(sets.List(succ), sets.List(fail)...) {
-		if p, ok := byUID[uid]; ok && HasFinalizer(p) {
-			if err := c.removeFinalizer(ctx, p); err != nil {
-				errs = append(errs, err)
+	if len(plan.Create) > 0 {
+		failed, err := c.createPods(ctx, key, j, plan.Create)
+		errs = append(errs, err)
+		st.Active -= failed
+	}
+	if plan.Event != "" {
+		msg := "Job suspended"
+		if plan.Event == EventReasonResumed {
+			msg = "Job resumed"
+		}
+		c.recorder.Event(j, corev1.EventTypeNormal, plan.Event, msg)
+	}
+
+	j.Status = st
+	if err := c.writeStatus(ctx, j, &prev); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	c.mu.Lock()
+	c.backoffs[key] = plan.Backoff
+	c.mu.Unlock()
+
+	// Recorded (or ignored) pods lose the finalizer; those recorded are
+	// counted at once.
+	removed, err := c.removeFinalizersOf(ctx, key, plan.RemoveFinalizers)
+	errs = append(errs, err)
+	if u := j.Status.UncountedTerminatedPods; u != nil && removed.Len() > 0 {
+		var succ, fail []types.UID
+		for _, uid := range u.Succeeded {
+			if removed.Has(uid) {
+				j.Status.Succeeded++
+			} else {
+				succ = append(succ, uid)
 			}
 		}
-	}
-	// 3. Recorded pods whose finalizer the cache shows gone: counted.
-	moved := false
-	for _, uid := range sets.List(succ) {
-		if p, ok := byUID[uid]; !ok || !HasFinalizer(p) {
-			succ.Delete(uid)
-			j.Status.Succeeded++
-			moved = true
+		for _, uid := range u.Failed {
+			if removed.Has(uid) {
+				j.Status.Failed++
+			} else {
+				fail = append(fail, uid)
+			}
 		}
+		j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{Succeeded: succ, Failed: fail}
 	}
-	for _, uid := range sets.List(fail) {
-		if p, ok := byUID[uid]; !ok || !HasFinalizer(p) {
-			fail.Delete(uid)
-			j.Status.Failed++
-			moved = true
+
+	// The Job ends once nothing is left uncounted or terminating.
+	finished := false
+	if u := j.Status.UncountedTerminatedPods; plan.Final != nil && !plan.Capped && ptr.Deref(j.Status.Terminating, 0) == 0 &&
+		(u == nil || len(u.Succeeded)+len(u.Failed) == 0) {
+		final := *plan.Final
+		setCondition(&j.Status, final.Type, final.Status, final.Reason, final.Message, final.LastTransitionTime.Time)
+		if final.Type == batchv1.JobComplete {
+			j.Status.CompletionTime = &final.LastTransitionTime
 		}
+		finished = true
 	}
-	if moved {
-		j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{Succeeded: sets.List(succ), Failed: sets.List(fail)}
-		if err := c.writeStatus(ctx, j); err != nil {
-			errs = append(errs, err)
-		}
+	if err := c.writeStatus(ctx, j, &prev); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	if finished {
+		c.recordFinished(j, plan.Final)
 	}
 	return errors.Join(errs...)
+}
+
+// recordFinished records the events of a Job that ended.
+func (c *Controller) recordFinished(j *batchv1.Job, final *batchv1.JobCondition) {
+	if final.Type != batchv1.JobComplete {
+		c.recorder.Event(j, corev1.EventTypeWarning, final.Reason, final.Message)
+		return
+	}
+	if j.Spec.Completions != nil && j.Status.Succeeded > *j.Spec.Completions {
+		c.recorder.Event(j, corev1.EventTypeWarning, "TooManySucceededPods", "Too many succeeded pods running after completion count reached")
+	}
+	c.recorder.Event(j, corev1.EventTypeNormal, "Completed", "Job completed")
+}
+
+// deletePods deletes pods, after taking off their tracking finalizer if
+// dropFinalizer (pods deleted to run fewer are never counted). It
+// returns how many deletions, and of ready pods, failed.
+func (c *Controller) deletePods(ctx context.Context, key string, j *batchv1.Job, pods []*corev1.Pod, dropFinalizer bool) (int32, int32, error) {
+	c.exp.Expect(key, 0, podcontrol.UIDs(pods))
+	var failed, failedReady atomic.Int32
+	err := podcontrol.Parallel(len(pods), func(i int) error {
+		p := pods[i]
+		err := func() error {
+			if dropFinalizer {
+				if err := c.removeFinalizer(ctx, p); err != nil {
+					return err
+				}
+				c.markRemoving(key, p.UID)
+			}
+			return c.podCtl.Delete(ctx, p.Namespace, p.Name, p.UID, j)
+		}()
+		if err != nil {
+			// The informer will never show this deletion.
+			c.exp.DeletionObserved(key, p.UID)
+			failed.Add(1)
+			if podstate.IsReady(p) {
+				failedReady.Add(1)
+			}
+		}
+		return err
+	})
+	return failed.Load(), failedReady.Load(), err
+}
+
+// createPods creates pods from the Job's template, with the tracking
+// finalizer, in slow-start batches. It returns how many were not made.
+func (c *Controller) createPods(ctx context.Context, key string, j *batchv1.Job, pods []NewPod) (int32, error) {
+	c.exp.Expect(key, len(pods), nil)
+	ref := metav1.NewControllerRef(j, kind)
+	var next atomic.Int32
+	ok, err := podcontrol.SlowStartBatch(len(pods), 1, func() error {
+		np := pods[next.Add(1)-1]
+		_, err := c.podCtl.Create(ctx, j.Namespace, &j.Spec.Template, j, ref, func(p *corev1.Pod) {
+			if !HasFinalizer(p) {
+				p.Finalizers = append(p.Finalizers, TrackingFinalizer)
+			}
+			if np.Index >= 0 {
+				setIndex(p, j, np.Index)
+			}
+			if np.PerIndex {
+				p.Annotations[batchv1.JobIndexFailureCountAnnotation] = strconv.Itoa(int(np.Failures))
+				if np.IgnoredFails > 0 {
+					p.Annotations[batchv1.JobIndexIgnoredFailureCountAnnotation] = strconv.Itoa(int(np.IgnoredFails))
+				}
+			}
+		})
+		if err != nil && apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+			// A namespace going away takes the Job with it.
+			return nil
+		}
+		return err
+	})
+	// Pods not made will never show up in the informer.
+	for i := ok; i < len(pods); i++ {
+		c.exp.CreationObserved(key)
+	}
+	return int32(len(pods) - ok), err
+}
+
+// adoptFinalizers gives the tracking finalizer to active pods the Job
+// controls without it (pods it adopted): as Kubernetes, which adds it in
+// the adoption patch, the Job counts every pod of its own. It runs only
+// with the expectations satisfied: a pod this controller deletes loses
+// the finalizer just before, and must not get it back from a cache that
+// has not seen the deletion yet.
+func (c *Controller) adoptFinalizers(ctx context.Context, j *batchv1.Job, pods []*corev1.Pod) error {
+	if done, _ := IsFinished(j); done || j.DeletionTimestamp != nil {
+		return nil
+	}
+	var errs []error
+	for i, p := range pods {
+		if HasFinalizer(p) || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+			"uid": p.UID, "finalizers": []string{TrackingFinalizer},
+		}})
+		if err != nil {
+			return err
+		}
+		updated, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		if err != nil {
+			if !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("add tracking finalizer to pod %s/%s: %w", p.Namespace, p.Name, err))
+			}
+			continue
+		}
+		pods[i] = updated
+	}
+	return errors.Join(errs...)
+}
+
+// releaseAll takes the tracking finalizer off every pod of pods that
+// holds it.
+func (c *Controller) releaseAll(ctx context.Context, pods []*corev1.Pod) error {
+	return podcontrol.Parallel(len(pods), func(i int) error { return c.removeFinalizer(ctx, pods[i]) })
+}
+
+// removeFinalizersOf takes the tracking finalizer off pods, concurrently,
+// and returns the UIDs of those that no longer hold it.
+func (c *Controller) removeFinalizersOf(ctx context.Context, key string, pods []*corev1.Pod) (sets.Set[types.UID], error) {
+	done := make([]bool, len(pods))
+	err := podcontrol.Parallel(len(pods), func(i int) error {
+		if err := c.removeFinalizer(ctx, pods[i]); err != nil {
+			return err
+		}
+		done[i] = true
+		return nil
+	})
+	removed := sets.New[types.UID]()
+	for i, ok := range done {
+		if ok {
+			removed.Insert(pods[i].UID)
+			c.markRemoving(key, pods[i].UID)
+		}
+	}
+	return removed, err
 }
 
 // removeFinalizer takes the tracking finalizer, and only it, off p, as
@@ -272,186 +437,49 @@ func (c *Controller) removeFinalizer(ctx context.Context, p *corev1.Pod) error {
 	return nil
 }
 
-// state gathers what Decide needs.
-func (c *Controller) state(j *batchv1.Job, pods []*corev1.Pod, now time.Time) State {
-	completions := -1
-	if j.Spec.Completions != nil {
-		completions = int(*j.Spec.Completions)
+func (c *Controller) markRemoving(key string, uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.removing[key] == nil {
+		c.removing[key] = sets.New[types.UID]()
 	}
-	st := State{Job: j, Now: now, Completed: ParseIndexes(j.Status.CompletedIndexes, completions)}
-	st.Succeeded = int(j.Status.Succeeded)
-	st.Failed = int(j.Status.Failed)
-	if u := j.Status.UncountedTerminatedPods; u != nil {
-		st.Succeeded += len(u.Succeeded)
-		st.Failed += len(u.Failed)
-	}
+	c.removing[key].Insert(uid)
+}
+
+// removingOf is the Job's removing set, less the pods the cache now
+// shows without the finalizer, or not at all.
+func (c *Controller) removingOf(key string, pods []*corev1.Pod) sets.Set[types.UID] {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	holding := sets.New[types.UID]()
 	for _, p := range pods {
-		switch {
-		case p.Status.Phase == corev1.PodSucceeded:
-		case IsPodFailed(p):
-			if t := finishedAt(p); t.After(st.LastFailure) {
-				st.LastFailure = t
-			}
-		default:
-			st.Active = append(st.Active, p)
-			for _, cs := range p.Status.ContainerStatuses {
-				st.Restarts += int(cs.RestartCount)
-			}
-			for _, cs := range p.Status.InitContainerStatuses {
-				st.Restarts += int(cs.RestartCount)
-			}
+		if HasFinalizer(p) {
+			holding.Insert(p.UID)
 		}
 	}
-	return st
+	r := c.removing[key].Intersection(holding)
+	if r.Len() == 0 {
+		delete(c.removing, key)
+	} else {
+		c.removing[key] = r
+	}
+	return r.Clone()
 }
 
-// act creates and deletes pods per plan.
-func (c *Controller) act(ctx context.Context, j *batchv1.Job, st State, plan Plan) error {
-	key := j.Namespace + "/" + j.Name
-	var errs []error
-	if len(plan.Delete) > 0 {
-		c.exp.Expect(key, 0, podcontrol.UIDs(plan.Delete))
-		if err := podcontrol.DeletePods(ctx, c.podCtl, plan.Delete, j, func(p *corev1.Pod) { c.exp.DeletionObserved(key, p.UID) }); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if plan.Create > 0 {
-		c.exp.Expect(key, plan.Create, nil)
-		ref := metav1.NewControllerRef(j, kind)
-		var mu sync.Mutex // guards next
-		var next int
-		indexes := plan.Indexes
-		ok, err := podcontrol.SlowStartBatch(plan.Create, 1, func() error {
-			index := -1
-			if isIndexed(j) {
-				mu.Lock()
-				index = indexes[next]
-				next++
-				mu.Unlock()
-			}
-			_, err := c.podCtl.Create(ctx, j.Namespace, &j.Spec.Template, j, ref, func(p *corev1.Pod) {
-				p.Finalizers = append(p.Finalizers, TrackingFinalizer)
-				if index >= 0 {
-					setIndex(p, j, index)
-				}
-			})
-			return err
-		})
-		for i := ok; i < plan.Create; i++ {
-			c.exp.CreationObserved(key)
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+// forget drops what the controller keeps in memory of a Job.
+func (c *Controller) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.written, key)
+	delete(c.removing, key)
+	delete(c.backoffs, key)
 }
 
-// setIndex makes p the pod of an Indexed Job's index: name, hostname,
-// annotation, label and JOB_COMPLETION_INDEX.
-func setIndex(p *corev1.Pod, j *batchv1.Job, index int) {
-	v := strconv.Itoa(index)
-	p.GenerateName = podcontrol.GenerateNamePrefix(j.Name + "-" + v)
-	if p.Annotations == nil {
-		p.Annotations = map[string]string{}
-	}
-	p.Annotations[IndexAnnotation] = v
-	if p.Labels == nil {
-		p.Labels = map[string]string{}
-	}
-	p.Labels[IndexLabel] = v
-	if p.Spec.Hostname == "" {
-		p.Spec.Hostname = j.Name + "-" + v
-	}
-	env := corev1.EnvVar{Name: IndexEnv, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{
-		FieldPath: fmt.Sprintf("metadata.annotations['%s']", IndexAnnotation),
-	}}}
-	for i := range p.Spec.Containers {
-		p.Spec.Containers[i].Env = append(p.Spec.Containers[i].Env, env)
-	}
-	for i := range p.Spec.InitContainers {
-		p.Spec.InitContainers[i].Env = append(p.Spec.InitContainers[i].Env, env)
-	}
-}
-
-// suspend deletes a suspended Job's active pods.
-func (c *Controller) suspend(ctx context.Context, j *batchv1.Job, pods []*corev1.Pod) error {
-	active := podstate.Filter(pods, func(p *corev1.Pod) bool { return p.Status.Phase != corev1.PodSucceeded && !IsPodFailed(p) })
-	err := c.act(ctx, j, State{}, Plan{Delete: active})
-	now := metav1.NewTime(c.clock.Now())
-	if hasCondition(j, batchv1.JobSuspended) == nil {
-		setCondition(j, batchv1.JobCondition{Type: batchv1.JobSuspended, Status: corev1.ConditionTrue, Reason: ReasonSuspended, Message: "Job suspended", LastProbeTime: now, LastTransitionTime: now})
-		c.recorder.Event(j, corev1.EventTypeNormal, ReasonSuspended, "Job suspended")
-	}
-	j.Status.Active = 0
-	j.Status.Ready = ptr.To[int32](0)
-	return errors.Join(err, c.writeStatus(ctx, j))
-}
-
-func setCondition(j *batchv1.Job, cond batchv1.JobCondition) {
-	for i := range j.Status.Conditions {
-		if j.Status.Conditions[i].Type == cond.Type {
-			j.Status.Conditions[i] = cond
-			return
-		}
-	}
-	j.Status.Conditions = append(j.Status.Conditions, cond)
-}
-
-// updateStatus writes the counts and, when the plan ends the Job, the
-// interim FailureTarget or SuccessCriteriaMet condition and, once no pod
-// runs any more, Failed or Complete.
-func (c *Controller) updateStatus(ctx context.Context, j *batchv1.Job, st State, plan Plan, now time.Time) error {
-	t := metav1.NewTime(now)
-	if c := hasCondition(j, batchv1.JobSuspended); c != nil {
-		c.Status, c.Reason, c.Message, c.LastTransitionTime = corev1.ConditionFalse, ReasonResumed, "Job resumed", t
-	}
-	if plan.FailReason != "" && hasCondition(j, batchv1.JobFailureTarget) == nil {
-		setCondition(j, batchv1.JobCondition{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: plan.FailReason, Message: plan.FailMessage, LastProbeTime: t, LastTransitionTime: t})
-	}
-	if plan.Complete && hasCondition(j, batchv1.JobSuccessCriteriaMet) == nil {
-		setCondition(j, batchv1.JobCondition{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, Reason: ReasonCompletionsReached, Message: MessageCompletionsReached, LastProbeTime: t, LastTransitionTime: t})
-	}
-	var active, ready int32
-	for _, p := range st.Active {
-		if deleting(plan.Delete, p) {
-			continue
-		}
-		active++
-		if podstate.IsReady(p) {
-			ready++
-		}
-	}
-	j.Status.Active = active
-	j.Status.Ready = &ready
-	// Terminal conditions wait for every pod to be gone or counted.
-	settled := active == 0 && len(plan.Delete) == 0 && (j.Status.UncountedTerminatedPods == nil ||
-		len(j.Status.UncountedTerminatedPods.Succeeded)+len(j.Status.UncountedTerminatedPods.Failed) == 0)
-	if ft := hasCondition(j, batchv1.JobFailureTarget); ft != nil && settled {
-		setCondition(j, batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: ft.Reason, Message: ft.Message, LastProbeTime: t, LastTransitionTime: t})
-		c.recorder.Event(j, corev1.EventTypeWarning, ft.Reason, ft.Message)
-	} else if sc := hasCondition(j, batchv1.JobSuccessCriteriaMet); sc != nil && settled {
-		setCondition(j, batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, Reason: sc.Reason, Message: sc.Message, LastProbeTime: t, LastTransitionTime: t})
-		j.Status.CompletionTime = &t
-		c.recorder.Event(j, corev1.EventTypeNormal, "Completed", "Job completed")
-	}
-	return c.writeStatus(ctx, j)
-}
-
-func deleting(list []*corev1.Pod, p *corev1.Pod) bool {
-	for _, d := range list {
-		if d.UID == p.UID {
-			return true
-		}
-	}
-	return false
-}
-
-// writeStatus writes j's status if it differs from the cache's and keeps
-// the written object in j.
-func (c *Controller) writeStatus(ctx context.Context, j *batchv1.Job) error {
-	cached, err := c.jobs.Jobs(j.Namespace).Get(j.Name)
-	if err == nil && cached.ResourceVersion == j.ResourceVersion && statusEqual(cached.Status, j.Status) {
+// writeStatus writes j's status unless it is prev, the status j had
+// when last read or written, and then keeps the written object in j and
+// its status in prev.
+func (c *Controller) writeStatus(ctx context.Context, j *batchv1.Job, prev *batchv1.JobStatus) error {
+	if statusEqual(*prev, j.Status) {
 		return nil
 	}
 	updated, err := c.client.BatchV1().Jobs(j.Namespace).UpdateStatus(ctx, j, metav1.UpdateOptions{})
@@ -462,9 +490,10 @@ func (c *Controller) writeStatus(ctx context.Context, j *batchv1.Job) error {
 		return fmt.Errorf("update job %s/%s status: %w", j.Namespace, j.Name, err)
 	}
 	updated.DeepCopyInto(j)
-	c.writtenMu.Lock()
+	*prev = *updated.Status.DeepCopy()
+	c.mu.Lock()
 	c.written[j.Namespace+"/"+j.Name] = updated
-	c.writtenMu.Unlock()
+	c.mu.Unlock()
 	return nil
 }
 
@@ -472,8 +501,8 @@ func (c *Controller) writeStatus(ctx context.Context, j *batchv1.Job) error {
 // returned if the cache has not caught up with it. resourceVersions are
 // compared as the etcd revisions Coracle's apiserver makes them.
 func (c *Controller) newest(key string, cached *batchv1.Job) *batchv1.Job {
-	c.writtenMu.Lock()
-	defer c.writtenMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	w, ok := c.written[key]
 	if !ok {
 		return cached
