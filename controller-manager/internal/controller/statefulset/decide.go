@@ -9,9 +9,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"coracle.dev/controller-manager/internal/controllerkit/podcontrol"
 	"coracle.dev/controller-manager/internal/controllerkit/podstate"
-	"coracle.dev/controller-manager/internal/controllerkit/templatehash"
 )
 
 // Labels on StatefulSet pods, as Kubernetes sets them.
@@ -20,11 +22,6 @@ const (
 	PodIndexLabel = appsv1.PodIndexLabel
 	RevisionLabel = appsv1.ControllerRevisionHashLabelKey
 )
-
-// Revision names the StatefulSet's current template: name-hash.
-func Revision(set *appsv1.StatefulSet) string {
-	return set.Name + "-" + templatehash.Hash(&set.Spec.Template, set.Status.CollisionCount)
-}
 
 // PodName is the name of the pod with ordinal i.
 func PodName(set *appsv1.StatefulSet, i int) string { return fmt.Sprintf("%s-%d", set.Name, i) }
@@ -61,73 +58,129 @@ func start(set *appsv1.StatefulSet) int {
 	return 0
 }
 
+func partition(set *appsv1.StatefulSet) int {
+	if ru := set.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
+		return int(*ru.Partition)
+	}
+	return 0
+}
+
+// maxUnavailable is how many pods a rolling update may have down at
+// once: rollingUpdate.maxUnavailable scaled to the replicas and rounded
+// down, at least 1 (Kubernetes' MaxUnavailableStatefulSet, on by default
+// since 1.37).
+func maxUnavailable(set *appsv1.StatefulSet) int {
+	var v *intstr.IntOrString
+	if ru := set.Spec.UpdateStrategy.RollingUpdate; ru != nil {
+		v = ru.MaxUnavailable
+	}
+	n, err := intstr.GetScaledValueFromIntOrPercent(intstr.ValueOrDefault(v, intstr.FromInt32(1)), replicas(set), false)
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
+// monotonic is OrderedReady pod management: one pod at a time, in order.
 func monotonic(set *appsv1.StatefulSet) bool {
 	return set.Spec.PodManagementPolicy != appsv1.ParallelPodManagement
 }
 
-func healthy(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodRunning && podstate.IsReady(p) && p.DeletionTimestamp == nil
+// runningAndReady is what OrderedReady waits for before the next ordinal.
+func runningAndReady(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodRunning && podstate.IsReady(p)
 }
 
+// unavailable is a pod not ready for minReadySeconds, or terminating.
+func unavailable(set *appsv1.StatefulSet, p *corev1.Pod, now time.Time) bool {
+	return !podstate.IsAvailable(p, set.Spec.MinReadySeconds, now) || p.DeletionTimestamp != nil
+}
+
+func revisionOf(p *corev1.Pod) string { return p.Labels[RevisionLabel] }
+
 // Plan is what one sync does: create the pods of these ordinals (and
-// their claims), delete these pods.
+// their claims); delete these pods (failed ones, to be recreated, and
+// those beyond the replicas); delete these others to recreate them at
+// the update revision.
 type Plan struct {
 	Create []int
 	Delete []*corev1.Pod
+	Update []*corev1.Pod
 }
 
-// Decide is the pure part of a StatefulSet's sync, Kubernetes' order:
-// replace failed pods; create missing ordinals (OrderedReady: lowest
-// first, one at a time, each Running and Ready before the next; Parallel:
-// all at once); delete ordinals beyond replicas (OrderedReady: highest
-// first, one at a time, only while every other pod is healthy); then
-// RollingUpdate: the highest ordinal at or above the partition not at the
-// update revision, one at a time, once the others are healthy.
-func Decide(set *appsv1.StatefulSet, pods []*corev1.Pod, updateRevision string) Plan {
+// Decide is the pure part of a StatefulSet's sync, in Kubernetes' order
+// (stateful_set_control.go's updateStatefulSet):
+//
+//  1. Each ordinal in range, lowest first: a Failed or Succeeded pod is
+//     deleted (it is recreated once gone); a missing one is created.
+//     OrderedReady stops at the first pod it acts on, and at the first
+//     that is terminating, not Running and Ready, or not yet available.
+//  2. Pods beyond the range, highest first: deleted, OrderedReady one at
+//     a time and only when the target is healthy or is the lowest
+//     unhealthy pod of the set, so a set with unhealthy pods halts.
+//  3. RollingUpdate: pods at or above the partition not at the update
+//     revision are deleted, highest first, while fewer than
+//     maxUnavailable pods are unavailable (Parallel: old unavailable
+//     pods go first, outside that budget).
+//
+// updateRevision names the revision pods should end at; now dates
+// availability.
+func Decide(set *appsv1.StatefulSet, pods []*corev1.Pod, updateRevision string, now time.Time) Plan {
 	var plan Plan
 	first, n := start(set), replicas(set)
-	byOrdinal := map[int]*corev1.Pod{}
+	inRange := make([]*corev1.Pod, n)
 	var condemned []*corev1.Pod
 	for _, p := range pods {
 		i := Ordinal(set, p)
-		if i < 0 {
-			continue
-		}
-		if i < first || i >= first+n {
-			condemned = append(condemned, p)
-			continue
-		}
-		byOrdinal[i] = p
-	}
-	mono := monotonic(set)
-	unhealthy := 0
-	for i := first; i < first+n; i++ {
-		if p := byOrdinal[i]; p == nil || !healthy(p) {
-			unhealthy++
-		}
-	}
-	for i := first; i < first+n; i++ {
-		p := byOrdinal[i]
 		switch {
-		case p == nil:
-			plan.Create = append(plan.Create, i)
-			if mono {
-				return plan
-			}
-			continue
-		case podstate.IsTerminal(p) && p.DeletionTimestamp == nil:
-			plan.Delete = append(plan.Delete, p)
-			if mono {
-				return plan
-			}
-			continue
-		}
-		if mono && !healthy(p) {
-			// Wait for this one before going on.
-			return plan
+		case i < 0:
+		case i >= first && i < first+n:
+			inRange[i-first] = p
+		default:
+			condemned = append(condemned, p)
 		}
 	}
 	sort.Slice(condemned, func(a, b int) bool { return Ordinal(set, condemned[a]) > Ordinal(set, condemned[b]) })
+
+	// The lowest unhealthy pod: of the range first, then of the
+	// condemned from the lowest ordinal up.
+	var firstUnhealthy *corev1.Pod
+	for _, p := range inRange {
+		if p != nil && unavailable(set, p, now) {
+			firstUnhealthy = p
+			break
+		}
+	}
+	for i := len(condemned) - 1; i >= 0 && firstUnhealthy == nil; i-- {
+		if unavailable(set, condemned[i], now) {
+			firstUnhealthy = condemned[i]
+		}
+	}
+
+	mono := monotonic(set)
+	for idx, p := range inRange {
+		switch {
+		case p == nil:
+			plan.Create = append(plan.Create, first+idx)
+			if mono {
+				return plan
+			}
+			continue
+		case podstate.IsTerminal(p):
+			// Evicted, rejected by its node, or finished: replace it.
+			if p.DeletionTimestamp == nil {
+				plan.Delete = append(plan.Delete, p)
+			}
+			if mono {
+				return plan
+			}
+			continue
+		}
+		if mono && (p.DeletionTimestamp != nil || !runningAndReady(p) || !podstate.IsAvailable(p, set.Spec.MinReadySeconds, now)) {
+			return plan
+		}
+	}
+
 	for _, p := range condemned {
 		if p.DeletionTimestamp != nil {
 			if mono {
@@ -135,7 +188,7 @@ func Decide(set *appsv1.StatefulSet, pods []*corev1.Pod, updateRevision string) 
 			}
 			continue
 		}
-		if mono && unhealthy > 0 {
+		if mono && p != firstUnhealthy && (!runningAndReady(p) || !podstate.IsAvailable(p, set.Spec.MinReadySeconds, now)) {
 			return plan
 		}
 		plan.Delete = append(plan.Delete, p)
@@ -143,82 +196,119 @@ func Decide(set *appsv1.StatefulSet, pods []*corev1.Pod, updateRevision string) 
 			return plan
 		}
 	}
-	if len(plan.Create) > 0 || len(plan.Delete) > 0 || len(condemned) > 0 {
-		return plan
-	}
+
 	if set.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
 		return plan
 	}
-	partition := 0
-	if ru := set.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
-		partition = int(*ru.Partition)
-	}
-	for i := first + n - 1; i >= first+partition; i-- {
-		p := byOrdinal[i]
-		if p.Labels[RevisionLabel] == updateRevision {
-			if !healthy(p) {
-				return plan
-			}
-			continue
-		}
-		if p.DeletionTimestamp != nil {
-			return plan
-		}
-		if unhealthy > 0 {
-			return plan
-		}
-		plan.Delete = append(plan.Delete, p)
-		return plan
-	}
+	plan.Update = rollingUpdate(set, inRange, updateRevision, now)
 	return plan
 }
 
-// Status counts what Kubernetes reports for a StatefulSet.
-func Status(set *appsv1.StatefulSet, pods []*corev1.Pod, updateRevision string, now time.Time) appsv1.StatefulSetStatus {
-	st := appsv1.StatefulSetStatus{
-		ObservedGeneration: set.Generation, CollisionCount: set.Status.CollisionCount,
-		UpdateRevision: updateRevision, CurrentRevision: set.Status.CurrentRevision, Conditions: set.Status.Conditions,
+// rollingUpdate picks the pods to delete for the update revision.
+// Ordinals that step 1 is still creating count as unavailable.
+func rollingUpdate(set *appsv1.StatefulSet, inRange []*corev1.Pod, updateRevision string, now time.Time) []*corev1.Pod {
+	budget := maxUnavailable(set)
+	updateMin := partition(set)
+	parallel := !monotonic(set)
+	down, oldDown := 0, 0
+	for _, p := range inRange {
+		if p == nil || unavailable(set, p, now) {
+			down++
+			if parallel && p != nil && revisionOf(p) != updateRevision && p.DeletionTimestamp == nil {
+				oldDown++
+			}
+		}
 	}
-	if st.CurrentRevision == "" {
-		st.CurrentRevision = updateRevision
+	if down >= budget && oldDown == 0 {
+		return nil
+	}
+	var out []*corev1.Pod
+	outdated := func(p *corev1.Pod) bool {
+		return p != nil && revisionOf(p) != updateRevision && p.DeletionTimestamp == nil
+	}
+	if parallel {
+		// Old pods that are down already cost nothing more to replace.
+		for i := len(inRange) - 1; i >= updateMin; i-- {
+			if p := inRange[i]; outdated(p) && !podstate.IsAvailable(p, set.Spec.MinReadySeconds, now) {
+				out = append(out, p)
+			}
+		}
+	}
+	left := budget - down
+	for i := len(inRange) - 1; i >= updateMin && left > 0; i-- {
+		p := inRange[i]
+		if !outdated(p) || (parallel && unavailable(set, p, now)) {
+			continue
+		}
+		out = append(out, p)
+		left--
+	}
+	return out
+}
+
+// UsesCurrentRevision reports whether the pod of ordinal i is created at
+// the current revision rather than the update revision: below the
+// partition of a RollingUpdate, or, with no rollingUpdate, among the
+// first status.currentReplicas.
+func UsesCurrentRevision(set *appsv1.StatefulSet, i int) bool {
+	if set.Spec.UpdateStrategy.Type != appsv1.RollingUpdateStatefulSetStrategyType {
+		return false
+	}
+	if ru := set.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
+		return i < start(set)+int(*ru.Partition)
+	}
+	return i < start(set)+int(set.Status.CurrentReplicas)
+}
+
+// Status counts what Kubernetes reports for a StatefulSet: every pod the
+// apiserver has given a phase is a replica (terminating ones too),
+// Running and Ready ones are ready, and those ready for minReadySeconds
+// available; pods not terminating count at the revision they run. When
+// every replica runs the update revision and is ready, it becomes the
+// current revision.
+func Status(set *appsv1.StatefulSet, pods []*corev1.Pod, currentRevision, updateRevision string, collisionCount int32, now time.Time) appsv1.StatefulSetStatus {
+	st := appsv1.StatefulSetStatus{
+		ObservedGeneration: set.Generation, CollisionCount: &collisionCount,
+		CurrentRevision: currentRevision, UpdateRevision: updateRevision, Conditions: set.Status.Conditions,
 	}
 	for _, p := range pods {
-		if Ordinal(set, p) < 0 || p.DeletionTimestamp != nil {
+		if Ordinal(set, p) < 0 || p.Status.Phase == "" {
 			continue
 		}
 		st.Replicas++
-		if podstate.IsReady(p) && p.Status.Phase == corev1.PodRunning {
+		if runningAndReady(p) {
 			st.ReadyReplicas++
 			if podstate.IsAvailable(p, set.Spec.MinReadySeconds, now) {
 				st.AvailableReplicas++
 			}
 		}
-		rev := p.Labels[RevisionLabel]
-		if rev == st.CurrentRevision {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		rev := revisionOf(p)
+		if rev == currentRevision {
 			st.CurrentReplicas++
 		}
 		if rev == updateRevision {
 			st.UpdatedReplicas++
 		}
 	}
-	// The update is done when every pod runs it: it becomes current.
-	if st.UpdatedReplicas == int32(replicas(set)) && st.Replicas == int32(replicas(set)) && st.ReadyReplicas == st.Replicas {
+	want := int32(replicas(set))
+	if st.UpdatedReplicas == want && st.ReadyReplicas == want && st.Replicas == want {
 		st.CurrentRevision = updateRevision
 		st.CurrentReplicas = st.UpdatedReplicas
 	}
 	return st
 }
 
-// NewPod is the pod of ordinal i: the template, its stable name,
-// hostname and subdomain, identity labels, and one volume per claim.
-func NewPod(set *appsv1.StatefulSet, i int, revision string) *corev1.Pod {
-	t := set.Spec.Template.DeepCopy()
+// NewPod is the pod of ordinal i at a revision: template's labels,
+// annotations, finalizers and spec (as every controller makes its pods),
+// its stable name, hostname and subdomain, identity and revision labels,
+// one volume per claim template, and set as its controller.
+func NewPod(set *appsv1.StatefulSet, template *corev1.PodTemplateSpec, i int, revision string) *corev1.Pod {
+	p := podcontrol.FromTemplate(template, set.Namespace, set.Name, metav1.NewControllerRef(set, kind))
 	name := PodName(set, i)
-	p := &corev1.Pod{
-		ObjectMeta: t.ObjectMeta,
-		Spec:       t.Spec,
-	}
-	p.Name, p.Namespace, p.GenerateName = name, set.Namespace, ""
+	p.Name = name
 	if p.Labels == nil {
 		p.Labels = map[string]string{}
 	}

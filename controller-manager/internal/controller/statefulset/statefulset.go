@@ -2,12 +2,14 @@
 // name-(N-1) with stable hostnames in the subdomain of the governing
 // (headless) Service, one PersistentVolumeClaim per pod and claim
 // template (kept when the set scales down), OrderedReady (one at a time,
-// in order) or Parallel pod management, and RollingUpdate with a
-// partition, or OnDelete.
+// in order, halting at an unhealthy pod) or Parallel pod management,
+// and RollingUpdate with a partition and maxUnavailable, or OnDelete.
+// Failed pods are deleted and recreated.
 //
-// The apiserver serves no ControllerRevisions, so a revision is the
-// template's hash only: a pod below the partition that is deleted comes
-// back at the update revision, not the current one.
+// The set's templates are kept as ControllerRevisions (revisions.go):
+// pods below the partition are created from the current revision's
+// template, the others from the update revision's, so a pod deleted
+// during a canary comes back at the revision it had.
 package statefulset
 
 import (
@@ -21,6 +23,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -29,6 +33,7 @@ import (
 
 	"coracle.dev/controller-manager/internal/controller"
 	"coracle.dev/controller-manager/internal/controllerkit/claim"
+	"coracle.dev/controller-manager/internal/controllerkit/podstate"
 )
 
 // Name is the controller's name.
@@ -39,6 +44,7 @@ const (
 	ReasonSuccessfulCreate = "SuccessfulCreate"
 	ReasonSuccessfulDelete = "SuccessfulDelete"
 	ReasonFailedCreate     = "FailedCreate"
+	ReasonFailedDelete     = "FailedDelete"
 )
 
 var kind = appsv1.SchemeGroupVersion.WithKind("StatefulSet")
@@ -46,26 +52,31 @@ var kind = appsv1.SchemeGroupVersion.WithKind("StatefulSet")
 // Controller is the StatefulSet controller.
 type Controller struct {
 	*controller.Base
-	client   kubernetes.Interface
-	sets     appslisters.StatefulSetLister
-	owned    controller.OwnedPods
-	claims   corelisters.PersistentVolumeClaimLister
-	recorder record.EventRecorder
-	clock    clock.PassiveClock
+	client    kubernetes.Interface
+	sets      appslisters.StatefulSetLister
+	revisions appslisters.ControllerRevisionLister
+	owned     controller.OwnedPods
+	claims    corelisters.PersistentVolumeClaimLister
+	recorder  record.EventRecorder
+	clock     clock.PassiveClock
 }
 
 // New builds the controller.
 func New(c controller.Context) (*Controller, error) {
 	setInf := c.Informers.Apps().V1().StatefulSets()
+	revInf := c.Informers.Apps().V1().ControllerRevisions()
 	podInf := c.Informers.Core().V1().Pods()
 	owned, err := c.OwnedPods()
 	if err != nil {
 		return nil, err
 	}
 	pvcInf := c.Informers.Core().V1().PersistentVolumeClaims()
-	ctl := &Controller{client: c.Client, sets: setInf.Lister(), owned: owned, claims: pvcInf.Lister(), recorder: c.Recorder, clock: c.Clock}
+	ctl := &Controller{
+		client: c.Client, sets: setInf.Lister(), revisions: revInf.Lister(), owned: owned,
+		claims: pvcInf.Lister(), recorder: c.Recorder, clock: c.Clock,
+	}
 	ctl.Base = controller.NewBase(c, ctl.sync)
-	ctl.WaitFor(pvcInf.Informer())
+	ctl.WaitFor(pvcInf.Informer(), revInf.Informer())
 	return ctl, errors.Join(
 		ctl.Watch(setInf.Informer(), ctl.Objects()),
 		ctl.Watch(podInf.Informer(), ctl.Owners(kind)),
@@ -81,15 +92,16 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	set := cached.DeepCopy()
 	selector, err := metav1.LabelSelectorAsSelector(set.Spec.Selector)
 	if err != nil {
+		// An invalid selector is the user's to fix; retrying won't help.
 		return nil
+	}
+	recheck := func(ctx context.Context) (metav1.Object, error) {
+		return c.client.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
 	}
 	all, err := c.owned.List(ns, set.UID)
 	if err != nil {
 		return err
 	}
-	mgr := claim.NewManager(set, kind, selector, claim.PodPatcher(c.client), func(ctx context.Context) (metav1.Object, error) {
-		return c.client.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
-	})
 	var members []*corev1.Pod
 	for _, p := range all {
 		// Only pods named as members are adopted.
@@ -97,47 +109,118 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			members = append(members, p)
 		}
 	}
-	pods, claimErr := claim.Claim(ctx, mgr, members)
-	revision := Revision(set)
-	var manageErr error
-	if set.DeletionTimestamp == nil {
-		manageErr = c.act(ctx, set, Decide(set, pods, revision), revision)
-	}
-	st := Status(set, pods, revision, c.clock.Now())
-	if !reflect.DeepEqual(st, set.Status) {
-		set.Status = st
-		if _, err := c.client.AppsV1().StatefulSets(ns).UpdateStatus(ctx, set, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("update statefulset %s status: %w", key, err)
+	pods, claimErr := claim.Claim(ctx, claim.NewManager(set, kind, selector, claim.PodPatcher(c.client), recheck), members)
+	now := c.clock.Now()
+
+	if set.DeletionTimestamp != nil {
+		// Only the status, until the garbage collector is done.
+		cc := int32(0)
+		if set.Status.CollisionCount != nil {
+			cc = *set.Status.CollisionCount
 		}
+		st := Status(set, pods, set.Status.CurrentRevision, set.Status.UpdateRevision, cc, now)
+		return errors.Join(claimErr, c.writeStatus(ctx, set, st))
 	}
-	if set.Spec.MinReadySeconds > 0 && st.ReadyReplicas != st.AvailableReplicas {
-		c.EnqueueAfter(key, time.Duration(set.Spec.MinReadySeconds)*time.Second)
+
+	h, err := c.history(ctx, set, selector, recheck)
+	if err != nil {
+		return errors.Join(claimErr, err)
 	}
-	return errors.Join(claimErr, manageErr)
+	plan := Decide(set, pods, h.update.Name, now)
+	replaced, actErr := c.act(ctx, set, plan, h)
+	st := Status(set, pods, h.current.Name, h.update.Name, h.collisionCount, now)
+	// The pods deleted for the update no longer run the current
+	// revision, though the cache still shows them.
+	st.CurrentReplicas -= int32(replaced)
+	statusErr := c.writeStatus(ctx, set, st)
+	truncErr := c.truncate(ctx, set, pods, h)
+	if d := nextAvailable(set, pods, now); d > 0 {
+		c.EnqueueAfter(key, d)
+	}
+	return errors.Join(claimErr, actErr, statusErr, truncErr)
 }
 
-func (c *Controller) act(ctx context.Context, set *appsv1.StatefulSet, plan Plan, revision string) error {
+// writeStatus writes st if it differs from set's status.
+func (c *Controller) writeStatus(ctx context.Context, set *appsv1.StatefulSet, st appsv1.StatefulSetStatus) error {
+	if reflect.DeepEqual(st, set.Status) {
+		return nil
+	}
+	next := set.DeepCopy()
+	next.Status = st
+	_, err := c.client.AppsV1().StatefulSets(set.Namespace).UpdateStatus(ctx, next, metav1.UpdateOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("update statefulset %s/%s status: %w", set.Namespace, set.Name, err)
+	}
+	return nil
+}
+
+// nextAvailable is how long until the first ready pod that is not yet
+// available for minReadySeconds becomes so: OrderedReady waits for it.
+func nextAvailable(set *appsv1.StatefulSet, pods []*corev1.Pod, now time.Time) time.Duration {
+	var soonest time.Duration
+	for _, p := range pods {
+		if d := podstate.AvailableIn(p, set.Spec.MinReadySeconds, now); d > 0 && (soonest == 0 || d < soonest) {
+			soonest = d
+		}
+	}
+	if soonest > 0 {
+		// The condition's time has a second's precision.
+		soonest += time.Second
+	}
+	return soonest
+}
+
+// act applies plan and returns how many pods it deleted for the update.
+func (c *Controller) act(ctx context.Context, set *appsv1.StatefulSet, plan Plan, h history) (int, error) {
 	var errs []error
-	for _, i := range plan.Create {
-		if err := c.create(ctx, set, i, revision); err != nil {
-			errs = append(errs, err)
+	if len(plan.Create) > 0 {
+		currentTemplate, err := TemplateOf(h.current)
+		if err != nil {
+			return 0, err
+		}
+		for _, i := range plan.Create {
+			template, revision := &set.Spec.Template, h.update.Name
+			if UsesCurrentRevision(set, i) {
+				template, revision = currentTemplate, h.current.Name
+			}
+			if err := c.create(ctx, set, NewPod(set, template, i, revision)); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	for _, p := range plan.Delete {
-		err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			errs = append(errs, fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err))
+		if err := c.delete(ctx, set, p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	replaced := 0
+	for _, p := range plan.Update {
+		if err := c.delete(ctx, set, p); err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		c.recorder.Eventf(set, corev1.EventTypeNormal, ReasonSuccessfulDelete, "delete Pod %s in StatefulSet %s successful", p.Name, set.Name)
+		replaced++
 	}
-	return errors.Join(errs...)
+	return replaced, errors.Join(errs...)
 }
 
-// create makes the claims of ordinal i that are missing, then its pod.
-func (c *Controller) create(ctx context.Context, set *appsv1.StatefulSet, i int, revision string) error {
-	pod := NewPod(set, i, revision)
-	for _, pvc := range NewClaims(set, i) {
+func (c *Controller) delete(ctx context.Context, set *appsv1.StatefulSet, p *corev1.Pod) error {
+	err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		// Gone already, or replaced by another pod of the same name.
+		return nil
+	}
+	if err != nil {
+		c.recorder.Eventf(set, corev1.EventTypeWarning, ReasonFailedDelete, "delete Pod %s in StatefulSet %s failed error: %v", p.Name, set.Name, err)
+		return fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	c.recorder.Eventf(set, corev1.EventTypeNormal, ReasonSuccessfulDelete, "delete Pod %s in StatefulSet %s successful", p.Name, set.Name)
+	return nil
+}
+
+// create makes the claims of pod that are missing, then pod.
+func (c *Controller) create(ctx context.Context, set *appsv1.StatefulSet, pod *corev1.Pod) error {
+	for _, pvc := range NewClaims(set, Ordinal(set, pod)) {
 		if _, err := c.claims.PersistentVolumeClaims(set.Namespace).Get(pvc.Name); err == nil {
 			continue
 		}
@@ -150,7 +233,6 @@ func (c *Controller) create(ctx context.Context, set *appsv1.StatefulSet, i int,
 			c.recorder.Eventf(set, corev1.EventTypeNormal, ReasonSuccessfulCreate, "create Claim %s Pod %s in StatefulSet %s success", pvc.Name, pod.Name, set.Name)
 		}
 	}
-	pod.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(set, kind)}
 	_, err := c.client.CoreV1().Pods(set.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) || apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 		return nil
@@ -161,4 +243,113 @@ func (c *Controller) create(ctx context.Context, set *appsv1.StatefulSet, i int,
 	}
 	c.recorder.Eventf(set, corev1.EventTypeNormal, ReasonSuccessfulCreate, "create Pod %s in StatefulSet %s successful", pod.Name, set.Name)
 	return nil
+}
+
+// history is a set's revisions, sorted, with its current and update
+// revision and the collision count that named the latter.
+type history struct {
+	revisions       []*appsv1.ControllerRevision
+	current, update *appsv1.ControllerRevision
+	collisionCount  int32
+}
+
+// history claims set's ControllerRevisions and finds (making it if
+// need be) the revision of its template.
+func (c *Controller) history(ctx context.Context, set *appsv1.StatefulSet, selector labels.Selector, recheck func(context.Context) (metav1.Object, error)) (history, error) {
+	var h history
+	listed, err := c.revisions.ControllerRevisions(set.Namespace).List(selector)
+	if err != nil {
+		return h, err
+	}
+	patch := func(ctx context.Context, namespace, name string, patch []byte) error {
+		_, err := c.client.AppsV1().ControllerRevisions(namespace).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		return err
+	}
+	revisions, err := claim.Claim(ctx, claim.NewManager(set, kind, selector, patch, recheck), listed)
+	if err != nil {
+		return h, err
+	}
+	SortRevisions(revisions)
+	if set.Status.CollisionCount != nil {
+		h.collisionCount = *set.Status.CollisionCount
+	}
+	proposed, err := NewRevision(set, nextRevision(revisions), &h.collisionCount)
+	if err != nil {
+		return h, err
+	}
+	update, step := ChooseUpdateRevision(revisions, proposed)
+	switch step {
+	case RollBack:
+		update, err = c.renumber(ctx, update, proposed.Revision)
+	case CreateRevision:
+		update, err = c.createRevision(ctx, set, proposed, &h.collisionCount)
+		if err == nil {
+			revisions = append(revisions, update)
+		}
+	}
+	if err != nil {
+		return h, err
+	}
+	h.revisions, h.update = revisions, update
+	h.current = CurrentRevision(set, revisions, update)
+	return h, nil
+}
+
+// renumber makes revision the newest, for a roll back.
+func (c *Controller) renumber(ctx context.Context, revision *appsv1.ControllerRevision, number int64) (*appsv1.ControllerRevision, error) {
+	next := revision.DeepCopy()
+	for attempt := 0; ; attempt++ {
+		if next.Revision == number {
+			return next, nil
+		}
+		next.Revision = number
+		updated, err := c.client.AppsV1().ControllerRevisions(next.Namespace).Update(ctx, next, metav1.UpdateOptions{})
+		if err == nil {
+			return updated, nil
+		}
+		if !apierrors.IsConflict(err) || attempt > 0 {
+			return nil, fmt.Errorf("update controllerrevision %s/%s: %w", next.Namespace, next.Name, err)
+		}
+		if next, err = c.client.AppsV1().ControllerRevisions(next.Namespace).Get(ctx, next.Name, metav1.GetOptions{}); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// createRevision creates proposed; when its name is taken by other data
+// it raises collisionCount and tries the next name.
+func (c *Controller) createRevision(ctx context.Context, set *appsv1.StatefulSet, proposed *appsv1.ControllerRevision, collisionCount *int32) (*appsv1.ControllerRevision, error) {
+	client := c.client.AppsV1().ControllerRevisions(set.Namespace)
+	for {
+		created, err := client.Create(ctx, proposed, metav1.CreateOptions{})
+		if err == nil {
+			return created, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("create controllerrevision %s/%s: %w", set.Namespace, proposed.Name, err)
+		}
+		existing, err := client.Get(ctx, proposed.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if EqualRevision(existing, proposed) {
+			return existing, nil
+		}
+		*collisionCount++
+		if proposed, err = NewRevision(set, proposed.Revision, collisionCount); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// truncate deletes the revisions beyond the set's history limit.
+func (c *Controller) truncate(ctx context.Context, set *appsv1.StatefulSet, pods []*corev1.Pod, h history) error {
+	var errs []error
+	for _, r := range ExpiredRevisions(set, pods, h.revisions, h.current.Name, h.update.Name) {
+		err := c.client.AppsV1().ControllerRevisions(r.Namespace).Delete(ctx, r.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &r.UID}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			errs = append(errs, fmt.Errorf("delete controllerrevision %s/%s: %w", r.Namespace, r.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
