@@ -151,10 +151,17 @@ func TestLostNode(t *testing.T) {
 		if p.DeletionTimestamp == nil {
 			t.Errorf("pod %s on the lost node not evicted", name)
 		}
+		disrupted := false
 		for _, c := range p.Status.Conditions {
 			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
 				t.Errorf("pod %s on the lost node still Ready", name)
 			}
+			disrupted = disrupted || c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue && c.Reason == "DeletionByTaintManager"
+		}
+		// Jobs' pod failure policies tell this deletion from a failure
+		// by it.
+		if !disrupted {
+			t.Errorf("pod %s evicted without the DisruptionTarget condition: %+v", name, p.Status.Conditions)
 		}
 	}
 	e.waitEvent(ns, onA[0], "TaintManagerEviction")

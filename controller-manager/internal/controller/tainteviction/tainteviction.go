@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	corev1apply "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
@@ -32,6 +33,15 @@ const Name = "taint-eviction-controller"
 
 // ReasonEviction is the event on an evicted pod.
 const ReasonEviction = "TaintManagerEviction"
+
+// The DisruptionTarget condition set on a pod before it is deleted, as
+// Kubernetes' taint manager sets it: controllers with pod failure
+// policies (Jobs) tell such a deletion from a failure by it.
+const (
+	DisruptionReason  = "DeletionByTaintManager"
+	DisruptionMessage = "Taint manager: deleting due to NoExecute taint"
+	fieldManager      = "TaintManager"
+)
 
 // Verdict is what to do with a pod on a tainted node.
 type Verdict struct {
@@ -193,6 +203,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	c.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonEviction, "Marking for deletion Pod %s", key)
+	cond := corev1apply.Pod(name, ns).WithStatus(corev1apply.PodStatus().WithConditions(
+		corev1apply.PodCondition().WithType(corev1.DisruptionTarget).WithStatus(corev1.ConditionTrue).
+			WithReason(DisruptionReason).WithMessage(DisruptionMessage).WithLastTransitionTime(metav1.NewTime(now))))
+	_, err = c.client.CoreV1().Pods(ns).ApplyStatus(ctx, cond, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("mark pod %s for disruption: %w", key, err)
+	}
 	err = c.client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("evict pod %s: %w", key, err)
