@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/gin-gonic/gin"
@@ -18,6 +19,7 @@ import (
 	"coracle.dev/apiserver/internal/audit"
 	"coracle.dev/apiserver/internal/authn"
 	"coracle.dev/apiserver/internal/authz"
+	"coracle.dev/apiserver/internal/endpoints"
 	"coracle.dev/apiserver/internal/impersonation"
 	"coracle.dev/apiserver/internal/nodeauth"
 	"coracle.dev/apiserver/internal/rbac"
@@ -174,4 +176,32 @@ func (s *Server) impersonationMiddleware(c *gin.Context) {
 	c.Set(ctxUser, u)
 	c.Request = c.Request.WithContext(authn.WithUser(c.Request.Context(), u))
 	c.Next()
+}
+
+// authorizeVerb authorizes req again as verb, for the API's
+// AuthorizeVerb: a GET (WebSocket) upgrade to pods' exec, attach or
+// portforward must also be allowed to create, as upstream's
+// ensureAuthorizedForVerb checks under its
+// AuthorizePodWebsocketUpgradeCreatePermission, on by default since 1.35.
+// Refused, it is upstream's 403: the resource, the name and the
+// authorizer's reason.
+func (s *Server) authorizeVerb(req *http.Request, verb string) error {
+	info := endpoints.NewRequestInfo(req)
+	if info.Verb == verb {
+		// Authorized already, before routing.
+		return nil
+	}
+	u, _ := authn.UserFrom(req.Context())
+	decision, reason, err := s.authz.Authorize(req.Context(), authz.Attributes{
+		User: u, Verb: verb, ResourceRequest: info.IsResourceRequest, Path: info.Path,
+		APIGroup: info.Group, APIVersion: info.Version, Namespace: info.Namespace,
+		Resource: info.Resource, Subresource: info.Subresource, Name: info.Name,
+	})
+	if err != nil {
+		return err
+	}
+	if decision != authz.DecisionAllow {
+		return apierrors.NewForbidden(schema.GroupResource{Group: info.Group, Resource: info.Resource}, info.Name, errors.New(reason))
+	}
+	return nil
 }

@@ -41,6 +41,13 @@ func (s *Server) encryption() (etcdstore.Transformers, error) {
 	}
 	ts := etcdstore.Transformers{}
 	for _, d := range s.registry.Stored() {
+		if d.Storage != nil {
+			// A second view of another kind's objects (events.k8s.io
+			// Events of core ones) shares their prefix and so their
+			// transformer: it must not replace theirs with the one its
+			// own group matches ("*.*" besides "events").
+			continue
+		}
 		if t := cfg.For(d.Group, d.Resource); t != nil {
 			ts[d.KeyPrefix()] = t
 		}

@@ -392,6 +392,7 @@ func (s *Server) serve(bgCtx context.Context, ln net.Listener) error {
 		AdmitEviction:    s.admitEviction,
 		FieldManager:     s.fields.get,
 		AdmitConnect:     s.admitConnect,
+		AuthorizeVerb:    s.authorizeVerb,
 		Evict:            s.evictor().Evict,
 		Remote:           s.aggregation.remote,
 		RemoteGroups:     s.aggregation.remoteGroups,

@@ -152,13 +152,15 @@ func (p policyTypeConverters) TypeConverter(kind schema.GroupVersionKind) manage
 	return p.s.fields.builtin
 }
 
-// policyParams reads policies' parameters of the built-in kinds.
+// policyParams reads policies' parameters.
 type policyParams struct{ s *Server }
 
+// storeFor is the store of the version paramKind names, not the first
+// of its resource: a paramKind of autoscaling/v1 reads v1 objects.
 func (p policyParams) storeFor(kind schema.GroupVersionKind) *genericstore.Store {
 	for _, d := range p.s.registry.All() {
 		if d.GVK() == kind {
-			return p.s.byResource[d.GroupResource()]
+			return p.s.storeFor(d)
 		}
 	}
 	return nil
@@ -480,11 +482,12 @@ func requestUser(ctx context.Context) user.Info {
 	return &user.DefaultInfo{Name: u.Name, UID: u.UID, Groups: u.Groups, Extra: u.Extra}
 }
 
-// admitConnect judges a CONNECT of a pod's exec, attach or portforward
-// subresource, as upstream admits them: the object is the request's
-// options (PodExecOptions, PodAttachOptions, PodPortForwardOptions) and
-// the kind theirs. Only validating admission acts: nothing is stored.
-func (s *Server) admitConnect(ctx context.Context, namespace, name, subresource string, opts runtime.Object) error {
+// admitConnect judges a CONNECT of a subresource of d (pods' exec,
+// attach, portforward and proxy, services' and nodes' proxy), as upstream
+// admits them: the object is the request's options (PodExecOptions,
+// ServiceProxyOptions, …) and the kind theirs. Mutating admission sees
+// it too, but nothing is stored.
+func (s *Server) admitConnect(ctx context.Context, desc *apiresource.Descriptor, namespace, name, subresource string, opts runtime.Object) error {
 	on := func(p string) bool { return !slices.Contains(s.cfg.DisableAdmissionPlugins, p) }
 	d, err := s.webhookDispatcher()
 	if err != nil || !d.Active() {
@@ -497,7 +500,7 @@ func (s *Server) admitConnect(ctx context.Context, namespace, name, subresource 
 	opts = opts.DeepCopyObject()
 	opts.GetObjectKind().SetGroupVersionKind(gvks[0])
 	attr := webhook.NewAttributes(webhook.Request{
-		Operation: admission.Connect, Kind: gvks[0], Resource: corev1.SchemeGroupVersion.WithResource("pods"),
+		Operation: admission.Connect, Kind: gvks[0], Resource: desc.GroupVersion().WithResource(desc.Resource),
 		Subresource: subresource, Namespace: namespace, Name: name, Object: opts, User: requestUser(ctx),
 	})
 	a := &webhookAdmission{s: s}

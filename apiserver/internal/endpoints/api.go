@@ -65,9 +65,19 @@ type Options struct {
 	// PodDisruptionBudget (package eviction); dryRun is the request's
 	// dryRun query. Unset, an eviction deletes the pod unconditionally.
 	Evict func(ctx context.Context, ev *policyv1.Eviction, dryRun []string) error
-	// AdmitConnect, when set, judges a CONNECT of a pod subresource
-	// (exec) with its options, as kube-apiserver's admission sees them.
-	AdmitConnect func(ctx context.Context, namespace, name, subresource string, opts runtime.Object) error
+	// AdmitConnect, when set, judges a CONNECT of a subresource of d
+	// (pods' exec, attach, portforward and proxy; services' and nodes'
+	// proxy) with its options (PodExecOptions, ServiceProxyOptions, …),
+	// as kube-apiserver's admission sees them; name is the URL's
+	// ("https:web:8443" for a proxy).
+	AdmitConnect func(ctx context.Context, d *apiresource.Descriptor, namespace, name, subresource string, opts runtime.Object) error
+	// AuthorizeVerb, when set, authorizes req again as verb, nil when
+	// allowed. Pods' exec, attach and portforward ask it for create when
+	// reached by GET (a WebSocket upgrade), as Kubernetes does since its
+	// AuthorizePodWebsocketUpgradeCreatePermission: a WebSocket writes to
+	// the container as a POST does, so reading pods/exec must not be
+	// enough to run commands.
+	AuthorizeVerb func(req *http.Request, verb string) error
 	// FieldManager returns the field manager of a kind written through a
 	// subresource ("" the object); nil (or a nil func) keeps no managed
 	// fields.

@@ -15,8 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/proxy"
-
-	"coracle.dev/apiserver/internal/apiresource"
 )
 
 // DefaultKubeletPort is where a kubelet serves when its Node does not say.
@@ -215,15 +213,17 @@ func (r *request) servePodExec() {
 		r.fail(apierrors.NewBadRequest(fmt.Sprintf("cannot exec into a container in a completed pod; current phase is %s", pod.Status.Phase)))
 		return
 	}
-	if admit := r.api.opts.AdmitConnect; admit != nil {
-		opts := &corev1.PodExecOptions{
-			Container: container, Command: q["command"],
-			Stdin: isTrue(q.Get("stdin")), Stdout: isTrue(q.Get("stdout")), Stderr: isTrue(q.Get("stderr")), TTY: isTrue(q.Get("tty")),
-		}
-		if err := admit(r.ctx(), pod.Namespace, pod.Name, apiresource.Exec, opts); err != nil {
-			r.fail(err)
-			return
-		}
+	opts := &corev1.PodExecOptions{
+		Container: container, Command: q["command"],
+		Stdin: isTrue(q.Get("stdin")), Stdout: isTrue(q.Get("stdout")), Stderr: isTrue(q.Get("stderr")), TTY: isTrue(q.Get("tty")),
+	}
+	if err := r.admitConnect(opts); err != nil {
+		r.fail(err)
+		return
+	}
+	if err := r.authorizeCreate(); err != nil {
+		r.fail(err)
+		return
 	}
 	// The kubelet names the streams input/output/error, as in Kubernetes.
 	kq := url.Values{"command": q["command"]}
@@ -270,6 +270,10 @@ func (r *request) servePodAttach() {
 		r.fail(err)
 		return
 	}
+	if err := r.authorizeCreate(); err != nil {
+		r.fail(err)
+		return
+	}
 	pod, container, target, err := r.kubeletTargetOf(opts.Container, true)
 	if err != nil {
 		r.fail(err)
@@ -296,6 +300,10 @@ func (r *request) servePodPortForward() {
 	}
 	opts := &corev1.PodPortForwardOptions{Ports: ports}
 	if err := r.admitConnect(opts); err != nil {
+		r.fail(err)
+		return
+	}
+	if err := r.authorizeCreate(); err != nil {
 		r.fail(err)
 		return
 	}

@@ -52,17 +52,21 @@ func (r *request) serveProxy() {
 		rt  http.RoundTripper
 		err error
 	)
+	// Admitted as a CONNECT with the options of the resource's proxy
+	// before anything is resolved, as kube-apiserver's connect handler.
 	switch r.desc.Resource {
 	case "pods":
-		if err := r.admitConnect(&corev1.PodProxyOptions{Path: path}); err != nil {
-			r.fail(err)
-			return
+		if err = r.admitConnect(&corev1.PodProxyOptions{Path: r.connectPath(path)}); err == nil {
+			loc, rt, err = r.podLocation()
 		}
-		loc, rt, err = r.podLocation()
 	case "services":
-		loc, rt, err = r.serviceLocation()
+		if err = r.admitConnect(&corev1.ServiceProxyOptions{Path: r.connectPath(path)}); err == nil {
+			loc, rt, err = r.serviceLocation()
+		}
 	case "nodes":
-		loc, rt, err = r.nodeLocation()
+		if err = r.admitConnect(&corev1.NodeProxyOptions{Path: r.connectPath(path)}); err == nil {
+			loc, rt, err = r.nodeLocation()
+		}
 	default:
 		err = notFound()
 	}
@@ -92,6 +96,20 @@ func (r *request) proxyPath() string {
 	return parts[n]
 }
 
+// connectPath is the path a proxy's connect options carry, as
+// kube-apiserver fills them: the part after the subresource with a
+// leading slash, and a trailing one when the request's path has it ("/"
+// for ".../proxy/", "" for ".../proxy").
+func (r *request) connectPath(path string) string {
+	if path != "" {
+		path = "/" + path
+	}
+	if strings.HasSuffix(r.c.Request.URL.Path, "/") && !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	return path
+}
+
 // outbound is the request to send on: the client's, without the
 // credentials it gave this apiserver, which are no business of the
 // backend's (kube-apiserver drops them once it has authenticated).
@@ -106,14 +124,26 @@ func (r *request) outbound() *http.Request {
 	return out
 }
 
-// admitConnect judges a CONNECT of a pod subresource with its options,
-// before anything is reached, as kube-apiserver admits connections.
+// admitConnect judges a CONNECT of the request's subresource with its
+// options, before anything is reached, as kube-apiserver admits
+// connections.
 func (r *request) admitConnect(opts runtime.Object) error {
 	admit := r.api.opts.AdmitConnect
 	if admit == nil {
 		return nil
 	}
-	return admit(r.ctx(), r.info.Namespace, r.info.Name, r.info.Subresource, opts)
+	return admit(r.ctx(), r.desc, r.info.Namespace, r.info.Name, r.info.Subresource, opts)
+}
+
+// authorizeCreate authorizes a streaming request reached by GET (a
+// WebSocket upgrade) for create too, as upstream's pods' exec, attach and
+// portforward do: a POST was authorized for create already.
+func (r *request) authorizeCreate() error {
+	authorize := r.api.opts.AuthorizeVerb
+	if authorize == nil || r.info.Verb == VerbCreate {
+		return nil
+	}
+	return authorize(r.c.Request, VerbCreate)
 }
 
 // proxyResponder answers the errors of proxying (the backend cannot be

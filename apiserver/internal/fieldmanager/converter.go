@@ -10,13 +10,14 @@ import (
 
 // converter is the runtime.ObjectConvertor (and ObjectCreater, through
 // its Manager) the managedfields machinery converts objects with. The
-// apiserver keeps each kind in one version and has no internal types, so
-// the only conversions are between a kind's Go type and its unstructured
-// form (what structured-merge-diff hands back), and, for custom resources,
-// between their versions, which (conversion None) differ in apiVersion
-// only. Anything else is "not registered": the merge then drops the
-// managers that recorded their fields at a version it cannot read, as
-// Kubernetes does for a version no longer served.
+// apiserver has no internal types: the conversions are between a kind's
+// Go type and its unstructured form (what structured-merge-diff hands
+// back); for custom resources, between their versions, which (conversion
+// None) differ in apiVersion only; and, for a built-in kind served at
+// several versions (Versions), between those, through the Manager's
+// VersionConverter. Anything else is "not registered": the merge then
+// drops the managers that recorded their fields at a version it cannot
+// read, as Kubernetes does for a version no longer served.
 //
 // Objects handed in are never modified: the store's (and the watch
 // cache's) objects may be among them.
@@ -35,21 +36,18 @@ func (c converter) New(kind schema.GroupVersionKind) (runtime.Object, error) { r
 // target version.
 func (c converter) ConvertToVersion(in runtime.Object, target runtime.GroupVersioner) (runtime.Object, error) {
 	from := in.GetObjectKind().GroupVersionKind()
-	kind, ok := target.KindForGroupVersionKinds([]schema.GroupVersionKind{c.m.kind})
-	if !ok {
-		return nil, runtime.NewNotRegisteredGVKErrForTarget("fieldmanager", from, target)
-	}
-	if kind.Kind != c.m.kind.Kind || kind.Group != c.m.kind.Group {
+	kind, ok := c.targetKind(target)
+	if !ok || kind.Kind != c.m.kind.Kind || (from.Kind != "" && from.Kind != kind.Kind) {
 		return nil, runtime.NewNotRegisteredGVKErrForTarget("fieldmanager", from, target)
 	}
 	u, isUnstructured := in.(*unstructured.Unstructured)
-	if !from.Empty() && (from.Group != kind.Group || from.Kind != kind.Kind) {
-		return nil, runtime.NewNotRegisteredGVKErrForTarget("fieldmanager", from, target)
-	}
 	if c.m.newObj == nil {
 		// A custom resource: versions differ in apiVersion only.
 		if !isUnstructured {
 			return nil, fmt.Errorf("fieldmanager: %s objects are unstructured, got %T", c.m.kind, in)
+		}
+		if (!from.Empty() && from.Group != kind.Group) || kind.Group != c.m.kind.Group {
+			return nil, runtime.NewNotRegisteredGVKErrForTarget("fieldmanager", from, target)
 		}
 		if from == kind {
 			return in, nil
@@ -58,10 +56,11 @@ func (c converter) ConvertToVersion(in runtime.Object, target runtime.GroupVersi
 		out.SetGroupVersionKind(kind)
 		return out, nil
 	}
-	// A built-in kind: one version only.
-	if kind != c.m.kind || (!from.Empty() && from.Version != kind.Version) {
-		return nil, runtime.NewNotRegisteredGVKErrForTarget("fieldmanager", from, target)
+	own := c.m.kind.GroupVersion()
+	if (!from.GroupVersion().Empty() && from.GroupVersion() != own) || kind.GroupVersion() != own {
+		return c.convertVersion(in, kind)
 	}
+	// A built-in kind at the Manager's version.
 	if isUnstructured {
 		out := c.m.newObj()
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.UnstructuredContent(), out); err != nil {
@@ -77,6 +76,47 @@ func (c converter) ConvertToVersion(in runtime.Object, target runtime.GroupVersi
 	// converter finds a type by them.
 	out := in.DeepCopyObject()
 	out.GetObjectKind().SetGroupVersionKind(kind)
+	return out, nil
+}
+
+// targetKind is the kind target asks for. A Manager that converts
+// between versions also takes a version of another group, which the
+// machinery asks for by group and version only (core/v1 beside
+// events.k8s.io/v1 Events).
+func (c converter) targetKind(target runtime.GroupVersioner) (schema.GroupVersionKind, bool) {
+	if kind, ok := target.KindForGroupVersionKinds([]schema.GroupVersionKind{c.m.kind}); ok {
+		return kind, true
+	}
+	if gv, ok := target.(schema.GroupVersion); ok && c.m.convert != nil {
+		return gv.WithKind(c.m.kind.Kind), true
+	}
+	return schema.GroupVersionKind{}, false
+}
+
+// convertVersion converts in, of the Manager's kind at any version, to
+// kind's version with the Manager's VersionConverter.
+func (c converter) convertVersion(in runtime.Object, kind schema.GroupVersionKind) (runtime.Object, error) {
+	from := in.GetObjectKind().GroupVersionKind()
+	if c.m.convert == nil {
+		return nil, runtime.NewNotRegisteredGVKErrForTarget("fieldmanager", from, kind.GroupVersion())
+	}
+	if from.Kind == "" || from.GroupVersion().Empty() {
+		// A store's object may carry no apiVersion (it is of the
+		// Manager's version) or no kind: the VersionConverter tells
+		// versions by them.
+		if from.GroupVersion().Empty() {
+			from = c.m.kind
+		}
+		in = in.DeepCopyObject()
+		in.GetObjectKind().SetGroupVersionKind(from.GroupVersion().WithKind(c.m.kind.Kind))
+	}
+	out, err := c.m.convert(in, kind.GroupVersion())
+	if err != nil {
+		return nil, err
+	}
+	if out.GetObjectKind().GroupVersionKind().Empty() {
+		out.GetObjectKind().SetGroupVersionKind(kind)
+	}
 	return out, nil
 }
 

@@ -113,6 +113,9 @@ type options struct {
 	defaulter func(runtime.Object)
 	status    bool
 	reset     []fieldpath.Path
+	convert   VersionConverter
+	versions  []schema.GroupVersion
+	only      []*fieldpath.SetMatcher
 }
 
 // Typed says the kind's objects are the Go type newObj returns (a
@@ -142,13 +145,47 @@ func ResetFields(paths ...fieldpath.Path) Option {
 	return func(o *options) { o.reset = append(o.reset, paths...) }
 }
 
+// Only says the endpoint keeps only the fields under these matchers
+// (fieldpath.MakePrefixMatcherOrDie("spec", "ephemeralContainers") for
+// pods/ephemeralcontainers) of what it is sent and resets the rest,
+// which nobody writing through it may own.
+func Only(matchers ...*fieldpath.SetMatcher) Option {
+	return func(o *options) { o.only = append(o.only, matchers...) }
+}
+
+// VersionConverter converts obj, an object of a Manager's kind at one of
+// the versions its resource is served at (typed, or unstructured as the
+// merge hands it over, its apiVersion and kind set), into the same
+// object at version gv, as the apiserver converts between a resource's
+// versions. It must not modify obj, and must answer a version it cannot
+// convert to or from with runtime's not-registered error
+// (runtime.NewNotRegisteredGVKErrForTarget): the merge then drops the
+// managers recorded at that version instead of failing.
+type VersionConverter func(obj runtime.Object, gv schema.GroupVersion) (runtime.Object, error)
+
+// Versions says a built-in kind is one resource served at several
+// versions, others beside the Manager's own (autoscaling/v1 beside v2
+// HorizontalPodAutoscalers, events.k8s.io/v1 beside core/v1 Events):
+// managedFields entries recorded at any of them are kept, the object
+// converted to each entry's version with convert to tell what its manager
+// owns and whether an apply conflicts with it, as kube-apiserver converts
+// to each entry's version through its internal one. The fields the
+// endpoint resets are reset at every version.
+func Versions(convert VersionConverter, others ...schema.GroupVersion) Option {
+	return func(o *options) {
+		o.convert = convert
+		o.versions = append(o.versions, others...)
+	}
+}
+
 // Manager records and merges managed fields for one kind at one version
 // through one endpoint (the object, or a subresource). It is safe for
 // concurrent use.
 type Manager struct {
-	fm     *managedfields.FieldManager
-	kind   schema.GroupVersionKind
-	newObj func() runtime.Object
+	fm      *managedfields.FieldManager
+	kind    schema.GroupVersionKind
+	newObj  func() runtime.Object
+	convert VersionConverter
 }
 
 // New returns the Manager of kind written through subresource ("" for
@@ -159,6 +196,10 @@ func New(tc managedfields.TypeConverter, kind schema.GroupVersionKind, subresour
 		opt(&o)
 	}
 	m := &Manager{kind: kind, newObj: o.newObj}
+	if o.newObj != nil {
+		// Custom resources' versions differ in apiVersion only.
+		m.convert = o.convert
+	}
 	c := converter{m: m}
 	var defaulter runtime.ObjectDefaulter = nopDefaulter{}
 	if o.defaulter != nil {
@@ -168,11 +209,19 @@ func New(tc managedfields.TypeConverter, kind schema.GroupVersionKind, subresour
 	if o.status {
 		paths = append(paths, statusResetFields(kind, subresource, o.newObj == nil)...)
 	}
-	var reset map[fieldpath.APIVersion]fieldpath.Filter
+	var filters filterChain
 	if len(paths) > 0 {
-		reset = fieldpath.NewExcludeFilterSetMap(map[fieldpath.APIVersion]*fieldpath.Set{
-			fieldpath.APIVersion(kind.GroupVersion().String()): fieldpath.NewSet(paths...),
-		})
+		filters = append(filters, fieldpath.NewExcludeSetFilter(fieldpath.NewSet(paths...)))
+	}
+	if len(o.only) > 0 {
+		filters = append(filters, fieldpath.NewIncludeMatcherFilter(o.only...))
+	}
+	var reset map[fieldpath.APIVersion]fieldpath.Filter
+	if len(filters) > 0 {
+		reset = map[fieldpath.APIVersion]fieldpath.Filter{}
+		for _, gv := range append([]schema.GroupVersion{kind.GroupVersion()}, o.versions...) {
+			reset[fieldpath.APIVersion(gv.String())] = filters
+		}
 	}
 	// There are no internal versions here: the hub, which upstream
 	// converts the merged object to, is the kind's own version.
@@ -274,6 +323,17 @@ func (m *Manager) New(kind schema.GroupVersionKind) (runtime.Object, error) {
 	}
 	obj.GetObjectKind().SetGroupVersionKind(kind)
 	return obj, nil
+}
+
+// filterChain applies its filters in turn: what an endpoint resets is
+// what any of them drops.
+type filterChain []fieldpath.Filter
+
+func (fs filterChain) Filter(set *fieldpath.Set) *fieldpath.Set {
+	for _, f := range fs {
+		set = f.Filter(set)
+	}
+	return set
 }
 
 type nopDefaulter struct{}

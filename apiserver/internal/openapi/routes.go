@@ -3,6 +3,7 @@ package openapi
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 
 	restful "github.com/emicklei/go-restful/v3"
@@ -12,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/endpoints"
@@ -88,6 +90,39 @@ type kindRoutes struct {
 	getOptions any
 	// produces replaces the media types a read answers in (text for logs).
 	produces []string
+	// subpath says a connect subresource also takes a path after it
+	// (the proxies: .../proxy/{path}).
+	subpath bool
+}
+
+// Connect methods, as kube-apiserver's connecters list them: the
+// streaming subresources take an upgrade by GET or POST, the proxies
+// every method they pass on.
+var (
+	upgradeMethods = []string{"GET", "POST"}
+	proxyMethods   = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+)
+
+// connectOptions are the options each connect subresource takes, the
+// kind its operations are documented with (what its admission sees).
+func connectOptions(d *apiresource.Descriptor, sub string) (runtime.Object, bool) {
+	switch {
+	case d.Group != "" || d.Version != "v1":
+		return nil, false
+	case d.Resource == "pods" && sub == apiresource.Exec:
+		return &corev1.PodExecOptions{}, true
+	case d.Resource == "pods" && sub == apiresource.Attach:
+		return &corev1.PodAttachOptions{}, true
+	case d.Resource == "pods" && sub == apiresource.PortForward:
+		return &corev1.PodPortForwardOptions{}, true
+	case d.Resource == "pods" && sub == apiresource.Proxy:
+		return &corev1.PodProxyOptions{}, true
+	case d.Resource == "services" && sub == apiresource.Proxy:
+		return &corev1.ServiceProxyOptions{}, true
+	case d.Resource == "nodes" && sub == apiresource.Proxy:
+		return &corev1.NodeProxyOptions{}, true
+	}
+	return nil, false
 }
 
 func addKind(ws *restful.WebService, d *apiresource.Descriptor) error {
@@ -116,8 +151,16 @@ func addKind(ws *restful.WebService, d *apiresource.Descriptor) error {
 			// The log is text, not an object.
 			r.object, r.getOptions, verbs = "", &corev1.PodLogOptions{}, []string{"GET"}
 			r.produces = []string{"text/plain", "application/json", "application/yaml", "application/vnd.kubernetes.protobuf"}
-		case apiresource.Exec:
-			r.object, r.getOptions, verbs = "string", &corev1.PodExecOptions{}, []string{"CONNECT"}
+		case apiresource.EphemeralContainers:
+			// Read and written as the Pod, as /status.
+		case apiresource.Exec, apiresource.Attach, apiresource.PortForward, apiresource.Proxy:
+			opts, ok := connectOptions(d, sub)
+			if !ok {
+				continue
+			}
+			// Documented as the options' kind, answered as a string.
+			r.kind = corev1.SchemeGroupVersion.WithKind(reflect.TypeOf(opts).Elem().Name())
+			r.object, r.getOptions, r.subpath, verbs = "string", opts, sub == apiresource.Proxy, []string{"CONNECT"}
 		default:
 			continue
 		}
@@ -138,7 +181,9 @@ func addKind(ws *restful.WebService, d *apiresource.Descriptor) error {
 // serves them on.
 func (r kindRoutes) add(ws *restful.WebService, verbs []string) error {
 	d := r.d
-	nameParam := ws.PathParameter("name", "name of the "+d.Kind).DataType("string")
+	// The name is documented as of the kind the endpoint takes (Scale,
+	// PodExecOptions), as the endpoint installer does.
+	nameParam := ws.PathParameter("name", "name of the "+r.kind.Kind).DataType("string")
 	var params []*restful.Parameter
 	collection := d.Resource
 	if d.Namespaced {
@@ -160,6 +205,13 @@ func (r kindRoutes) add(ws *restful.WebService, verbs []string) error {
 			actions = append(actions, action{verb: verb, path: "watch/" + collection, params: params})
 		case "WATCH":
 			actions = append(actions, action{verb: verb, path: "watch/" + item, params: itemParams})
+		case "CONNECT":
+			actions = append(actions, action{verb: verb, path: item, params: itemParams})
+			if r.subpath {
+				pathParam := ws.PathParameter("path", "path to the resource").DataType("string")
+				actions = append(actions, action{verb: verb, path: item + "/{path:*}",
+					params: append(append([]*restful.Parameter(nil), itemParams...), pathParam)})
+			}
 		default:
 			actions = append(actions, action{verb: verb, path: item, params: itemParams})
 		}
@@ -286,8 +338,15 @@ func (r kindRoutes) routes(ws *restful.WebService, a action) ([]*restful.RouteBu
 			Returns(http.StatusOK, "OK", metav1.WatchEvent{}).Writes(metav1.WatchEvent{})
 		return []*restful.RouteBuilder{route}, endpoints.AddObjectParams(ws, route, &metav1.ListOptions{})
 	case "CONNECT":
+		methods := upgradeMethods
+		if sub == apiresource.Proxy {
+			methods = proxyMethods
+		}
+		if strings.HasSuffix(a.path, "/{path:*}") {
+			suffix += "WithPath"
+		}
 		var out []*restful.RouteBuilder
-		for _, method := range []string{"GET", "POST"} {
+		for _, method := range methods {
 			route := ws.Method(method).Path(a.path).To(noRoute).
 				Doc("connect " + method + " requests to " + sub + " of " + kind).
 				Operation("connect" + cases.Title(language.English).String(strings.ToLower(method)) + namespaced + kind + cases.Title(language.English).String(sub) + suffix).

@@ -33,12 +33,12 @@ func TestValidateEvent(t *testing.T) {
 		{"a new-style event names its reporter and action", corev1.Event{
 			ObjectMeta:     metav1.ObjectMeta{Namespace: "team"},
 			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "team", Name: "web"}, EventTime: now, Reason: "Started"},
-			[]string{"reportingController: Required value", "reportingInstance: Required value", "action: Required value"}},
+			[]string{"reportingComponent: Required value", "reportingComponent: Invalid value", "reportingComponent: Invalid value", "reportingInstance: Required value", "action: Required value"}},
 		{"a new-style event's reporter is a qualified name", corev1.Event{
 			ObjectMeta:     metav1.ObjectMeta{Namespace: "team"},
 			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "team", Name: "web"}, EventTime: now,
 			ReportingController: "my controller", ReportingInstance: "ctl-1", Action: "Start", Reason: "Started"},
-			[]string{"reportingController: Invalid value"}},
+			[]string{"reportingComponent: Invalid value"}},
 		{"a new-style event's reason is short", corev1.Event{
 			ObjectMeta:     metav1.ObjectMeta{Namespace: "team"},
 			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "team", Name: "web"}, EventTime: now,
@@ -56,6 +56,14 @@ func TestValidateEvent(t *testing.T) {
 			checkErrs(t, eventStrategy{}.ValidateUpdate(&tt.e, &tt.e), tt.want...)
 		})
 	}
+	t.Run("through events.k8s.io the reporter is reportingController", func(t *testing.T) {
+		e := corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{Namespace: "team"},
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "team", Name: "web"}, EventTime: now,
+			ReportingController: "my controller", ReportingInstance: "ctl-1", Action: "Start", Reason: "Started"}
+		checkErrs(t, EventsAPIStrategy().Validate(&e), "reportingController: Invalid value")
+		checkErrs(t, EventsAPIStrategy().ValidateUpdate(&e, &e), "reportingController: Invalid value")
+	})
 	t.Run("a PUT may create an event", func(t *testing.T) {
 		eq(t, eventStrategy{}.AllowCreateOnUpdate(), true)
 	})

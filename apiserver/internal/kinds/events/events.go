@@ -48,7 +48,7 @@ func Events() *apiresource.Descriptor {
 	d := apiresource.NewDescriptor(eventsv1.SchemeGroupVersion, "events", &eventsv1.Event{}, &eventsv1.EventList{})
 	d.Namespaced = true
 	d.ShortNames = []string{"ev"}
-	d.Strategy = eventStrategy{legacy: coreEvents.Strategy}
+	d.Strategy = eventStrategy{legacy: core.EventsAPIStrategy()}
 	d.Storage = apiresource.StoredAs(corev1.SchemeGroupVersion.WithKind("Event"), ToCore, FromCore)
 	d.Table = apiresource.ConvertedTable(coreEvents.Table, d.Storage.To)
 	d.FieldLabels = slices.Sorted(maps.Keys(fieldLabels))
