@@ -1,9 +1,12 @@
 // Package podworkers runs one worker per pod. A worker's sync reads the
 // pod as the API has it (from the informer cache) and as the runtime has
-// it, and acts on the difference: it creates the sandbox, pulls images,
-// starts and restarts containers under the restart policy and its
-// back-off, stops containers of pods being deleted and removes what is
-// left of pods that no longer exist, then writes the pod's status. Every
+// it, and acts on the difference: it admits a new pod to its node (or
+// rejects it, Failed, when its host ports are taken or the node cannot
+// run it), creates the sandbox, pulls images, starts and restarts
+// containers under the restart policy and its back-off, stops containers
+// of pods being deleted and writes their final status before deleting
+// them, removes what is left of pods that no longer exist, and writes the
+// pod's status. Every
 // sync starts from the current state, never from the event that caused
 // it, so a missed event or a restarted kubelet changes nothing.
 //
@@ -63,6 +66,11 @@ type Options struct {
 	Recorder func(node string) record.EventRecorder
 	// HostIP returns a node's InternalIP.
 	HostIP func(node string) string
+	// GetNode returns a node's Node object from a cache (not a copy), or
+	// nil; admission checks pods against it (resources, node affinity,
+	// NoExecute taints). Without it only host ports and the OS are
+	// checked.
+	GetNode func(name string) *v1.Node
 	// Volumes makes pods' volumes; nil runs pods without (the fake
 	// runtime).
 	Volumes *volumes.Manager
@@ -102,6 +110,11 @@ type Manager struct {
 	workers map[types.UID]*worker
 	// pending holds updates that came before Run.
 	pending map[types.UID]bool
+
+	// admitMu serializes admission, so two pods cannot both take the
+	// last of a port or a resource; it guards admission.
+	admitMu   sync.Mutex
+	admission map[types.UID]admission
 }
 
 // Back-off of crashing containers and failed pulls, as Kubernetes'.
@@ -127,6 +140,7 @@ func New(opts Options) *Manager {
 		pullBackoff:  flowcontrol.NewBackOff(initialBackoff, maxBackoff),
 		workers:      map[types.UID]*worker{},
 		pending:      map[types.UID]bool{},
+		admission:    map[types.UID]admission{},
 		starting:     make(chan struct{}, max(2, runtime.NumCPU())),
 	}
 }
@@ -139,6 +153,9 @@ type worker struct {
 	// Only the worker's goroutine touches what follows.
 	lastStatus *v1.Pod // the pod as our last status write returned it
 	deleted    bool    // the API delete with grace 0 was sent
+	// rejection is why admission refused the pod, until its Failed
+	// status is written.
+	rejection *rejection
 }
 
 // Run starts housekeeping and blocks until ctx ends and every worker has
@@ -245,6 +262,7 @@ func (m *Manager) run(ctx context.Context, w *worker) {
 			if len(w.signal) == 0 {
 				delete(m.workers, w.uid)
 				m.mu.Unlock()
+				m.release(w.uid)
 				return
 			}
 			m.mu.Unlock()
@@ -302,21 +320,56 @@ func (m *Manager) sync(ctx context.Context, w *worker) (time.Duration, bool) {
 				return 2 * time.Second, false
 			}
 		}
+		m.release(w.uid)
 		return 0, false
+	}
+	if !m.admit(ctx, w, pod, rp) {
+		// Rejected: its Failed status makes the next sync see a
+		// finished pod; until it is written, try again.
+		return 2 * time.Second, false
 	}
 	return m.syncPod(ctx, w, pod, rp), false
 }
 
 // syncDeleted stops the containers of a pod being deleted within its grace
-// period, removes everything of it, and deletes it from the API.
+// period, writes its final status, removes everything of it, and deletes
+// it from the API.
+//
+// The final status comes before the delete, as in Kubernetes: whoever
+// holds a finalizer on the pod (the Job controller) sees how it ended —
+// Failed, or Succeeded if every container exited 0, with each container's
+// exit code — before the pod goes. It is computed while the runtime still
+// has the containers' exits, so it is written before they are removed.
 func (m *Manager) syncDeleted(ctx context.Context, w *worker, pod *v1.Pod, rp *kruntime.Pod) time.Duration {
 	if rp != nil {
 		grace := gracePeriod(pod)
 		if pod.DeletionGracePeriodSeconds != nil {
 			grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
 		}
-		if err := m.teardown(ctx, pod, rp, grace, true); err != nil {
-			m.log.Warn("tear down deleted pod", zap.String("pod", key(pod)), zap.Error(err))
+		if err := m.stopContainers(ctx, pod, rp, grace); err != nil {
+			m.log.Warn("stop deleted pod", zap.String("pod", key(pod)), zap.Error(err))
+			return 2 * time.Second
+		}
+		m.release(w.uid)
+		stopped, err := m.opts.Runtime.GetPod(ctx, w.uid)
+		if err != nil {
+			m.log.Warn("runtime pod", zap.String("pod", key(pod)), zap.Error(err))
+			return 2 * time.Second
+		}
+		if err := m.writeFinalStatus(ctx, w, pod, stopped); err != nil {
+			m.log.Warn("final pod status", zap.String("pod", key(pod)), zap.Error(err))
+			return 2 * time.Second
+		}
+		if err := m.remove(ctx, w.uid); err != nil {
+			m.log.Warn("remove deleted pod", zap.String("pod", key(pod)), zap.Error(err))
+			return 2 * time.Second
+		}
+	} else if !status.IsTerminal(pod.Status.Phase) {
+		// Nothing ever ran (or it was removed by a kubelet that died
+		// before its write): the pod still ends terminal.
+		m.release(w.uid)
+		if err := m.writeFinalStatus(ctx, w, pod, nil); err != nil {
+			m.log.Warn("final pod status", zap.String("pod", key(pod)), zap.Error(err))
 			return 2 * time.Second
 		}
 	}
@@ -336,6 +389,18 @@ func (m *Manager) syncDeleted(ctx context.Context, w *worker, pod *v1.Pod, rp *k
 // grace, all at once) and removes the sandbox; with remove, also the
 // containers, their logs and records.
 func (m *Manager) teardown(ctx context.Context, pod *v1.Pod, rp *kruntime.Pod, grace time.Duration, remove bool) error {
+	if err := m.stopContainers(ctx, pod, rp, grace); err != nil {
+		return err
+	}
+	if remove {
+		return m.remove(ctx, rp.UID)
+	}
+	return m.opts.Runtime.RemoveSandbox(ctx, rp.UID)
+}
+
+// stopContainers stops every container of the pod that has not exited:
+// SIGTERM, SIGKILL after grace, all at once.
+func (m *Manager) stopContainers(ctx context.Context, pod *v1.Pod, rp *kruntime.Pod, grace time.Duration) error {
 	if m.opts.Probes != nil {
 		m.opts.Probes.Forget(rp.UID)
 	}
@@ -356,21 +421,21 @@ func (m *Manager) teardown(ctx context.Context, pod *v1.Pod, rp *kruntime.Pod, g
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	return errors.Join(errs...)
+}
+
+// remove removes everything left of a pod whose containers have exited:
+// containers, logs, sandbox, records and volumes.
+func (m *Manager) remove(ctx context.Context, uid types.UID) error {
+	m.crashBackoff.GC()
+	m.pullBackoff.GC()
+	if err := m.opts.Runtime.RemovePod(ctx, uid); err != nil {
 		return err
 	}
-	if remove {
-		m.crashBackoff.GC()
-		m.pullBackoff.GC()
-		if err := m.opts.Runtime.RemovePod(ctx, rp.UID); err != nil {
-			return err
-		}
-		if m.opts.Volumes != nil {
-			return m.opts.Volumes.Remove(string(rp.UID))
-		}
-		return nil
+	if m.opts.Volumes != nil {
+		return m.opts.Volumes.Remove(string(uid))
 	}
-	return m.opts.Runtime.RemoveSandbox(ctx, rp.UID)
+	return nil
 }
 
 func gracePeriod(pod *v1.Pod) time.Duration {

@@ -453,47 +453,75 @@ func PodLogDir(dir, namespace, name string, uid types.UID) string {
 
 // writeStatus computes the pod's status and patches it if it changed.
 func (m *Manager) writeStatus(ctx context.Context, w *worker, pod *v1.Pod, rp *kruntime.Pod, waiting map[string]status.Waiting, sandboxErr string, probes map[string]status.ProbeState) v1.PodStatus {
-	base := pod
-	// The informer cache may not have seen our last write yet: compute
-	// from whichever is newer, so times do not flap.
-	if w.lastStatus != nil && newer(w.lastStatus.ResourceVersion, pod.ResourceVersion) {
-		base = pod.DeepCopy()
-		base.Status = w.lastStatus.Status
-	}
+	base := m.statusBase(w, pod)
 	st := status.Compute(status.Input{
 		Pod: base, Runtime: rp, Waiting: waiting, HostIP: m.opts.HostIP(pod.Spec.NodeName),
 		SandboxError: sandboxErr, Probes: probes, Now: time.Now(),
 	})
-	if apiequality.Semantic.DeepEqual(st, base.Status) {
-		return st
+	m.patchStatus(ctx, w, pod, base.Status, st)
+	return st
+}
+
+// writeFinalStatus writes the terminal status of a pod being deleted
+// whose containers have stopped (rp: what the runtime has of it, nil if
+// nothing). A pod already gone from the API needs none.
+func (m *Manager) writeFinalStatus(ctx context.Context, w *worker, pod *v1.Pod, rp *kruntime.Pod) error {
+	base := m.statusBase(w, pod)
+	st := status.Compute(status.Input{
+		Pod: base, Runtime: rp, HostIP: m.opts.HostIP(pod.Spec.NodeName), Terminal: true, Now: time.Now(),
+	})
+	if err := m.patchStatus(ctx, w, pod, base.Status, st); err != nil && !apierrors.IsNotFound(err) {
+		return err
 	}
-	oldJSON, err := json.Marshal(v1.Pod{Status: base.Status})
+	return nil
+}
+
+// statusBase is the pod with the newest status we know: the informer
+// cache may not have seen our last write yet, and computing from it would
+// make times flap.
+func (m *Manager) statusBase(w *worker, pod *v1.Pod) *v1.Pod {
+	if w.lastStatus != nil && newer(w.lastStatus.ResourceVersion, pod.ResourceVersion) {
+		base := pod.DeepCopy()
+		base.Status = w.lastStatus.Status
+		return base
+	}
+	return pod
+}
+
+// patchStatus patches the pod's status from old to st, if they differ,
+// as a strategic merge patch: what others changed meanwhile, such as a
+// condition they own (DisruptionTarget), stays.
+func (m *Manager) patchStatus(ctx context.Context, w *worker, pod *v1.Pod, old, st v1.PodStatus) error {
+	if apiequality.Semantic.DeepEqual(st, old) {
+		return nil
+	}
+	oldJSON, err := json.Marshal(v1.Pod{Status: old})
 	if err != nil {
-		return st
+		return err
 	}
 	newJSON, err := json.Marshal(v1.Pod{Status: st})
 	if err != nil {
-		return st
+		return err
 	}
 	patch, err := strategicpatch.CreateTwoWayMergePatch(oldJSON, newJSON, v1.Pod{})
 	if err != nil {
 		m.log.Warn("pod status patch", zap.String("pod", key(pod)), zap.Error(err))
-		return st
+		return err
 	}
 	// The UID makes the patch fail on a pod of the same name made anew.
 	patch, err = addUID(patch, pod.UID)
 	if err != nil {
-		return st
+		return err
 	}
 	updated, err := m.opts.Client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
 	if err != nil {
 		if !apierrors.IsNotFound(err) && ctx.Err() == nil {
 			m.log.Warn("update pod status", zap.String("pod", key(pod)), zap.Error(err))
 		}
-		return st
+		return err
 	}
 	w.lastStatus = updated
-	return st
+	return nil
 }
 
 func addUID(patch []byte, uid types.UID) ([]byte, error) {

@@ -33,7 +33,18 @@ const (
 	ReasonCompleted = "Completed"
 	ReasonError     = "Error"
 	ReasonOOMKilled = "OOMKilled"
+	// ReasonContainerStatusUnknown is a container's when its pod ended
+	// with no exit of it on record (it never ran, or its record is lost).
+	ReasonContainerStatusUnknown = "ContainerStatusUnknown"
 )
+
+// unknownExit is what a container with no exit on record is reported to
+// have ended with, as Kubernetes' status manager does.
+var unknownExit = v1.ContainerStateTerminated{
+	Reason:   ReasonContainerStatusUnknown,
+	Message:  "The container could not be located when the pod was terminated",
+	ExitCode: 137,
+}
 
 // Waiting is why a container is not running, as the last sync found.
 type Waiting struct {
@@ -57,7 +68,14 @@ type Input struct {
 	// container say; a running container with no entry is started and
 	// ready.
 	Probes map[string]ProbeState
-	Now    time.Time
+	// Terminal says the pod is done for good: it is being deleted and
+	// its containers have stopped. None will run again, whatever the
+	// restart policy, so the phase is Succeeded if every container exited
+	// 0 and Failed otherwise, and a container with no exit on record is
+	// reported terminated (ContainerStatusUnknown, 137). Waiting is
+	// ignored.
+	Terminal bool
+	Now      time.Time
 }
 
 // ProbeState is what a running container's probes say.
@@ -95,14 +113,20 @@ func Compute(in Input) v1.PodStatus {
 	} else if rt.IP != "" {
 		st.PodIP = rt.IP
 		st.PodIPs = []v1.PodIP{{IP: rt.IP}}
-	} else if old.PodIP != "" && isTerminal(old.Phase) {
+	} else if old.PodIP != "" && (isTerminal(old.Phase) || in.Terminal) {
 		// A finished pod keeps the address it had.
 		st.PodIP, st.PodIPs = old.PodIP, old.PodIPs
 	}
 
+	waiting := in.Waiting
+	if in.Terminal {
+		// Nothing is going to run again: an exited container is
+		// terminated, not waiting for a restart.
+		waiting = nil
+	}
 	initDone := true
 	for _, c := range pod.Spec.InitContainers {
-		cs := containerStatus(c, rt, in.Waiting, pod.Spec.RestartPolicy)
+		cs := containerStatus(c, rt, waiting, pod.Spec.RestartPolicy)
 		if in.SandboxError != "" && cs.State.Waiting != nil {
 			cs.State.Waiting.Message = in.SandboxError
 		}
@@ -112,7 +136,7 @@ func Compute(in Input) v1.PodStatus {
 		}
 	}
 	for _, c := range pod.Spec.Containers {
-		cs := containerStatus(c, rt, in.Waiting, pod.Spec.RestartPolicy)
+		cs := containerStatus(c, rt, waiting, pod.Spec.RestartPolicy)
 		if ps, ok := in.Probes[c.Name]; ok && cs.State.Running != nil {
 			cs.Started, cs.Ready = &ps.Started, ps.Ready
 		}
@@ -125,9 +149,16 @@ func Compute(in Input) v1.PodStatus {
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 	}
 	st.Phase = Phase(pod.Spec, st.InitContainerStatuses, st.ContainerStatuses, initDone)
+	if in.Terminal {
+		st.Phase = terminate(&st, initDone)
+	}
 	if isTerminal(old.Phase) {
 		// A pod never leaves Succeeded or Failed.
 		st.Phase = old.Phase
+	}
+	if st.Phase == old.Phase {
+		// The reason and message belong to the phase (a rejected pod's).
+		st.Reason, st.Message = old.Reason, old.Message
 	}
 
 	allReady := len(st.ContainerStatuses) > 0
@@ -163,13 +194,95 @@ func Compute(in Input) v1.PodStatus {
 	st.Conditions = conds
 	// Conditions other components own (e.g. DisruptionTarget) are kept.
 	for _, o := range old.Conditions {
-		switch o.Type {
-		case v1.PodScheduled, v1.PodInitialized, v1.ContainersReady, v1.PodReady:
-		default:
+		if !kubeletCondition(o.Type) {
 			st.Conditions = append(st.Conditions, o)
 		}
 	}
 	return st
+}
+
+// terminate gives every container of a pod that is done for good a
+// terminated state and returns the pod's final phase, as Kubernetes'
+// kubelet does for a terminated pod (getPhase with podIsTerminal, then
+// the status manager's TerminatePod): Succeeded if every container
+// exited 0, else Failed. A container with no exit on record counts as a
+// failure once the pod has initialized; before, only the init containers
+// that were started do.
+func terminate(st *v1.PodStatus, initDone bool) v1.PodPhase {
+	initialized := initDone
+	for _, cs := range st.ContainerStatuses {
+		if cs.State.Waiting == nil || cs.LastTerminationState.Terminated != nil {
+			initialized = true
+		}
+	}
+	if initialized {
+		for i := range st.ContainerStatuses {
+			markUnknownExit(&st.ContainerStatuses[i])
+		}
+	}
+	// The init containers up to the last one that was started (at least
+	// the first): the ones after it never got their turn.
+	started := min(1, len(st.InitContainerStatuses))
+	for i, cs := range st.InitContainerStatuses {
+		if cs.State.Waiting == nil || cs.LastTerminationState.Terminated != nil {
+			started = i + 1
+		}
+	}
+	for i := range st.InitContainerStatuses[:started] {
+		markUnknownExit(&st.InitContainerStatuses[i])
+	}
+	if !initialized {
+		return v1.PodFailed
+	}
+	for _, cs := range st.ContainerStatuses {
+		if cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 {
+			return v1.PodFailed
+		}
+	}
+	return v1.PodSucceeded
+}
+
+func markUnknownExit(cs *v1.ContainerStatus) {
+	if cs.State.Terminated != nil {
+		return
+	}
+	t := unknownExit
+	cs.State = v1.ContainerState{Terminated: &t}
+	cs.Ready = false
+}
+
+// Rejected is the status of a pod the node refused to run (upstream's
+// kubelet rejectPod): Failed with the admission's reason and message and
+// nothing of containers; the conditions others own are kept.
+func Rejected(pod *v1.Pod, reason, message string, now time.Time) v1.PodStatus {
+	old := pod.Status
+	st := v1.PodStatus{
+		Phase:     v1.PodFailed,
+		Reason:    reason,
+		Message:   "Pod was rejected: " + message,
+		QOSClass:  old.QOSClass,
+		StartTime: old.StartTime,
+	}
+	if st.StartTime == nil {
+		t := metav1.NewTime(now.Truncate(time.Second))
+		st.StartTime = &t
+	}
+	for _, c := range old.Conditions {
+		if !kubeletCondition(c.Type) {
+			st.Conditions = append(st.Conditions, c)
+		}
+	}
+	return st
+}
+
+// kubeletCondition reports whether the kubelet owns the condition type;
+// the others (DisruptionTarget, readiness gates) are kept as they are.
+func kubeletCondition(t v1.PodConditionType) bool {
+	switch t {
+	case v1.PodScheduled, v1.PodInitialized, v1.ContainersReady, v1.PodReady:
+		return true
+	}
+	return false
 }
 
 // Phase is the pod phase, as Kubernetes computes it from its containers.

@@ -151,3 +151,96 @@ func stateOf(cs v1.ContainerStatus) string {
 	}
 	return ""
 }
+
+func TestComputeTerminal(t *testing.T) {
+	disruption := v1.PodCondition{Type: v1.DisruptionTarget, Status: v1.ConditionTrue, Reason: "EvictionByEvictionAPI"}
+	withInit := func(p *v1.Pod) *v1.Pod {
+		p.Spec.InitContainers = []v1.Container{{Name: "i1"}, {Name: "i2"}}
+		return p
+	}
+	tests := []struct {
+		name   string
+		pod    *v1.Pod
+		rt     *kruntime.Pod
+		phase  v1.PodPhase
+		states []string // of the containers, then the init containers
+		exits  []int32
+	}{
+		{name: "Always killed by SIGKILL is Failed", pod: pod(v1.RestartPolicyAlways, "c"),
+			rt: &kruntime.Pod{Containers: []kruntime.Container{exited("c", 0, 137, "Error")}}, phase: v1.PodFailed,
+			states: []string{"terminated:Error"}, exits: []int32{137}},
+		{name: "Always with every container exited 0 is Succeeded", pod: pod(v1.RestartPolicyAlways, "a", "b"),
+			rt:    &kruntime.Pod{Containers: []kruntime.Container{exited("a", 0, 0, ""), exited("b", 2, 0, "")}},
+			phase: v1.PodSucceeded, states: []string{"terminated:Completed", "terminated:Completed"}, exits: []int32{0, 0}},
+		{name: "one failure among exits makes it Failed", pod: pod(v1.RestartPolicyOnFailure, "a", "b"),
+			rt:    &kruntime.Pod{Containers: []kruntime.Container{exited("a", 0, 0, ""), exited("b", 0, 143, "")}},
+			phase: v1.PodFailed, states: []string{"terminated:Completed", "terminated:Error"}, exits: []int32{0, 143}},
+		{name: "a container that never ran is ContainerStatusUnknown", pod: pod(v1.RestartPolicyAlways, "a", "b"),
+			rt:    &kruntime.Pod{Containers: []kruntime.Container{exited("a", 0, 0, "")}},
+			phase: v1.PodFailed, states: []string{"terminated:Completed", "terminated:ContainerStatusUnknown"}, exits: []int32{0, 137}},
+		{name: "a pod that never ran is Failed", pod: pod(v1.RestartPolicyAlways, "c"),
+			phase: v1.PodFailed, states: []string{"terminated:ContainerStatusUnknown"}, exits: []int32{137}},
+		{name: "before initializing, only the started init containers end", pod: withInit(pod(v1.RestartPolicyAlways, "c")),
+			rt:     &kruntime.Pod{Containers: []kruntime.Container{exited("i1", 0, 137, "")}},
+			phase:  v1.PodFailed,
+			states: []string{"waiting:PodInitializing", "terminated:Error", "waiting:ContainerCreating"}, exits: []int32{-1, 137, -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.pod.Status.Phase = v1.PodRunning
+			tt.pod.Status.PodIP = "10.1.0.9"
+			tt.pod.Status.Conditions = []v1.PodCondition{disruption}
+			st := Compute(Input{Pod: tt.pod, Runtime: tt.rt, Terminal: true, Now: t0,
+				Waiting: map[string]Waiting{"c": {Reason: ReasonCrashLoopBackOff}}})
+			if st.Phase != tt.phase {
+				t.Errorf("phase %s, want %s", st.Phase, tt.phase)
+			}
+			all := append(append([]v1.ContainerStatus{}, st.ContainerStatuses...), st.InitContainerStatuses...)
+			for i, cs := range all {
+				if got := stateOf(cs); got != tt.states[i] {
+					t.Errorf("%s: state %s, want %s", cs.Name, got, tt.states[i])
+				}
+				exit := int32(-1)
+				if cs.State.Terminated != nil {
+					exit = cs.State.Terminated.ExitCode
+				}
+				if exit != tt.exits[i] {
+					t.Errorf("%s: exit %d, want %d", cs.Name, exit, tt.exits[i])
+				}
+			}
+			for _, c := range []v1.PodConditionType{v1.PodReady, v1.ContainersReady} {
+				if cond(st, c) != v1.ConditionFalse {
+					t.Errorf("%s = %s, want False", c, cond(st, c))
+				}
+			}
+			if cond(st, v1.DisruptionTarget) != v1.ConditionTrue {
+				t.Error("DisruptionTarget condition lost")
+			}
+			if st.PodIP != "10.1.0.9" {
+				t.Errorf("podIP %q, want the one it had", st.PodIP)
+			}
+		})
+	}
+}
+
+func TestRejected(t *testing.T) {
+	p := pod(v1.RestartPolicyAlways, "c")
+	p.Status = v1.PodStatus{Phase: v1.PodPending, QOSClass: v1.PodQOSBestEffort, Conditions: []v1.PodCondition{
+		{Type: v1.PodScheduled, Status: v1.ConditionTrue}, {Type: "example.com/gate", Status: v1.ConditionFalse},
+	}}
+	st := Rejected(p, "NodePorts", "Predicate NodePorts failed: x", t0)
+	if st.Phase != v1.PodFailed || st.Reason != "NodePorts" || st.Message != "Pod was rejected: Predicate NodePorts failed: x" {
+		t.Errorf("status %s %s %q", st.Phase, st.Reason, st.Message)
+	}
+	if st.QOSClass != v1.PodQOSBestEffort || st.StartTime == nil || len(st.ContainerStatuses) != 0 {
+		t.Errorf("qos %s start %v containers %d", st.QOSClass, st.StartTime, len(st.ContainerStatuses))
+	}
+	if len(st.Conditions) != 1 || st.Conditions[0].Type != "example.com/gate" {
+		t.Errorf("conditions %+v, want only the one the kubelet does not own", st.Conditions)
+	}
+	// Later computes keep the rejection's reason with its phase.
+	p.Status = st
+	if again := Compute(Input{Pod: p, Now: t0, Terminal: true}); again.Phase != v1.PodFailed || again.Reason != "NodePorts" {
+		t.Errorf("recomputed: %s %s", again.Phase, again.Reason)
+	}
+}
