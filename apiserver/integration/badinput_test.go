@@ -53,13 +53,14 @@ func TestBadInput(t *testing.T) {
 		{"unknown group", http.MethodGet, "/apis/nope.io/v1/things", "", ``, http.StatusNotFound, "could not find the requested resource"},
 		{"unknown subresource", http.MethodGet, cms + "/keep/status", "", ``, http.StatusNotFound, "could not find"},
 		{"create with a name in the URL", http.MethodPost, cms + "/keep", "application/json", `{"metadata":{"name":"keep"}}`, http.StatusMethodNotAllowed, "not supported"},
-		{"protobuf-only Accept", http.MethodGet, cms, "", ``, http.StatusNotAcceptable, "only the following media types"},
+		{"protobuf-Table-only Accept", http.MethodGet, cms, "", ``, http.StatusNotAcceptable, "only the following media types"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var header http.Header
-			if tt.name == "protobuf-only Accept" {
-				header = http.Header{"Accept": {"application/vnd.kubernetes.protobuf"}}
+			if tt.name == "protobuf-Table-only Accept" {
+				// Kubernetes serves Tables in JSON and YAML only.
+				header = http.Header{"Accept": {"application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io"}}
 			}
 			r := doWith(t, c.http, c.Server.URL(), tt.method, tt.path, tt.contentType, []byte(tt.body), header)
 			if r.code != tt.code {

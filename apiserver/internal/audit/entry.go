@@ -76,6 +76,9 @@ type Entry struct {
 	respHeader      http.Header
 	reqBody         *capture
 	respBody        *capture
+	// respObject is the response's object as JSON when its body is not
+	// (protobuf): LogResponseObject.
+	respObject []byte
 	// bodiesDone: the request and response objects are in ev.
 	bodiesDone bool
 	finished   bool
@@ -389,6 +392,9 @@ func (e *Entry) fillResponseLocked() {
 		return
 	}
 	data, ok := toJSON(c.buf, e.respHeader.Get("Content-Type"))
+	if !ok && e.respObject != nil {
+		data, ok = e.respObject, true
+	}
 	if !ok {
 		return
 	}
@@ -527,6 +533,29 @@ func (e *Entry) LogRequestObject(obj runtime.Object) {
 	// The decoded object supersedes the raw bytes.
 	e.bodiesDone = true
 	e.setRequestObjectLocked(data)
+}
+
+// LogResponseObject records the object a response carries in an encoding
+// the log cannot read from the body (protobuf), as upstream's
+// audit.LogResponseObject logs the object whatever the response's
+// encoding: the response object at RequestResponse, a failure's Status
+// fields at every level.
+func (e *Entry) LogResponseObject(obj runtime.Object) {
+	if !e.active() || obj == nil {
+		return
+	}
+	if _, isStatus := obj.(*metav1.Status); !isStatus && !levelAtLeast(e.cfg.Level, auditv1.LevelRequestResponse) {
+		return
+	}
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.finished {
+		e.respObject = data
+	}
 }
 
 // setRequestObjectLocked records the request's object (JSON): its name

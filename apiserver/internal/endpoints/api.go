@@ -260,15 +260,6 @@ func (r *request) ctx() context.Context { return r.c.Request.Context() }
 
 func (r *request) fail(err error) { writeError(r.c, err) }
 
-func (r *request) output() (output, bool) {
-	out, err := negotiateFor(r.c.GetHeader("Accept"), !r.desc.Virtual())
-	if err != nil {
-		r.fail(err)
-		return 0, false
-	}
-	return out, true
-}
-
 func (r *request) dryRun() (bool, error) {
 	vals := r.c.QueryArray("dryRun")
 	for _, v := range vals {

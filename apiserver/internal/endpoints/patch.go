@@ -97,7 +97,7 @@ func patchSetsResourceVersion(pt types.PatchType, patch []byte) bool {
 
 // patch serves PATCH on the object or on its status (sub "status").
 func (r *request) patch(sub string) {
-	out, ok := r.output()
+	out, ok := r.negotiated()
 	if !ok {
 		return
 	}

@@ -1,6 +1,6 @@
 // Package endpoints serves the Kubernetes REST API over HTTP: it parses
 // request paths into (verb, group, version, namespace, resource, name,
-// subresource), negotiates JSON, YAML and Table output, decodes bodies with
+// subresource), negotiates JSON, YAML, protobuf and Table output, decodes bodies with
 // Kubernetes' strictness rules, applies patches, streams watches, serves
 // discovery, and answers every error as a metav1.Status.
 package endpoints

@@ -1,6 +1,7 @@
 package endpoints
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,12 +15,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"sigs.k8s.io/yaml"
+
+	"coracle.dev/apiserver/internal/audit"
 )
 
 var emptyGR = schema.GroupResource{}
 
-// writeJSON sends v as JSON with code.
+// writeJSON sends v as JSON with code: discovery, which is JSON whatever
+// the client accepts.
 func writeJSON(c *gin.Context, code int, v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -29,18 +34,86 @@ func writeJSON(c *gin.Context, code int, v any) {
 	c.Data(code, "application/json", data)
 }
 
-// writeObject sends obj in the negotiated form.
+// writeObject sends obj, as it is, in the negotiated encoding.
 func writeObject(c *gin.Context, code int, obj runtime.Object, out output) {
-	if out != outYAML {
-		writeJSON(c, code, obj)
-		return
-	}
-	data, err := yaml.Marshal(obj)
+	data, err := encode(out.media(), obj)
 	if err != nil {
 		writeError(c, apierrors.NewInternalError(err))
 		return
 	}
-	c.Data(code, "application/yaml", data)
+	if out.media() == mediaProtobuf {
+		// The audit log reads JSON and YAML bodies; this one it is told.
+		audit.EntryFrom(c.Request.Context()).LogResponseObject(obj)
+	}
+	c.Data(code, out.media().contentType(), data)
+}
+
+// respond sends obj (an object or a list) in the negotiated form: itself,
+// or its Table or metadata.
+func (r *request) respond(code int, obj runtime.Object, out output) {
+	switch out.view() {
+	case viewTable:
+		table, err := toTable(r.desc, obj, r.c.Query("includeObject"))
+		if err != nil {
+			r.fail(err)
+			return
+		}
+		obj = table
+	case viewMetadata:
+		obj = toMetadata(obj)
+	}
+	writeObject(r.c, code, obj, out)
+}
+
+// protobufEncoder writes objects in Kubernetes protobuf: the "k8s\x00"
+// magic, then a runtime.Unknown naming the object's kind around its
+// message. protobufRawEncoder writes the bare message, as watch events are
+// sent, each in a length-prefixed frame. Encoding reads the kind off the
+// object, so neither needs a scheme; both are stateless.
+var (
+	protobufEncoder    = protobuf.NewSerializer(nil, nil)
+	protobufRawEncoder = protobuf.NewRawSerializer(nil, nil)
+)
+
+// encode returns obj in m: every object a response carries, watch events'
+// included, is encoded here.
+func encode(m media, obj runtime.Object) ([]byte, error) {
+	switch m {
+	case mediaYAML:
+		return yaml.Marshal(obj)
+	case mediaProtobuf:
+		var buf bytes.Buffer
+		if err := protobufEncoder.Encode(obj, &buf); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	}
+	return json.Marshal(obj)
+}
+
+// statusOutput is the encoding a Status goes back in: the client's first
+// choice of those served, or JSON, as responsewriters.ErrorNegotiated
+// writes errors (and kube-apiserver the Status a delete or a binding
+// answers with).
+func statusOutput(c *gin.Context) output {
+	out, ok := negotiateOutput(c.GetHeader("Accept"), errorRestrictions)
+	if !ok {
+		return makeOutput(mediaJSON, viewObject)
+	}
+	return out
+}
+
+// writeStatus sends a success Status in the encoding statusOutput picks.
+func writeStatus(c *gin.Context, code int, st *metav1.Status) {
+	writeObject(c, code, st, statusOutput(c))
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte("null")
+	}
+	return b
 }
 
 // statusFor turns any error into the metav1.Status Kubernetes would send.
@@ -61,7 +134,8 @@ func statusFor(err error) metav1.Status {
 	return st
 }
 
-// writeError sends err as a metav1.Status with its HTTP code.
+// writeError sends err as a metav1.Status with its HTTP code, in the
+// encoding statusOutput picks.
 func writeError(c *gin.Context, err error) {
 	st := statusFor(err)
 	if st.Code == http.StatusTooManyRequests || st.Code == http.StatusServiceUnavailable || st.Code == http.StatusGatewayTimeout {
@@ -69,9 +143,24 @@ func writeError(c *gin.Context, err error) {
 			c.Header("Retry-After", strconv.Itoa(int(st.Details.RetryAfterSeconds)))
 		}
 	}
-	writeJSON(c, int(st.Code), &st)
+	m := statusOutput(c).media()
+	data, err := encode(m, &st)
+	if err != nil {
+		m = mediaJSON
+		data = mustJSON(&st)
+	}
+	if m == mediaProtobuf {
+		audit.EntryFrom(c.Request.Context()).LogResponseObject(&st)
+	}
+	c.Data(int(st.Code), m.contentType(), data)
 	c.Abort()
 }
+
+// WriteError sends err as a metav1.Status with its HTTP code, in the
+// encoding the request's Accept header prefers (JSON by default), as
+// kube-apiserver writes every error: for the filters in front of the API
+// (authentication, authorization, priority and fairness).
+func WriteError(c *gin.Context, err error) { writeError(c, err) }
 
 // addWarnings adds one RFC 7234 Warning header per message, as Kubernetes
 // sends them: `299 - "message"`.

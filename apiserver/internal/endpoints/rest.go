@@ -16,7 +16,7 @@ import (
 )
 
 func (r *request) get() {
-	out, ok := r.output()
+	out, ok := r.negotiated()
 	if !ok {
 		return
 	}
@@ -28,25 +28,8 @@ func (r *request) get() {
 	r.respond(http.StatusOK, obj, out)
 }
 
-// respond sends obj (an object or a list) in the negotiated form.
-func (r *request) respond(code int, obj runtime.Object, out output) {
-	switch out {
-	case outTable:
-		table, err := toTable(r.desc, obj, r.c.Query("includeObject"))
-		if err != nil {
-			r.fail(err)
-			return
-		}
-		writeJSON(r.c, code, table)
-	case outMetadata:
-		writeJSON(r.c, code, toMetadata(obj))
-	default:
-		writeObject(r.c, code, obj, out)
-	}
-}
-
 func (r *request) list() {
-	out, ok := r.output()
+	out, ok := r.negotiated()
 	if !ok {
 		return
 	}
@@ -100,7 +83,7 @@ func (r *request) create() {
 		r.fail(methodNotSupported(r.desc.GroupResource(), "create"))
 		return
 	}
-	out, ok := r.output()
+	out, ok := r.negotiated()
 	if !ok {
 		return
 	}
@@ -130,7 +113,7 @@ func (r *request) create() {
 }
 
 func (r *request) update() {
-	out, ok := r.output()
+	out, ok := r.negotiated()
 	if !ok {
 		return
 	}
@@ -222,7 +205,7 @@ func (r *request) deleteOptions() (*metav1.DeleteOptions, bool, error) {
 }
 
 func (r *request) delete() {
-	out, ok := r.output()
+	out, ok := r.negotiated()
 	if !ok {
 		return
 	}
@@ -238,7 +221,8 @@ func (r *request) delete() {
 	}
 	if res.Deleted && !returnsDeletedObject(r.desc.Resource) {
 		m, _ := meta.Accessor(res.Object)
-		writeJSON(r.c, http.StatusOK, &metav1.Status{
+		// The Status in the negotiated encoding, never as a Table.
+		writeObject(r.c, http.StatusOK, &metav1.Status{
 			TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
 			Status:   metav1.StatusSuccess,
 			Details: &metav1.StatusDetails{
@@ -247,7 +231,7 @@ func (r *request) delete() {
 				Kind:  r.desc.Resource,
 				UID:   types.UID(m.GetUID()),
 			},
-		})
+		}, out)
 		return
 	}
 	r.respond(http.StatusOK, res.Object, out)
@@ -264,7 +248,7 @@ func returnsDeletedObject(resource string) bool {
 }
 
 func (r *request) deleteCollection() {
-	out, ok := r.output()
+	out, ok := r.negotiated()
 	if !ok {
 		return
 	}

@@ -61,7 +61,7 @@ func (r *request) review() {
 		r.fail(methodNotSupported(r.desc.GroupResource(), r.info.Verb))
 		return
 	}
-	out, ok := r.output()
+	out, ok := r.negotiated()
 	if !ok {
 		return
 	}
@@ -83,7 +83,7 @@ func (r *request) review() {
 // act serves a create-only subresource with a body of its own kind
 // (serviceaccounts/token).
 func (r *request) act(act *apiresource.Action) {
-	out, ok := r.output()
+	out, ok := r.negotiated()
 	if !ok {
 		return
 	}
@@ -158,7 +158,7 @@ func (r *request) scaleOf(obj runtime.Object) *autoscalingv1.Scale {
 }
 
 func (r *request) serveScale() {
-	out, ok := r.output()
+	out, ok := r.negotiated()
 	if !ok {
 		return
 	}
@@ -323,7 +323,7 @@ func (r *request) bind() {
 		r.fail(err)
 		return
 	}
-	writeJSON(r.c, http.StatusCreated, successStatus(http.StatusCreated))
+	writeStatus(r.c, http.StatusCreated, successStatus(http.StatusCreated))
 }
 
 func setPodCondition(pod *corev1.Pod, cond corev1.PodCondition) {
@@ -389,7 +389,7 @@ func (r *request) evict() {
 			r.fail(err)
 			return
 		}
-		writeJSON(r.c, http.StatusCreated, successStatus(http.StatusCreated))
+		writeStatus(r.c, http.StatusCreated, successStatus(http.StatusCreated))
 		return
 	}
 	opts := ev.DeleteOptions
@@ -406,13 +406,13 @@ func (r *request) evict() {
 		r.fail(err)
 		return
 	}
-	writeJSON(r.c, http.StatusCreated, successStatus(http.StatusCreated))
+	writeStatus(r.c, http.StatusCreated, successStatus(http.StatusCreated))
 }
 
 // finalize sets a namespace's spec.finalizers (namespaces/finalize): the
 // namespace controller removes "kubernetes" once the namespace is empty.
 func (r *request) finalize() {
-	out, ok := r.output()
+	out, ok := r.negotiated()
 	if !ok {
 		return
 	}

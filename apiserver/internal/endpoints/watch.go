@@ -1,6 +1,7 @@
 package endpoints
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"coracle.dev/apiserver/internal/genericstore"
@@ -25,12 +27,13 @@ import (
 const initialEventsEndAnnotation = metav1.InitialEventsAnnotationKey
 
 func (r *request) watch() {
-	out, ok := r.output()
+	out, ok := r.negotiated()
 	if !ok {
 		return
 	}
-	if out == outYAML {
-		out = outJSON
+	if out.media() == mediaYAML {
+		// YAML has no stream framing: its watches get JSON.
+		out = out.withMedia(mediaJSON)
 	}
 	lopts, err := r.listOptions()
 	if err != nil {
@@ -55,13 +58,14 @@ func (r *request) watch() {
 		}
 	}
 
+	enc := &eventEncoder{req: r, out: out, includeObject: q.Get("includeObject")}
 	w, err := r.store.Watch(r.ctx(), opts)
 	var status apierrors.APIStatus
 	if err != nil && errors.As(err, &status) && status.Status().Reason == metav1.StatusReasonExpired {
 		// As Kubernetes' watch cache does: the stream opens, and its one
 		// event is the 410 error.
-		r.startStream()
-		r.writeErrorEvent(err)
+		r.startStream(out.media())
+		enc.writeError(err)
 		return
 	}
 	if err != nil {
@@ -72,8 +76,7 @@ func (r *request) watch() {
 	r.api.opts.LongRunning(r.desc.Resource, 1)
 	defer r.api.opts.LongRunning(r.desc.Resource, -1)
 
-	r.startStream()
-	enc := &eventEncoder{req: r, out: out, includeObject: q.Get("includeObject")}
+	r.startStream(out.media())
 	for _, d := range w.Initial() {
 		if !enc.write(d) {
 			return
@@ -109,31 +112,26 @@ func (r *request) watch() {
 	}
 }
 
-func (r *request) startStream() {
+// startStream sends the headers of a watch stream in m: JSON events one
+// per line as application/json, protobuf events in length-prefixed frames
+// as application/vnd.kubernetes.protobuf;stream=watch, the Content-Types
+// kube-apiserver's watch server sets.
+func (r *request) startStream(m media) {
+	ct := m.contentType()
+	if m != mediaJSON {
+		ct += ";stream=watch"
+	}
 	h := r.c.Writer.Header()
-	h.Set("Content-Type", "application/json")
+	h.Set("Content-Type", ct)
 	h.Set("Cache-Control", "no-cache, private")
 	r.c.Status(http.StatusOK)
 	r.c.Writer.WriteHeaderNow()
 	r.c.Writer.Flush()
 }
 
-func (r *request) writeErrorEvent(err error) {
-	st := statusFor(err)
-	line, _ := json.Marshal(&metav1.WatchEvent{Type: string(watch.Error), Object: runtime.RawExtension{Raw: mustJSON(&st)}})
-	_, _ = r.c.Writer.Write(append(line, '\n'))
-	r.c.Writer.Flush()
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return []byte("null")
-	}
-	return b
-}
-
-// eventEncoder writes watch events as newline-separated JSON objects.
+// eventEncoder writes watch events: metav1.WatchEvents as newline-separated
+// JSON objects, or as protobuf messages in length-prefixed frames, the
+// event's object inside in its own "k8s\x00" envelope.
 type eventEncoder struct {
 	req           *request
 	out           output
@@ -141,46 +139,74 @@ type eventEncoder struct {
 }
 
 func (e *eventEncoder) write(d watchcache.Delivery) bool {
-	line, err := e.encode(d)
+	data, err := e.encode(d)
 	if err != nil {
 		e.req.api.log.Error("encode watch event", zap.Error(err))
-		e.req.writeErrorEvent(apierrors.NewInternalError(err))
+		e.writeError(apierrors.NewInternalError(err))
 		return false
 	}
-	if _, err := e.req.c.Writer.Write(line); err != nil {
+	if _, err := e.req.c.Writer.Write(data); err != nil {
 		return false
 	}
 	return true
+}
+
+// writeError sends err as the stream's ERROR event and flushes it.
+func (e *eventEncoder) writeError(err error) {
+	st := statusFor(err)
+	if data, err := e.event(watch.Error, &st); err == nil {
+		_, _ = e.req.c.Writer.Write(data)
+	}
+	e.req.c.Writer.Flush()
 }
 
 func (e *eventEncoder) flush() { e.req.c.Writer.Flush() }
 
 func (e *eventEncoder) encode(d watchcache.Delivery) ([]byte, error) {
 	if d.Type == watch.Bookmark {
-		return e.line(d.Type, e.bookmarkObject(d))
+		return e.event(d.Type, e.bookmarkObject(d))
 	}
-	if e.out == outJSON && d.Event != nil {
-		// One encoding per event and variant serves every watcher.
-		return d.Event.Memo("json:"+d.Variant, func() ([]byte, error) { return e.line(d.Type, d.Object) })
+	if e.out.view() != viewTable && d.Event != nil {
+		// One encoding per event, form and variant serves every watcher.
+		return d.Event.Memo(e.memoKey(d.Variant), func() ([]byte, error) { return e.event(d.Type, d.Object) })
 	}
-	return e.line(d.Type, d.Object)
+	return e.event(d.Type, d.Object)
 }
 
-func (e *eventEncoder) line(t watch.EventType, obj runtime.Object) ([]byte, error) {
-	var v any = obj
-	switch e.out {
-	case outTable:
-		if t != watch.Bookmark {
-			table, err := toTable(e.req.desc, obj, e.includeObject)
-			if err != nil {
-				return nil, err
-			}
-			v = table
-		}
-	case outMetadata:
-		v = toMetadata(obj)
+// memoKey names the encoding of a delivery variant in this encoder's
+// form. Tables are not memoized: their rows depend on includeObject.
+func (e *eventEncoder) memoKey(variant string) string {
+	key := "json"
+	if e.out.media() == mediaProtobuf {
+		key = "protobuf"
 	}
-	raw, err := json.Marshal(v)
+	if e.out.view() == viewMetadata {
+		key += "-metadata"
+	}
+	return key + ":" + variant
+}
+
+// event encodes one event of type t carrying obj, in the view asked for:
+// a Status (an ERROR's) goes as it is, as kube-apiserver sends it.
+func (e *eventEncoder) event(t watch.EventType, obj runtime.Object) ([]byte, error) {
+	if _, isStatus := obj.(*metav1.Status); !isStatus {
+		switch e.out.view() {
+		case viewTable:
+			if t != watch.Bookmark {
+				table, err := toTable(e.req.desc, obj, e.includeObject)
+				if err != nil {
+					return nil, err
+				}
+				obj = table
+			}
+		case viewMetadata:
+			obj = toMetadata(obj)
+		}
+	}
+	if e.out.media() == mediaProtobuf {
+		return protobufEvent(t, obj)
+	}
+	raw, err := json.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +216,25 @@ func (e *eventEncoder) line(t watch.EventType, obj runtime.Object) ([]byte, erro
 	line = append(line, `","object":`...)
 	line = append(line, raw...)
 	return append(line, "}\n"...), nil
+}
+
+// protobufEvent is the frame of one protobuf watch event: the big-endian
+// length, then the bare metav1.WatchEvent message whose object is obj in
+// its protobuf envelope, as kube-apiserver's watch encoder writes it.
+func protobufEvent(t watch.EventType, obj runtime.Object) ([]byte, error) {
+	embedded, err := encode(mediaProtobuf, obj)
+	if err != nil {
+		return nil, err
+	}
+	var ev bytes.Buffer
+	if err := protobufRawEncoder.Encode(&metav1.WatchEvent{Type: string(t), Object: runtime.RawExtension{Raw: embedded}}, &ev); err != nil {
+		return nil, err
+	}
+	var frame bytes.Buffer
+	if _, err := protobuf.LengthDelimitedFramer.NewFrameWriter(&frame).Write(ev.Bytes()); err != nil {
+		return nil, err
+	}
+	return frame.Bytes(), nil
 }
 
 // bookmarkObject is an empty object of the kind carrying only the
