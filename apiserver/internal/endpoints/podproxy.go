@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/proxy"
 )
 
@@ -217,12 +218,7 @@ func (r *request) servePodExec() {
 		Container: container, Command: q["command"],
 		Stdin: isTrue(q.Get("stdin")), Stdout: isTrue(q.Get("stdout")), Stderr: isTrue(q.Get("stderr")), TTY: isTrue(q.Get("tty")),
 	}
-	if err := r.admitConnect(opts); err != nil {
-		r.fail(err)
-		return
-	}
-	if err := r.authorizeCreate(); err != nil {
-		r.fail(err)
+	if !r.connectAllowed(opts) {
 		return
 	}
 	// The kubelet names the streams input/output/error, as in Kubernetes.
@@ -266,12 +262,7 @@ func (r *request) servePodAttach() {
 		Container: q.Get("container"),
 		Stdin:     optionBool(q, "stdin"), Stdout: optionBool(q, "stdout"), Stderr: optionBool(q, "stderr"), TTY: optionBool(q, "tty"),
 	}
-	if err := r.admitConnect(opts); err != nil {
-		r.fail(err)
-		return
-	}
-	if err := r.authorizeCreate(); err != nil {
-		r.fail(err)
+	if !r.connectAllowed(opts) {
 		return
 	}
 	pod, container, target, err := r.kubeletTargetOf(opts.Container, true)
@@ -299,12 +290,7 @@ func (r *request) servePodPortForward() {
 		return
 	}
 	opts := &corev1.PodPortForwardOptions{Ports: ports}
-	if err := r.admitConnect(opts); err != nil {
-		r.fail(err)
-		return
-	}
-	if err := r.authorizeCreate(); err != nil {
-		r.fail(err)
+	if !r.connectAllowed(opts) {
 		return
 	}
 	pod, _, target, err := r.kubeletTargetOf("", false)
@@ -375,4 +361,19 @@ func portsOption(values []string) ([]int32, error) {
 		}
 	}
 	return ports, nil
+}
+
+// connectAllowed admits a CONNECT of pods' exec, attach or portforward
+// with its options, then authorizes a WebSocket upgrade (a GET) again as
+// create; false when refused, the answer written.
+func (r *request) connectAllowed(opts runtime.Object) bool {
+	if err := r.admitConnect(opts); err != nil {
+		r.fail(err)
+		return false
+	}
+	if err := r.authorizeCreate(); err != nil {
+		r.fail(err)
+		return false
+	}
+	return true
 }
