@@ -188,14 +188,13 @@ func (r *Runtime) StopContainer(ctx context.Context, uid types.UID, id string, g
 // recordLostExit writes the exit record of a container whose shim died
 // before writing one: the exit code is unknown.
 func (r *Runtime) recordLostExit(bundle string, crec containerRecord) error {
-	if r.alive(containerRecord{PID: crec.ShimPID}) {
-		// The shim is alive and will write it.
-		for i := 0; i < 100; i++ {
-			if _, err := os.Stat(filepath.Join(bundle, "exit.json")); err == nil {
-				return nil
-			}
-			time.Sleep(20 * time.Millisecond)
+	// A shim alive will write it: it may first wait up to 2 s for the
+	// container's last output, longer on a busy node.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && r.alive(containerRecord{PID: crec.ShimPID}); {
+		if fileExists(filepath.Join(bundle, "exit.json")) {
+			return nil
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if _, err := os.Stat(filepath.Join(bundle, "exit.json")); err == nil || !fileExists(filepath.Join(bundle, "container.json")) {
 		// Exited, or being removed (which keeps no exit record).
@@ -305,18 +304,36 @@ func (r *Runtime) containerFrom(bundle string, crec containerRecord) (kruntime.C
 	case crec.PID == 0:
 		// Being created.
 		c.State = kruntime.StateCreated
-	case !r.alive(crec) && crec.ShimPID > 0 && r.alive(containerRecord{PID: crec.ShimPID}):
-		// The process ended (or is a zombie) and its shim, alive, is
-		// about to record how: running until that record is there. A
-		// short-lived container looked at in that moment is not lost.
+	case !r.alive(crec):
+		// Judged on this one look at the process: had each case below
+		// looked again, a process ending between two looks would seem
+		// alive to the shim's case and dead to the last, and a container
+		// that exited 0 would be reported lost (137).
+		return r.endedWithoutRecord(bundle, crec, c)
+	case crec.StartedAt.IsZero() || stillInit(crec.PID):
+		c.State = kruntime.StateCreated
+	default:
 		c.State = kruntime.StateRunning
-	case !r.alive(crec) && fileExists(filepath.Join(bundle, "exit.json")):
-		// The shim wrote the record since it was read above.
+	}
+	return c, true
+}
+
+// endedWithoutRecord is the state of a container whose process has ended
+// (or is a zombie) and whose exit record was not there when looked for.
+func (r *Runtime) endedWithoutRecord(bundle string, crec containerRecord, c kruntime.Container) (kruntime.Container, bool) {
+	switch {
+	case crec.ShimPID > 0 && r.alive(containerRecord{PID: crec.ShimPID}):
+		// Its shim, alive, is about to record how it ended: running
+		// until that record is there. A short-lived container looked at
+		// in that moment is not lost.
+		c.State = kruntime.StateRunning
+	case fileExists(filepath.Join(bundle, "exit.json")):
+		// The shim wrote the record (and ended) since it was looked for.
 		return r.containerFrom(bundle, crec)
-	case !r.alive(crec) && !fileExists(filepath.Join(bundle, "container.json")):
+	case !fileExists(filepath.Join(bundle, "container.json")):
 		// Being removed: the exit record went with the bundle.
 		return c, false
-	case !r.alive(crec):
+	default:
 		// Gone with no exit record: the shim was killed. Its exit code
 		// is lost.
 		c.State, c.ExitCode, c.Reason, c.PID = kruntime.StateExited, 137, "Error", 0
@@ -324,10 +341,6 @@ func (r *Runtime) containerFrom(bundle string, crec containerRecord) (kruntime.C
 		if c.StartedAt.IsZero() {
 			c.StartedAt = c.FinishedAt
 		}
-	case crec.StartedAt.IsZero() || stillInit(crec.PID):
-		c.State = kruntime.StateCreated
-	default:
-		c.State = kruntime.StateRunning
 	}
 	return c, true
 }
