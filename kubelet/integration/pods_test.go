@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -375,5 +376,41 @@ func TestCgroupLimitsAndImageCommand(t *testing.T) {
 	p := n.waitPod("image-cmd", 60*time.Second, "Succeeded", func(p *v1.Pod) bool { return p.Status.Phase == v1.PodSucceeded })
 	if term := p.Status.ContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 0 {
 		t.Errorf("image command: %s", statusSummary(p))
+	}
+}
+
+// A privileged container runs with every capability the node may grant
+// (as containerd's), and an ordinary one with the default set only: on a
+// host whose bounding set lacks one (CAP_SYS_RESOURCE in some VMs), asking
+// runc for all of them failed every privileged pod ("unable to apply caps").
+func TestPrivilegedContainer(t *testing.T) {
+	n := startNode(t)
+	priv := sh("c", "grep CapEff /proc/self/status")
+	priv.SecurityContext = &v1.SecurityContext{Privileged: ptrBool(true)}
+	p := n.pod("privileged", priv)
+	p.Spec.RestartPolicy = v1.RestartPolicyNever
+	n.create(p)
+	plain := n.pod("plain", sh("c", "grep CapEff /proc/self/status"))
+	plain.Spec.RestartPolicy = v1.RestartPolicyNever
+	n.create(plain)
+	for _, name := range []string{"privileged", "plain"} {
+		got := n.waitPod(name, 60*time.Second, "Succeeded", func(p *v1.Pod) bool {
+			return p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed
+		})
+		if got.Status.Phase != v1.PodSucceeded {
+			t.Fatalf("%s: %s", name, statusSummary(got))
+		}
+	}
+	capEff := func(pod string) uint64 {
+		out := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(n.logs(pod, "c", "")), "CapEff:"))
+		v, err := strconv.ParseUint(out, 16, 64)
+		if err != nil {
+			t.Fatalf("%s: CapEff %q: %v", pod, out, err)
+		}
+		return v
+	}
+	const sysAdmin = 1 << 21
+	if priv, plain := capEff("privileged"), capEff("plain"); priv&sysAdmin == 0 || plain&sysAdmin != 0 || priv&plain != plain {
+		t.Fatalf("privileged CapEff %x, plain %x: want CAP_SYS_ADMIN only in the privileged one, a superset", priv, plain)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -83,5 +84,29 @@ func TestGoneContainer(t *testing.T) {
 	}
 	if c, ok := (&Runtime{}).containerFrom(bundle, gone); ok {
 		t.Fatalf("container being removed reported: %+v", c)
+	}
+}
+
+// A privileged container gets the capabilities the kubelet may hold, not
+// more: runc refuses to apply one outside the bounding set, so a host
+// without CAP_SYS_RESOURCE (some VMs) would fail every privileged pod.
+func TestPrivilegedCapabilitiesWithinBound(t *testing.T) {
+	all := allCapabilities()
+	if all[24] != "CAP_SYS_RESOURCE" || all[21] != "CAP_SYS_ADMIN" || all[40] != "CAP_CHECKPOINT_RESTORE" {
+		t.Fatalf("capabilities out of number order: %v", all)
+	}
+	bound := uint64(1<<41-1) &^ (1 << 24)
+	got := withinBound(all, bound)
+	if len(got) != len(all)-1 || slices.Contains(got, "CAP_SYS_RESOURCE") || !slices.Contains(got, "CAP_SYS_ADMIN") {
+		t.Fatalf("within a bound without SYS_RESOURCE: %v", got)
+	}
+	// This process's own bound: whatever the host, a privileged
+	// container asks for nothing outside it.
+	own := capabilityBound()
+	for _, c := range boundedCapabilities() {
+		i := slices.Index(all, c)
+		if own&(1<<uint(i)) == 0 {
+			t.Errorf("%s is outside this process's bounding set %x", c, own)
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package runc
 
 import (
+	"os"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -130,7 +132,7 @@ func resources(cfg kruntime.ContainerConfig) *specs.LinuxResources {
 func capabilities(c *v1.Container) []string {
 	sc := c.SecurityContext
 	if sc != nil && sc.Privileged != nil && *sc.Privileged {
-		return allCapabilities()
+		return boundedCapabilities()
 	}
 	set := map[string]bool{}
 	for _, cp := range defaultCapabilities {
@@ -146,7 +148,7 @@ func capabilities(c *v1.Container) []string {
 		}
 		for _, a := range sc.Capabilities.Add {
 			if strings.EqualFold(string(a), "ALL") {
-				for _, cp := range allCapabilities() {
+				for _, cp := range boundedCapabilities() {
 					set[cp] = true
 				}
 				continue
@@ -172,6 +174,7 @@ func capName(c v1.Capability) string {
 	return n
 }
 
+// allCapabilities lists Linux's capabilities by number (CAP_CHOWN is 0).
 func allCapabilities() []string {
 	names := []string{
 		"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
@@ -179,10 +182,50 @@ func allCapabilities() []string {
 		"SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
 		"SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
 		"MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
+		"PERFMON", "BPF", "CHECKPOINT_RESTORE",
 	}
 	out := make([]string, len(names))
 	for i, n := range names {
 		out[i] = "CAP_" + n
 	}
 	return out
+}
+
+// boundedCapabilities are the capabilities a privileged container (or
+// `add: [ALL]`) gets: all those the kubelet itself may hold, as
+// containerd's WithAllCurrentCapabilities gives. A host (or a VM) whose
+// bounding set lacks one (CAP_SYS_RESOURCE on some sandboxes) would
+// otherwise fail every privileged container: "unable to apply caps:
+// operation not permitted".
+func boundedCapabilities() []string {
+	return withinBound(allCapabilities(), capabilityBound())
+}
+
+// withinBound keeps the capabilities (listed by number) whose bit is set
+// in bound.
+func withinBound(caps []string, bound uint64) []string {
+	var out []string
+	for i, c := range caps {
+		if i < 64 && bound&(1<<uint(i)) != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// capabilityBound reads this process's capability bounding set (CapBnd
+// in /proc/self/status); all bits when it cannot be read.
+func capabilityBound() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ^uint64(0)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			if n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return ^uint64(0)
 }
