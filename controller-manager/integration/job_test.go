@@ -78,6 +78,51 @@ func TestJob(t *testing.T) {
 		e.waitEvent(ns, "ok", "SuccessfulCreate")
 	})
 
+	t.Run("orphans adopted, pods that no longer match released", func(t *testing.T) {
+		e.createJob(ns, jobSpec("adopt", nil, ptr.To[int32](2), "", ""))
+		job, err := e.client.BatchV1().Jobs(ns).Get(context.Background(), "adopt", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pod corev1.Pod
+		eventually(t, 60*time.Second, "two pods", func() (bool, error) {
+			pods := e.pods(ns, map[string]string{"app": "adopt"})
+			if len(pods) != 2 {
+				return false, nil
+			}
+			pod = pods[0]
+			return true, nil
+		})
+		update := func(change func(p *corev1.Pod)) {
+			t.Helper()
+			eventually(t, 30*time.Second, "pod updated", func() (bool, error) {
+				p, err := e.client.CoreV1().Pods(ns).Get(context.Background(), pod.Name, metav1.GetOptions{})
+				if err != nil {
+					return false, err
+				}
+				change(p)
+				_, err = e.client.CoreV1().Pods(ns).Update(context.Background(), p, metav1.UpdateOptions{})
+				return err == nil, nil
+			})
+		}
+		controllerOf := func() *metav1.OwnerReference {
+			p, err := e.client.CoreV1().Pods(ns).Get(context.Background(), pod.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return metav1.GetControllerOf(p)
+		}
+		update(func(p *corev1.Pod) { p.OwnerReferences = nil })
+		eventually(t, 30*time.Second, "the orphan readopted", func() (bool, error) {
+			ref := controllerOf()
+			return ref != nil && ref.Kind == "Job" && ref.UID == job.UID, nil
+		})
+		update(func(p *corev1.Pod) { p.Labels = nil })
+		eventually(t, 30*time.Second, "the pod released", func() (bool, error) {
+			return controllerOf() == nil, nil
+		})
+	})
+
 	t.Run("backoff limit", func(t *testing.T) {
 		spec := jobSpec("bad", ptr.To[int32](1), ptr.To[int32](1), "1", "100ms")
 		spec.Spec.BackoffLimit = ptr.To[int32](1)

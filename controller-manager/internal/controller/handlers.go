@@ -1,8 +1,11 @@
 package controller
 
 import (
+	"reflect"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/cache"
 
@@ -113,21 +116,44 @@ func (b *Base) Owners(kind schema.GroupVersionKind) cache.ResourceEventHandler {
 // ExpectedPods returns pod handlers for a controller, of kind, that
 // creates and deletes its pods under exp: each event queues the pod's
 // controller, and tells exp of the creation or deletion it shows. A pod
-// whose graceful deletion has begun counts as deleted.
-func (b *Base) ExpectedPods(kind schema.GroupVersionKind, exp *expectations.Expectations) cache.ResourceEventHandler {
+// whose graceful deletion has begun counts as deleted. A pod that loses
+// its controller queues the one it had; an orphan (added, or whose labels
+// or owner changed) queues the keys adopters gives, the controllers whose
+// selector matches it, as Kubernetes' controllers do: one may adopt it.
+// adopters may be nil for a controller that adopts nothing.
+func (b *Base) ExpectedPods(kind schema.GroupVersionKind, exp *expectations.Expectations, adopters func(*corev1.Pod) []string) cache.ResourceEventHandler {
+	adopt := func(p *corev1.Pod) {
+		if adopters == nil || p.DeletionTimestamp != nil || metav1.GetControllerOfNoCopy(p) != nil {
+			return
+		}
+		for _, key := range adopters(p) {
+			b.Enqueue(key)
+		}
+	}
 	return Handlers[*corev1.Pod]{
 		Add: func(p *corev1.Pod) {
 			if key, ok := OwnerKey(p, kind); ok {
 				exp.CreationObserved(key)
 				b.Enqueue(key)
+				return
 			}
+			adopt(p)
 		},
 		Update: func(old, p *corev1.Pod) {
+			if oldKey, ok := OwnerKey(old, kind); ok {
+				if newKey, ok := OwnerKey(p, kind); !ok || newKey != oldKey || OwnerRef(p, kind).UID != OwnerRef(old, kind).UID {
+					b.Enqueue(oldKey)
+				}
+			}
 			if key, ok := OwnerKey(p, kind); ok {
 				if p.DeletionTimestamp != nil && old.DeletionTimestamp == nil {
 					exp.DeletionObserved(key, p.UID)
 				}
 				b.Enqueue(key)
+				return
+			}
+			if !reflect.DeepEqual(old.Labels, p.Labels) || metav1.GetControllerOfNoCopy(old) != nil {
+				adopt(p)
 			}
 		},
 		Delete: func(p *corev1.Pod) {
@@ -136,5 +162,26 @@ func (b *Base) ExpectedPods(kind schema.GroupVersionKind, exp *expectations.Expe
 				b.Enqueue(key)
 			}
 		},
+	}
+}
+
+// Selecting returns the adopters of ExpectedPods for controllers of type
+// T: the keys of those in the pod's namespace (list) whose selector
+// matches its labels. An empty or invalid selector matches nothing.
+func Selecting[T metav1.Object](list func(namespace string) ([]T, error), selector func(T) *metav1.LabelSelector) func(*corev1.Pod) []string {
+	return func(p *corev1.Pod) []string {
+		owners, err := list(p.Namespace)
+		if err != nil {
+			return nil
+		}
+		var keys []string
+		for _, o := range owners {
+			sel, err := metav1.LabelSelectorAsSelector(selector(o))
+			if err != nil || sel.Empty() || !sel.Matches(labels.Set(p.Labels)) {
+				continue
+			}
+			keys = append(keys, Key(o))
+		}
+		return keys
 	}
 }

@@ -81,7 +81,11 @@ func New(c controller.Context) (*Controller, error) {
 	}
 	return ctl, errors.Join(
 		ctl.Watch(dsInf.Informer(), ctl.Objects()),
-		ctl.Watch(podInf.Informer(), ctl.ExpectedPods(kind, ctl.exp)),
+		ctl.Watch(podInf.Informer(), ctl.ExpectedPods(kind, ctl.exp, controller.Selecting(
+			func(ns string) ([]*appsv1.DaemonSet, error) {
+				return ctl.dsLister.DaemonSets(ns).List(labels.Everything())
+			},
+			func(ds *appsv1.DaemonSet) *metav1.LabelSelector { return ds.Spec.Selector }))),
 		ctl.Watch(nodeInf.Informer(), controller.Handlers[*corev1.Node]{
 			Add: enqueueAll,
 			Update: func(o, n *corev1.Node) {

@@ -36,6 +36,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/kubernetes"
@@ -122,7 +123,9 @@ func New(c controller.Context) (*Controller, error) {
 	ctl.orphans = ctl.AddQueue(c, OrphanQueue, ctl.syncOrphan)
 	return ctl, errors.Join(
 		ctl.Watch(jobInf.Informer(), ctl.Objects()),
-		ctl.Watch(podInf.Informer(), ctl.ExpectedPods(kind, ctl.exp)),
+		ctl.Watch(podInf.Informer(), ctl.ExpectedPods(kind, ctl.exp, controller.Selecting(
+			func(ns string) ([]*batchv1.Job, error) { return ctl.jobs.Jobs(ns).List(labels.Everything()) },
+			func(j *batchv1.Job) *metav1.LabelSelector { return j.Spec.Selector }))),
 		ctl.watchOrphans(podInf.Informer(), jobInf.Informer()),
 	)
 }
