@@ -245,6 +245,22 @@ func TestValidatePodSpec(t *testing.T) {
 		want   []string
 	}{
 		{"a defaulted minimal pod is valid", nil, nil},
+		{"pod certificate expiry between an hour and 91 days", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "certs", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+				{PodCertificate: &corev1.PodCertificateProjection{SignerName: "example.com/signer", KeyType: "ED25519", CredentialBundlePath: "a.pem", MaxExpirationSeconds: ptr.To[int32](92 * 24 * 3600)}},
+				{PodCertificate: &corev1.PodCertificateProjection{SignerName: "example.com/signer", KeyType: "ED25519", CredentialBundlePath: "b.pem", MaxExpirationSeconds: ptr.To[int32](60)}},
+				{PodCertificate: &corev1.PodCertificateProjection{SignerName: "kubernetes.io/kube-apiserver-client-pod", KeyType: "RSA1024", KeyPath: "c.key", MaxExpirationSeconds: ptr.To[int32](48 * 3600)}},
+				{PodCertificate: &corev1.PodCertificateProjection{SignerName: "example.com/signer", KeyType: "ED25519", MaxExpirationSeconds: ptr.To[int32](7200)}},
+				{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{SignerName: ptr.To("example.com/signer"), Path: "a.pem"}},
+			}}}}}
+		}, []string{
+			"spec.volumes[0].projected.sources[0].podCertificate.maxExpirationSeconds: Invalid value",
+			"spec.volumes[0].projected.sources[1].podCertificate.maxExpirationSeconds: Invalid value",
+			"spec.volumes[0].projected.sources[2].podCertificate.keyType: Unsupported value",
+			"spec.volumes[0].projected.sources[2].podCertificate.maxExpirationSeconds: Invalid value",
+			"spec.volumes[0].projected.sources[3].podCertificate: Required value",
+			"spec.volumes[0].projected.sources[4].clusterTrustBundle.path: Invalid value",
+		}},
 		{"at least one container", func(p *corev1.Pod) { p.Spec.Containers = nil },
 			[]string{"spec.containers: Required value"}},
 		{"container name is required", func(p *corev1.Pod) { p.Spec.Containers[0].Name = "" },

@@ -1,8 +1,11 @@
 package core
 
 import (
+	"fmt"
 	"path"
 	"reflect"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -273,15 +276,94 @@ func validateProjected(proj *corev1.ProjectedVolumeSource, p *field.Path) field.
 			errs = append(errs, validateLocalNonReservedPath(t.Path, tp.Child("path"))...)
 			addPath(t.Path, tp.Child("path"))
 		}
-		if s.ClusterTrustBundle != nil {
+		if b := s.ClusterTrustBundle; b != nil {
 			n++
+			bp := sp.Child("clusterTrustBundle")
+			switch {
+			case b.Name != nil && b.SignerName != nil:
+				errs = append(errs, field.Invalid(bp, b, "only one of name and signerName may be used"))
+			case b.Name != nil:
+				if *b.Name == "" {
+					errs = append(errs, field.Required(bp.Child("name"), "must be a valid object name"))
+				}
+				if b.LabelSelector != nil {
+					errs = append(errs, field.Invalid(bp.Child("labelSelector"), b.LabelSelector, "labelSelector must be unset if name is specified"))
+				}
+			case b.SignerName != nil:
+				if *b.SignerName == "" {
+					errs = append(errs, field.Required(bp.Child("signerName"), "must be a valid signer name"))
+				}
+			default:
+				errs = append(errs, field.Required(bp, "either name or signerName must be specified"))
+			}
+			if b.Path == "" {
+				errs = append(errs, field.Required(bp.Child("path"), ""))
+			}
+			errs = append(errs, validateLocalNonReservedPath(b.Path, bp.Child("path"))...)
+			addPath(b.Path, bp.Child("path"))
 		}
-		if s.PodCertificate != nil {
+		if c := s.PodCertificate; c != nil {
 			n++
+			errs = append(errs, validatePodCertificate(c, sp.Child("podCertificate"), addPath)...)
 		}
 		if n > 1 {
 			errs = append(errs, field.Forbidden(sp, "may not specify more than 1 volume type per source"))
 		}
+	}
+	return errs
+}
+
+// The bounds of a podCertificate projection's maxExpirationSeconds, as
+// Kubernetes' (certificates.MaxMaxExpirationSeconds; a kubernetes.io
+// signer issues for a day at most).
+const (
+	minPodCertificateExpirationSeconds           = 3600
+	maxPodCertificateExpirationSeconds           = 91 * 24 * 3600
+	maxKubernetesPodCertificateExpirationSeconds = 24 * 3600
+)
+
+// podCertificateKeyTypes are the key types a podCertificate projection
+// may ask for.
+var podCertificateKeyTypes = []string{"RSA3072", "RSA4096", "ECDSAP256", "ECDSAP384", "ECDSAP521", "ED25519"}
+
+// validatePodCertificate checks a projected podCertificate source as
+// Kubernetes' validateProjectionSources does: a signer, a key type, the
+// expiration bounds and at least one path, each path unique in the volume.
+func validatePodCertificate(c *corev1.PodCertificateProjection, p *field.Path, addPath func(string, *field.Path)) field.ErrorList {
+	var errs field.ErrorList
+	if c.SignerName == "" {
+		errs = append(errs, field.Required(p.Child("signerName"), ""))
+	} else if !strings.Contains(c.SignerName, "/") {
+		errs = append(errs, field.Invalid(p.Child("signerName"), c.SignerName, "must be a fully qualified domain and path of the form 'example.com/signer-name'"))
+	}
+	if !slices.Contains(podCertificateKeyTypes, c.KeyType) {
+		errs = append(errs, field.NotSupported(p.Child("keyType"), c.KeyType, podCertificateKeyTypes))
+	}
+	if e := c.MaxExpirationSeconds; e != nil {
+		if *e < minPodCertificateExpirationSeconds {
+			errs = append(errs, field.Invalid(p.Child("maxExpirationSeconds"), *e, "if provided, maxExpirationSeconds must be >= 3600"))
+		}
+		limit := int32(maxPodCertificateExpirationSeconds)
+		if host, _, _ := strings.Cut(c.SignerName, "/"); host == "kubernetes.io" || strings.HasSuffix(host, ".kubernetes.io") {
+			limit = maxKubernetesPodCertificateExpirationSeconds
+		}
+		if *e > limit {
+			errs = append(errs, field.Invalid(p.Child("maxExpirationSeconds"), *e, fmt.Sprintf("if provided, maxExpirationSeconds must be <= %d", limit)))
+		}
+	}
+	paths := 0
+	for _, f := range []struct{ name, path string }{
+		{"credentialBundlePath", c.CredentialBundlePath}, {"keyPath", c.KeyPath}, {"certificateChainPath", c.CertificateChainPath},
+	} {
+		if f.path == "" {
+			continue
+		}
+		paths++
+		errs = append(errs, validateLocalNonReservedPath(f.path, p.Child(f.name))...)
+		addPath(f.path, p.Child(f.name))
+	}
+	if paths == 0 {
+		errs = append(errs, field.Required(p, "specify at least one of credentialBundlePath, keyPath, and certificateChainPath"))
 	}
 	return errs
 }
