@@ -382,7 +382,7 @@ func TestCoreEventReportingComponent(t *testing.T) {
 // since 1.35.
 func TestWebSocketUpgradeNeedsCreate(t *testing.T) {
 	c := start(t)
-	k := startFakeKubelet(t, c.Server.CACertPEM())
+	k := startStubKubelet(t, c.Server.CACertPEM())
 	nodeFor(t, c, k)
 	p := pod("shell")
 	p.Spec.NodeName = "n1"

@@ -26,8 +26,12 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// stubKubelet stands in for a kubelet's HTTPS API, to prove what the
-// apiserver sends it: the real kubelet's own tests cover the other side.
+// stubKubelet stands in for a kubelet's HTTPS API that requires the
+// apiserver's kubelet client certificate, to prove what the apiserver
+// sends it (the real kubelet's own tests cover the other side): logs and
+// exec as the kubelet answers them, /healthz ok, /portForward/ a
+// WebSocket that echoes, and /attach/ refused as by a kubelet that does
+// not serve it.
 type stubKubelet struct {
 	srv *httptest.Server
 
@@ -50,11 +54,37 @@ func startStubKubelet(t *testing.T, caPEM []byte) *stubKubelet {
 		k.record(r)
 		k.serveExec(t, w, r)
 	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		k.record(r)
+		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("/attach/", func(w http.ResponseWriter, r *http.Request) {
+		k.record(r)
+		http.Error(w, "attach is not served by this kubelet", http.StatusNotFound)
+	})
+	mux.HandleFunc("/portForward/", func(w http.ResponseWriter, r *http.Request) {
+		k.record(r)
+		conn, err := (&websocket.Upgrader{Subprotocols: []string{"portforward.k8s.io"}}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		if typ, msg, err := conn.ReadMessage(); err == nil {
+			_ = conn.WriteMessage(typ, append([]byte("forwarded: "), msg...))
+		}
+	})
 	k.srv = httptest.NewUnstartedServer(mux)
 	k.srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
 	k.srv.StartTLS()
 	t.Cleanup(k.srv.Close)
 	return k
+}
+
+// seen returns the requests the kubelet got and the last client's name.
+func (k *stubKubelet) seen() ([]string, string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]string(nil), k.requests...), k.clientCN
 }
 
 func (k *stubKubelet) record(r *http.Request) {

@@ -2,8 +2,6 @@ package integration
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -326,67 +324,8 @@ func TestServiceProxy(t *testing.T) {
 	}
 }
 
-// fakeKubelet is a kubelet's HTTPS API that requires the apiserver's
-// kubelet client certificate: /healthz answers ok, /portForward/
-// upgrades to a WebSocket that echoes, and /attach/ is refused as by a
-// kubelet that does not serve it.
-type fakeKubelet struct {
-	srv *httptest.Server
-
-	mu       sync.Mutex // guards requests and clientCN
-	requests []string
-	clientCN string
-}
-
-func startFakeKubelet(t *testing.T, caPEM []byte) *fakeKubelet {
-	t.Helper()
-	k := &fakeKubelet{}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		k.record(r)
-		fmt.Fprint(w, "ok")
-	})
-	mux.HandleFunc("/attach/", func(w http.ResponseWriter, r *http.Request) {
-		k.record(r)
-		http.Error(w, "attach is not served by this kubelet", http.StatusNotFound)
-	})
-	mux.HandleFunc("/portForward/", func(w http.ResponseWriter, r *http.Request) {
-		k.record(r)
-		conn, err := (&websocket.Upgrader{Subprotocols: []string{"portforward.k8s.io"}}).Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		if typ, msg, err := conn.ReadMessage(); err == nil {
-			_ = conn.WriteMessage(typ, append([]byte("forwarded: "), msg...))
-		}
-	})
-	k.srv = httptest.NewUnstartedServer(mux)
-	k.srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
-	k.srv.StartTLS()
-	t.Cleanup(k.srv.Close)
-	return k
-}
-
-func (k *fakeKubelet) record(r *http.Request) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.requests = append(k.requests, r.URL.Path+"?"+r.URL.RawQuery)
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		k.clientCN = r.TLS.PeerCertificates[0].Subject.CommonName
-	}
-}
-
-func (k *fakeKubelet) seen() ([]string, string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return append([]string(nil), k.requests...), k.clientCN
-}
-
-// nodeFor registers node n1 with the fake kubelet's address and port.
-func nodeFor(t *testing.T, c *cluster, k *fakeKubelet) int {
+// nodeFor registers node n1 with the stub kubelet's address and port.
+func nodeFor(t *testing.T, c *cluster, k *stubKubelet) int {
 	t.Helper()
 	host, portStr, _ := net.SplitHostPort(k.srv.Listener.Addr().String())
 	port, _ := strconv.Atoi(portStr)
@@ -404,7 +343,7 @@ func nodeFor(t *testing.T, c *cluster, k *fakeKubelet) int {
 
 func TestNodeProxy(t *testing.T) {
 	c := start(t, servertest.WithConfig(func(cfg *server.Config) { cfg.ProxyLoopback = true }))
-	k := startFakeKubelet(t, c.Server.CACertPEM())
+	k := startStubKubelet(t, c.Server.CACertPEM())
 	port := nodeFor(t, c, k)
 
 	raw, err := c.client.CoreV1().RESTClient().Get().Resource("nodes").Name("n1").SubResource("proxy").Suffix("healthz").DoRaw(ctx(t))
@@ -464,7 +403,7 @@ func startAttachDenier(t *testing.T) (*httptest.Server, []byte) {
 
 func TestPodAttachAndPortForward(t *testing.T) {
 	c := start(t)
-	k := startFakeKubelet(t, c.Server.CACertPEM())
+	k := startStubKubelet(t, c.Server.CACertPEM())
 	nodeFor(t, c, k)
 	p := pod("to-be-attached")
 	p.Spec.NodeName = "n1"
