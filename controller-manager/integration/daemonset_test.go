@@ -14,11 +14,7 @@ import (
 
 // daemonPods maps node name to the active pods of app there.
 func (e *env) daemonPods(ns, app string) map[string][]corev1.Pod {
-	out := map[string][]corev1.Pod{}
-	for _, p := range activePods(e.pods(ns, map[string]string{"app": app})) {
-		out[p.Spec.NodeName] = append(out[p.Spec.NodeName], p)
-	}
-	return out
+	return e.podsByNode(ns, map[string]string{"app": app})
 }
 
 func TestDaemonSet(t *testing.T) {

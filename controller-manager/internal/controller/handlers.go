@@ -121,7 +121,7 @@ func (b *Base) Owners(kind schema.GroupVersionKind) cache.ResourceEventHandler {
 // or owner changed) queues the keys adopters gives, the controllers whose
 // selector matches it, as Kubernetes' controllers do: one may adopt it.
 // adopters may be nil for a controller that adopts nothing.
-func (b *Base) ExpectedPods(kind schema.GroupVersionKind, exp *expectations.Expectations, adopters func(*corev1.Pod) []string) cache.ResourceEventHandler {
+func (b *Base) ExpectedPods(kind schema.GroupVersionKind, exp *expectations.Expectations, adopters func(metav1.Object) []string) cache.ResourceEventHandler {
 	adopt := func(p *corev1.Pod) {
 		if adopters == nil || p.DeletionTimestamp != nil || metav1.GetControllerOfNoCopy(p) != nil {
 			return
@@ -165,19 +165,20 @@ func (b *Base) ExpectedPods(kind schema.GroupVersionKind, exp *expectations.Expe
 	}
 }
 
-// Selecting returns the adopters of ExpectedPods for controllers of type
-// T: the keys of those in the pod's namespace (list) whose selector
-// matches its labels. An empty or invalid selector matches nothing.
-func Selecting[T metav1.Object](list func(namespace string) ([]T, error), selector func(T) *metav1.LabelSelector) func(*corev1.Pod) []string {
-	return func(p *corev1.Pod) []string {
-		owners, err := list(p.Namespace)
+// Selecting returns the adopters of an object (for ExpectedPods, a pod)
+// among controllers of type T: the keys of those in the object's
+// namespace (list) whose selector matches its labels. An empty or
+// invalid selector matches nothing.
+func Selecting[T metav1.Object](list func(namespace string) ([]T, error), selector func(T) *metav1.LabelSelector) func(metav1.Object) []string {
+	return func(p metav1.Object) []string {
+		owners, err := list(p.GetNamespace())
 		if err != nil {
 			return nil
 		}
 		var keys []string
 		for _, o := range owners {
 			sel, err := metav1.LabelSelectorAsSelector(selector(o))
-			if err != nil || sel.Empty() || !sel.Matches(labels.Set(p.Labels)) {
+			if err != nil || sel.Empty() || !sel.Matches(labels.Set(p.GetLabels())) {
 				continue
 			}
 			keys = append(keys, Key(o))

@@ -9,10 +9,10 @@ package daemonset
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
-	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -20,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -29,6 +30,7 @@ import (
 	"coracle.dev/controller-manager/internal/controller"
 	"coracle.dev/controller-manager/internal/controllerkit/claim"
 	"coracle.dev/controller-manager/internal/controllerkit/expectations"
+	"coracle.dev/controller-manager/internal/controllerkit/history"
 	"coracle.dev/controller-manager/internal/controllerkit/podcontrol"
 	"coracle.dev/controller-manager/internal/controllerkit/podstate"
 	"coracle.dev/controller-manager/internal/controllerkit/templatehash"
@@ -47,6 +49,7 @@ type Controller struct {
 	*controller.Base
 	client   kubernetes.Interface
 	dsLister appslisters.DaemonSetLister
+	revs     appslisters.ControllerRevisionLister
 	owned    controller.OwnedPods
 	nodes    corelisters.NodeLister
 	podCtl   podcontrol.Interface
@@ -64,8 +67,9 @@ func New(c controller.Context) (*Controller, error) {
 		return nil, err
 	}
 	nodeInf := c.Informers.Core().V1().Nodes()
+	revInf := c.Informers.Apps().V1().ControllerRevisions()
 	ctl := &Controller{
-		client: c.Client, dsLister: dsInf.Lister(), owned: owned, nodes: nodeInf.Lister(),
+		client: c.Client, dsLister: dsInf.Lister(), revs: revInf.Lister(), owned: owned, nodes: nodeInf.Lister(),
 		podCtl:   &podcontrol.Control{Client: c.Client, Recorder: c.Recorder},
 		exp:      expectations.New(c.Clock),
 		recorder: c.Recorder, clock: c.Clock,
@@ -79,13 +83,43 @@ func New(c controller.Context) (*Controller, error) {
 			ctl.Enqueue(controller.Key(ds))
 		}
 	}
+	selecting := controller.Selecting(
+		func(ns string) ([]*appsv1.DaemonSet, error) {
+			return ctl.dsLister.DaemonSets(ns).List(labels.Everything())
+		},
+		func(ds *appsv1.DaemonSet) *metav1.LabelSelector { return ds.Spec.Selector })
+	enqueueOwnerOrAdopters := func(r *appsv1.ControllerRevision) {
+		if key, ok := controller.OwnerKey(r, kind); ok {
+			ctl.Enqueue(key)
+			return
+		}
+		if metav1.GetControllerOfNoCopy(r) == nil {
+			for _, key := range selecting(r) {
+				ctl.Enqueue(key)
+			}
+		}
+	}
 	return ctl, errors.Join(
 		ctl.Watch(dsInf.Informer(), ctl.Objects()),
-		ctl.Watch(podInf.Informer(), ctl.ExpectedPods(kind, ctl.exp, controller.Selecting(
-			func(ns string) ([]*appsv1.DaemonSet, error) {
-				return ctl.dsLister.DaemonSets(ns).List(labels.Everything())
+		ctl.Watch(podInf.Informer(), ctl.ExpectedPods(kind, ctl.exp, selecting)),
+		// As Kubernetes: a revision the controller made itself (or one a
+		// user adds to a set's history) is looked at on the set's next
+		// sync; a changed or deleted one syncs its set now; an orphan
+		// syncs the sets that may adopt it.
+		ctl.Watch(revInf.Informer(), controller.Handlers[*appsv1.ControllerRevision]{
+			Add: func(r *appsv1.ControllerRevision) {
+				if metav1.GetControllerOfNoCopy(r) == nil {
+					enqueueOwnerOrAdopters(r)
+				}
 			},
-			func(ds *appsv1.DaemonSet) *metav1.LabelSelector { return ds.Spec.Selector }))),
+			Update: func(old, r *appsv1.ControllerRevision) {
+				if key, ok := controller.OwnerKey(old, kind); ok {
+					ctl.Enqueue(key)
+				}
+				enqueueOwnerOrAdopters(r)
+			},
+			Delete: enqueueOwnerOrAdopters,
+		}),
 		ctl.Watch(nodeInf.Informer(), controller.Handlers[*corev1.Node]{
 			Add: enqueueAll,
 			Update: func(o, n *corev1.Node) {
@@ -132,23 +166,134 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			byNode[n] = append(byNode[n], p)
 		}
 	}
-	hash := templatehash.Hash(&ds.Spec.Template, ds.Status.CollisionCount)
 	now := c.clock.Now()
+	if ds.DeletionTimestamp != nil {
+		// Only the status, until the garbage collector is done.
+		hash := templatehash.Hash(&ds.Spec.Template, ds.Status.CollisionCount)
+		return errors.Join(claimErr, c.writeStatus(ctx, ds, Status(ds, nodes, byNode, hash, now)))
+	}
+	cur, old, collisionCount, err := c.history(ctx, ds, selector, pods)
+	if err != nil {
+		return errors.Join(claimErr, err)
+	}
+	hash := cur.Labels[HashLabel]
 	var manageErr error
-	if c.exp.Satisfied(key) && ds.DeletionTimestamp == nil {
+	if c.exp.Satisfied(key) {
 		manageErr = c.manage(ctx, ds, Decide(ds, nodes, byNode, hash, now), hash)
 	}
 	st := Status(ds, nodes, byNode, hash, now)
-	if !reflect.DeepEqual(st, ds.Status) {
-		ds.Status = st
-		if _, err := c.client.AppsV1().DaemonSets(ns).UpdateStatus(ctx, ds, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("update daemonset %s status: %w", key, err)
-		}
+	if collisionCount != 0 || ds.Status.CollisionCount != nil {
+		st.CollisionCount = &collisionCount
+	}
+	statusErr := c.writeStatus(ctx, ds, st)
+	var cleanupErrs []error
+	for _, r := range ExpiredRevisions(ds, all, old) {
+		cleanupErrs = append(cleanupErrs, history.Delete(ctx, c.client, r))
 	}
 	if ds.Spec.MinReadySeconds > 0 && st.NumberReady != st.NumberAvailable {
 		c.EnqueueAfter(key, time.Duration(ds.Spec.MinReadySeconds)*time.Second)
 	}
-	return errors.Join(claimErr, manageErr)
+	return errors.Join(claimErr, manageErr, statusErr, errors.Join(cleanupErrs...))
+}
+
+// writeStatus writes st if it differs from ds's status.
+func (c *Controller) writeStatus(ctx context.Context, ds *appsv1.DaemonSet, st appsv1.DaemonSetStatus) error {
+	if reflect.DeepEqual(st, ds.Status) {
+		return nil
+	}
+	ds = ds.DeepCopy()
+	ds.Status = st
+	if _, err := c.client.AppsV1().DaemonSets(ds.Namespace).UpdateStatus(ctx, ds, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("update daemonset %s/%s status: %w", ds.Namespace, ds.Name, err)
+	}
+	return nil
+}
+
+// history claims ds's ControllerRevisions and finds (making it if need
+// be) the current revision, which holds ds's template and is the newest;
+// the others are old. Duplicates of the current template are removed
+// after its pods are relabelled to the one kept, as Kubernetes does. It
+// returns the collision count that named the current revision.
+func (c *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, selector labels.Selector, pods []*corev1.Pod) (cur *appsv1.ControllerRevision, old []*appsv1.ControllerRevision, collisionCount int32, err error) {
+	listed, err := c.revs.ControllerRevisions(ds.Namespace).List(selector)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	patch := func(ctx context.Context, namespace, name string, patch []byte) error {
+		_, err := c.client.AppsV1().ControllerRevisions(namespace).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		return err
+	}
+	recheck := func(ctx context.Context) (metav1.Object, error) {
+		return c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
+	}
+	revisions, err := claim.Claim(ctx, claim.NewManager(ds, kind, selector, patch, recheck), listed)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	for i, r := range revisions {
+		if r.Labels[HashLabel] != "" {
+			continue
+		}
+		// A revision made by hand: its name stands for its hash.
+		labelled := r.DeepCopy()
+		if labelled.Labels == nil {
+			labelled.Labels = map[string]string{}
+		}
+		labelled.Labels[HashLabel] = labelled.Name
+		if revisions[i], err = c.client.AppsV1().ControllerRevisions(ds.Namespace).Update(ctx, labelled, metav1.UpdateOptions{}); err != nil {
+			return nil, nil, 0, fmt.Errorf("label controllerrevision %s/%s: %w", r.Namespace, r.Name, err)
+		}
+	}
+	if ds.Status.CollisionCount != nil {
+		collisionCount = *ds.Status.CollisionCount
+	}
+	proposed, err := NewRevision(ds, 0, &collisionCount)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	current, old := SplitHistory(revisions, proposed)
+	next := history.Next(old)
+	if len(current) == 0 {
+		cur, err = history.Create(ctx, c.client, ds.Namespace, &collisionCount, func(cc *int32) (*appsv1.ControllerRevision, error) {
+			return NewRevision(ds, next, cc)
+		})
+		return cur, old, collisionCount, err
+	}
+	cur = KeepOf(current)
+	if len(current) > 1 {
+		if err := c.dedup(ctx, ds, cur, current, pods); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	if cur.Revision < next {
+		cur, err = history.Renumber(ctx, c.client, cur, next)
+	}
+	return cur, old, collisionCount, err
+}
+
+// dedup relabels ds's pods to the hash of keep and deletes the other
+// revisions of the same template.
+func (c *Controller) dedup(ctx context.Context, ds *appsv1.DaemonSet, keep *appsv1.ControllerRevision, current []*appsv1.ControllerRevision, pods []*corev1.Pod) error {
+	hash := keep.Labels[HashLabel]
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{HashLabel: hash}}})
+	if err != nil {
+		return err
+	}
+	for _, p := range pods {
+		if p.Labels[HashLabel] == hash {
+			continue
+		}
+		if _, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("relabel pod %s/%s: %w", p.Namespace, p.Name, err)
+		}
+	}
+	var errs []error
+	for _, r := range current {
+		if r != keep {
+			errs = append(errs, history.Delete(ctx, c.client, r))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (c *Controller) manage(ctx context.Context, ds *appsv1.DaemonSet, plan Plan, hash string) error {
@@ -167,7 +312,9 @@ func (c *Controller) manage(ctx context.Context, ds *appsv1.DaemonSet, plan Plan
 		template.Labels = map[string]string{}
 	}
 	template.Labels[HashLabel] = hash
-	template.Labels[GenerationLabel] = strconv.FormatInt(ds.Generation, 10)
+	if gen := TemplateGeneration(ds); gen != "" {
+		template.Labels[GenerationLabel] = gen
+	}
 	if err := podcontrol.Parallel(len(plan.Create), func(i int) error {
 		node := plan.Create[i]
 		_, err := c.podCtl.Create(ctx, ds.Namespace, template, ds, ref, func(p *corev1.Pod) { PinToNode(p, node) })

@@ -2,6 +2,7 @@ package daemonset
 
 import (
 	"sort"
+	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -86,7 +87,27 @@ type Plan struct {
 	Failed []*corev1.Pod
 }
 
-func isUpdated(p *corev1.Pod, hash string) bool { return p.Labels[HashLabel] == hash }
+// TemplateGeneration is the generation of ds's template, which the
+// apiserver keeps in the deprecated.daemonset.template.generation
+// annotation; "" if there is none.
+func TemplateGeneration(ds *appsv1.DaemonSet) string {
+	if _, err := strconv.ParseInt(ds.Annotations[GenerationLabel], 10, 64); err != nil {
+		return ""
+	}
+	return ds.Annotations[GenerationLabel]
+}
+
+// isUpdated reports whether p runs ds's current template: it carries the
+// current revision's hash or the template's generation, as Kubernetes
+// tells (the generation keeps pods current when only the revision that
+// names them was replaced by a copy).
+func isUpdated(ds *appsv1.DaemonSet, p *corev1.Pod, hash string) bool {
+	if hash != "" && p.Labels[HashLabel] == hash {
+		return true
+	}
+	gen := TemplateGeneration(ds)
+	return gen != "" && p.Labels[GenerationLabel] == gen
+}
 
 func maxUnavailableSurge(ds *appsv1.DaemonSet, desired int) (int, int) {
 	ru := ds.Spec.UpdateStrategy.RollingUpdate
@@ -166,7 +187,7 @@ func Decide(ds *appsv1.DaemonSet, nodes []*corev1.Node, podsByNode map[string][]
 	}
 	if ds.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
 		for _, ns := range desired {
-			plan.Delete = append(plan.Delete, surplus(ns.pods, hash, ds.Spec.MinReadySeconds, now)...)
+			plan.Delete = append(plan.Delete, surplus(ds, ns.pods, hash, now)...)
 		}
 		return plan
 	}
@@ -183,14 +204,14 @@ func Decide(ds *appsv1.DaemonSet, nodes []*corev1.Node, podsByNode map[string][]
 	for _, ns := range desired {
 		var old, updated []*corev1.Pod
 		for _, p := range ns.pods {
-			if isUpdated(p, hash) {
+			if isUpdated(ds, p, hash) {
 				updated = append(updated, p)
 			} else {
 				old = append(old, p)
 			}
 		}
 		if len(updated) > 0 && len(old) == 0 {
-			plan.Delete = append(plan.Delete, surplus(ns.pods, hash, ds.Spec.MinReadySeconds, now)...)
+			plan.Delete = append(plan.Delete, surplus(ds, ns.pods, hash, now)...)
 			continue
 		}
 		if len(old) == 0 {
@@ -235,14 +256,15 @@ func anyAvailable(pods []*corev1.Pod, minReady int32, now time.Time) bool {
 
 // surplus returns all but one pod of a node, keeping an updated and
 // available one if there is, else the oldest.
-func surplus(pods []*corev1.Pod, hash string, minReady int32, now time.Time) []*corev1.Pod {
+func surplus(ds *appsv1.DaemonSet, pods []*corev1.Pod, hash string, now time.Time) []*corev1.Pod {
+	minReady := ds.Spec.MinReadySeconds
 	if len(pods) <= 1 {
 		return nil
 	}
 	sorted := append([]*corev1.Pod(nil), pods...)
 	rank := func(p *corev1.Pod) int {
 		r := 0
-		if isUpdated(p, hash) {
+		if isUpdated(ds, p, hash) {
 			r += 2
 		}
 		if podstate.IsAvailable(p, minReady, now) {
@@ -278,7 +300,7 @@ func Status(ds *appsv1.DaemonSet, nodes []*corev1.Node, podsByNode map[string][]
 		st.CurrentNumberScheduled++
 		var best *corev1.Pod
 		for _, p := range pods {
-			if best == nil || isUpdated(p, hash) && !isUpdated(best, hash) {
+			if best == nil || isUpdated(ds, p, hash) && !isUpdated(ds, best, hash) {
 				best = p
 			}
 		}
@@ -288,7 +310,7 @@ func Status(ds *appsv1.DaemonSet, nodes []*corev1.Node, podsByNode map[string][]
 				st.NumberAvailable++
 			}
 		}
-		if isUpdated(best, hash) {
+		if isUpdated(ds, best, hash) {
 			st.UpdatedNumberScheduled++
 		}
 	}

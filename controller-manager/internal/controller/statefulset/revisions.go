@@ -1,16 +1,10 @@
 package statefulset
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"sort"
-
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
+	"coracle.dev/controller-manager/internal/controllerkit/history"
 	"coracle.dev/controller-manager/internal/controllerkit/templatehash"
 )
 
@@ -18,70 +12,17 @@ import (
 // hash in its name, as Kubernetes' controller history sets it.
 const RevisionHashLabel = "controller.kubernetes.io/hash"
 
-// A StatefulSet's history is a list of ControllerRevisions, each holding
-// one pod template the set has had, numbered by .revision in the order
-// the set took them on. The update revision is the set's template now;
-// the current revision (status.currentRevision) the one the set's pods
-// ran before the update began, which the pods below the partition keep
-// and are recreated at. A revision's data is the strategic merge patch
-// that restores its template onto the set, as in Kubernetes:
-//
-//	{"spec":{"template":{"$patch":"replace", …the template…}}}
-
-// revisionData is the canonical data of set's template: JSON with
-// sorted keys, so the same template always gives the same bytes,
-// whichever encoder wrote them.
-func revisionData(set *appsv1.StatefulSet) ([]byte, error) {
-	raw, err := json.Marshal(&set.Spec.Template)
-	if err != nil {
-		return nil, err
-	}
-	var template map[string]any
-	if err := decodeJSON(raw, &template); err != nil {
-		return nil, err
-	}
-	template["$patch"] = "replace"
-	return json.Marshal(map[string]any{"spec": map[string]any{"template": template}})
-}
-
-func decodeJSON(raw []byte, into any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	return dec.Decode(into)
-}
-
-// canonical re-encodes JSON with sorted keys and no spaces; nil if raw
-// is not JSON.
-func canonical(raw []byte) []byte {
-	var v any
-	if err := decodeJSON(raw, &v); err != nil {
-		return nil
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	return out
-}
-
-// RevisionName is the name of set's revision with hash: set-hash, the
-// set's name cut so that the whole fits a name.
-func RevisionName(setName, hash string) string {
-	if len(setName) > 223 {
-		setName = setName[:223]
-	}
-	return setName + "-" + hash
-}
+// A StatefulSet's history is a list of ControllerRevisions
+// (controllerkit/history). The update revision is the set's template
+// now; the current revision (status.currentRevision) the one the set's
+// pods ran before the update began, which the pods below the partition
+// keep and are recreated at.
 
 // NewRevision is set's template as revision number revision, named for
 // the template and collisionCount (which the set raises when the name it
 // wants is taken by another template), labelled with the template's labels and
 // carrying the set's annotations, and owned by set.
 func NewRevision(set *appsv1.StatefulSet, revision int64, collisionCount *int32) (*appsv1.ControllerRevision, error) {
-	data, err := revisionData(set)
-	if err != nil {
-		return nil, fmt.Errorf("encode template of statefulset %s/%s: %w", set.Namespace, set.Name, err)
-	}
 	// The template's hash, as pods' controller-revision-hash labels had
 	// before revisions were kept (with no collision count, as then): an
 	// unchanged set keeps its pods' revision.
@@ -90,60 +31,7 @@ func NewRevision(set *appsv1.StatefulSet, revision int64, collisionCount *int32)
 		probe = collisionCount
 	}
 	hash := templatehash.Hash(&set.Spec.Template, probe)
-	lbls := map[string]string{}
-	for k, v := range set.Spec.Template.Labels {
-		lbls[k] = v
-	}
-	lbls[RevisionHashLabel] = hash
-	var annotations map[string]string
-	if len(set.Annotations) > 0 {
-		annotations = map[string]string{}
-		for k, v := range set.Annotations {
-			annotations[k] = v
-		}
-	}
-	return &appsv1.ControllerRevision{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: RevisionName(set.Name, hash), Namespace: set.Namespace,
-			Labels: lbls, Annotations: annotations,
-			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(set, kind)},
-		},
-		Data:     runtime.RawExtension{Raw: data},
-		Revision: revision,
-	}, nil
-}
-
-// EqualRevision reports whether two revisions hold the same template:
-// their data is the same JSON, whatever its key order or spacing.
-func EqualRevision(a, b *appsv1.ControllerRevision) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	ca, cb := canonical(a.Data.Raw), canonical(b.Data.Raw)
-	return ca != nil && bytes.Equal(ca, cb)
-}
-
-// SortRevisions sorts revisions oldest first: by .revision, then by
-// creation, then by name.
-func SortRevisions(revisions []*appsv1.ControllerRevision) {
-	sort.SliceStable(revisions, func(i, j int) bool {
-		a, b := revisions[i], revisions[j]
-		if a.Revision != b.Revision {
-			return a.Revision < b.Revision
-		}
-		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-			return a.CreationTimestamp.Before(&b.CreationTimestamp)
-		}
-		return a.Name < b.Name
-	})
-}
-
-// nextRevision is the number after the newest of sorted revisions.
-func nextRevision(sorted []*appsv1.ControllerRevision) int64 {
-	if len(sorted) == 0 {
-		return 1
-	}
-	return sorted[len(sorted)-1].Revision + 1
+	return history.New(history.Owner{Object: set, Kind: kind, Template: &set.Spec.Template, HashLabel: RevisionHashLabel}, hash, revision)
 }
 
 // RevisionStep is how a sync comes by the update revision.
@@ -168,7 +56,7 @@ const (
 func ChooseUpdateRevision(sorted []*appsv1.ControllerRevision, proposed *appsv1.ControllerRevision) (*appsv1.ControllerRevision, RevisionStep) {
 	var latestEqual *appsv1.ControllerRevision
 	for _, r := range sorted {
-		if EqualRevision(r, proposed) {
+		if history.Equal(r, proposed) {
 			latestEqual = r
 		}
 	}
@@ -191,25 +79,6 @@ func CurrentRevision(set *appsv1.StatefulSet, revisions []*appsv1.ControllerRevi
 		}
 	}
 	return update
-}
-
-// TemplateOf is the pod template revision restores: the template in its
-// data. (Kubernetes applies the data as a strategic merge patch to the
-// set; with "$patch":"replace" on the template that is the template
-// itself.)
-func TemplateOf(revision *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, error) {
-	var data struct {
-		Spec struct {
-			Template *corev1.PodTemplateSpec `json:"template"`
-		} `json:"spec"`
-	}
-	if err := json.Unmarshal(revision.Data.Raw, &data); err != nil {
-		return nil, fmt.Errorf("decode controllerrevision %s/%s: %w", revision.Namespace, revision.Name, err)
-	}
-	if data.Spec.Template == nil {
-		return nil, fmt.Errorf("controllerrevision %s/%s holds no pod template", revision.Namespace, revision.Name)
-	}
-	return data.Spec.Template, nil
 }
 
 // ExpiredRevisions are the revisions of sorted to delete to keep the

@@ -8,9 +8,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
+	"coracle.dev/controller-manager/internal/controllerkit/history"
 	"coracle.dev/controller-manager/internal/controllerkit/templatehash"
 )
 
@@ -46,7 +46,7 @@ func TestNewRevision(t *testing.T) {
 	if !strings.Contains(string(r.Data.Raw), `"$patch":"replace"`) {
 		t.Errorf("data %s is not a replacing patch", r.Data.Raw)
 	}
-	tmpl, err := TemplateOf(r)
+	tmpl, err := history.TemplateOf(r)
 	if err != nil || tmpl.Spec.Containers[0].Image != "img:1" || tmpl.Labels["app"] != "db" {
 		t.Errorf("template back %+v, %v", tmpl, err)
 	}
@@ -59,35 +59,6 @@ func TestNewRevision(t *testing.T) {
 	collided, _ := NewRevision(withImage("img:1"), 3, ptr.To[int32](1))
 	if collided.Name == r.Name {
 		t.Errorf("a collision count must change the name")
-	}
-	if long := RevisionName(strings.Repeat("a", 250), "h"); len(long) != 225 {
-		t.Errorf("long name has %d characters", len(long))
-	}
-}
-
-func TestEqualRevision(t *testing.T) {
-	a := revision(t, "img:1", 1)
-	reordered := a.DeepCopy()
-	// As another encoder may write it: keys in another order, spaces.
-	reordered.Data = runtime.RawExtension{Raw: []byte(strings.Replace(string(canonical(a.Data.Raw)), `{"spec":{"template":{`, `{ "spec" : { "template" : {"$patch":"replace", `, 1))}
-	tests := []struct {
-		name string
-		a, b *appsv1.ControllerRevision
-		want bool
-	}{
-		{"same template", a, revision(t, "img:1", 5), true},
-		{"same JSON in another order and spacing", a, reordered, true},
-		{"another template", a, revision(t, "img:2", 1), false},
-		{"nil and not", a, nil, false},
-		{"nil and nil", nil, nil, true},
-		{"not JSON", &appsv1.ControllerRevision{Data: runtime.RawExtension{Raw: []byte("x")}}, &appsv1.ControllerRevision{Data: runtime.RawExtension{Raw: []byte("x")}}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := EqualRevision(tt.a, tt.b); got != tt.want {
-				t.Errorf("EqualRevision = %v, want %v", got, tt.want)
-			}
-		})
 	}
 }
 
@@ -107,7 +78,7 @@ func TestChooseUpdateRevision(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			proposed := revision(t, tt.image, nextRevision(tt.revisions))
+			proposed := revision(t, tt.image, history.Next(tt.revisions))
 			got, step := ChooseUpdateRevision(tt.revisions, proposed)
 			want := tt.want
 			if want == nil {
@@ -118,18 +89,8 @@ func TestChooseUpdateRevision(t *testing.T) {
 			}
 		})
 	}
-	if n := nextRevision([]*appsv1.ControllerRevision{r1, r2}); n != 3 {
+	if n := history.Next([]*appsv1.ControllerRevision{r1, r2}); n != 3 {
 		t.Errorf("next revision %d, want 3", n)
-	}
-}
-
-func TestSortRevisions(t *testing.T) {
-	a, b, c := revision(t, "a", 2), revision(t, "b", 1), revision(t, "c", 2)
-	a.Name, c.Name = "db-b", "db-a"
-	revs := []*appsv1.ControllerRevision{a, b, c}
-	SortRevisions(revs)
-	if got := fmt.Sprintf("%d %s %s", revs[0].Revision, revs[1].Name, revs[2].Name); got != "1 db-a db-b" {
-		t.Errorf("order %s", got)
 	}
 }
 

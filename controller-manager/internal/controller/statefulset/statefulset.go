@@ -33,6 +33,7 @@ import (
 
 	"coracle.dev/controller-manager/internal/controller"
 	"coracle.dev/controller-manager/internal/controllerkit/claim"
+	"coracle.dev/controller-manager/internal/controllerkit/history"
 	"coracle.dev/controller-manager/internal/controllerkit/podstate"
 )
 
@@ -171,10 +172,10 @@ func nextAvailable(set *appsv1.StatefulSet, pods []*corev1.Pod, now time.Time) t
 }
 
 // act applies plan and returns how many pods it deleted for the update.
-func (c *Controller) act(ctx context.Context, set *appsv1.StatefulSet, plan Plan, h history) (int, error) {
+func (c *Controller) act(ctx context.Context, set *appsv1.StatefulSet, plan Plan, h setHistory) (int, error) {
 	var errs []error
 	if len(plan.Create) > 0 {
-		currentTemplate, err := TemplateOf(h.current)
+		currentTemplate, err := history.TemplateOf(h.current)
 		if err != nil {
 			return 0, err
 		}
@@ -245,9 +246,9 @@ func (c *Controller) create(ctx context.Context, set *appsv1.StatefulSet, pod *c
 	return nil
 }
 
-// history is a set's revisions, sorted, with its current and update
+// setHistory is a set's revisions, sorted, with its current and update
 // revision and the collision count that named the latter.
-type history struct {
+type setHistory struct {
 	revisions       []*appsv1.ControllerRevision
 	current, update *appsv1.ControllerRevision
 	collisionCount  int32
@@ -255,8 +256,8 @@ type history struct {
 
 // history claims set's ControllerRevisions and finds (making it if
 // need be) the revision of its template.
-func (c *Controller) history(ctx context.Context, set *appsv1.StatefulSet, selector labels.Selector, recheck func(context.Context) (metav1.Object, error)) (history, error) {
-	var h history
+func (c *Controller) history(ctx context.Context, set *appsv1.StatefulSet, selector labels.Selector, recheck func(context.Context) (metav1.Object, error)) (setHistory, error) {
+	var h setHistory
 	listed, err := c.revisions.ControllerRevisions(set.Namespace).List(selector)
 	if err != nil {
 		return h, err
@@ -269,20 +270,22 @@ func (c *Controller) history(ctx context.Context, set *appsv1.StatefulSet, selec
 	if err != nil {
 		return h, err
 	}
-	SortRevisions(revisions)
+	history.Sort(revisions)
 	if set.Status.CollisionCount != nil {
 		h.collisionCount = *set.Status.CollisionCount
 	}
-	proposed, err := NewRevision(set, nextRevision(revisions), &h.collisionCount)
+	proposed, err := NewRevision(set, history.Next(revisions), &h.collisionCount)
 	if err != nil {
 		return h, err
 	}
 	update, step := ChooseUpdateRevision(revisions, proposed)
 	switch step {
 	case RollBack:
-		update, err = c.renumber(ctx, update, proposed.Revision)
+		update, err = history.Renumber(ctx, c.client, update, proposed.Revision)
 	case CreateRevision:
-		update, err = c.createRevision(ctx, set, proposed, &h.collisionCount)
+		update, err = history.Create(ctx, c.client, set.Namespace, &h.collisionCount, func(cc *int32) (*appsv1.ControllerRevision, error) {
+			return NewRevision(set, proposed.Revision, cc)
+		})
 		if err == nil {
 			revisions = append(revisions, update)
 		}
@@ -295,60 +298,12 @@ func (c *Controller) history(ctx context.Context, set *appsv1.StatefulSet, selec
 	return h, nil
 }
 
-// renumber makes revision the newest, for a roll back.
-func (c *Controller) renumber(ctx context.Context, revision *appsv1.ControllerRevision, number int64) (*appsv1.ControllerRevision, error) {
-	next := revision.DeepCopy()
-	for attempt := 0; ; attempt++ {
-		if next.Revision == number {
-			return next, nil
-		}
-		next.Revision = number
-		updated, err := c.client.AppsV1().ControllerRevisions(next.Namespace).Update(ctx, next, metav1.UpdateOptions{})
-		if err == nil {
-			return updated, nil
-		}
-		if !apierrors.IsConflict(err) || attempt > 0 {
-			return nil, fmt.Errorf("update controllerrevision %s/%s: %w", next.Namespace, next.Name, err)
-		}
-		if next, err = c.client.AppsV1().ControllerRevisions(next.Namespace).Get(ctx, next.Name, metav1.GetOptions{}); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// createRevision creates proposed; when its name is taken by other data
-// it raises collisionCount and tries the next name.
-func (c *Controller) createRevision(ctx context.Context, set *appsv1.StatefulSet, proposed *appsv1.ControllerRevision, collisionCount *int32) (*appsv1.ControllerRevision, error) {
-	client := c.client.AppsV1().ControllerRevisions(set.Namespace)
-	for {
-		created, err := client.Create(ctx, proposed, metav1.CreateOptions{})
-		if err == nil {
-			return created, nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("create controllerrevision %s/%s: %w", set.Namespace, proposed.Name, err)
-		}
-		existing, err := client.Get(ctx, proposed.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		if EqualRevision(existing, proposed) {
-			return existing, nil
-		}
-		*collisionCount++
-		if proposed, err = NewRevision(set, proposed.Revision, collisionCount); err != nil {
-			return nil, err
-		}
-	}
-}
-
 // truncate deletes the revisions beyond the set's history limit.
-func (c *Controller) truncate(ctx context.Context, set *appsv1.StatefulSet, pods []*corev1.Pod, h history) error {
+func (c *Controller) truncate(ctx context.Context, set *appsv1.StatefulSet, pods []*corev1.Pod, h setHistory) error {
 	var errs []error
 	for _, r := range ExpiredRevisions(set, pods, h.revisions, h.current.Name, h.update.Name) {
-		err := c.client.AppsV1().ControllerRevisions(r.Namespace).Delete(ctx, r.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &r.UID}})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			errs = append(errs, fmt.Errorf("delete controllerrevision %s/%s: %w", r.Namespace, r.Name, err))
+		if err := history.Delete(ctx, c.client, r); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
