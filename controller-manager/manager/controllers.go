@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"coracle.dev/controller-manager/internal/controller"
+	"coracle.dev/controller-manager/internal/controller/addons"
 	"coracle.dev/controller-manager/internal/controller/bootstrapsigner"
 	"coracle.dev/controller-manager/internal/controller/clusterroleaggregation"
 	"coracle.dev/controller-manager/internal/controller/cronjob"
@@ -88,6 +89,7 @@ var controllers = []struct {
 	{cronjob.Name, "cronjob-controller", runner(cronjob.New)},
 	{resourcequota.Name, "resourcequota-controller", runner(resourcequota.New)},
 	{disruption.Name, "disruption-controller", disruption.New},
+	{addons.Name, "addon-manager", addons.New},
 }
 
 // Names lists every controller, in the order they are built.

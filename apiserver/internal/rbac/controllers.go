@@ -290,6 +290,12 @@ func ControllerRoles() []rbacv1.ClusterRole {
 			newRule("patch").groups("apiextensions.k8s.io").resources("customresourcedefinitions/status").rule(),
 			newRule("update").groups(storageVersionMigrationGroup).resources("storageversionmigrations/status").rule(),
 		),
+		// Coracle's add-on manager applies whatever manifests the cluster's
+		// operator put in its directory (RBAC included), as
+		// kube-addon-manager did with an admin credential: every right.
+		controllerRole("addon-manager",
+			newRule("*").groups("*").resources("*").rule(),
+		),
 		controllerRole("selinux-warning-controller",
 			eventsRule(),
 			newRule("get", "list", "watch").groups(legacyGroup).resources("persistentvolumes").rule(),

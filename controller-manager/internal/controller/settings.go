@@ -34,6 +34,12 @@ type Settings struct {
 	// is recounted in full.
 	ResourceQuotaSyncPeriod time.Duration `mapstructure:"resource-quota-sync-period"`
 
+	// AddonManifestsDir is the directory of add-on manifests the add-on
+	// manager applies; empty turns it off. DisableAddons names add-ons
+	// (manifest file names without extension) it must not run.
+	AddonManifestsDir string   `mapstructure:"addon-manifests-dir"`
+	DisableAddons     []string `mapstructure:"disable-addons"`
+
 	// RootCA is the PEM the root CA publisher writes into every
 	// namespace; the manager reads it from --root-ca-file or the
 	// kubeconfig.
@@ -50,6 +56,9 @@ type Settings struct {
 	// GCResyncPeriod is how often the garbage collector looks for newly
 	// served resources; 0 means 30s.
 	GCResyncPeriod time.Duration `mapstructure:"-"`
+	// AddonResyncPeriod is how often every add-on is applied again;
+	// 0 means a minute.
+	AddonResyncPeriod time.Duration `mapstructure:"-"`
 }
 
 // DefaultSettings are Kubernetes' defaults where Kubernetes has one.
@@ -75,6 +84,8 @@ func (s *Settings) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.ClusterSigningCertFile, "cluster-signing-cert-file", s.ClusterSigningCertFile, "PEM CA certificate the CSR signer issues cluster-scoped certificates with; without it and --cluster-signing-key-file no CSR is signed")
 	fs.StringVar(&s.ClusterSigningKeyFile, "cluster-signing-key-file", s.ClusterSigningKeyFile, "PEM private key of --cluster-signing-cert-file")
 	fs.DurationVar(&s.ResourceQuotaSyncPeriod, "resource-quota-sync-period", s.ResourceQuotaSyncPeriod, "how often every ResourceQuota's usage is recounted in full")
+	fs.StringVar(&s.AddonManifestsDir, "addon-manifests-dir", s.AddonManifestsDir, "directory of add-on manifests (NAME.yaml) applied at start, on every change and every minute; empty turns the add-on manager off")
+	fs.StringSliceVar(&s.DisableAddons, "disable-addons", s.DisableAddons, "add-ons (manifest names without extension, e.g. dns,ingress) not to run: their objects are deleted")
 	fs.DurationVar(&s.ClusterSigningDuration, "cluster-signing-duration", s.ClusterSigningDuration, "the longest certificate the CSR signer issues; a CSR may ask for less with spec.expirationSeconds")
 }
 
