@@ -13,9 +13,11 @@
 //
 // Run first gets the node a client certificate if it has none
 // (Bootstrap, with --bootstrap-kubeconfig). Start starts, in order: the
-// event recorders, the pod cache (an informer of the pods bound to the
-// kubelet's nodes), the Service cache (the Services with a cluster IP,
-// for the containers' service variables), the pod workers and probes,
+// event recorders (and checks the node's --resolv-conf, as the
+// kubelet's sync loop does: CheckLimitsForResolvConf), the pod cache (an
+// informer of the pods bound to the kubelet's nodes), the Service cache
+// (the Services with a cluster IP, for the containers' service
+// variables), the pod workers and probes,
 // the kubelet API (HTTPS, authenticated and authorized as --anonymous-auth,
 // --authentication-token-webhook and --authorization-mode say) and the
 // status server, one node status manager per node (registration,
@@ -220,6 +222,7 @@ func (k *Kubelet) Start(context.Context) error { return k.Lifecycle.Start(k.star
 // the steps before registered.
 func (k *Kubelet) start(ctx context.Context) error {
 	k.startEvents()
+	k.checkResolvConf()
 	if err := k.newPodCache(); err != nil {
 		return err
 	}

@@ -9,7 +9,10 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
+
+	"coracle.dev/kubelet/internal/dns"
 )
 
 // Runtimes the kubelet can run pods with.
@@ -70,6 +73,16 @@ type Options struct {
 	PodLogDir      string   `mapstructure:"pod-log-dir"`
 	RegistryMirror []string `mapstructure:"registry-mirror"`
 	NodeRoutes     string   `mapstructure:"node-routes"`
+
+	// Pods' DNS, as Kubernetes' kubelet forms it: ClusterDNS are the
+	// cluster DNS servers of ClusterFirst pods (none: they get the
+	// node's resolver configuration, with a MissingClusterDNS event),
+	// ClusterDomain the domain their search list and subdomain FQDNs end
+	// in, ResolvConf the node's resolver configuration every pod's
+	// starts from ("" for none).
+	ClusterDNS    []string `mapstructure:"cluster-dns"`
+	ClusterDomain string   `mapstructure:"cluster-domain"`
+	ResolvConf    string   `mapstructure:"resolv-conf"`
 
 	ImageGCHighThreshold int `mapstructure:"image-gc-high-threshold"`
 	ImageGCLowThreshold  int `mapstructure:"image-gc-low-threshold"`
@@ -152,6 +165,9 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Int("fake-nodes", d.FakeNodes, "with --runtime=fake: simulate this many nodes, named NODE-NAME-0 … NODE-NAME-N-1")
 	fs.Duration("fake-startup-delay", d.FakeStartupDelay, "with --runtime=fake: how long a container takes to start")
 	fs.String("node-routes", d.NodeRoutes, "how pods reach the pods of other nodes: host-gw (route each other node's pod CIDR via its InternalIP; the nodes share an L2 segment), vxlan (an overlay as flannel's: a VXLAN device coracle.1, VNI 1, UDP port 8472, its MAC published in the Node's vxlan.coracle.dev/vtep-mac annotation; for nodes on different L2 segments) or none (another agent routes); off with --runtime=fake")
+	fs.StringSlice("cluster-dns", d.ClusterDNS, "Comma-separated list of DNS server IP address.  This value is used for containers DNS server in case of Pods with \"dnsPolicy=ClusterFirst\". Note: all DNS servers appearing in the list MUST serve the same set of records otherwise name resolution within the cluster may not work correctly. There is no guarantee as to which DNS server may be contacted for name resolution.")
+	fs.String("cluster-domain", d.ClusterDomain, "Domain for this cluster.  If set, kubelet will configure all containers to search this domain in addition to the host's search domains")
+	fs.String("resolv-conf", d.ResolvConf, "Resolver configuration file used as the basis for the container DNS resolution configuration.")
 	fs.String("cni-bin-dir", d.CNIBinDir, "directory of the CNI plugins")
 	fs.String("cni-conf-dir", d.CNIConfDir, "directory the kubelet writes its CNI network configuration to")
 	fs.String("bridge-name", d.BridgeName, "Linux bridge the pods are attached to")
@@ -204,8 +220,8 @@ func DefaultOptions() Options {
 	return Options{
 		RootDir: "/var/lib/coracle/kubelet", Runtime: RuntimeRunc, Address: "0.0.0.0", Port: DefaultPort,
 		StatusAddress: DefaultStatusAddress, FakeStartupDelay: 200 * time.Millisecond,
-		NodeRoutes: NodeRoutesHostGW,
-		CNIBinDir:  "/usr/lib/cni", CNIConfDir: "/etc/cni/net.d", BridgeName: "cni0", NetworkName: "coracle",
+		NodeRoutes: NodeRoutesHostGW, ResolvConf: dns.DefaultResolvConf,
+		CNIBinDir: "/usr/lib/cni", CNIConfDir: "/etc/cni/net.d", BridgeName: "cni0", NetworkName: "coracle",
 		CgroupRoot: "/coracle", MaxPods: DefaultMaxPods, PodLogDir: "/var/log/pods",
 		ImageGCHighThreshold: 85, ImageGCLowThreshold: 80,
 		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
@@ -230,6 +246,16 @@ func (o *Options) Validate() error {
 	}
 	if o.NodeIP != "" && net.ParseIP(o.NodeIP) == nil {
 		errs = append(errs, fmt.Errorf("--node-ip %q: not an IP address", o.NodeIP))
+	}
+	for _, ip := range o.ClusterDNS {
+		if net.ParseIP(ip) == nil {
+			errs = append(errs, fmt.Errorf("--cluster-dns %q: not an IP address", ip))
+		}
+	}
+	if o.ClusterDomain != "" {
+		if msgs := validation.IsDNS1123Subdomain(o.ClusterDomain); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("--cluster-domain %q: %s", o.ClusterDomain, strings.Join(msgs, "; ")))
+		}
 	}
 	if o.PodCIDR != "" {
 		if _, _, err := net.ParseCIDR(o.PodCIDR); err != nil {

@@ -1,6 +1,8 @@
 package kubelet
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +28,41 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	if err := opts.Validate(); err != nil {
 		t.Errorf("validate: %v", err)
+	}
+	if len(opts.ClusterDNS) != 1 || opts.ClusterDNS[0] != "10.96.0.10" || opts.ClusterDomain != "cluster.local" || opts.ResolvConf != "/etc/resolv.conf" {
+		t.Errorf("DNS settings: cluster-dns %q cluster-domain %q resolv-conf %q", opts.ClusterDNS, opts.ClusterDomain, opts.ResolvConf)
+	}
+}
+
+// The DNS flags as Kubernetes' kubelet has them: no cluster DNS or
+// domain by default, the node's /etc/resolv.conf, and --resolv-conf=""
+// for none.
+func TestDNSFlags(t *testing.T) {
+	opts, err := load(t, "--kubeconfig", "/k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.ClusterDNS) != 0 || opts.ClusterDomain != "" || opts.ResolvConf != "/etc/resolv.conf" {
+		t.Errorf("defaults: cluster-dns %q cluster-domain %q resolv-conf %q", opts.ClusterDNS, opts.ClusterDomain, opts.ResolvConf)
+	}
+	opts, err = load(t, "--kubeconfig", "/k", "--cluster-dns", "10.96.0.10,10.96.0.11", "--cluster-domain", "corp.internal", "--resolv-conf=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(opts.ClusterDNS, ",") != "10.96.0.10,10.96.0.11" || opts.ClusterDomain != "corp.internal" || opts.ResolvConf != "" {
+		t.Errorf("flags: cluster-dns %q cluster-domain %q resolv-conf %q", opts.ClusterDNS, opts.ClusterDomain, opts.ResolvConf)
+	}
+
+	// In the config file too, "" is none rather than the default.
+	file := filepath.Join(t.TempDir(), "kubelet.yaml")
+	if err := os.WriteFile(file, []byte("kubeconfig: /k\ncluster-dns: [10.96.0.10]\nresolv-conf: \"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if opts, err = load(t, "--config", file); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(opts.ClusterDNS, ",") != "10.96.0.10" || opts.ResolvConf != "" {
+		t.Errorf("config file: cluster-dns %q resolv-conf %q", opts.ClusterDNS, opts.ResolvConf)
 	}
 }
 
@@ -100,6 +137,10 @@ func TestValidate(t *testing.T) {
 		{"authorization AlwaysAllow is valid", func(o *Options) { o.AuthorizationMode = AuthorizationModeAlwaysAllow }, ""},
 		{"cache lifetimes are not negative", func(o *Options) { o.AuthorizationWebhookDeniedTTL = -time.Second }, "--authorization-webhook-cache-unauthorized-ttl"},
 		{"volumes are refreshed", func(o *Options) { o.VolumeRefreshPeriod = 0 }, "--volume-refresh-period"},
+		{"cluster DNS servers are addresses", func(o *Options) { o.ClusterDNS = []string{"10.96.0.10", "kube-dns"} }, `--cluster-dns "kube-dns"`},
+		{"IPv4 and IPv6 cluster DNS servers are valid", func(o *Options) { o.ClusterDNS = []string{"10.96.0.10", "fd00::a"} }, ""},
+		{"the cluster domain is a DNS name", func(o *Options) { o.ClusterDomain = "Cluster_Local" }, "--cluster-domain"},
+		{"no resolv.conf is valid", func(o *Options) { o.ResolvConf = "" }, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package kubelet
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -10,7 +11,10 @@ import (
 	"go.uber.org/zap"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 
+	"coracle.dev/kubelet/internal/dns"
 	"coracle.dev/kubelet/internal/envvars"
 	"coracle.dev/kubelet/internal/images"
 	"coracle.dev/kubelet/internal/network/cni"
@@ -69,7 +73,11 @@ func (k *Kubelet) newRuncRuntime() (*runc.Runtime, error) {
 	rt, err := runc.New(runc.Options{
 		RootDir: o.RootDir, Runc: o.Runc, CgroupRoot: o.CgroupRoot, Images: store, Network: k.network,
 		ShimPath: o.ShimPath, LogMaxSize: maxSize.Value(), LogMaxFiles: o.ContainerLogMaxFiles,
-		Log: k.log.Named("runc"),
+		DNS: k.dnsConfigurer(),
+		// The recorders are made at Start, after the runtime: looked up
+		// when a pod's DNS is formed.
+		Recorder: func(node string) record.EventRecorder { return k.recorders[node] },
+		Log:      k.log.Named("runc"),
 	})
 	if err != nil {
 		return nil, err
@@ -79,6 +87,41 @@ func (k *Kubelet) newRuncRuntime() (*runc.Runtime, error) {
 		Tokens: token.NewManager(k.client), Log: k.log.Named("volumes"),
 	}
 	return rt, nil
+}
+
+// dnsConfigurer forms pods' DNS from --cluster-dns, --cluster-domain and
+// --resolv-conf (Validate checked the addresses).
+func (k *Kubelet) dnsConfigurer() *dns.Configurer {
+	c := &dns.Configurer{ClusterDomain: k.opts.ClusterDomain, ResolverConfig: k.opts.ResolvConf}
+	for _, s := range k.opts.ClusterDNS {
+		if ip := net.ParseIP(s); ip != nil {
+			c.ClusterDNS = append(c.ClusterDNS, ip)
+		}
+	}
+	if ip := net.ParseIP(k.nodeIP); ip != nil {
+		c.NodeIPs = []net.IP{ip}
+	}
+	return c
+}
+
+// checkResolvConf checks the node's resolv.conf once, as the kubelet's
+// sync loop does when it starts: a file that cannot be read, or whose
+// search line leaves no room for the cluster's domains, is a
+// CheckLimitsForResolvConf warning on the node. Simulated nodes have no
+// resolv.conf of their own.
+func (k *Kubelet) checkResolvConf() {
+	if k.opts.Runtime != RuntimeRunc {
+		return
+	}
+	e := k.dnsConfigurer().CheckLimitsForResolvConf()
+	if e == nil {
+		return
+	}
+	k.log.Warn("check limits for resolv.conf failed", zap.String("resolvConf", k.opts.ResolvConf), zap.String("event", e.Message))
+	for _, n := range k.nodes {
+		ref := &v1.ObjectReference{Kind: "Node", Name: n, UID: types.UID(n)}
+		k.recorders[n].Event(ref, v1.EventTypeWarning, e.Reason, e.Message)
+	}
 }
 
 // podMTU is the MTU the pods' interfaces get: with --node-routes=vxlan,

@@ -29,7 +29,9 @@ import (
 
 	"go.uber.org/zap"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 
+	"coracle.dev/kubelet/internal/dns"
 	"coracle.dev/kubelet/internal/images"
 	"coracle.dev/kubelet/internal/network/cni"
 	kruntime "coracle.dev/kubelet/internal/runtime"
@@ -51,13 +53,20 @@ type Options struct {
 	ShimPath    string
 	LogMaxSize  int64
 	LogMaxFiles int
-	Log         *zap.Logger
+	// DNS forms pods' resolv.conf, host names and hosts files; nil gives
+	// pods the node's /etc/resolv.conf and no cluster DNS.
+	DNS *dns.Configurer
+	// Recorder returns a node's event recorder, for the warnings of
+	// forming a pod's DNS; nil (or a nil recorder) records none.
+	Recorder func(node string) record.EventRecorder
+	Log      *zap.Logger
 }
 
 // Runtime is the runc runtime.
 type Runtime struct {
 	opts    Options
 	log     *zap.Logger
+	dns     *dns.Configurer
 	runc    string
 	version string
 	changes chan types.UID
@@ -79,7 +88,10 @@ func New(opts Options) (*Runtime, error) {
 	if opts.ShimPath == "" {
 		opts.ShimPath = FindShim()
 	}
-	r := &Runtime{opts: opts, log: opts.Log, changes: make(chan types.UID, 256), live: map[string]types.UID{}, stop: make(chan struct{})}
+	r := &Runtime{opts: opts, log: opts.Log, dns: opts.DNS, changes: make(chan types.UID, 256), live: map[string]types.UID{}, stop: make(chan struct{})}
+	if r.dns == nil {
+		r.dns = &dns.Configurer{ResolverConfig: dns.DefaultResolvConf}
+	}
 	r.runc = opts.Runc
 	if r.runc == "" {
 		if p, err := exec.LookPath("runc"); err == nil {

@@ -36,19 +36,22 @@ func (r *Runtime) EnsureSandbox(ctx context.Context, pod *v1.Pod) (string, error
 	if err := writeJSON(filepath.Join(dir, "pod.json"), rec); err != nil {
 		return "", err
 	}
-	hostname := podHostname(pod)
+	names, err := r.podNames(pod)
+	if err != nil {
+		return "", err
+	}
 	if pod.Spec.HostNetwork {
 		// The node's network: no hostPorts to map.
 		rec.Ports = nil
 	}
-	ip, err := r.attachNetwork(ctx, rec, hostname)
+	ip, err := r.attachNetwork(ctx, rec, names.uts)
 	if err != nil {
 		return "", err
 	}
 	if err := mountShm(filepath.Join(dir, "shm")); err != nil {
 		return "", err
 	}
-	if err := writePodFiles(dir, pod, hostname, ip); err != nil {
+	if err := writePodFiles(dir, pod, names, ip); err != nil {
 		return "", err
 	}
 	rec.IP, rec.SandboxReady = ip, true
