@@ -9,9 +9,12 @@ TEST_TIMEOUT ?= 75m
 
 all: build
 
-## build: every binary of every module into bin/
+## build: every binary of every module into bin/; the add-ons (deploy/addons/*),
+## static, into bin/addons/, whence make up packs them into images
+ADDONS := $(patsubst %/go.mod,./%,$(wildcard deploy/addons/*/go.mod))
 build:
-	$(GO) build -o $(BIN)/ work
+	$(GO) build -o $(BIN)/ $$($(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' work | grep -v '^coracle.dev/addons/')
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/addons/ $(ADDONS)
 
 ## deps: install, idempotently, the Debian packages the tests and the cluster need
 deps:
@@ -32,9 +35,11 @@ bench: build
 
 ## up: run the cluster on this machine (state in /var/lib/coracle, logs in /var/log/coracle);
 ## NODES=3 adds two nodes, each in its own network namespace, joined with a token
+## DISABLE=dns,ingress leaves those add-ons off (their objects are deleted)
 NODES ?= 1
+DISABLE ?=
 up: deps build
-	CORACLE_NODES=$(NODES) deploy/local-up.sh
+	CORACLE_NODES=$(NODES) CORACLE_DISABLE=$(DISABLE) deploy/local-up.sh
 
 ## down: stop the local cluster, keeping its state
 down:

@@ -102,8 +102,21 @@ start scheduler 10259 \
 	--kubeconfig "$CONF/scheduler.conf" \
 	--leader-elect \
 	--status-address 127.0.0.1:10259
+# The add-ons' manifests go where the add-on manager applies them from,
+# each written aside and renamed into place so it is never read half
+# written; an add-on whose manifest a user deleted (NAME.skip) stays off.
+mkdir -p "$ADDON_MANIFESTS"
+for addon in $ADDONS; do
+	dir=${addon%%:*}
+	name=${addon#*:}
+	[ -e "$ADDON_MANIFESTS/$name.skip" ] && continue
+	cp "$ROOT/deploy/addons/$dir/manifest.yaml" "$ADDON_MANIFESTS/.$name.yaml.tmp"
+	mv "$ADDON_MANIFESTS/.$name.yaml.tmp" "$ADDON_MANIFESTS/$name.yaml"
+done
 start controller-manager 10257 \
 	--kubeconfig "$CONF/controller-manager.conf" \
+	--addon-manifests-dir "$ADDON_MANIFESTS" \
+	--disable-addons "${CORACLE_DISABLE:-}" \
 	--use-service-account-credentials \
 	--leader-elect \
 	--cluster-cidr 10.244.0.0/16 \
@@ -115,8 +128,18 @@ wait_ready scheduler 10259 http://127.0.0.1:10259/readyz
 wait_ready controller-manager 10257 http://127.0.0.1:10257/readyz
 
 # The local registry holds busybox (built from Debian's busybox-static) so
-# pods run with no internet; the kubelet runs this machine's node.
-start local-registry "${REGISTRY##*:}" --address "$REGISTRY"
+# pods run with no internet, and the add-ons' images, each packed from its
+# static binary (bin/addons/DIR) under the name and tag its manifest uses;
+# the kubelet runs this machine's node.
+images=
+for addon in $ADDONS; do
+	dir=${addon%%:*}
+	for ref in $(grep -o "coracle.dev/addons/$dir:[A-Za-z0-9._-]*" "$ROOT/deploy/addons/$dir/manifest.yaml" | sort -u); do
+		images="$images --image ${ref#coracle.dev/}=$BIN/addons/$dir"
+	done
+done
+# shellcheck disable=SC2086 # images is a list of flags
+start local-registry "${REGISTRY##*:}" --address "$REGISTRY" $images
 wait_ready local-registry "${REGISTRY##*:}" "http://$REGISTRY/v2/library/busybox/manifests/latest"
 
 # join_command: a fresh bootstrap token's join command, as a user gets it
@@ -245,9 +268,8 @@ while [ "$n" -le "$NODES" ]; do
 	fi
 	"$ROOT/deploy/install.sh" --worker --prefix "$dir" >/dev/null
 	conf="$dir/etc/coracle"
-	if ! grep -q '^registry-mirror:' "$conf/kubelet.yaml"; then
-		echo "registry-mirror: [docker.io=http://$REGISTRY, registry.k8s.io=http://$REGISTRY]" >> "$conf/kubelet.yaml"
-	fi
+	sed -i '/^registry-mirror:/d' "$conf/kubelet.yaml"
+	echo "registry-mirror: [docker.io=http://$REGISTRY, registry.k8s.io=http://$REGISTRY, coracle.dev=http://$REGISTRY]" >> "$conf/kubelet.yaml"
 	if ! running "$name.kubelet" && ! joined "$conf"; then
 		rm -f "$conf/kubelet.conf" "$conf/pki/ca.crt" "$dir/var/lib/coracle/kubelet/pki/kubelet-client-current.pem" "$dir/var/lib/coracle/kubelet/pki/kubelet-server-current.pem"
 		join "$name" --config-dir "$conf" --node-name "$name" --node-ip "$(node_ip "$n")"

@@ -2,6 +2,9 @@ package localregistry
 
 import (
 	"context"
+	"fmt"
+	"path"
+	"strings"
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
@@ -15,6 +18,9 @@ type Config struct {
 	Busybox  string `mapstructure:"busybox"`
 	Username string `mapstructure:"username"`
 	Password string `mapstructure:"password"`
+	// Images are REPO:TAG=BINARY pairs: each static binary is packed
+	// into a base-less image pushed as REPO:TAG (the add-ons' images).
+	Images []string `mapstructure:"image"`
 }
 
 // DefaultConfig is the configuration AddFlags' defaults describe.
@@ -29,6 +35,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.String("busybox", d.Busybox, "static busybox binary to build the busybox image from (empty: no image)")
 	fs.String("username", d.Username, "require this user (HTTP Basic) of clients")
 	fs.String("password", d.Password, "password for --username")
+	fs.StringArray("image", nil, "REPO:TAG=BINARY: pack the static BINARY into a base-less image (the binary its entrypoint) and push it as REPO:TAG; repeatable")
 }
 
 // Daemon is the local-registry binary's command line, for component.Main.
@@ -60,6 +67,26 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 			}
 		}
 		log.Info("busybox image pushed", zap.String("image", srv.Addr()+"/busybox:latest"))
+	}
+	for _, spec := range cfg.Images {
+		ref, binary, ok := strings.Cut(spec, "=")
+		repo, tag, tagged := strings.Cut(ref, ":")
+		if !ok || !tagged || repo == "" || tag == "" || binary == "" {
+			return fmt.Errorf("--image %q: want REPO:TAG=BINARY", spec)
+		}
+		version := tag
+		img, err := BinaryImage(binary, path.Base(repo), map[string]string{
+			"org.opencontainers.image.title":   path.Base(repo),
+			"org.opencontainers.image.version": version,
+			"org.opencontainers.image.source":  "coracle",
+		})
+		if err != nil {
+			return fmt.Errorf("--image %q: %w", spec, err)
+		}
+		if err := srv.Push(ctx, ref, img); err != nil {
+			return err
+		}
+		log.Info("image pushed", zap.String("image", srv.Addr()+"/"+ref), zap.String("binary", binary))
 	}
 	log.Info("registry serving", zap.String("address", srv.Addr()))
 	<-ctx.Done()

@@ -9,6 +9,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -177,6 +179,80 @@ func BusyboxImage(busybox string) (ggcrv1.Image, error) {
 	cfg.Config.Cmd = []string{"sh"}
 	cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	return mutate.ConfigFile(img, cfg)
+}
+
+// BinaryImage builds a base-less image from one static binary, as ko
+// does: the binary at /<name> is the entrypoint, beside an empty /tmp and
+// the /etc/passwd and /etc/group of root and nobody; no shell, no libc.
+// A binary that needs a dynamic loader would not start in it, so one is
+// refused. labels become the image's labels (OCI annotations such as
+// org.opencontainers.image.version).
+func BinaryImage(binary, name string, labels map[string]string) (ggcrv1.Image, error) {
+	if err := checkStatic(binary); err != nil {
+		return nil, err
+	}
+	bin, err := os.ReadFile(binary)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	epoch := time.Unix(0, 0)
+	file := func(p string, mode int64, data []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: p, Mode: mode, Size: int64(len(data)), ModTime: epoch}); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	errs := []error{
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "etc/", Mode: 0o755, ModTime: epoch}),
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "tmp/", Mode: 0o1777, ModTime: epoch}),
+		file("etc/passwd", 0o644, []byte("root:x:0:0:root:/:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n")),
+		file("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n")),
+		file(name, 0o755, bin),
+		tw.Close(),
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("image of %s: %w", binary, err)
+	}
+	data := buf.Bytes()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
+	cfg.Config.Entrypoint = []string{"/" + name}
+	cfg.Config.Env = []string{"PATH=/"}
+	cfg.Config.Labels = labels
+	return mutate.ConfigFile(img, cfg)
+}
+
+// checkStatic refuses a binary that is not a statically linked ELF
+// executable (one with an interpreter, the dynamic loader).
+func checkStatic(binary string) error {
+	f, err := elf.Open(binary)
+	if err != nil {
+		return fmt.Errorf("%s: not an executable: %w", binary, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked: build it with CGO_ENABLED=0 to run it in an image without libc", binary)
+		}
+	}
+	return nil
 }
 
 // relativeTo is the symlink target from directory dir to target (both
