@@ -41,7 +41,7 @@ KUBELET_FLAGS="--bootstrap-kubeconfig $CONF/bootstrap-kubelet.conf --kubeconfig 
 # The add-ons (deploy/addons/DIR) and the name of each in the add-on
 # manager's directory (NAME.yaml): `make up DISABLE=dns,ingress` names
 # these.
-ADDONS="coredns:dns"
+ADDONS="coredns:dns ingress:ingress"
 ADDON_MANIFESTS="$STATE/server/manifests"
 
 # running NAME: true if the component's recorded process is alive and is

@@ -141,6 +141,13 @@ done
 # shellcheck disable=SC2086 # images is a list of flags
 start local-registry "${REGISTRY##*:}" --address "$REGISTRY" $images
 wait_ready local-registry "${REGISTRY##*:}" "http://$REGISTRY/v2/library/busybox/manifests/latest"
+# The add-ons' images are pushed after busybox: wait for them too, or the
+# first pull of one fails and backs off.
+for flag in $images; do
+	[ "$flag" = --image ] && continue
+	ref=${flag%%=*}
+	wait_ready local-registry "${REGISTRY##*:}" "http://$REGISTRY/v2/${ref%:*}/manifests/${ref##*:}"
+done
 
 # join_command: a fresh bootstrap token's join command, as a user gets it
 # (ctl token create --print-join-command), with this checkout's ctl.
@@ -268,8 +275,14 @@ while [ "$n" -le "$NODES" ]; do
 	fi
 	"$ROOT/deploy/install.sh" --worker --prefix "$dir" >/dev/null
 	conf="$dir/etc/coracle"
-	sed -i '/^registry-mirror:/d' "$conf/kubelet.yaml"
-	echo "registry-mirror: [docker.io=http://$REGISTRY, registry.k8s.io=http://$REGISTRY, coracle.dev=http://$REGISTRY]" >> "$conf/kubelet.yaml"
+	# What make up sets on its nodes, whatever an earlier install wrote:
+	# the local registry as mirror, the cluster DNS.
+	sed -i '/^registry-mirror:/d; /^cluster-dns:/d; /^cluster-domain:/d' "$conf/kubelet.yaml"
+	cat >> "$conf/kubelet.yaml" <<-EOF
+		registry-mirror: [docker.io=http://$REGISTRY, registry.k8s.io=http://$REGISTRY, coracle.dev=http://$REGISTRY]
+		cluster-dns: [10.96.0.10]
+		cluster-domain: cluster.local
+	EOF
 	if ! running "$name.kubelet" && ! joined "$conf"; then
 		rm -f "$conf/kubelet.conf" "$conf/pki/ca.crt" "$dir/var/lib/coracle/kubelet/pki/kubelet-client-current.pem" "$dir/var/lib/coracle/kubelet/pki/kubelet-server-current.pem"
 		join "$name" --config-dir "$conf" --node-name "$name" --node-ip "$(node_ip "$n")"

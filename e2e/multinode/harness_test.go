@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,14 @@ type settings struct {
 	// reached from the others only through this machine (a router): no
 	// host-gw route can reach it.
 	vxlan bool
+	// addons: the add-ons' images in the registry and their manifests in
+	// the add-on manager's directory, as make up has them.
+	addons []addon
 }
+
+// addon is an add-on of deploy/addons: its directory and its name in the
+// add-on manager's directory.
+type addon struct{ dir, name string }
 
 // cluster is a control plane on this machine (the apiserver, scheduler,
 // controller manager and a local registry, reached by the nodes at the
@@ -55,7 +63,10 @@ type cluster struct {
 	settings settings
 	registry string // the local registry, at hostIP
 	binDir   string
+	addonDir string // the add-on manager's manifests
+	cmArgs   []string
 	ts       *testserver.TestServer
+	cm       *testproc.Process
 	client   kubernetes.Interface
 	nodes    []*node
 }
@@ -149,10 +160,44 @@ func newCluster(t testing.TB, s settings) *cluster {
 	})
 
 	c.registry = fmt.Sprintf("%s:%d", c.hostIP, testnet.FreePorts(t, 1)[0])
-	reg := testproc.Start(t, "local-registry", testbin.Path(t, "local-registry"), "--address", c.registry, "--log-format", "console")
-	reg.WaitReady(t, 30*time.Second, func() (bool, string) {
-		out, err := exec.Command("curl", "-fsS", "http://"+c.registry+"/v2/library/busybox/manifests/latest").CombinedOutput()
-		return err == nil, string(out)
+	regArgs := []string{"--address", c.registry, "--log-format", "console"}
+	var images []string
+	c.addonDir = filepath.Join(c.root, "manifests")
+	if err := os.MkdirAll(c.addonDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range s.addons {
+		// As make up: the image its manifest names, packed from the
+		// add-on's static binary; the manifest in the manager's directory.
+		manifest, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "addons", a.dir, "manifest.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := regexp.MustCompile(`coracle\.dev/addons/` + regexp.QuoteMeta(a.dir) + `:[A-Za-z0-9._-]+`).Find(manifest)
+		if ref == nil {
+			t.Fatalf("the %s manifest names no coracle.dev/addons/%s image", a.dir, a.dir)
+		}
+		image := strings.TrimPrefix(string(ref), "coracle.dev/")
+		binary := filepath.Join(c.binDir, "addons", a.dir)
+		if _, err := os.Stat(binary); err != nil {
+			t.Fatalf("add-on binary %s: %v (make build builds it)", binary, err)
+		}
+		regArgs = append(regArgs, "--image", image+"="+binary)
+		images = append(images, image)
+		if err := os.WriteFile(filepath.Join(c.addonDir, a.name+".yaml"), manifest, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := testproc.Start(t, "local-registry", testbin.Path(t, "local-registry"), regArgs...)
+	reg.WaitReady(t, 60*time.Second, func() (bool, string) {
+		for _, ref := range append([]string{"library/busybox:latest"}, images...) {
+			repo, tag, _ := strings.Cut(ref, ":")
+			out, err := exec.Command("curl", "-fsS", "http://"+c.registry+"/v2/"+repo+"/manifests/"+tag).CombinedOutput()
+			if err != nil {
+				return false, ref + ": " + string(out)
+			}
+		}
+		return true, ""
 	})
 
 	// The apiserver answers on every address (the nodes reach it on the
@@ -173,13 +218,16 @@ func newCluster(t testing.TB, s settings) *cluster {
 	sched.WaitReady(t, 60*time.Second, testproc.Readyz(status))
 	status = testnet.FreeAddr(t)
 	pki := filepath.Join(c.ts.DataDir, "pki")
-	cm := testproc.Start(t, "controller-manager", testbin.Path(t, "controller-manager"),
+	c.cmArgs = []string{
 		"--kubeconfig", filepath.Join(c.ts.DataDir, "controller-manager.conf"), "--use-service-account-credentials",
 		"--cluster-cidr", clusterCIDR, "--node-cidr-mask-size", "24",
 		"--cluster-signing-cert-file", filepath.Join(pki, "ca.crt"), "--cluster-signing-key-file", filepath.Join(pki, "ca.key"),
 		"--node-monitor-grace-period", s.nodeMonitorGracePeriod.String(), "--node-monitor-period", "2s",
-		"--status-address", status, "--log-format", "console")
-	cm.WaitReady(t, 60*time.Second, testproc.Readyz(status))
+		"--addon-manifests-dir", c.addonDir,
+		"--status-address", status, "--log-format", "console",
+	}
+	c.cm = testproc.Start(t, "controller-manager", testbin.Path(t, "controller-manager"), c.cmArgs...)
+	c.cm.WaitReady(t, 60*time.Second, testproc.Readyz(status))
 	return c
 }
 
@@ -247,7 +295,7 @@ func (c *cluster) newNode(t testing.TB, i int) *node {
 	}
 	// What differs from a real host's files: images from the test's
 	// registry, and this cluster's pod range for kube-proxy.
-	n.appendConfig(t, "kubelet.yaml", fmt.Sprintf("registry-mirror: [docker.io=http://%s]\n", c.registry))
+	n.appendConfig(t, "kubelet.yaml", fmt.Sprintf("registry-mirror: [docker.io=http://%s, coracle.dev=http://%s]\n", c.registry, c.registry))
 	n.replaceConfig(t, "kube-proxy.yaml", "cluster-cidr:", "cluster-cidr: "+clusterCIDR)
 	if c.settings.vxlan {
 		n.replaceConfig(t, "kubelet.yaml", "node-routes:", "node-routes: vxlan")

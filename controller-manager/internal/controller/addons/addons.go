@@ -215,13 +215,17 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	}
 	keep := map[Ref]bool{}
 	var errs []error
+	applied := 0
 	for _, o := range ordered(objs) {
-		ref, err := c.apply(ctx, name, o)
+		ref, changed, err := c.apply(ctx, name, o)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if ref != nil {
 			keep[*ref] = true
+		}
+		if changed {
+			applied++
 		}
 	}
 	if len(errs) > 0 {
@@ -229,7 +233,21 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		// failed to map (a CRD not yet served) must not lose its kin.
 		return errors.Join(errs...)
 	}
-	return c.prune(ctx, name, refs, keep)
+	if err := c.prune(ctx, name, refs, keep); err != nil {
+		return err
+	}
+	c.log.Info("add-on synced", zap.String("addon", name), zap.Int("objects", len(objs)), zap.Int("applied", applied), zap.Int("deleted", len(refs)-countKept(refs, keep)))
+	return nil
+}
+
+func countKept(objs []owned, keep map[Ref]bool) int {
+	n := 0
+	for _, o := range objs {
+		if keep[o.Ref] {
+			n++
+		}
+	}
+	return n
 }
 
 // ordered puts Namespaces and CustomResourceDefinitions first, as their
@@ -261,13 +279,14 @@ func (c *Controller) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, er
 }
 
 // apply creates o, or applies it again if its document changed since it
-// was last applied; it returns the object's ref, nil when it cannot map.
-func (c *Controller) apply(ctx context.Context, addon string, o Object) (*Ref, error) {
+// was last applied; it returns the object's ref (nil when it cannot map)
+// and whether it wrote.
+func (c *Controller) apply(ctx context.Context, addon string, o Object) (*Ref, bool, error) {
 	gvk := o.GroupVersionKind()
 	where := fmt.Sprintf("add-on %s: document %d (%s %s)", addon, o.Doc, gvk.Kind, o.GetName())
 	m, err := c.mapping(gvk)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
+		return nil, false, fmt.Errorf("%s: %w", where, err)
 	}
 	u := o.DeepCopy()
 	ns := ""
@@ -284,14 +303,14 @@ func (c *Controller) apply(ctx context.Context, addon string, o Object) (*Ref, e
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return ref, fmt.Errorf("%s: %w", where, err)
+		return ref, false, fmt.Errorf("%s: %w", where, err)
 	case live.GetLabels()[NameLabel] == "":
 		c.log.Warn("add-on object exists and was not made by the add-on manager: left alone", zap.String("addon", addon), zap.String("kind", gvk.Kind), zap.String("namespace", ns), zap.String("name", u.GetName()))
-		return nil, nil
+		return nil, false, nil
 	case live.GetLabels()[NameLabel] != addon:
-		return nil, fmt.Errorf("%s: the object belongs to add-on %s", where, live.GetLabels()[NameLabel])
+		return nil, false, fmt.Errorf("%s: the object belongs to add-on %s", where, live.GetLabels()[NameLabel])
 	case live.GetAnnotations()[ChecksumAnnotation] == o.Checksum:
-		return ref, nil
+		return ref, false, nil
 	}
 	labels := u.GetLabels()
 	if labels == nil {
@@ -307,13 +326,13 @@ func (c *Controller) apply(ctx context.Context, addon string, o Object) (*Ref, e
 	u.SetAnnotations(annotations)
 	body, err := json.Marshal(u.Object)
 	if err != nil {
-		return ref, fmt.Errorf("%s: %w", where, err)
+		return ref, false, fmt.Errorf("%s: %w", where, err)
 	}
 	if _, err := client.Patch(ctx, u.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: FieldManager, Force: ptr.To(true)}); err != nil {
-		return ref, fmt.Errorf("%s: apply: %w", where, err)
+		return ref, false, fmt.Errorf("%s: apply: %w", where, err)
 	}
 	c.log.Info("add-on object applied", zap.String("addon", addon), zap.String("kind", gvk.Kind), zap.String("namespace", ns), zap.String("name", u.GetName()))
-	return ref, nil
+	return ref, true, nil
 }
 
 // owned is an object found with the add-on label.
