@@ -582,9 +582,11 @@ func NamespaceRoleBindings() []rbacv1.RoleBinding {
 // Coracle clusters need because nodes join as kubeadm's do: with a
 // bootstrap token (group system:bootstrappers) that may ask for a client
 // certificate, have it approved and read the Nodes, and an anonymous
-// cluster-info read to check the control plane against the token. One
-// binding is Coracle's own: kube-proxy on a joined node runs with the
-// node's credential, so system:nodes get system:node-proxier.
+// cluster-info read to check the control plane against the token. Two
+// bindings are Coracle's own: kube-proxy on a joined node runs with the
+// node's credential, so system:nodes get system:node-proxier, and
+// coracle:service-lb, the right of kube-proxy's built-in service load
+// balancer (as k3s's ServiceLB) to write LoadBalancer Services' status.
 //
 // These objects are not labelled as Kubernetes' defaults, as kubeadm's
 // are not; without the autoupdate annotation reconciliation still adds
@@ -602,6 +604,9 @@ func ClusterSetup() Policy {
 		ClusterRoles: []rbacv1.ClusterRole{{
 			ObjectMeta: metav1.ObjectMeta{Name: "kubeadm:get-nodes"},
 			Rules:      []rbacv1.PolicyRule{newRule("get").groups(legacyGroup).resources("nodes").rule()},
+		}, {
+			ObjectMeta: metav1.ObjectMeta{Name: "coracle:service-lb"},
+			Rules:      []rbacv1.PolicyRule{newRule("update", "patch").groups(legacyGroup).resources("services/status").rule()},
 		}},
 		ClusterRoleBindings: []rbacv1.ClusterRoleBinding{
 			binding("kubeadm:kubelet-bootstrap", "system:node-bootstrapper", groups(bootstrappersGroup)),
@@ -609,6 +614,7 @@ func ClusterSetup() Policy {
 			binding("kubeadm:node-autoapprove-certificate-rotation", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", groups(nodesGroup)),
 			binding("kubeadm:get-nodes", "kubeadm:get-nodes", groups(bootstrappersGroup)),
 			binding("coracle:node-proxier", "system:node-proxier", groups(nodesGroup)),
+			binding("coracle:service-lb", "coracle:service-lb", groups(nodesGroup)),
 		},
 		Roles: []rbacv1.Role{{
 			ObjectMeta: metav1.ObjectMeta{Name: clusterInfoRole, Namespace: kubePublic},

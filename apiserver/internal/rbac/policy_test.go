@@ -276,6 +276,7 @@ func TestClusterSetup(t *testing.T) {
 		"kubeadm:node-autoapprove-certificate-rotation": "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
 		"kubeadm:get-nodes":                             "kubeadm:get-nodes",
 		"coracle:node-proxier":                          "system:node-proxier",
+		"coracle:service-lb":                            "coracle:service-lb",
 	}
 	if len(p.ClusterRoleBindings) != len(want) {
 		t.Errorf("%d bindings, want %d", len(p.ClusterRoleBindings), len(want))
