@@ -159,7 +159,15 @@ func BusyboxImage(busybox string) (ggcrv1.Image, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("busybox layer: %w", err)
 	}
-	data := buf.Bytes()
+	return oneLayerImage(buf.Bytes(), func(c *ggcrv1.Config) {
+		c.Cmd = []string{"sh"}
+		c.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	})
+}
+
+// oneLayerImage is a linux image of this machine's architecture whose
+// one layer is the tar data, its run settings set by configure.
+func oneLayerImage(data []byte, configure func(*ggcrv1.Config)) (ggcrv1.Image, error) {
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	})
@@ -175,9 +183,8 @@ func BusyboxImage(busybox string) (ggcrv1.Image, error) {
 		return nil, err
 	}
 	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture = "linux", "amd64"
-	cfg.Config.Cmd = []string{"sh"}
-	cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
+	configure(&cfg.Config)
 	return mutate.ConfigFile(img, cfg)
 }
 
@@ -216,27 +223,11 @@ func BinaryImage(binary, name string, labels map[string]string) (ggcrv1.Image, e
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("image of %s: %w", binary, err)
 	}
-	data := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
+	return oneLayerImage(buf.Bytes(), func(c *ggcrv1.Config) {
+		c.Entrypoint = []string{"/" + name}
+		c.Env = []string{"PATH=/"}
+		c.Labels = labels
 	})
-	if err != nil {
-		return nil, err
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
-	cfg.Config.Entrypoint = []string{"/" + name}
-	cfg.Config.Env = []string{"PATH=/"}
-	cfg.Config.Labels = labels
-	return mutate.ConfigFile(img, cfg)
 }
 
 // checkStatic refuses a binary that is not a statically linked ELF
