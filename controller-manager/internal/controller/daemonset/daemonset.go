@@ -33,7 +33,6 @@ import (
 	"coracle.dev/controller-manager/internal/controllerkit/history"
 	"coracle.dev/controller-manager/internal/controllerkit/podcontrol"
 	"coracle.dev/controller-manager/internal/controllerkit/podstate"
-	"coracle.dev/controller-manager/internal/controllerkit/templatehash"
 )
 
 // Name is the controller's name.
@@ -169,7 +168,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	now := c.clock.Now()
 	if ds.DeletionTimestamp != nil {
 		// Only the status, until the garbage collector is done.
-		hash := templatehash.Hash(&ds.Spec.Template, ds.Status.CollisionCount)
+		hash := history.Hash(&ds.Spec.Template, ds.Status.CollisionCount)
 		return errors.Join(claimErr, c.writeStatus(ctx, ds, Status(ds, nodes, byNode, hash, now)))
 	}
 	cur, old, collisionCount, err := c.history(ctx, ds, selector, pods)

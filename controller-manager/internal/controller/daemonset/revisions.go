@@ -5,7 +5,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"coracle.dev/controller-manager/internal/controllerkit/history"
-	"coracle.dev/controller-manager/internal/controllerkit/templatehash"
 )
 
 // A DaemonSet's templates are kept as ControllerRevisions
@@ -20,14 +19,7 @@ import (
 // ds-hash for the template and collisionCount (which the set raises
 // when the name it wants is taken by another template).
 func NewRevision(ds *appsv1.DaemonSet, revision int64, collisionCount *int32) (*appsv1.ControllerRevision, error) {
-	// No collision count in the hash until there was a collision, so
-	// that pods labelled before revisions were kept keep their hash.
-	var probe *int32
-	if collisionCount != nil && *collisionCount != 0 {
-		probe = collisionCount
-	}
-	hash := templatehash.Hash(&ds.Spec.Template, probe)
-	return history.New(history.Owner{Object: ds, Kind: kind, Template: &ds.Spec.Template, HashLabel: HashLabel}, hash, revision)
+	return history.New(history.Owner{Object: ds, Kind: kind, Template: &ds.Spec.Template, HashLabel: HashLabel}, revision, collisionCount)
 }
 
 // SplitHistory divides a set's revisions into those holding the

@@ -5,7 +5,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"coracle.dev/controller-manager/internal/controllerkit/history"
-	"coracle.dev/controller-manager/internal/controllerkit/templatehash"
 )
 
 // RevisionHashLabel is the label of a ControllerRevision that holds the
@@ -23,15 +22,7 @@ const RevisionHashLabel = "controller.kubernetes.io/hash"
 // wants is taken by another template), labelled with the template's labels and
 // carrying the set's annotations, and owned by set.
 func NewRevision(set *appsv1.StatefulSet, revision int64, collisionCount *int32) (*appsv1.ControllerRevision, error) {
-	// The template's hash, as pods' controller-revision-hash labels had
-	// before revisions were kept (with no collision count, as then): an
-	// unchanged set keeps its pods' revision.
-	var probe *int32
-	if collisionCount != nil && *collisionCount != 0 {
-		probe = collisionCount
-	}
-	hash := templatehash.Hash(&set.Spec.Template, probe)
-	return history.New(history.Owner{Object: set, Kind: kind, Template: &set.Spec.Template, HashLabel: RevisionHashLabel}, hash, revision)
+	return history.New(history.Owner{Object: set, Kind: kind, Template: &set.Spec.Template, HashLabel: RevisionHashLabel}, revision, collisionCount)
 }
 
 // RevisionStep is how a sync comes by the update revision.

@@ -22,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
+
+	"coracle.dev/controller-manager/internal/controllerkit/templatehash"
 )
 
 // Data is the canonical data of a revision of template: JSON with
@@ -79,10 +81,22 @@ type Owner struct {
 	HashLabel string
 }
 
-// New is owner's template as revision number revision named for hash:
-// labelled with the template's labels and the hash, carrying the
-// owner's annotations, owned by the owner.
-func New(owner Owner, hash string, revision int64) (*appsv1.ControllerRevision, error) {
+// Hash is the hash that names a revision of template for the owner's
+// collision count. The count enters the hash only once there was a
+// collision, so the revision of a template keeps the hash its pods were
+// labelled with before revisions were kept.
+func Hash(template *corev1.PodTemplateSpec, collisionCount *int32) string {
+	if collisionCount != nil && *collisionCount == 0 {
+		collisionCount = nil
+	}
+	return templatehash.Hash(template, collisionCount)
+}
+
+// New is owner's template as revision number revision, named for its
+// Hash with collisionCount: labelled with the template's labels and the
+// hash, carrying the owner's annotations, owned by the owner.
+func New(owner Owner, revision int64, collisionCount *int32) (*appsv1.ControllerRevision, error) {
+	hash := Hash(owner.Template, collisionCount)
 	data, err := Data(owner.Template)
 	if err != nil {
 		return nil, fmt.Errorf("encode template of %s %s/%s: %w", owner.Kind.Kind, owner.Object.GetNamespace(), owner.Object.GetName(), err)

@@ -29,7 +29,7 @@ func owner(image string) Owner {
 
 func revision(t *testing.T, image string, number int64) *appsv1.ControllerRevision {
 	t.Helper()
-	r, err := New(owner(image), "h-"+image, number)
+	r, err := New(owner(image), number, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +64,11 @@ func TestDataAsKubernetesWritesIt(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	r := revision(t, "img:1", 3)
-	if r.Name != "agent-h-img:1" || r.Namespace != "ns" || r.Revision != 3 {
+	hash := Hash(owner("img:1").Template, nil)
+	if r.Name != "agent-"+hash || r.Namespace != "ns" || r.Revision != 3 {
 		t.Errorf("name %s/%s revision %d", r.Namespace, r.Name, r.Revision)
 	}
-	if r.Labels["app"] != "agent" || r.Labels[appsv1.ControllerRevisionHashLabelKey] != "h-img:1" || r.Annotations["note"] != "x" {
+	if r.Labels["app"] != "agent" || r.Labels[appsv1.ControllerRevisionHashLabelKey] != hash || r.Annotations["note"] != "x" {
 		t.Errorf("labels %v annotations %v", r.Labels, r.Annotations)
 	}
 	if ref := metav1.GetControllerOf(r); ref == nil || ref.Kind != "DaemonSet" || ref.UID != "u1" {
@@ -79,6 +80,9 @@ func TestNew(t *testing.T) {
 	}
 	if _, err := TemplateOf(&appsv1.ControllerRevision{Data: runtime.RawExtension{Raw: []byte(`{"spec":{}}`)}}); err == nil {
 		t.Errorf("a revision without a template must be an error")
+	}
+	if Hash(owner("img:1").Template, ptr.To[int32](0)) != hash || Hash(owner("img:1").Template, ptr.To[int32](1)) == hash {
+		t.Errorf("a collision count of 0 must not change the hash, one of 1 must")
 	}
 	if long := Name(strings.Repeat("a", 250), "h"); len(long) != 225 {
 		t.Errorf("long name has %d characters", len(long))
