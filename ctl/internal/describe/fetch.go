@@ -9,6 +9,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -150,6 +152,18 @@ func (f *Fetcher) Describe(ctx context.Context, out io.Writer, obj *unstructured
 			return err
 		}
 		return LimitRange(out, &lr, now)
+	case gk.Group == networkingv1.GroupName && gk.Kind == "Ingress":
+		var ing networkingv1.Ingress
+		if err := convert(obj, &ing); err != nil {
+			return err
+		}
+		return Ingress(out, &ing, f.ingressBackends(ctx, &ing), f.events(ctx, obj), now)
+	case gk.Group == networkingv1.GroupName && gk.Kind == "IngressClass":
+		var ic networkingv1.IngressClass
+		if err := convert(obj, &ic); err != nil {
+			return err
+		}
+		return IngressClass(out, &ic, f.events(ctx, obj), now)
 	}
 	return Generic(out, obj, f.events(ctx, obj), now)
 }
@@ -179,4 +193,45 @@ func (f *Fetcher) events(ctx context.Context, obj *unstructured.Unstructured) []
 		return nil
 	}
 	return list.Items
+}
+
+// ingressBackends reads every Service an Ingress routes to, and its
+// EndpointSlices, once per name however many paths name it. As kubectl
+// does, the slices are read first and an error reading either is kept
+// for the backend's line rather than failing the description.
+func (f *Fetcher) ingressBackends(ctx context.Context, ing *networkingv1.Ingress) map[string]Backend {
+	var names []string
+	if b := ing.Spec.DefaultBackend; b != nil && b.Service != nil {
+		names = append(names, b.Service.Name)
+	}
+	for _, r := range ing.Spec.Rules {
+		if r.HTTP == nil {
+			continue
+		}
+		for _, p := range r.HTTP.Paths {
+			if p.Backend.Service != nil {
+				names = append(names, p.Backend.Service.Name)
+			}
+		}
+	}
+	backends := map[string]Backend{}
+	for _, name := range names {
+		if _, done := backends[name]; done {
+			continue
+		}
+		slices, err := f.Client.DiscoveryV1().EndpointSlices(ing.Namespace).List(ctx, metav1.ListOptions{
+			LabelSelector: discoveryv1.LabelServiceName + "=" + name,
+		})
+		if err != nil {
+			backends[name] = Backend{Err: err}
+			continue
+		}
+		svc, err := f.Client.CoreV1().Services(ing.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			backends[name] = Backend{Err: err}
+			continue
+		}
+		backends[name] = Backend{Service: svc, Slices: slices.Items}
+	}
+	return backends
 }

@@ -72,16 +72,22 @@ func orNone(s string) string {
 }
 
 // mapLines prints a map (labels, annotations, selectors) as kubectl does:
-// the first key on the title's line, the others under it.
+// the first key on the title's line, the others under it. Annotations
+// leave out kubectl's last-applied configuration, and a long or
+// multi-line value goes under its key, a line at a time, each cut at 138
+// characters.
 func (w *writer) mapLines(level int, title string, m map[string]string) {
 	w.line(level, "%s:\t", title)
-	if len(m) == 0 {
-		w.line(0, "<none>\n")
-		return
-	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
+		if title == "Annotations" && k == corev1.LastAppliedConfigAnnotation {
+			continue
+		}
 		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		w.line(0, "<none>\n")
+		return
 	}
 	sort.Strings(keys)
 	for i, k := range keys {
@@ -89,29 +95,27 @@ func (w *writer) mapLines(level int, title string, m map[string]string) {
 		if i > 0 {
 			w.line(level, "\t")
 		}
-		if title == "Annotations" {
-			w.line(0, "%s: %s\n", k, shorten(v))
+		if title != "Annotations" {
+			w.line(0, "%s=%s\n", k, v)
 			continue
 		}
-		w.line(0, "%s=%s\n", k, v)
+		v = strings.TrimSuffix(v, "\n")
+		if len(k)+len(v)+2 <= maxAnnotationLen && !strings.Contains(v, "\n") {
+			w.line(0, "%s: %s\n", k, v)
+			continue
+		}
+		w.line(0, "%s:\n", k)
+		for _, part := range strings.Split(v, "\n") {
+			if len(part) > maxAnnotationLen-2 {
+				part = part[:maxAnnotationLen-2] + "..."
+			}
+			w.line(level, "\t  %s\n", part)
+		}
 	}
 }
 
-// shorten keeps long annotation values (the last-applied configuration)
-// from flooding the description.
-func shorten(v string) string {
-	v = strings.TrimSuffix(v, "\n")
-	if strings.Contains(v, "\n") || len(v) > 140 {
-		if i := strings.Index(v, "\n"); i >= 0 && i < 140 {
-			v = v[:i]
-		}
-		if len(v) > 140 {
-			v = v[:140]
-		}
-		return v + "..."
-	}
-	return v
-}
+// maxAnnotationLen is kubectl's width for an annotation on one line.
+const maxAnnotationLen = 140
 
 // stringList prints a list as the title's value, one per line.
 func (w *writer) stringList(level int, title string, items []string) {
