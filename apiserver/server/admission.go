@@ -4,12 +4,15 @@ import (
 	"context"
 	"slices"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"coracle.dev/apiserver/internal/admission"
+	storageadmission "coracle.dev/apiserver/internal/admission/storage"
 	"coracle.dev/apiserver/internal/apiresource"
 	"coracle.dev/apiserver/internal/genericstore"
 	"coracle.dev/apiserver/internal/rbac"
@@ -70,6 +73,10 @@ func (s *Server) admitters(d *apiresource.Descriptor) []genericstore.Admitter {
 			out = append(out, admission.DefaultTolerations{})
 		}
 	}
+	out = append(out, s.storageAdmitters(d, on)...)
+	if d.Group == networkingv1.GroupName && d.Resource == "ingresses" && on(AdmissionDefaultIngressClass) {
+		out = append(out, &admission.DefaultIngressClass{Classes: ingressClasses{s}})
+	}
 	// The webhooks come after the built-in plugins, as in kube-apiserver.
 	if a := s.webhookAdmitter(d, on); a != nil {
 		out = append(out, a)
@@ -80,6 +87,77 @@ func (s *Server) admitters(d *apiresource.Descriptor) []genericstore.Admitter {
 		out = append(out, a)
 	}
 	return out
+}
+
+// storageAdmitters are the storage plugins of d's kind, in kube-apiserver's
+// order: DefaultStorageClass and StorageObjectInUseProtection mutate new
+// claims (and volumes), PersistentVolumeClaimResize judges claim updates
+// once they are valid.
+func (s *Server) storageAdmitters(d *apiresource.Descriptor, on func(string) bool) []genericstore.Admitter {
+	if d.Group != "" || (d.Resource != "persistentvolumeclaims" && d.Resource != "persistentvolumes") {
+		return nil
+	}
+	claims := d.Resource == "persistentvolumeclaims"
+	var out []genericstore.Admitter
+	if claims && on(AdmissionDefaultStorageClass) {
+		out = append(out, &storageadmission.DefaultStorageClass{Classes: storageClasses{s}})
+	}
+	if on(AdmissionStorageObjectInUseProtection) {
+		out = append(out, storageadmission.ObjectInUseProtection{})
+	}
+	if claims && on(AdmissionPersistentVolumeClaimResize) {
+		out = append(out, &storageadmission.PersistentVolumeClaimResize{Classes: storageClasses{s}})
+	}
+	return out
+}
+
+// storageClasses reads StorageClasses for the storage admission from the
+// watch cache, as kube-apiserver's plugins read them from an informer;
+// like listFresh it first waits (briefly) for the cache to show this
+// apiserver's own writes, so a class just created is seen by the next
+// claim.
+type storageClasses struct{ s *Server }
+
+var _ storageadmission.Classes = storageClasses{}
+
+func (c storageClasses) store() *genericstore.Store {
+	return c.s.store(storagev1.GroupName, "storageclasses")
+}
+
+func (c storageClasses) Get(ctx context.Context, name string) (*storagev1.StorageClass, error) {
+	obj, err := c.store().Get(ctx, "", name)
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*storagev1.StorageClass), nil
+}
+
+func (c storageClasses) List(ctx context.Context) ([]*storagev1.StorageClass, error) {
+	items, err := c.s.listFresh(ctx, storagev1.GroupName, "storageclasses", "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*storagev1.StorageClass, len(items))
+	for i, obj := range items {
+		out[i] = obj.(*storagev1.StorageClass)
+	}
+	return out, nil
+}
+
+// ingressClasses reads IngressClasses for DefaultIngressClass, fresh as
+// storageClasses are.
+type ingressClasses struct{ s *Server }
+
+func (c ingressClasses) List(ctx context.Context) ([]*networkingv1.IngressClass, error) {
+	items, err := c.s.listFresh(ctx, networkingv1.GroupName, "ingressclasses", "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*networkingv1.IngressClass, len(items))
+	for i, obj := range items {
+		out[i] = obj.(*networkingv1.IngressClass)
+	}
+	return out, nil
 }
 
 // restricted are the kinds NodeRestriction judges.

@@ -110,16 +110,21 @@ type ServiceAccountConfig struct {
 // Admission plugins, by kube-apiserver's names; all are on unless
 // disabled.
 const (
-	AdmissionServiceAccount           = "ServiceAccount"
-	AdmissionNodeRestriction          = "NodeRestriction"
-	AdmissionPriority                 = "Priority"
-	AdmissionDefaultTolerationSeconds = "DefaultTolerationSeconds"
-	AdmissionLimitRanger              = "LimitRanger"
-	AdmissionResourceQuota            = "ResourceQuota"
+	AdmissionServiceAccount               = "ServiceAccount"
+	AdmissionNodeRestriction              = "NodeRestriction"
+	AdmissionPriority                     = "Priority"
+	AdmissionDefaultTolerationSeconds     = "DefaultTolerationSeconds"
+	AdmissionLimitRanger                  = "LimitRanger"
+	AdmissionDefaultStorageClass          = "DefaultStorageClass"
+	AdmissionStorageObjectInUseProtection = "StorageObjectInUseProtection"
+	AdmissionPersistentVolumeClaimResize  = "PersistentVolumeClaimResize"
+	AdmissionDefaultIngressClass          = "DefaultIngressClass"
+	AdmissionResourceQuota                = "ResourceQuota"
 )
 
 // AdmissionPlugins are the plugins the apiserver has.
 var AdmissionPlugins = []string{AdmissionServiceAccount, AdmissionNodeRestriction, AdmissionPriority, AdmissionDefaultTolerationSeconds, AdmissionLimitRanger,
+	AdmissionDefaultStorageClass, AdmissionStorageObjectInUseProtection, AdmissionPersistentVolumeClaimResize, AdmissionDefaultIngressClass,
 	AdmissionMutatingAdmissionPolicy, AdmissionMutatingWebhook, AdmissionValidatingAdmissionPolicy, AdmissionValidatingWebhook, AdmissionResourceQuota}
 
 // DefaultServiceAccountIssuer is kubeadm's issuer.

@@ -23,7 +23,7 @@ type quotas struct{ s *Server }
 var _ resourcequota.Quotas = quotas{}
 
 func (q quotas) List(ctx context.Context, namespace string) ([]*corev1.ResourceQuota, error) {
-	items, err := q.s.listFresh(ctx, "resourcequotas", namespace)
+	items, err := q.s.listFresh(ctx, "", "resourcequotas", namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ type limitRanges struct{ s *Server }
 var _ limitranger.LimitRanges = limitRanges{}
 
 func (l limitRanges) List(ctx context.Context, namespace string) ([]*corev1.LimitRange, error) {
-	items, err := l.s.listFresh(ctx, "limitranges", namespace)
+	items, err := l.s.listFresh(ctx, "", "limitranges", namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -76,8 +76,8 @@ func (l limitRanges) List(ctx context.Context, namespace string) ([]*corev1.Limi
 // cache once it shows this apiserver's own writes of the kind (a quota
 // just counted, a LimitRange just made must apply to the next request),
 // or from storage when the cache lags by more than a moment.
-func (s *Server) listFresh(ctx context.Context, resource, namespace string) ([]runtime.Object, error) {
-	st := s.store("", resource)
+func (s *Server) listFresh(ctx context.Context, group, resource, namespace string) ([]runtime.Object, error) {
+	st := s.store(group, resource)
 	c := st.Cache()
 	if rev := st.LastWrite(); c.Ready() && (rev <= c.Revision() || c.WaitForRevision(ctx, rev, admissionFreshWait) == nil) {
 		items, _ := c.List(watchcache.Predicate{Namespace: namespace})

@@ -144,7 +144,7 @@ func validateVolumeSource(src *corev1.VolumeSource, p *field.Path) field.ErrorLi
 		if src.Ephemeral.VolumeClaimTemplate == nil {
 			errs = append(errs, field.Required(fp.Child("volumeClaimTemplate"), ""))
 		} else {
-			errs = append(errs, validatePersistentVolumeClaimSpec(&src.Ephemeral.VolumeClaimTemplate.Spec, fp.Child("volumeClaimTemplate", "spec"))...)
+			errs = append(errs, validatePersistentVolumeClaimSpec(&src.Ephemeral.VolumeClaimTemplate.Spec, fp.Child("volumeClaimTemplate", "spec"), claimOptions{})...)
 		}
 	}
 	return errs

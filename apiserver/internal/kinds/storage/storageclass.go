@@ -36,19 +36,14 @@ func (storageClassStrategy) Validate(obj runtime.Object) field.ErrorList {
 }
 
 // ValidateUpdate refuses changes to how volumes are made: volumes already
-// provisioned from the class were made the old way.
+// provisioned from the class were made the old way. As upstream's
+// ValidateStorageClassUpdate, each is "field is immutable".
 func (storageClassStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 	sc, was := obj.(*storagev1.StorageClass), old.(*storagev1.StorageClass)
 	errs := validateStorageClass(sc)
-	if !apiequality.Semantic.DeepEqual(sc.Parameters, was.Parameters) {
-		errs = append(errs, field.Forbidden(field.NewPath("parameters"), "updates to parameters are forbidden."))
-	}
-	if sc.Provisioner != was.Provisioner {
-		errs = append(errs, field.Forbidden(field.NewPath("provisioner"), "updates to provisioner are forbidden."))
-	}
-	if !ptr.Equal(sc.ReclaimPolicy, was.ReclaimPolicy) {
-		errs = append(errs, field.Forbidden(field.NewPath("reclaimPolicy"), "updates to reclaimPolicy are forbidden."))
-	}
+	errs = append(errs, apivalidation.ValidateImmutableField(sc.Parameters, was.Parameters, field.NewPath("parameters"))...)
+	errs = append(errs, apivalidation.ValidateImmutableField(sc.Provisioner, was.Provisioner, field.NewPath("provisioner"))...)
+	errs = append(errs, apivalidation.ValidateImmutableField(sc.ReclaimPolicy, was.ReclaimPolicy, field.NewPath("reclaimPolicy"))...)
 	return append(errs, apivalidation.ValidateImmutableField(sc.VolumeBindingMode, was.VolumeBindingMode, field.NewPath("volumeBindingMode"))...)
 }
 
@@ -89,7 +84,7 @@ func validateStorageClass(sc *storagev1.StorageClass) field.ErrorList {
 
 func validateParameters(params map[string]string, path *field.Path) field.ErrorList {
 	if len(params) > maxParameters {
-		return field.ErrorList{field.TooMany(path, len(params), maxParameters)}
+		return field.ErrorList{field.TooLong(path, "", maxParameters)}
 	}
 	var errs field.ErrorList
 	size := 0
@@ -105,18 +100,16 @@ func validateParameters(params map[string]string, path *field.Path) field.ErrorL
 	return errs
 }
 
+// validateAllowedTopologies checks each term's requirements, and that no
+// two terms ask for the same keys and values.
 func validateAllowedTopologies(terms []corev1.TopologySelectorTerm, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	var seen []map[string]sets.Set[string]
 	for i, term := range terms {
 		tpath := path.Index(i).Child("matchLabelExpressions")
-		keys := sets.New[string]()
+		exprs := make(map[string]sets.Set[string])
 		for j, expr := range term.MatchLabelExpressions {
 			epath := tpath.Index(j)
-			errs = append(errs, metav1validation.ValidateLabelName(expr.Key, epath.Child("key"))...)
-			if keys.Has(expr.Key) {
-				errs = append(errs, field.Duplicate(epath.Child("key"), expr.Key))
-			}
-			keys.Insert(expr.Key)
 			if len(expr.Values) == 0 {
 				errs = append(errs, field.Required(epath.Child("values"), ""))
 			}
@@ -127,7 +120,18 @@ func validateAllowedTopologies(terms []corev1.TopologySelectorTerm, path *field.
 				}
 				values.Insert(v)
 			}
+			errs = append(errs, metav1validation.ValidateLabelName(expr.Key, epath.Child("key"))...)
+			if _, ok := exprs[expr.Key]; ok {
+				errs = append(errs, field.Duplicate(epath.Child("key"), expr.Key))
+			}
+			exprs[expr.Key] = values
 		}
+		for _, other := range seen {
+			if apiequality.Semantic.DeepEqual(exprs, other) {
+				errs = append(errs, field.Duplicate(tpath, ""))
+			}
+		}
+		seen = append(seen, exprs)
 	}
 	return errs
 }

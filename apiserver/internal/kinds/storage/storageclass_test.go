@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"fmt"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -55,6 +56,16 @@ func TestStorageClassValidate(t *testing.T) {
 			sc.AllowedTopologies = []corev1.TopologySelectorTerm{{MatchLabelExpressions: []corev1.TopologySelectorLabelRequirement{
 				{Key: "topology.kubernetes.io/zone"}}}}
 		}, Path: "allowedTopologies[0].matchLabelExpressions[0].values", Type: field.ErrorTypeRequired},
+		{Name: "topology terms are not repeated", Mutate: func(sc *storagev1.StorageClass) {
+			term := corev1.TopologySelectorTerm{MatchLabelExpressions: []corev1.TopologySelectorLabelRequirement{
+				{Key: "kubernetes.io/hostname", Values: []string{"node-1"}}}}
+			sc.AllowedTopologies = []corev1.TopologySelectorTerm{term, term}
+		}, Path: "allowedTopologies[1].matchLabelExpressions", Type: field.ErrorTypeDuplicate},
+		{Name: "at most 512 parameters", Mutate: func(sc *storagev1.StorageClass) {
+			for i := range 513 {
+				sc.Parameters[fmt.Sprint("p", i)] = "v"
+			}
+		}, Path: "parameters", Type: field.ErrorTypeTooLong},
 	})
 }
 
@@ -62,11 +73,11 @@ func TestStorageClassUpdate(t *testing.T) {
 	kindstest.Update(t, StorageClasses().Strategy, newClass, "", []kindstest.Case[*storagev1.StorageClass]{
 		{Name: "labels may change", Mutate: func(sc *storagev1.StorageClass) { sc.Labels = map[string]string{"default": "yes"} }},
 		{Name: "allowVolumeExpansion may change", Mutate: func(sc *storagev1.StorageClass) { sc.AllowVolumeExpansion = ptr.To(true) }},
-		{Name: "provisioner is immutable", Mutate: func(sc *storagev1.StorageClass) { sc.Provisioner = "example.com/other" }, Path: "provisioner", Type: field.ErrorTypeForbidden},
-		{Name: "parameters are immutable", Mutate: func(sc *storagev1.StorageClass) { sc.Parameters["nodePath"] = "/other" }, Path: "parameters", Type: field.ErrorTypeForbidden},
+		{Name: "provisioner is immutable", Mutate: func(sc *storagev1.StorageClass) { sc.Provisioner = "example.com/other" }, Path: "provisioner", Type: field.ErrorTypeInvalid},
+		{Name: "parameters are immutable", Mutate: func(sc *storagev1.StorageClass) { sc.Parameters["nodePath"] = "/other" }, Path: "parameters", Type: field.ErrorTypeInvalid},
 		{Name: "reclaimPolicy is immutable", Mutate: func(sc *storagev1.StorageClass) {
 			sc.ReclaimPolicy = ptr.To(corev1.PersistentVolumeReclaimRetain)
-		}, Path: "reclaimPolicy", Type: field.ErrorTypeForbidden},
+		}, Path: "reclaimPolicy", Type: field.ErrorTypeInvalid},
 		{Name: "volumeBindingMode is immutable", Mutate: func(sc *storagev1.StorageClass) {
 			sc.VolumeBindingMode = ptr.To(storagev1.VolumeBindingWaitForFirstConsumer)
 		}, Path: "volumeBindingMode", Type: field.ErrorTypeInvalid},
