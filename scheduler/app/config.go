@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 
+	"coracle.dev/scheduler/internal/plugins/volumebinding"
 	"coracle.dev/scheduler/internal/queue"
 	"coracle.dev/scheduler/internal/scheduler"
 )
@@ -37,6 +38,9 @@ type Config struct {
 	EventBurst                   int           `mapstructure:"event-burst"`
 	PodInitialBackoff            time.Duration `mapstructure:"pod-initial-backoff"`
 	PodMaxBackoff                time.Duration `mapstructure:"pod-max-backoff"`
+	// VolumeBindingTimeoutSeconds is the VolumeBinding plugin's
+	// bindTimeoutSeconds.
+	VolumeBindingTimeoutSeconds int `mapstructure:"volume-binding-timeout-seconds"`
 
 	// Not flags: what tests and embedders inject.
 
@@ -103,6 +107,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Int("event-burst", DefaultEventBurst, "client-side burst above --event-qps; 0 means --kube-api-burst")
 	fs.Duration("pod-initial-backoff", queue.DefaultInitialBackoff, "back-off after a pod's first failed attempt; it doubles per attempt")
 	fs.Duration("pod-max-backoff", queue.DefaultMaxBackoff, "longest back-off between attempts")
+	fs.Int("volume-binding-timeout-seconds", volumebinding.DefaultBindTimeoutSeconds, "how long a pod waits, before it is bound, for the PersistentVolumeClaims the scheduler pre-bound or asked to be provisioned on its node to be bound; the pod is then scheduled again (the VolumeBinding plugin's bindTimeoutSeconds)")
 }
 
 // DefaultConfig is the configuration AddFlags' defaults describe.
@@ -116,6 +121,7 @@ func DefaultConfig() Config {
 		Parallelism:                  scheduler.DefaultParallelism, MaxConcurrentBinds: scheduler.DefaultBindConcurrency,
 		KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst, EventQPS: DefaultEventQPS, EventBurst: DefaultEventBurst,
 		PodInitialBackoff: queue.DefaultInitialBackoff, PodMaxBackoff: queue.DefaultMaxBackoff,
+		VolumeBindingTimeoutSeconds: volumebinding.DefaultBindTimeoutSeconds,
 	}
 }
 
@@ -148,6 +154,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PodInitialBackoff <= 0 || c.PodMaxBackoff < c.PodInitialBackoff {
 		errs = append(errs, fmt.Errorf("--pod-initial-backoff %v, --pod-max-backoff %v: want 0 < initial <= max", c.PodInitialBackoff, c.PodMaxBackoff))
+	}
+	if c.VolumeBindingTimeoutSeconds < 1 {
+		errs = append(errs, fmt.Errorf("--volume-binding-timeout-seconds %d: must be at least 1", c.VolumeBindingTimeoutSeconds))
 	}
 	if c.LeaderElect {
 		if c.LeaderElectLeaseDuration <= c.LeaderElectRenewDeadline {

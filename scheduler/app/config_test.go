@@ -28,14 +28,14 @@ func TestExampleConfigLoads(t *testing.T) {
 }
 
 func TestFlagsOverrideDefaults(t *testing.T) {
-	cfg, err := load(t, "--kubeconfig", "/k", "--scheduler-name", "mine", "--leader-elect", "--pod-max-backoff", "30s", "--kube-api-qps", "500")
+	cfg, err := load(t, "--kubeconfig", "/k", "--scheduler-name", "mine", "--leader-elect", "--pod-max-backoff", "30s", "--kube-api-qps", "500", "--volume-binding-timeout-seconds", "30")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.SchedulerName != "mine" || !cfg.LeaderElect || cfg.PodMaxBackoff != 30*time.Second || cfg.KubeAPIQPS != 500 {
+	if cfg.SchedulerName != "mine" || !cfg.LeaderElect || cfg.PodMaxBackoff != 30*time.Second || cfg.KubeAPIQPS != 500 || cfg.VolumeBindingTimeoutSeconds != 30 {
 		t.Errorf("loaded %+v", cfg)
 	}
-	if def := DefaultConfig(); def.LeaderElectLeaseDuration != DefaultLeaseDuration || def.SchedulerName != "default-scheduler" {
+	if def := DefaultConfig(); def.LeaderElectLeaseDuration != DefaultLeaseDuration || def.SchedulerName != "default-scheduler" || def.VolumeBindingTimeoutSeconds != 600 {
 		t.Errorf("defaults %+v", def)
 	}
 }
@@ -56,6 +56,7 @@ func TestValidate(t *testing.T) {
 			c.LeaderElectLeaseDuration = time.Second
 		}, "--leader-elect-lease-duration"},
 		{"qps", func(c *Config) { c.KubeAPIQPS = 0 }, "--kube-api-qps"},
+		{"volume binding timeout", func(c *Config) { c.VolumeBindingTimeoutSeconds = 0 }, "--volume-binding-timeout-seconds"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,7 +5,8 @@
 //
 // Start starts, in order: the status server (/healthz, /readyz,
 // /metrics), the informers (pods, nodes, namespaces, services,
-// replicasets, statefulsets) and the event recorder; once the informers
+// replicasets, statefulsets, persistentvolumeclaims, persistentvolumes,
+// storageclasses) and the event recorder; once the informers
 // have synced, Ready closes and the scheduling loop runs — at once, or
 // with --leader-elect only while this replica holds the Lease (a standby
 // keeps its informers warm, so it takes over without relisting).
@@ -29,6 +30,8 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"coracle.dev/scheduler/internal/metrics"
+	"coracle.dev/scheduler/internal/plugins"
+	"coracle.dev/scheduler/internal/plugins/volumebinding"
 	"coracle.dev/scheduler/internal/scheduler"
 	"coracle.dev/shared/apiclient"
 	"coracle.dev/shared/component"
@@ -88,6 +91,7 @@ func New(cfg Config) (*Server, error) {
 		Clock: cfg.Clock, SchedulerName: cfg.SchedulerName, PercentageOfNodesToScore: int32(cfg.PercentageOfNodesToScore),
 		Parallelism: cfg.Parallelism, BindConcurrency: cfg.MaxConcurrentBinds,
 		PodInitialBackoff: cfg.PodInitialBackoff, PodMaxBackoff: cfg.PodMaxBackoff, Seed: cfg.Seed,
+		PluginArgs: plugins.Args{VolumeBinding: volumebinding.Args{BindTimeoutSeconds: int64(cfg.VolumeBindingTimeoutSeconds)}},
 	})
 	if err != nil {
 		s.broadcaster.Shutdown()

@@ -8,9 +8,12 @@
 //
 //	PreFilter (once) ─► Filter (per node, in parallel, stops at enough
 //	feasible nodes) ─► PreScore (once) ─► Score (per feasible node) ─►
-//	NormalizeScore (per plugin) ─► weighted sum ─► best node
+//	NormalizeScore (per plugin) ─► weighted sum ─► best node ─►
+//	Reserve (the pod is assumed on it) ┄┄► binding cycle, on its own
+//	goroutine: PreBind ─► bind; a failure runs Unreserve.
 //
-// Plugins decide; they never write to the API. Everything here is pure
-// over the snapshot it is given, which is what the table-driven tests of
-// each plugin rely on.
+// Plugins decide; up to Reserve they never write to the API, and
+// everything here is pure over the snapshot it is given, which is what the
+// table-driven tests of each plugin rely on. Only PreBind acts (volume
+// binding writes claims and volumes and waits for them to bind).
 package framework

@@ -14,6 +14,11 @@ const (
 	Node EventResource = "Node"
 	// AssignedPod events are about pods bound (or assumed) to a node.
 	AssignedPod EventResource = "AssignedPod"
+	// PersistentVolumeClaim, PersistentVolume and StorageClass events
+	// concern volume binding.
+	PersistentVolumeClaim EventResource = "PersistentVolumeClaim"
+	PersistentVolume      EventResource = "PersistentVolume"
+	StorageClass          EventResource = "StorageClass"
 	// WildCard matches any resource.
 	WildCard EventResource = "*"
 )

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+
 	"coracle.dev/scheduler/internal/parallelize"
 )
 
@@ -23,6 +26,10 @@ type Options struct {
 	Snapshot  SharedLister
 	Listers   Listers
 	Nominator PodNominator
+	// Client and InformerFactory are what plugins that talk to the API
+	// use (Handle.ClientSet, Handle.SharedInformerFactory); nil in tests.
+	Client          kubernetes.Interface
+	InformerFactory informers.SharedInformerFactory
 	// Parallelism bounds the goroutines used over nodes; 0 means 1.
 	Parallelism int
 }
@@ -32,12 +39,16 @@ type Framework struct {
 	snapshot    SharedLister
 	listers     Listers
 	nominator   PodNominator
+	client      kubernetes.Interface
+	factory     informers.SharedInformerFactory
 	parallel    parallelize.Parallelizer
 	plugins     []Plugin
 	preFilter   []PreFilterPlugin
 	filter      []FilterPlugin
 	preScore    []PreScorePlugin
 	score       []ScorePlugin
+	reserve     []ReservePlugin
+	preBind     []PreBindPlugin
 	scoreWeight []int64
 	events      map[string][]ClusterEvent
 	// scores is RunScorePlugins' scratch, one row per Score plugin,
@@ -51,6 +62,7 @@ var _ Handle = &Framework{}
 func New(reg *Registry, opts Options) (*Framework, error) {
 	f := &Framework{
 		snapshot: opts.Snapshot, listers: opts.Listers, nominator: opts.Nominator,
+		client: opts.Client, factory: opts.InformerFactory,
 		parallel: parallelize.New(opts.Parallelism), events: map[string][]ClusterEvent{},
 	}
 	seen := map[string]bool{}
@@ -91,6 +103,12 @@ func New(reg *Registry, opts Options) (*Framework, error) {
 			f.score = append(f.score, pl)
 			f.scoreWeight = append(f.scoreWeight, w)
 		}
+		if pl, ok := p.(ReservePlugin); ok {
+			f.reserve = append(f.reserve, pl)
+		}
+		if pl, ok := p.(PreBindPlugin); ok {
+			f.preBind = append(f.preBind, pl)
+		}
 		if pl, ok := p.(EnqueueExtensions); ok {
 			f.events[p.Name()] = pl.EventsToRegister()
 		}
@@ -106,6 +124,12 @@ func (f *Framework) Listers() Listers { return f.listers }
 
 // PodNominator implements Handle.
 func (f *Framework) PodNominator() PodNominator { return f.nominator }
+
+// ClientSet implements Handle.
+func (f *Framework) ClientSet() kubernetes.Interface { return f.client }
+
+// SharedInformerFactory implements Handle.
+func (f *Framework) SharedInformerFactory() informers.SharedInformerFactory { return f.factory }
 
 // Parallelizer implements Handle.
 func (f *Framework) Parallelizer() parallelize.Parallelizer { return f.parallel }
@@ -320,6 +344,47 @@ func (f *Framework) RunScorePlugins(ctx context.Context, state *CycleState, pod 
 			}
 			totals[n] += v * w
 		}
+	}
+	return nil
+}
+
+// RunReservePluginsReserve runs every Reserve for the node chosen for pod,
+// stopping at the first failure, which it returns; the caller must then
+// call RunReservePluginsUnreserve, which undoes the Reserves that ran.
+func (f *Framework) RunReservePluginsReserve(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string) *Status {
+	for _, pl := range f.reserve {
+		s := pl.Reserve(ctx, state, pod, nodeName)
+		if s.IsSuccess() {
+			continue
+		}
+		if s.IsRejected() {
+			return s.WithPlugin(pl.Name())
+		}
+		return AsStatus(fmt.Errorf("running Reserve plugin %q: %w", pl.Name(), s.AsError())).WithPlugin(pl.Name())
+	}
+	return nil
+}
+
+// RunReservePluginsUnreserve runs every Unreserve, in the reverse order of
+// the Reserves, after a Reserve or a step of the binding cycle failed.
+func (f *Framework) RunReservePluginsUnreserve(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string) {
+	for i := len(f.reserve) - 1; i >= 0; i-- {
+		f.reserve[i].Unreserve(ctx, state, pod, nodeName)
+	}
+}
+
+// RunPreBindPlugins runs every PreBind before pod is bound to nodeName,
+// stopping at the first failure, which it returns.
+func (f *Framework) RunPreBindPlugins(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string) *Status {
+	for _, pl := range f.preBind {
+		s := pl.PreBind(ctx, state, pod, nodeName)
+		if s.IsSuccess() {
+			continue
+		}
+		if s.IsRejected() {
+			return s.WithPlugin(pl.Name())
+		}
+		return AsStatus(fmt.Errorf("running PreBind plugin %q: %w", pl.Name(), s.AsError())).WithPlugin(pl.Name())
 	}
 	return nil
 }

@@ -131,3 +131,57 @@ func TestFitErrorMessage(t *testing.T) {
 		t.Errorf("with preemption: %q", got)
 	}
 }
+
+// reserver records the Reserve, Unreserve and PreBind calls it gets.
+type reserver struct {
+	name    string
+	reserve *framework.Status
+	preBind *framework.Status
+	calls   *[]string
+}
+
+func (r *reserver) Name() string { return r.name }
+func (r *reserver) Reserve(context.Context, *framework.CycleState, *framework.PodInfo, string) *framework.Status {
+	*r.calls = append(*r.calls, "Reserve "+r.name)
+	return r.reserve
+}
+func (r *reserver) Unreserve(context.Context, *framework.CycleState, *framework.PodInfo, string) {
+	*r.calls = append(*r.calls, "Unreserve "+r.name)
+}
+func (r *reserver) PreBind(context.Context, *framework.CycleState, *framework.PodInfo, string) *framework.Status {
+	*r.calls = append(*r.calls, "PreBind "+r.name)
+	return r.preBind
+}
+
+// TestReserveAndPreBind: Reserves and PreBinds run in profile order and
+// stop at the first failure, named by plugin; Unreserve runs on every
+// plugin, in reverse order.
+func TestReserveAndPreBind(t *testing.T) {
+	var calls []string
+	r := framework.NewRegistry()
+	_ = r.Register("A", func(framework.Handle) (framework.Plugin, error) { return &reserver{name: "A", calls: &calls}, nil })
+	_ = r.Register("B", func(framework.Handle) (framework.Plugin, error) {
+		return &reserver{name: "B", calls: &calls, reserve: framework.AsStatus(errors.New("no room")),
+			preBind: framework.AsStatus(errors.New("timed out"))}, nil
+	})
+	_ = r.Register("C", func(framework.Handle) (framework.Plugin, error) { return &reserver{name: "C", calls: &calls}, nil })
+	f, err := framework.New(r, framework.Options{Plugins: []framework.PluginConfig{{Name: "A"}, {Name: "B"}, {Name: "C"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, state, pod := context.Background(), framework.NewCycleState(), framework.NewPodInfo(st.MakePod("p").Obj())
+
+	s := f.RunReservePluginsReserve(ctx, state, pod, "n")
+	if s.Code() != framework.Error || s.Plugin() != "B" || s.Message() != `running Reserve plugin "B": no room` {
+		t.Errorf("reserve status %v (plugin %q)", s, s.Plugin())
+	}
+	f.RunReservePluginsUnreserve(ctx, state, pod, "n")
+	s = f.RunPreBindPlugins(ctx, state, pod, "n")
+	if s.Code() != framework.Error || s.Message() != `running PreBind plugin "B": timed out` {
+		t.Errorf("prebind status %v", s)
+	}
+	want := []string{"Reserve A", "Reserve B", "Unreserve C", "Unreserve B", "Unreserve A", "PreBind A", "PreBind B"}
+	if strings.Join(calls, ", ") != strings.Join(want, ", ") {
+		t.Errorf("calls %v, want %v", calls, want)
+	}
+}

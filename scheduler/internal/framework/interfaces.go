@@ -5,6 +5,8 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 
@@ -78,6 +80,29 @@ type NodeScore struct {
 	Score int64
 }
 
+// ReservePlugin is told which node was chosen for the pod, before the
+// binding cycle starts, so that it can set aside what the pod will use
+// there (volumes chosen for its claims) and the next pod's cycle does not
+// pick it again. Reserve runs on the scheduling goroutine. If any Reserve
+// fails, or a later step of the pod's binding fails, Unreserve is called
+// on every ReservePlugin, in reverse order, to undo it: Unreserve must be
+// idempotent and must tolerate a Reserve that never ran or that failed.
+type ReservePlugin interface {
+	Plugin
+	Reserve(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string) *Status
+	Unreserve(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string)
+}
+
+// PreBindPlugin runs in the binding cycle, before the pod is bound, and may
+// write to the API and wait for others to act (volume binding). It runs on
+// the binding goroutine, concurrently with other pods' scheduling cycles,
+// so it must only read what its own Reserve put in the state. A failure
+// un-reserves the pod and sends it back to the queue.
+type PreBindPlugin interface {
+	Plugin
+	PreBind(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string) *Status
+}
+
 // EnqueueExtensions is implemented by plugins that can reject a pod: it
 // names the cluster events after which a pod it rejected may fit, so the
 // queue retries the pod then and not before.
@@ -132,6 +157,14 @@ type Handle interface {
 	Parallelizer() parallelize.Parallelizer
 	// PodNominator knows the pods preemption nominated; may be nil.
 	PodNominator() PodNominator
+	// ClientSet is the scheduler's API client, for the plugins that
+	// write in PreBind; nil in tests of pure filtering.
+	ClientSet() kubernetes.Interface
+	// SharedInformerFactory is the scheduler's informer factory: a
+	// plugin that needs a kind the Listers do not carry asks it for the
+	// informer in its factory, before the scheduler starts the factory
+	// and waits for it to sync. Nil in tests of pure filtering.
+	SharedInformerFactory() informers.SharedInformerFactory
 }
 
 // PodNominator knows which pods have been promised a node by preemption

@@ -15,10 +15,20 @@ import (
 	"coracle.dev/scheduler/internal/plugins/nodeunschedulable"
 	"coracle.dev/scheduler/internal/plugins/podtopologyspread"
 	"coracle.dev/scheduler/internal/plugins/tainttoleration"
+	"coracle.dev/scheduler/internal/plugins/volumebinding"
 )
 
-// NewRegistry registers every in-tree plugin.
-func NewRegistry() (*framework.Registry, error) {
+// Args are the arguments of the plugins that take some (Kubernetes'
+// pluginConfig); zero values are the plugins' defaults.
+type Args struct {
+	VolumeBinding volumebinding.Args
+}
+
+// NewRegistry registers every in-tree plugin with its default arguments.
+func NewRegistry() (*framework.Registry, error) { return NewRegistryWithArgs(Args{}) }
+
+// NewRegistryWithArgs registers every in-tree plugin, built with args.
+func NewRegistryWithArgs(args Args) (*framework.Registry, error) {
 	r := framework.NewRegistry()
 	for _, e := range []struct {
 		name string
@@ -30,6 +40,7 @@ func NewRegistry() (*framework.Registry, error) {
 		{nodeaffinity.Name, nodeaffinity.New},
 		{nodeports.Name, nodeports.New},
 		{noderesourcesfit.Name, noderesourcesfit.New},
+		{volumebinding.Name, volumebinding.NewWithArgs(args.VolumeBinding)},
 		{podtopologyspread.Name, podtopologyspread.New},
 		{interpodaffinity.Name, interpodaffinity.New},
 		{balancedallocation.Name, balancedallocation.New},
@@ -44,7 +55,8 @@ func NewRegistry() (*framework.Registry, error) {
 
 // DefaultProfile is Kubernetes' default plugin set and order: the cheap,
 // unresolvable filters first, so that a node's recorded reason is the
-// most fundamental one; score weights as in kube-scheduler's v1 config
+// most fundamental one, VolumeBinding after the resource fit as in
+// Kubernetes' filter order; score weights as in kube-scheduler's v1 config
 // (TaintToleration 3, NodeAffinity 2, PodTopologySpread 2,
 // InterPodAffinity 2, the rest 1).
 func DefaultProfile() []framework.PluginConfig {
@@ -55,6 +67,7 @@ func DefaultProfile() []framework.PluginConfig {
 		{Name: nodeaffinity.Name, Weight: 2},
 		{Name: nodeports.Name},
 		{Name: noderesourcesfit.Name, Weight: 1},
+		{Name: volumebinding.Name},
 		{Name: podtopologyspread.Name, Weight: 2},
 		{Name: interpodaffinity.Name, Weight: 2},
 		{Name: balancedallocation.Name, Weight: 1},

@@ -48,6 +48,29 @@ func (s *Scheduler) addEventHandlers(pods, nodes toolscache.SharedIndexInformer)
 	return err
 }
 
+// addStorageEventHandlers tells the queue when claims, volumes and
+// classes are added or change; their deletions help no waiting pod.
+func (s *Scheduler) addStorageEventHandlers(pvcs, pvs, classes toolscache.SharedIndexInformer) error {
+	for _, h := range []struct {
+		inf      toolscache.SharedIndexInformer
+		resource framework.EventResource
+	}{
+		{pvcs, framework.PersistentVolumeClaim},
+		{pvs, framework.PersistentVolume},
+		{classes, framework.StorageClass},
+	} {
+		add := framework.ClusterEvent{Resource: h.resource, ActionType: framework.Add, Label: string(h.resource) + "Add"}
+		update := framework.ClusterEvent{Resource: h.resource, ActionType: framework.Update, Label: string(h.resource) + "Update"}
+		if _, err := h.inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { s.queue.MoveAllToActiveOrBackoffQueue(add) },
+			UpdateFunc: func(any, any) { s.queue.MoveAllToActiveOrBackoffQueue(update) },
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func podOf(obj any) (*v1.Pod, bool) {
 	if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj

@@ -64,6 +64,8 @@ type Config struct {
 	AssumedPodTTL     time.Duration
 	// Seed fixes random tie-breaking (tests); 0 is random.
 	Seed uint64
+	// PluginArgs are the plugins' arguments; zero values are defaults.
+	PluginArgs plugins.Args
 }
 
 // Scheduler is one scheduler profile's loop.
@@ -127,13 +129,14 @@ func New(cfg Config) (*Scheduler, error) {
 		podLister: podInformer.Lister(),
 		bindSlots: make(chan struct{}, cfg.BindConcurrency),
 	}
-	reg, err := plugins.NewRegistry()
+	reg, err := plugins.NewRegistryWithArgs(cfg.PluginArgs)
 	if err != nil {
 		return nil, err
 	}
 	s.fwk, err = framework.New(reg, framework.Options{
 		Plugins: plugins.DefaultProfile(), Snapshot: s.snapshot, Listers: listers,
 		Nominator: s.nominator, Parallelism: cfg.Parallelism,
+		Client: cfg.Client, InformerFactory: f,
 	})
 	if err != nil {
 		return nil, err
@@ -149,10 +152,22 @@ func New(cfg Config) (*Scheduler, error) {
 	if err := s.addEventHandlers(podInformer.Informer(), nodeInformer.Informer()); err != nil {
 		return nil, err
 	}
+	// Volume binding decides on claims, volumes and classes, so pods it
+	// rejected wait for changes to those.
+	storage := []toolscache.SharedIndexInformer{
+		f.Core().V1().PersistentVolumeClaims().Informer(), f.Core().V1().PersistentVolumes().Informer(),
+		f.Storage().V1().StorageClasses().Informer(),
+	}
+	if err := s.addStorageEventHandlers(storage[0], storage[1], storage[2]); err != nil {
+		return nil, err
+	}
 	s.informers = []toolscache.InformerSynced{
 		podInformer.Informer().HasSynced, nodeInformer.Informer().HasSynced,
 		f.Core().V1().Namespaces().Informer().HasSynced, f.Core().V1().Services().Informer().HasSynced,
 		f.Apps().V1().ReplicaSets().Informer().HasSynced, f.Apps().V1().StatefulSets().Informer().HasSynced,
+	}
+	for _, inf := range storage {
+		s.informers = append(s.informers, inf.HasSynced)
 	}
 	return s, nil
 }
@@ -240,6 +255,18 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 		s.recordFailure(qpi, err, true, nil)
 		return true
 	}
+	// Reserve: plugins set aside what the pod takes on the node (the
+	// volumes chosen for its claims) before the next cycle decides.
+	if st := s.fwk.RunReservePluginsReserve(ctx, state, &api, res.SuggestedHost); !st.IsSuccess() {
+		s.fwk.RunReservePluginsUnreserve(ctx, state, &api, res.SuggestedHost)
+		if ferr := s.cache.ForgetPod(assumed); ferr != nil {
+			s.log.Debug("forget pod", zap.String("pod", qpi.Key()), zap.Error(ferr))
+		}
+		s.log.Warn("reserve failed", zap.String("pod", qpi.Key()), zap.String("node", res.SuggestedHost), zap.Error(st.AsError()))
+		s.cfg.Metrics.ScheduleAttempts.WithLabelValues(metrics.ResultError).Inc()
+		s.recordFailure(qpi, st.AsError(), !st.IsRejected(), nil)
+		return true
+	}
 	s.nominator.Delete(pod)
 	s.queue.Done(qpi)
 	s.cfg.Metrics.ScheduleAttempts.WithLabelValues(metrics.ResultScheduled).Inc()
@@ -250,25 +277,46 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 	select {
 	case s.bindSlots <- struct{}{}:
 	case <-ctx.Done():
+		s.fwk.RunReservePluginsUnreserve(ctx, state, &api, res.SuggestedHost)
 		_ = s.cache.ForgetPod(assumed)
 		return false
 	}
 	s.inflight.Add(1)
 	go func() {
 		defer s.inflight.Done()
-		defer func() { <-s.bindSlots }()
-		s.bind(ctx, qpi, assumed)
+		s.bind(ctx, qpi, state, &api)
 	}()
 	return true
 }
 
-// bind is the binding cycle of one assumed pod.
-func (s *Scheduler) bind(ctx context.Context, qpi *queue.QueuedPodInfo, assumed *v1.Pod) {
+// bind is the binding cycle of one assumed pod, started holding a bind
+// slot: PreBind (which may wait long, for volumes to be provisioned and
+// bound), then the binding itself. The slot is handed back during
+// PreBind, so pods waiting for their volumes never hold up the others'
+// bindings. A failure of either un-reserves and forgets the pod and sends
+// it back to the queue.
+func (s *Scheduler) bind(ctx context.Context, qpi *queue.QueuedPodInfo, state *framework.CycleState, pi *framework.PodInfo) {
+	assumed := pi.Pod
 	node := assumed.Spec.NodeName
 	start := s.cfg.Clock.Now()
-	err := s.binder.Bind(ctx, assumed, node)
+	<-s.bindSlots
+	var err error
+	if st := s.fwk.RunPreBindPlugins(ctx, state, pi, node); !st.IsSuccess() {
+		err = st.AsError()
+	} else {
+		select {
+		case s.bindSlots <- struct{}{}:
+			if err = s.binder.Bind(ctx, assumed, node); err != nil {
+				err = fmt.Errorf("Binding rejected: %w", err)
+			}
+			<-s.bindSlots
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
 	s.cfg.Metrics.BindingDuration.Observe(s.cfg.Clock.Since(start).Seconds())
 	if err != nil {
+		s.fwk.RunReservePluginsUnreserve(ctx, state, pi, node)
 		if ferr := s.cache.ForgetPod(assumed); ferr != nil {
 			s.log.Debug("forget pod", zap.String("pod", qpi.Key()), zap.Error(ferr))
 		}
@@ -279,7 +327,7 @@ func (s *Scheduler) bind(ctx context.Context, qpi *queue.QueuedPodInfo, assumed 
 		}
 		s.log.Warn("binding failed", zap.String("pod", qpi.Key()), zap.String("node", node), zap.Error(err))
 		s.cfg.Metrics.ScheduleAttempts.WithLabelValues(metrics.ResultError).Inc()
-		s.recordFailure(qpi, fmt.Errorf("Binding rejected: %w", err), true, nil)
+		s.recordFailure(qpi, err, true, nil)
 		return
 	}
 	s.cache.FinishBinding(assumed)
