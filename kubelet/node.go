@@ -31,6 +31,16 @@ func (k *Kubelet) startNodeStatus(ctx context.Context) error {
 	for _, n := range k.nodes {
 		k.managers[n] = nodestatus.New(k.nodeOptions(n, capacity, allocatable))
 	}
+	if k.volumes != nil {
+		// A pod's volumes mounted or unmounted: the node's volumesInUse
+		// is written now rather than at the next status check. Set
+		// before the pod workers start.
+		k.volumes.Changed = func(node string) {
+			if m := k.managers[node]; m != nil {
+				m.Kick()
+			}
+		}
+	}
 	if k.network != nil {
 		k.watchOwnNode(ctx, k.managers[k.opts.NodeName])
 	}
@@ -104,6 +114,10 @@ func (k *Kubelet) nodeOptions(name string, capacity, allocatable v1.ResourceList
 	if k.opts.Runtime == RuntimeRunc {
 		o.Ready = k.runtime.Status
 		o.Checks = nodestatus.HostChecks(k.opts.RootDir, nodestatus.DefaultThresholds)
+		// The PersistentVolumes mounted for the node's pods. None is
+		// attachable here (hostPath, local, nfs), so volumesAttached
+		// stays empty.
+		o.VolumesInUse = func() []v1.UniqueVolumeName { return k.volumes.InUse(name) }
 	}
 	return o
 }

@@ -84,7 +84,7 @@ func (k *Kubelet) newRuncRuntime() (*runc.Runtime, error) {
 	}
 	k.volumes = &volumes.Manager{
 		Dir: filepath.Join(o.RootDir, "volumes"), Src: envvars.APISource{Client: k.client},
-		Tokens: token.NewManager(k.client), Log: k.log.Named("volumes"),
+		Tokens: token.NewManager(k.client), Client: k.client, Log: k.log.Named("volumes"),
 	}
 	return rt, nil
 }

@@ -58,6 +58,9 @@ type Options struct {
 	Ready func() error
 	// Checks compute the pressure conditions by type.
 	Checks map[v1.NodeConditionType]Check
+	// VolumesInUse lists the unique names of the volumes mounted for the
+	// node's pods: status.volumesInUse. Nil reports none.
+	VolumesInUse func() []v1.UniqueVolumeName
 
 	// RenewInterval is how often the Lease is renewed (10s), LeaseDuration
 	// its leaseDurationSeconds (40s), CheckInterval how often the status
@@ -243,6 +246,9 @@ func (m *Manager) Status(old *v1.NodeStatus, now time.Time) v1.NodeStatus {
 	}
 	if old != nil {
 		st.Images = old.Images
+	}
+	if m.opts.VolumesInUse != nil {
+		st.VolumesInUse = m.opts.VolumesInUse()
 	}
 	ready, reason, msg := v1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"
 	if m.opts.Ready != nil {

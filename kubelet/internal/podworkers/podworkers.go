@@ -97,6 +97,9 @@ type Manager struct {
 	// to 5m, forgotten after 10m), pullBackoff failed image pulls.
 	crashBackoff *flowcontrol.Backoff
 	pullBackoff  *flowcontrol.Backoff
+	// mountBackoff delays the next try of a pod whose volumes could not
+	// be mounted.
+	mountBackoff *flowcontrol.Backoff
 
 	// starting bounds the pods creating sandboxes and containers at
 	// once: on a few cores, pods started first then finish first instead
@@ -138,6 +141,7 @@ func New(opts Options) *Manager {
 		opts: opts, log: opts.Log,
 		crashBackoff: flowcontrol.NewBackOff(initialBackoff, maxBackoff),
 		pullBackoff:  flowcontrol.NewBackOff(initialBackoff, maxBackoff),
+		mountBackoff: flowcontrol.NewBackOff(time.Second, opts.ResyncInterval),
 		workers:      map[types.UID]*worker{},
 		pending:      map[types.UID]bool{},
 		admission:    map[types.UID]admission{},
@@ -296,6 +300,12 @@ func (m *Manager) sync(ctx context.Context, w *worker) (time.Duration, bool) {
 	switch {
 	case pod == nil:
 		if rp == nil {
+			// Volumes may be mounted for a pod that never got a
+			// sandbox (one claim mounted, another not yet bound).
+			if err := m.removeVolumes(w.uid); err != nil {
+				m.log.Warn("remove volumes of deleted pod", zap.String("uid", string(w.uid)), zap.Error(err))
+				return 2 * time.Second, false
+			}
 			return 0, true
 		}
 		// The pod is gone from the API: stop and remove what is left.
@@ -321,6 +331,14 @@ func (m *Manager) sync(ctx context.Context, w *worker) (time.Duration, bool) {
 			}
 		}
 		m.release(w.uid)
+		// Its containers are done with its claims: unmounted, and no
+		// longer in the node's volumesInUse.
+		if m.opts.Volumes != nil {
+			if err := m.opts.Volumes.UnmountClaims(pod); err != nil {
+				m.log.Warn("unmount volumes of finished pod", zap.String("pod", key(pod)), zap.Error(err))
+				return 2 * time.Second, false
+			}
+		}
 		return 0, false
 	}
 	if !m.admit(ctx, w, pod, rp) {
@@ -370,6 +388,12 @@ func (m *Manager) syncDeleted(ctx context.Context, w *worker, pod *v1.Pod, rp *k
 		m.release(w.uid)
 		if err := m.writeFinalStatus(ctx, w, pod, nil); err != nil {
 			m.log.Warn("final pod status", zap.String("pod", key(pod)), zap.Error(err))
+			return 2 * time.Second
+		}
+	}
+	if rp == nil {
+		if err := m.removeVolumes(w.uid); err != nil {
+			m.log.Warn("remove volumes of deleted pod", zap.String("pod", key(pod)), zap.Error(err))
 			return 2 * time.Second
 		}
 	}
@@ -429,13 +453,19 @@ func (m *Manager) stopContainers(ctx context.Context, pod *v1.Pod, rp *kruntime.
 func (m *Manager) remove(ctx context.Context, uid types.UID) error {
 	m.crashBackoff.GC()
 	m.pullBackoff.GC()
+	m.mountBackoff.GC()
 	if err := m.opts.Runtime.RemovePod(ctx, uid); err != nil {
 		return err
 	}
-	if m.opts.Volumes != nil {
-		return m.opts.Volumes.Remove(string(uid))
+	return m.removeVolumes(uid)
+}
+
+// removeVolumes unmounts and removes the pod's volumes, if it has any.
+func (m *Manager) removeVolumes(uid types.UID) error {
+	if m.opts.Volumes == nil {
+		return nil
 	}
-	return nil
+	return m.opts.Volumes.Remove(string(uid))
 }
 
 func gracePeriod(pod *v1.Pod) time.Duration {

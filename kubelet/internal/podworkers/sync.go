@@ -3,6 +3,7 @@ package podworkers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -30,6 +31,9 @@ import (
 // writes its status. It returns when to sync again.
 func (m *Manager) syncPod(ctx context.Context, w *worker, pod *v1.Pod, rp *kruntime.Pod) time.Duration {
 	waiting := map[string]status.Waiting{}
+	if requeue, ok := m.mountVolumes(ctx, w, pod, rp); !ok {
+		return requeue
+	}
 	hostIP := m.opts.HostIP(pod.Spec.NodeName)
 	began := time.Now()
 	var release func()
@@ -98,6 +102,44 @@ func (m *Manager) syncPod(ctx context.Context, w *worker, pod *v1.Pod, rp *krunt
 		soonest(100 * time.Millisecond)
 	}
 	return requeue
+}
+
+// mountVolumes mounts the pod's claims before anything of the pod is
+// made, as Kubernetes' kubelet waits for a pod's volumes to attach and
+// mount before it creates the sandbox. A pod whose claim is missing, not
+// bound or whose volume cannot be set up waits, Pending with a
+// FailedMount event, and is tried again with back-off (1s doubling to the
+// resync interval): it starts at the first try after the claim binds.
+// It returns whether the sync may go on and, if not, when to try again.
+//
+// A pod that has containers already (adopted by a restarted kubelet
+// whose claim has gone since) keeps them running; only new containers
+// cannot be made.
+func (m *Manager) mountVolumes(ctx context.Context, w *worker, pod *v1.Pod, rp *kruntime.Pod) (time.Duration, bool) {
+	if m.opts.Volumes == nil {
+		return 0, true
+	}
+	k := string(pod.UID)
+	err := m.opts.Volumes.MountClaims(ctx, pod)
+	if err == nil {
+		m.mountBackoff.Reset(k)
+		return 0, true
+	}
+	msgs := []string{"Unable to attach or mount volumes: " + err.Error()}
+	var merr *volumes.MountError
+	if errors.As(err, &merr) {
+		msgs = merr.Events()
+	}
+	for _, msg := range msgs {
+		m.event(pod, "", v1.EventTypeWarning, volumes.ReasonFailedMount, "%s", msg)
+	}
+	m.log.Info("pod volumes not mounted", zap.String("pod", key(pod)), zap.Error(err))
+	if rp != nil && len(rp.Containers) > 0 {
+		return 0, true
+	}
+	m.writeStatus(ctx, w, pod, rp, map[string]status.Waiting{}, "", nil)
+	m.mountBackoff.Next(k, time.Now())
+	return m.mountBackoff.Get(k), false
 }
 
 // probe starts and stops the probes of the pod's containers, restarts a
@@ -210,9 +252,9 @@ func (m *Manager) ensureContainer(ctx context.Context, pod *v1.Pod, rp *kruntime
 	}
 	cfg, err := m.containerConfig(ctx, pod, c, img, attempt, podIP, hostIP)
 	if err == nil && m.opts.Volumes != nil {
-		var paths map[string]string
-		if paths, err = m.opts.Volumes.Prepare(ctx, pod, podIP, hostIP); err == nil {
-			cfg.Mounts, err = volumes.Mounts(c, paths)
+		var vols map[string]volumes.Volume
+		if vols, err = m.opts.Volumes.Prepare(ctx, pod, podIP, hostIP); err == nil {
+			cfg.Mounts, err = volumes.Mounts(c, vols)
 		}
 	}
 	if err != nil {
@@ -396,6 +438,7 @@ func (m *Manager) containerConfig(ctx context.Context, pod *v1.Pod, c *v1.Contai
 		cfg.ReadOnlyRootfs = ptr.Deref(sc.ReadOnlyRootFilesystem, false)
 	}
 	cfg.UID, cfg.GID = uid, gid
+	cfg.AdditionalGIDs = m.supplementalGroups(pod)
 
 	if q, ok := c.Resources.Limits[v1.ResourceMemory]; ok {
 		cfg.MemoryLimit = q.Value()
@@ -414,6 +457,28 @@ func (m *Manager) containerConfig(ctx context.Context, pod *v1.Pod, c *v1.Contai
 		cfg.CPUShares = uint64(max(req.MilliValue()*1024/1000, 2))
 	}
 	return cfg, nil
+}
+
+// supplementalGroups are the groups every container of the pod gets
+// besides its own, in Kubernetes' order: the fsGroup, the pod's
+// supplementalGroups, then the groups of the PersistentVolumes it mounts
+// (their pv.beta.kubernetes.io/gid).
+func (m *Manager) supplementalGroups(pod *v1.Pod) []uint32 {
+	var out []uint32
+	if sc := pod.Spec.SecurityContext; sc != nil {
+		if sc.FSGroup != nil {
+			out = append(out, uint32(*sc.FSGroup))
+		}
+		for _, g := range sc.SupplementalGroups {
+			out = append(out, uint32(g))
+		}
+	}
+	if m.opts.Volumes != nil {
+		for _, g := range m.opts.Volumes.SupplementalGroups(pod) {
+			out = append(out, uint32(g))
+		}
+	}
+	return out
 }
 
 // imageUser parses an image's "uid[:gid]" user; names are not looked up.

@@ -128,6 +128,9 @@ type ContainerConfig struct {
 	Env        []string // KEY=value
 	WorkingDir string
 	UID, GID   uint32
+	// AdditionalGIDs are the process's supplemental groups (the pod's
+	// fsGroup and supplementalGroups, its volumes' groups).
+	AdditionalGIDs []uint32
 	// ReadOnlyRootfs mounts the container's root file system read-only.
 	ReadOnlyRootfs bool
 	// MemoryLimit in bytes, 0 for none.

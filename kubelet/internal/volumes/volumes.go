@@ -1,8 +1,9 @@
 // Package volumes makes a pod's volumes on the node: emptyDir (on disk or
-// tmpfs), hostPath, and the files of configMap, secret, downwardAPI and
-// projected volumes (ServiceAccount tokens among them). Each volume is a
-// directory (or a host path) that the runtime binds into the containers
-// that mount it.
+// tmpfs), hostPath, the files of configMap, secret, downwardAPI and
+// projected volumes (ServiceAccount tokens among them), and
+// persistentVolumeClaim volumes (claims.go): hostPath, local and nfs
+// PersistentVolumes. Each volume is a directory (or a host path) that
+// the runtime binds into the containers that mount it.
 //
 // The files of configMap, secret, downwardAPI and projected volumes are
 // written atomically (writeAtomic: a timestamped directory behind a
@@ -18,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"go.uber.org/zap"
@@ -25,6 +27,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"coracle.dev/kubelet/internal/envvars"
 	kruntime "coracle.dev/kubelet/internal/runtime"
@@ -46,7 +49,22 @@ type Manager struct {
 	// Tokens gives the tokens of serviceAccountToken projections; a
 	// pod with one fails to start without it.
 	Tokens TokenSource
-	Log    *zap.Logger
+	// Client reads the claims and PersistentVolumes of
+	// persistentVolumeClaim volumes; a pod with one waits without it.
+	Client kubernetes.Interface
+	// Changed, if set, is called when the PersistentVolumes in use on a
+	// node change (InUse): its status is due.
+	Changed func(node string)
+	Log     *zap.Logger
+
+	// lookPath finds a mount helper and runMount runs mount(8); nil
+	// means the node's (tests replace them).
+	lookPath func(string) (string, error)
+	runMount func(ctx context.Context, args []string) ([]byte, error)
+
+	// claimsMu guards claims: the claim volumes set up, by pod.
+	claimsMu sync.Mutex
+	claims   map[types.UID]*podClaims
 
 	// mu serializes the writing of volume files and the removal of a
 	// pod's volumes, so a refresh neither interleaves with the pod
@@ -55,52 +73,43 @@ type Manager struct {
 	mu sync.Mutex
 }
 
-// Prepare makes every volume of the pod (idempotent) and returns the
-// host path of each by name.
-func (m *Manager) Prepare(ctx context.Context, pod *v1.Pod, podIP, hostIP string) (map[string]string, error) {
-	paths := map[string]string{}
+// Prepare makes every volume of the pod (idempotent) and returns each by
+// name. Claim volumes are those MountClaims set up (set up now if they
+// were not).
+func (m *Manager) Prepare(ctx context.Context, pod *v1.Pod, podIP, hostIP string) (map[string]Volume, error) {
+	vols := map[string]Volume{}
 	for _, vol := range pod.Spec.Volumes {
-		p, err := m.prepare(ctx, pod, vol, podIP, hostIP)
+		v, err := m.prepare(ctx, pod, vol, podIP, hostIP)
 		if err != nil {
 			return nil, fmt.Errorf("volume %q: %w", vol.Name, err)
 		}
-		paths[vol.Name] = p
+		vols[vol.Name] = v
 	}
-	return paths, nil
+	return vols, nil
 }
 
-func (m *Manager) prepare(ctx context.Context, pod *v1.Pod, vol v1.Volume, podIP, hostIP string) (string, error) {
+func (m *Manager) prepare(ctx context.Context, pod *v1.Pod, vol v1.Volume, podIP, hostIP string) (Volume, error) {
+	if vol.PersistentVolumeClaim != nil {
+		cv, err := m.mountClaim(ctx, pod, vol, &MountError{})
+		return cv.Volume, err
+	}
+	path, err := m.preparePath(ctx, pod, vol, podIP, hostIP)
+	return Volume{Path: path}, err
+}
+
+func (m *Manager) preparePath(ctx context.Context, pod *v1.Pod, vol v1.Volume, podIP, hostIP string) (string, error) {
 	dir := filepath.Join(m.Dir, string(pod.UID), vol.Name)
 	src := vol.VolumeSource
 	switch {
 	case src.HostPath != nil:
-		t := v1.HostPathUnset
-		if src.HostPath.Type != nil {
-			t = *src.HostPath.Type
-		}
-		switch t {
-		case v1.HostPathDirectoryOrCreate:
-			if err := os.MkdirAll(src.HostPath.Path, 0o755); err != nil {
-				return "", err
-			}
-		case v1.HostPathFileOrCreate:
-			f, err := os.OpenFile(src.HostPath.Path, os.O_CREATE|os.O_RDONLY, 0o644)
-			if err != nil {
-				return "", err
-			}
-			f.Close()
-		case v1.HostPathUnset:
-		default:
-			if _, err := os.Stat(src.HostPath.Path); err != nil {
-				return "", fmt.Errorf("hostPath %s: %w", src.HostPath.Path, err)
-			}
-		}
-		return src.HostPath.Path, nil
+		return src.HostPath.Path, checkHostPath(src.HostPath.Path, src.HostPath.Type)
 	case src.EmptyDir != nil:
 		if err := os.MkdirAll(dir, 0o777); err != nil {
 			return "", err
 		}
-		if src.EmptyDir.Medium == v1.StorageMediumMemory && !mounted(dir) {
+		if mounted, err := isMountPoint(dir); err != nil {
+			return "", err
+		} else if src.EmptyDir.Medium == v1.StorageMediumMemory && !mounted {
 			opts := "mode=1777"
 			if l := src.EmptyDir.SizeLimit; l != nil && !l.IsZero() {
 				opts += fmt.Sprintf(",size=%d", l.Value())
@@ -280,30 +289,72 @@ func container(pod *v1.Pod, name string) *v1.Container {
 	return nil
 }
 
-// Mounts returns the container's bind mounts of the pod's volumes.
-func Mounts(c *v1.Container, paths map[string]string) ([]kruntime.Mount, error) {
+// Mounts returns the container's bind mounts of the pod's volumes. A
+// mount is read-only when the container's volumeMount or the volume says
+// so.
+func Mounts(c *v1.Container, vols map[string]Volume) ([]kruntime.Mount, error) {
 	var out []kruntime.Mount
 	for _, vm := range c.VolumeMounts {
-		src, ok := paths[vm.Name]
+		v, ok := vols[vm.Name]
 		if !ok {
 			return nil, fmt.Errorf("volumeMount %q: no such volume", vm.Name)
 		}
+		src := v.Path
 		if vm.SubPath != "" {
-			sub := filepath.Clean("/" + vm.SubPath)[1:]
-			src = filepath.Join(src, sub)
-			if _, err := os.Stat(src); os.IsNotExist(err) {
-				if err := os.MkdirAll(src, 0o777); err != nil {
-					return nil, err
-				}
+			var err error
+			if src, err = subPath(v.Path, vm.SubPath); err != nil {
+				return nil, fmt.Errorf("volumeMount %q: %w", vm.Name, err)
 			}
 		}
-		out = append(out, kruntime.Mount{Source: src, Destination: vm.MountPath, ReadOnly: vm.ReadOnly})
+		out = append(out, kruntime.Mount{Source: src, Destination: vm.MountPath, ReadOnly: vm.ReadOnly || v.ReadOnly})
 	}
 	return out, nil
 }
 
-// Remove unmounts and removes every volume of a pod (host paths stay),
-// and forgets its tokens.
+// subPath returns the directory sub below a volume's root, making what
+// is missing of it with the root's permissions, as Kubernetes does. The
+// path is resolved one element at a time: a symlink that leads out of the
+// volume (one a pod left there, pointing at the node's files) is refused
+// before anything is made through it.
+func subPath(root, sub string) (string, error) {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", err
+	}
+	within := func(p string) bool { return p == realRoot || strings.HasPrefix(p, realRoot+"/") }
+	cur := realRoot
+	parts := strings.Split(filepath.Clean("/" + sub)[1:], "/")
+	for i, part := range parts {
+		if part == "" {
+			continue
+		}
+		next := filepath.Join(cur, part)
+		if _, err := os.Lstat(next); os.IsNotExist(err) {
+			info, err := os.Stat(realRoot)
+			if err != nil {
+				return "", err
+			}
+			rest := filepath.Join(append([]string{cur}, parts[i:]...)...)
+			if err := os.MkdirAll(rest, info.Mode().Perm()); err != nil {
+				return "", err
+			}
+			return rest, nil
+		}
+		if next, err = filepath.EvalSymlinks(next); err != nil {
+			return "", err
+		}
+		if !within(next) {
+			return "", fmt.Errorf("subpath %q not within volume path %q", next, root)
+		}
+		cur = next
+	}
+	return cur, nil
+}
+
+// Remove unmounts and removes every volume of a pod, and forgets its
+// tokens and claims. Host paths and the PersistentVolumes' data stay:
+// every mount below the pod's directory comes off before anything there
+// is removed.
 func (m *Manager) Remove(uid string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -311,30 +362,16 @@ func (m *Manager) Remove(uid string) error {
 		m.Tokens.Forget(types.UID(uid))
 	}
 	dir := filepath.Join(m.Dir, uid)
-	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
+	if _, err := os.Lstat(dir); os.IsNotExist(err) {
+		m.forget(types.UID(uid))
 		return nil
 	}
-	if err != nil {
+	if err := unmountAll(dir); err != nil {
 		return err
 	}
-	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		if mounted(p) {
-			if err := unix.Unmount(p, unix.MNT_DETACH); err != nil {
-				return fmt.Errorf("unmount %s: %w", p, err)
-			}
-		}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
 	}
-	return os.RemoveAll(dir)
-}
-
-// mounted reports whether dir is a mount point of another file system
-// (tmpfs on disk).
-func mounted(dir string) bool {
-	var a, b unix.Stat_t
-	if unix.Stat(dir, &a) != nil || unix.Stat(filepath.Dir(dir), &b) != nil {
-		return false
-	}
-	return a.Dev != b.Dev
+	m.forget(types.UID(uid))
+	return nil
 }

@@ -304,7 +304,7 @@ func TestServiceAccountTokenProjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := paths["kube-api-access-abcde"]
+	dir := paths["kube-api-access-abcde"].Path
 	if v := visible(t, dir); len(v) != 3 || v["token"] != "jwt-1" || v["ca.crt"] != "CA1" || v["namespace"] != "prod" {
 		t.Errorf("files %v", v)
 	}

@@ -41,7 +41,7 @@ func buildSpec(in specInput) *specs.Spec {
 		Version: specs.Version,
 		Process: &specs.Process{
 			Terminal: false,
-			User:     specs.User{UID: cfg.UID, GID: cfg.GID},
+			User:     specs.User{UID: cfg.UID, GID: cfg.GID, AdditionalGids: cfg.AdditionalGIDs},
 			Args:     cfg.Args,
 			Env:      cfg.Env,
 			Cwd:      cfg.WorkingDir,
