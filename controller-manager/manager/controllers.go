@@ -21,7 +21,10 @@ import (
 	"coracle.dev/controller-manager/internal/controller/namespace"
 	"coracle.dev/controller-manager/internal/controller/nodeipam"
 	"coracle.dev/controller-manager/internal/controller/nodelifecycle"
+	"coracle.dev/controller-manager/internal/controller/persistentvolume"
 	"coracle.dev/controller-manager/internal/controller/podgc"
+	"coracle.dev/controller-manager/internal/controller/pvcprotection"
+	"coracle.dev/controller-manager/internal/controller/pvprotection"
 	"coracle.dev/controller-manager/internal/controller/replicaset"
 	"coracle.dev/controller-manager/internal/controller/replication"
 	"coracle.dev/controller-manager/internal/controller/resourcequota"
@@ -89,6 +92,9 @@ var controllers = []struct {
 	{cronjob.Name, "cronjob-controller", runner(cronjob.New)},
 	{resourcequota.Name, "resourcequota-controller", runner(resourcequota.New)},
 	{disruption.Name, "disruption-controller", disruption.New},
+	{persistentvolume.Name, "persistent-volume-binder", runner(persistentvolume.New)},
+	{pvcprotection.Name, "pvc-protection-controller", runner(pvcprotection.New)},
+	{pvprotection.Name, "pv-protection-controller", runner(pvprotection.New)},
 	{addons.Name, "addon-manager", addons.New},
 }
 

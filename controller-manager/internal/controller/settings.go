@@ -33,6 +33,9 @@ type Settings struct {
 	// ResourceQuotaSyncPeriod is how often every ResourceQuota's usage
 	// is recounted in full.
 	ResourceQuotaSyncPeriod time.Duration `mapstructure:"resource-quota-sync-period"`
+	// PVClaimBinderSyncPeriod is how often the persistentvolume controller
+	// syncs every claim and volume again.
+	PVClaimBinderSyncPeriod time.Duration `mapstructure:"pvclaimbinder-sync-period"`
 
 	// AddonManifestsDir is the directory of add-on manifests the add-on
 	// manager applies; empty turns it off. DisableAddons names add-ons
@@ -71,6 +74,7 @@ func DefaultSettings() Settings {
 		TerminatedPodGCThreshold: 12500,
 		ClusterSigningDuration:   365 * 24 * time.Hour,
 		ResourceQuotaSyncPeriod:  5 * time.Minute,
+		PVClaimBinderSyncPeriod:  15 * time.Second,
 	}
 }
 
@@ -84,6 +88,7 @@ func (s *Settings) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.ClusterSigningCertFile, "cluster-signing-cert-file", s.ClusterSigningCertFile, "PEM CA certificate the CSR signer issues cluster-scoped certificates with; without it and --cluster-signing-key-file no CSR is signed")
 	fs.StringVar(&s.ClusterSigningKeyFile, "cluster-signing-key-file", s.ClusterSigningKeyFile, "PEM private key of --cluster-signing-cert-file")
 	fs.DurationVar(&s.ResourceQuotaSyncPeriod, "resource-quota-sync-period", s.ResourceQuotaSyncPeriod, "how often every ResourceQuota's usage is recounted in full")
+	fs.DurationVar(&s.PVClaimBinderSyncPeriod, "pvclaimbinder-sync-period", s.PVClaimBinderSyncPeriod, "the period for syncing persistent volumes and persistent volume claims")
 	fs.StringVar(&s.AddonManifestsDir, "addon-manifests-dir", s.AddonManifestsDir, "directory of add-on manifests (NAME.yaml) applied at start, on every change and every minute; empty turns the add-on manager off")
 	fs.StringSliceVar(&s.DisableAddons, "disable-addons", s.DisableAddons, "add-ons (manifest names without extension, e.g. dns,ingress) not to run: their objects are deleted")
 	fs.DurationVar(&s.ClusterSigningDuration, "cluster-signing-duration", s.ClusterSigningDuration, "the longest certificate the CSR signer issues; a CSR may ask for less with spec.expirationSeconds")
@@ -108,6 +113,9 @@ func (s Settings) Validate() error {
 	}
 	if s.ResourceQuotaSyncPeriod <= 0 {
 		errs = append(errs, errors.New("--resource-quota-sync-period must be positive"))
+	}
+	if s.PVClaimBinderSyncPeriod <= 0 {
+		errs = append(errs, errors.New("--pvclaimbinder-sync-period must be positive"))
 	}
 	if s.ClusterSigningDuration <= 0 {
 		errs = append(errs, errors.New("--cluster-signing-duration must be positive"))
