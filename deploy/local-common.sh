@@ -39,9 +39,9 @@ node_dir() { echo "$STATE/nodes/node-$1"; }
 KUBELET_FLAGS="--bootstrap-kubeconfig $CONF/bootstrap-kubelet.conf --kubeconfig $CONF/kubelet.conf --rotate-server-certificates --node-name $NODE_NAME --root-dir $STATE/kubelet --pod-log-dir $LOGS/pods --status-address 127.0.0.1:10248 --registry-mirror docker.io=http://$REGISTRY --registry-mirror registry.k8s.io=http://$REGISTRY --registry-mirror coracle.dev=http://$REGISTRY --cluster-dns 10.96.0.10 --cluster-domain cluster.local --node-ip $BRIDGE_IP"
 
 # The add-ons (deploy/addons/DIR) and the name of each in the add-on
-# manager's directory (NAME.yaml): `make up DISABLE=dns,ingress` names
-# these.
-ADDONS="coredns:dns ingress:ingress"
+# manager's directory (NAME.yaml): `make up DISABLE=dns,ingress,storage`
+# names these.
+ADDONS="coredns:dns ingress:ingress local-path:storage"
 ADDON_MANIFESTS="$STATE/server/manifests"
 
 # running NAME: true if the component's recorded process is alive and is

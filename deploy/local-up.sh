@@ -111,6 +111,17 @@ for addon in $ADDONS; do
 	name=${addon#*:}
 	[ -e "$ADDON_MANIFESTS/$name.skip" ] && continue
 	cp "$ROOT/deploy/addons/$dir/manifest.yaml" "$ADDON_MANIFESTS/.$name.yaml.tmp"
+	if [ "$dir" = local-path ]; then
+		# The nodes in network namespaces share this machine's
+		# filesystem: each keeps its volumes under its own install
+		# prefix, where a real host of its own would have
+		# /var/lib/coracle/storage.
+		n=2
+		while [ "$n" -le "$NODES" ]; do
+			sed -i "/\"nodePathMap\": \[/a\\        {\"node\": \"$(node_name "$n")\", \"paths\": [\"$(node_dir "$n")/var/lib/coracle/storage\"]}," "$ADDON_MANIFESTS/.$name.yaml.tmp"
+			n=$((n + 1))
+		done
+	fi
 	mv "$ADDON_MANIFESTS/.$name.yaml.tmp" "$ADDON_MANIFESTS/$name.yaml"
 done
 start controller-manager 10257 \
