@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -19,15 +15,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	k8sjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+
+	"coracle.dev/shared/addontest"
 )
 
 // manifestPath is the add-on's manifest, which the add-on manager applies.
@@ -36,53 +31,13 @@ const manifestPath = "manifest.yaml"
 // clusterDNSIP is the ClusterIP of kube-dns: the kubelet's --cluster-dns.
 const clusterDNSIP = "10.96.0.10"
 
-// decodeManifest decodes every document of the manifest into its typed
-// object, strictly: a field the type does not have or a duplicate field
-// is an error, so a misspelt field cannot pass as ignored.
-func decodeManifest(data []byte) ([]runtime.Object, error) {
-	codec := k8sjson.NewSerializerWithOptions(k8sjson.DefaultMetaFactory, scheme.Scheme, scheme.Scheme,
-		k8sjson.SerializerOptions{Yaml: true, Strict: true})
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var objs []runtime.Object
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return objs, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
-			continue
-		}
-		obj, gvk, err := codec.Decode(doc, nil, nil)
-		if err != nil {
-			return nil, err
-		}
-		obj.GetObjectKind().SetGroupVersionKind(*gvk)
-		objs = append(objs, obj)
-	}
-}
-
-// stripComments drops the comment lines of a YAML document, so that a
-// document of comments only counts as empty.
-func stripComments(doc []byte) []byte {
-	var out []byte
-	for line := range bytes.Lines(doc) {
-		if !bytes.HasPrefix(bytes.TrimSpace(line), []byte("#")) {
-			out = append(out, line...)
-		}
-	}
-	return out
-}
-
 func readManifest(t *testing.T) []runtime.Object {
 	t.Helper()
 	data, err := os.ReadFile(manifestPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := decodeManifest(data)
+	objs, err := addontest.Decode(data)
 	if err != nil {
 		t.Fatalf("decode %s: %v", manifestPath, err)
 	}

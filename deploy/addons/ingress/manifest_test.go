@@ -1,12 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
-	"io"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"testing"
@@ -16,66 +11,20 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/runtime"
-	k8sjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/kubernetes/scheme"
 
 	"coracle.dev/addons/ingress/app"
+	"coracle.dev/shared/addontest"
 )
 
 // image is what the build packs this directory's binary as.
 const image = "coracle.dev/addons/ingress:v0.1.0"
 
-// manifest decodes manifest.yaml strictly: a field its type does not
-// have is an error, so a misspelt field cannot pass as ignored.
-func manifest(t *testing.T) []runtime.Object {
-	t.Helper()
-	data, err := os.ReadFile("manifest.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec := k8sjson.NewSerializerWithOptions(k8sjson.DefaultMetaFactory, scheme.Scheme, scheme.Scheme,
-		k8sjson.SerializerOptions{Yaml: true, Strict: true})
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var objs []runtime.Object
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return objs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		obj, _, err := codec.Decode(doc, nil, nil)
-		if err != nil {
-			t.Fatalf("manifest.yaml: %v", err)
-		}
-		objs = append(objs, obj)
-	}
-}
-
-func only[T runtime.Object](t *testing.T, objs []runtime.Object) T {
-	t.Helper()
-	var found []T
-	for _, o := range objs {
-		if typed, ok := o.(T); ok {
-			found = append(found, typed)
-		}
-	}
-	if len(found) != 1 {
-		var zero T
-		t.Fatalf("manifest.yaml: %d objects of type %T, want 1", len(found), zero)
-	}
-	return found[0]
-}
-
 // TestManifest checks the manifest against the binary it runs: the flags
 // parse and agree with the ports, the probe and the Service, and the
 // ClusterRole grants what the controller does.
 func TestManifest(t *testing.T) {
-	objs := manifest(t)
+	objs := addontest.Manifest(t, "manifest.yaml")
 	for _, o := range objs {
 		acc, err := meta.Accessor(o)
 		if err != nil {
@@ -90,13 +39,13 @@ func TestManifest(t *testing.T) {
 		}
 	}
 
-	class := only[*networkingv1.IngressClass](t, objs)
+	class := addontest.Only[*networkingv1.IngressClass](t, objs)
 	if class.Name != app.DefaultIngressClass || class.Spec.Controller != app.DefaultControllerName ||
 		class.Annotations[networkingv1.AnnotationIsDefaultIngressClass] != "true" {
 		t.Errorf("ingress class %s: controller %q, annotations %v", class.Name, class.Spec.Controller, class.Annotations)
 	}
 
-	deploy := only[*appsv1.Deployment](t, objs)
+	deploy := addontest.Only[*appsv1.Deployment](t, objs)
 	pod := deploy.Spec.Template.Spec
 	if len(pod.Containers) != 1 {
 		t.Fatalf("%d containers", len(pod.Containers))
@@ -153,7 +102,7 @@ func TestManifest(t *testing.T) {
 		t.Errorf("terminationGracePeriodSeconds %v must exceed --drain-timeout %v", pod.TerminationGracePeriodSeconds, cfg.DrainTimeout)
 	}
 
-	svc := only[*corev1.Service](t, objs)
+	svc := addontest.Only[*corev1.Service](t, objs)
 	if cfg.PublishService != svc.Namespace+"/"+svc.Name {
 		t.Errorf("--publish-service %q, but the Service is %s/%s", cfg.PublishService, svc.Namespace, svc.Name)
 	}
@@ -173,11 +122,11 @@ func TestManifest(t *testing.T) {
 		t.Errorf("service ports %v, want 80 to http and 443 to https", svcPorts)
 	}
 
-	sa := only[*corev1.ServiceAccount](t, objs)
+	sa := addontest.Only[*corev1.ServiceAccount](t, objs)
 	if pod.ServiceAccountName != sa.Name {
 		t.Errorf("pods run as %q, the ServiceAccount is %q", pod.ServiceAccountName, sa.Name)
 	}
-	role, binding := only[*rbacv1.ClusterRole](t, objs), only[*rbacv1.ClusterRoleBinding](t, objs)
+	role, binding := addontest.Only[*rbacv1.ClusterRole](t, objs), addontest.Only[*rbacv1.ClusterRoleBinding](t, objs)
 	if binding.RoleRef.Name != role.Name || len(binding.Subjects) != 1 ||
 		binding.Subjects[0].Name != sa.Name || binding.Subjects[0].Namespace != sa.Namespace {
 		t.Errorf("binding %+v does not bind %s to %s/%s", binding, role.Name, sa.Namespace, sa.Name)

@@ -1,12 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
-	"io"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"testing"
@@ -16,61 +11,15 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/runtime"
-	k8sjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/kubernetes/scheme"
 
 	"coracle.dev/addons/local-path/app"
 	"coracle.dev/addons/local-path/internal/config"
+	"coracle.dev/shared/addontest"
 )
 
 // image is what the build packs this directory's binary as.
 const image = "coracle.dev/addons/local-path:v0.1.0"
-
-// manifest decodes manifest.yaml strictly: a field its type does not
-// have is an error, so a misspelt field cannot pass as ignored.
-func manifest(t *testing.T) []runtime.Object {
-	t.Helper()
-	data, err := os.ReadFile("manifest.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec := k8sjson.NewSerializerWithOptions(k8sjson.DefaultMetaFactory, scheme.Scheme, scheme.Scheme,
-		k8sjson.SerializerOptions{Yaml: true, Strict: true})
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var objs []runtime.Object
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return objs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		obj, _, err := codec.Decode(doc, nil, nil)
-		if err != nil {
-			t.Fatalf("manifest.yaml: %v", err)
-		}
-		objs = append(objs, obj)
-	}
-}
-
-func only[T runtime.Object](t *testing.T, objs []runtime.Object) T {
-	t.Helper()
-	var found []T
-	for _, o := range objs {
-		if typed, ok := o.(T); ok {
-			found = append(found, typed)
-		}
-	}
-	if len(found) != 1 {
-		var zero T
-		t.Fatalf("manifest.yaml: %d objects of type %T, want 1", len(found), zero)
-	}
-	return found[0]
-}
 
 // TestManifest checks the manifest against the binary it runs: the flags
 // and environment parse into a valid configuration that names the
@@ -79,7 +28,7 @@ func only[T runtime.Object](t *testing.T, objs []runtime.Object) T {
 // default one of this provisioner, and the roles grant what the
 // provisioner does.
 func TestManifest(t *testing.T) {
-	objs := manifest(t)
+	objs := addontest.Manifest(t, "manifest.yaml")
 	for _, o := range objs {
 		acc, err := meta.Accessor(o)
 		if err != nil {
@@ -94,7 +43,7 @@ func TestManifest(t *testing.T) {
 		}
 	}
 
-	deploy := only[*appsv1.Deployment](t, objs)
+	deploy := addontest.Only[*appsv1.Deployment](t, objs)
 	if deploy.Spec.Replicas == nil || *deploy.Spec.Replicas != 1 {
 		t.Errorf("replicas %v: want 1 (there is no leader election)", deploy.Spec.Replicas)
 	}
@@ -140,7 +89,7 @@ func TestManifest(t *testing.T) {
 		t.Errorf("readiness probe %+v, want /readyz on the metrics port", p)
 	}
 
-	cm := only[*corev1.ConfigMap](t, objs)
+	cm := addontest.Only[*corev1.ConfigMap](t, objs)
 	if cm.Name != cfg.ConfigMapName || cm.Namespace != cfg.Namespace {
 		t.Errorf("ConfigMap %s/%s, but the provisioner reads %s/%s", cm.Namespace, cm.Name, cfg.Namespace, cfg.ConfigMapName)
 	}
@@ -152,7 +101,7 @@ func TestManifest(t *testing.T) {
 		t.Errorf("storage root of a node not listed: %q, %v; want /var/lib/coracle/storage", root, err)
 	}
 
-	class := only[*storagev1.StorageClass](t, objs)
+	class := addontest.Only[*storagev1.StorageClass](t, objs)
 	if class.Name != "local-path" || class.Provisioner != cfg.ProvisionerName || class.Provisioner != "rancher.io/local-path" ||
 		class.Annotations["storageclass.kubernetes.io/is-default-class"] != "true" {
 		t.Errorf("storage class %s: provisioner %q, annotations %v", class.Name, class.Provisioner, class.Annotations)
@@ -164,12 +113,12 @@ func TestManifest(t *testing.T) {
 			class.VolumeBindingMode, class.ReclaimPolicy, class.AllowVolumeExpansion)
 	}
 
-	sa := only[*corev1.ServiceAccount](t, objs)
+	sa := addontest.Only[*corev1.ServiceAccount](t, objs)
 	if pod.ServiceAccountName != sa.Name || cfg.ServiceAccount != sa.Name {
 		t.Errorf("pods run as %q, helper pods as %q; the ServiceAccount is %q", pod.ServiceAccountName, cfg.ServiceAccount, sa.Name)
 	}
-	clusterRole, clusterBinding := only[*rbacv1.ClusterRole](t, objs), only[*rbacv1.ClusterRoleBinding](t, objs)
-	role, binding := only[*rbacv1.Role](t, objs), only[*rbacv1.RoleBinding](t, objs)
+	clusterRole, clusterBinding := addontest.Only[*rbacv1.ClusterRole](t, objs), addontest.Only[*rbacv1.ClusterRoleBinding](t, objs)
+	role, binding := addontest.Only[*rbacv1.Role](t, objs), addontest.Only[*rbacv1.RoleBinding](t, objs)
 	for _, b := range []struct {
 		ref      rbacv1.RoleRef
 		subjects []rbacv1.Subject
