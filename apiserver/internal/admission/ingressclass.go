@@ -2,11 +2,11 @@ package admission
 
 import (
 	"context"
-	"sort"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	networkingv1beta1 "k8s.io/api/networking/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -37,31 +37,35 @@ func (d *DefaultIngressClass) AdmitCreate(ctx context.Context, obj runtime.Objec
 	if err != nil {
 		return apierrors.NewForbidden(networkingv1.Resource("ingresses"), ing.Name, err)
 	}
-	if def := defaultIngressClass(classes); def != nil {
+	isDefault := func(c *networkingv1.IngressClass) bool {
+		return c.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true"
+	}
+	if def := NewestDefault(classes, isDefault); def != nil {
 		ing.Spec.IngressClassName = &def.Name
 	}
 	return nil
 }
 
-// defaultIngressClass is the class marked default, or nil; of several,
-// the newest, and of those created in the same instant the first by name,
-// as upstream picks it.
-func defaultIngressClass(classes []*networkingv1.IngressClass) *networkingv1.IngressClass {
-	var defaults []*networkingv1.IngressClass
-	for _, c := range classes {
-		if c.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true" {
-			defaults = append(defaults, c)
+// NewestDefault is, of items, the newest of those isDefault marks, and of
+// those created in the same instant the first by name, as Kubernetes'
+// admission plugins pick the default IngressClass and StorageClass: a new
+// default takes over from an old one without a gap. It is nil when none
+// is marked.
+func NewestDefault[T metav1.Object](items []T, isDefault func(T) bool) T {
+	var best T
+	found := false
+	for _, it := range items {
+		if !isDefault(it) {
+			continue
+		}
+		if !found {
+			best, found = it, true
+			continue
+		}
+		ti, tb := it.GetCreationTimestamp().UnixNano(), best.GetCreationTimestamp().UnixNano()
+		if ti > tb || (ti == tb && it.GetName() < best.GetName()) {
+			best = it
 		}
 	}
-	if len(defaults) == 0 {
-		return nil
-	}
-	sort.Slice(defaults, func(i, j int) bool {
-		ti, tj := defaults[i].CreationTimestamp.UnixNano(), defaults[j].CreationTimestamp.UnixNano()
-		if ti == tj {
-			return defaults[i].Name < defaults[j].Name
-		}
-		return ti > tj
-	})
-	return defaults[0]
+	return best
 }

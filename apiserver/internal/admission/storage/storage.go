@@ -13,12 +13,13 @@ package storage
 
 import (
 	"context"
-	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"coracle.dev/apiserver/internal/admission"
 )
 
 // The annotations marking the default StorageClass, GA and beta.
@@ -55,23 +56,7 @@ func IsDefaultAnnotation(m metav1.ObjectMeta) bool {
 // instant the first by name, as Kubernetes' GetDefaultClass does, so that
 // adding a new default takes over from an old one without a gap.
 func DefaultClass(classes []*storagev1.StorageClass) *storagev1.StorageClass {
-	var defaults []*storagev1.StorageClass
-	for _, c := range classes {
-		if IsDefaultAnnotation(c.ObjectMeta) {
-			defaults = append(defaults, c)
-		}
-	}
-	if len(defaults) == 0 {
-		return nil
-	}
-	sort.Slice(defaults, func(i, j int) bool {
-		ti, tj := defaults[i].CreationTimestamp.UnixNano(), defaults[j].CreationTimestamp.UnixNano()
-		if ti == tj {
-			return defaults[i].Name < defaults[j].Name
-		}
-		return ti > tj
-	})
-	return defaults[0]
+	return admission.NewestDefault(classes, func(c *storagev1.StorageClass) bool { return IsDefaultAnnotation(c.ObjectMeta) })
 }
 
 // claimHasClass reports whether a claim asked for a class, even the empty

@@ -12,8 +12,6 @@
 package integration
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -30,7 +28,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,15 +44,13 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8sjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	"coracle.dev/addons/ingress/app"
+	"coracle.dev/shared/addontest"
 	"coracle.dev/shared/testnet"
 	"coracle.dev/shared/testserver"
 )
@@ -141,25 +136,8 @@ func start(t *testing.T) *env {
 func (e *env) applyManifest() {
 	e.t.Helper()
 	ctx := context.Background()
-	data, err := os.ReadFile("../manifest.yaml")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	codec := k8sjson.NewSerializerWithOptions(k8sjson.DefaultMetaFactory, scheme.Scheme, scheme.Scheme,
-		k8sjson.SerializerOptions{Yaml: true, Strict: true})
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		obj, _, err := codec.Decode(doc, nil, nil)
-		if err != nil {
-			e.t.Fatalf("manifest.yaml: %v", err)
-		}
+	for _, obj := range addontest.Manifest(e.t, "../manifest.yaml") {
+		var err error
 		switch o := obj.(type) {
 		case *networkingv1.IngressClass:
 			_, err = e.client.NetworkingV1().IngressClasses().Create(ctx, o, metav1.CreateOptions{})

@@ -19,12 +19,9 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,16 +40,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	k8sjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	"coracle.dev/addons/local-path/app"
 	"coracle.dev/addons/local-path/internal/helper"
 	"coracle.dev/addons/local-path/internal/helperpod"
+	"coracle.dev/shared/addontest"
 	"coracle.dev/shared/testserver"
 )
 
@@ -132,25 +127,7 @@ func (e *env) setConfig(data string) {
 func (e *env) applyManifest() {
 	e.t.Helper()
 	ctx := context.Background()
-	data, err := os.ReadFile("../manifest.yaml")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	codec := k8sjson.NewSerializerWithOptions(k8sjson.DefaultMetaFactory, scheme.Scheme, scheme.Scheme,
-		k8sjson.SerializerOptions{Yaml: true, Strict: true})
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		obj, _, err := codec.Decode(doc, nil, nil)
-		if err != nil {
-			e.t.Fatal(err)
-		}
+	for _, obj := range addontest.Manifest(e.t, "../manifest.yaml") {
 		if err := e.create(ctx, obj); err != nil {
 			e.t.Fatalf("create %T: %v", obj, err)
 		}
