@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
+
+	"coracle.dev/kubelet/internal/mount"
 )
 
 // A persistentVolumeClaim volume is set up as Kubernetes' volume manager
@@ -313,7 +315,7 @@ func (m *Manager) setUpLocal(pod *v1.Pod, dir string, pv *v1.PersistentVolume, r
 	if !info.IsDir() {
 		return SetUpError{Prefix: "MountVolume.NewMounter initialization failed", Err: errors.New("only directory and block device are supported")}
 	}
-	if mounted, err := isMountPoint(dir); err != nil || mounted {
+	if mounted, err := mount.IsPoint(dir); err != nil || mounted {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -333,7 +335,7 @@ func (m *Manager) setUpLocal(pod *v1.Pod, dir string, pv *v1.PersistentVolume, r
 // setUpNFS mounts an NFS PV at dir with the kernel's NFS client, unless
 // it is mounted there already.
 func (m *Manager) setUpNFS(ctx context.Context, dir string, pv *v1.PersistentVolume, readOnly bool) error {
-	if mounted, err := isMountPoint(dir); err != nil || mounted {
+	if mounted, err := mount.IsPoint(dir); err != nil || mounted {
 		return err
 	}
 	nfs := pv.Spec.NFS

@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
+
+	"coracle.dev/kubelet/internal/mount"
 )
 
 func claim(name, volume string, phase v1.PersistentVolumeClaimPhase) *v1.PersistentVolumeClaim {
@@ -403,7 +405,7 @@ func TestLocalVolume(t *testing.T) {
 	}
 	target := filepath.Join(volDir, "p1", "vol-data")
 	t.Cleanup(func() { _ = unmountAll(volDir) })
-	if ok, _ := isMountPoint(target); !ok {
+	if ok, _ := mount.IsPoint(target); !ok {
 		t.Fatalf("%s is not a mount point", target)
 	}
 	if b, err := os.ReadFile(filepath.Join(target, "sub", "kept")); err != nil || string(b) != "x" {
@@ -430,7 +432,7 @@ func TestLocalVolume(t *testing.T) {
 	if err := restarted.MountClaims(context.Background(), pod); err != nil {
 		t.Fatal(err)
 	}
-	if ps, _ := mountPoints(target); len(ps) != 1 {
+	if ps, _ := mount.Points(target); len(ps) != 1 {
 		t.Errorf("mounts at %s after a restart: %v", target, ps)
 	}
 
@@ -463,7 +465,7 @@ func TestLocalVolume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if ps, _ := mountPoints(volDir); len(ps) != 0 {
+	if ps, _ := mount.Points(volDir); len(ps) != 0 {
 		t.Errorf("mounts left: %v", ps)
 	}
 	if _, err := os.Stat(filepath.Join(data, "sub", "kept")); err != nil {

@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"coracle.dev/kubelet/internal/envvars"
+	"coracle.dev/kubelet/internal/mount"
 	kruntime "coracle.dev/kubelet/internal/runtime"
 )
 
@@ -107,7 +108,7 @@ func (m *Manager) preparePath(ctx context.Context, pod *v1.Pod, vol v1.Volume, p
 		if err := os.MkdirAll(dir, 0o777); err != nil {
 			return "", err
 		}
-		if mounted, err := isMountPoint(dir); err != nil {
+		if mounted, err := mount.IsPoint(dir); err != nil {
 			return "", err
 		} else if src.EmptyDir.Medium == v1.StorageMediumMemory && !mounted {
 			opts := "mode=1777"

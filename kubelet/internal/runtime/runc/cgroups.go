@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"coracle.dev/kubelet/internal/mount"
 )
 
 // cgroupMounts lists the mount points of every cgroup hierarchy (v1
@@ -24,7 +26,7 @@ func cgroupMounts() []string {
 			continue
 		}
 		if pf[0] == "cgroup" || pf[0] == "cgroup2" {
-			out = append(out, unescapeMount(f[4]))
+			out = append(out, mount.Unescape(f[4]))
 		}
 	}
 	return out

@@ -3,11 +3,11 @@ package runc
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"coracle.dev/kubelet/internal/mount"
 )
 
 func isMountPoint(path string) bool {
@@ -19,21 +19,8 @@ func isMountPoint(path string) bool {
 		return true
 	}
 	// Bind mounts of the same file system: ask mountinfo.
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(mi), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && unescapeMount(f[4]) == path {
-			return true
-		}
-	}
-	return false
-}
-
-func unescapeMount(s string) string {
-	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
+	ok, _ := mount.IsPoint(path)
+	return ok
 }
 
 // unmount unmounts path if it is a mount point (all stacked mounts).
