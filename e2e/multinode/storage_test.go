@@ -19,7 +19,9 @@ import (
 )
 
 // TestStorage: the local-path add-on as make up deploys it, with real
-// kubelets on two nodes. A StatefulSet's claims (the default class,
+// kubelets on two nodes. A Deployment's claim of the default class
+// (WaitForFirstConsumer) waits for its pod and is provisioned where the
+// pod was scheduled. A StatefulSet's claims (the default class,
 // WaitForFirstConsumer) are provisioned on the nodes their pods were
 // scheduled to, each a directory under that node's root; data written by
 // a pod is there for the pod that replaces it, which returns to the same
@@ -274,6 +276,47 @@ func TestStorage(t *testing.T) {
 		})
 		if _, err := os.Stat(dirs["data-db-0"]); err != nil {
 			t.Errorf("data-db-0's directory: %v", err)
+		}
+	})
+
+	t.Run("a Deployment's claim waits for its pod", func(t *testing.T) {
+		if _, err := c.client.CoreV1().PersistentVolumeClaims("default").Create(ctx, &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: "scratch"},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("8Mi")}},
+			},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// WaitForFirstConsumer: nothing is provisioned before a pod uses
+		// the claim, and the controller says why.
+		c.poll(t, time.Minute, "scratch waiting for its first consumer", func() (bool, string) {
+			events := c.eventsOf("PersistentVolumeClaim", "scratch")
+			return strings.Contains(events, "WaitForFirstConsumer: waiting for first consumer to be created before binding"), events
+		})
+		if pvc, err := c.client.CoreV1().PersistentVolumeClaims("default").Get(ctx, "scratch", metav1.GetOptions{}); err != nil || pvc.Status.Phase != corev1.ClaimPending {
+			t.Fatalf("scratch before any pod: %v, %v; want Pending", pvc.Status.Phase, err)
+		}
+		user := webDeployment(1)
+		user.Name = "scratch-user"
+		user.Spec.Selector.MatchLabels = map[string]string{"app": "scratch-user"}
+		user.Spec.Template.Labels = map[string]string{"app": "scratch-user"}
+		user.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "scratch"},
+		}}}
+		user.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}
+		if _, err := c.client.AppsV1().Deployments("default").Create(ctx, user, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		pod := c.waitRunning(t, "app=scratch-user", 1, "")[0]
+		pv := volumeOf(t, "scratch")
+		if node := nodeOf(t, pv); node != pod.Spec.NodeName {
+			t.Errorf("scratch was provisioned on %s, its pod runs on %s", node, pod.Spec.NodeName)
+		}
+		exec(t, pod.Name, "sh", "-c", "echo used > /scratch/file")
+		if b, err := os.ReadFile(filepath.Join(pv.Spec.HostPath.Path, "file")); err != nil || string(b) != "used\n" {
+			t.Errorf("the pod's write in %s: %q, %v", pv.Spec.HostPath.Path, b, err)
 		}
 	})
 
