@@ -301,6 +301,10 @@ type Table struct {
 	Columns []metav1.TableColumnDefinition
 	// Row returns the cells of obj, one per column.
 	Row func(obj runtime.Object) ([]interface{}, error)
+	// ListRows, when set, makes the rows of a list at once, for kinds
+	// whose cells depend on the other items (the StorageClass that is
+	// the effective default); single objects still go through Row.
+	ListRows func(items []runtime.Object) ([][]interface{}, error)
 }
 
 // ConvertedTable returns t's columns for a kind served in another form

@@ -54,11 +54,23 @@ func toTable(desc *apiresource.Descriptor, obj runtime.Object, includeObject str
 			table.ResourceVersion = m.GetResourceVersion()
 		}
 	}
+	var listCells [][]interface{}
+	if meta.IsListType(obj) && desc.Table != nil && desc.Table.ListRows != nil {
+		var err error
+		if listCells, err = desc.Table.ListRows(items); err != nil {
+			return nil, apierrors.NewInternalError(fmt.Errorf("table rows: %w", err))
+		}
+	}
 	table.Rows = make([]metav1.TableRow, 0, len(items))
-	for _, item := range items {
-		cells, err := rowFn(item)
-		if err != nil {
-			return nil, apierrors.NewInternalError(fmt.Errorf("table row: %w", err))
+	for i, item := range items {
+		var cells []interface{}
+		if listCells != nil {
+			cells = listCells[i]
+		} else {
+			var err error
+			if cells, err = rowFn(item); err != nil {
+				return nil, apierrors.NewInternalError(fmt.Errorf("table row: %w", err))
+			}
 		}
 		row := metav1.TableRow{Cells: cells}
 		raw, err := rowObject(item, desc, includeObject)

@@ -1,13 +1,16 @@
 package printers
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
+	"coracle.dev/apiserver/internal/admission"
 	"coracle.dev/apiserver/internal/apiresource"
 )
 
@@ -153,23 +156,56 @@ func unsetIfNil(s *string) string {
 	return *s
 }
 
-// StorageClass columns: Name (with " (default)" for the default class),
-// Provisioner, ReclaimPolicy, VolumeBindingMode, AllowVolumeExpansion, Age.
+// StorageClass columns: Name, Provisioner, ReclaimPolicy,
+// VolumeBindingMode, AllowVolumeExpansion, Age. In a list the effective
+// default class (of those marked default, the newest) has " (default)"
+// after its name; a single class is printed without it, as upstream's
+// printers do.
 func StorageClass() *apiresource.Table {
 	doc := storagev1.StorageClass{}.SwaggerDoc()
-	return newTable([]metav1.TableColumnDefinition{
+	t := newTable([]metav1.TableColumnDefinition{
 		nameColumn(),
 		column("Provisioner", "string", doc["provisioner"]),
 		column("ReclaimPolicy", "string", doc["reclaimPolicy"]),
 		column("VolumeBindingMode", "string", doc["volumeBindingMode"]),
 		column("AllowVolumeExpansion", "string", doc["allowVolumeExpansion"]),
 		ageColumn(),
-	}, storageClassCells)
+	}, func(sc *storagev1.StorageClass, now time.Time) []interface{} { return storageClassCells(sc, now, "") })
+	t.ListRows = func(items []runtime.Object) ([][]interface{}, error) {
+		classes := make([]*storagev1.StorageClass, len(items))
+		for i, obj := range items {
+			sc, ok := obj.(*storagev1.StorageClass)
+			if !ok {
+				return nil, fmt.Errorf("print %T as a StorageClass: wrong type", obj)
+			}
+			classes[i] = sc
+		}
+		return storageClassRows(classes, time.Now()), nil
+	}
+	return t
 }
 
-func storageClassCells(sc *storagev1.StorageClass, now time.Time) []interface{} {
+// storageClassRows are the cells of a list of classes, the effective
+// default marked.
+func storageClassRows(classes []*storagev1.StorageClass, now time.Time) [][]interface{} {
+	effective := ""
+	if def := admission.NewestDefault(classes, isDefaultClass); def != nil {
+		effective = def.Name
+	}
+	rows := make([][]interface{}, len(classes))
+	for i, sc := range classes {
+		rows[i] = storageClassCells(sc, now, effective)
+	}
+	return rows
+}
+
+func isDefaultClass(sc *storagev1.StorageClass) bool {
+	return sc.Annotations[defaultClassAnnotation] == "true" || sc.Annotations[betaDefaultClassAnnotation] == "true"
+}
+
+func storageClassCells(sc *storagev1.StorageClass, now time.Time, effectiveDefault string) []interface{} {
 	name := sc.Name
-	if sc.Annotations[defaultClassAnnotation] == "true" || sc.Annotations[betaDefaultClassAnnotation] == "true" {
+	if effectiveDefault != "" && sc.Name == effectiveDefault {
 		name += " (default)"
 	}
 	reclaim := string(corev1.PersistentVolumeReclaimDelete)

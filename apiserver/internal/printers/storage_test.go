@@ -168,7 +168,21 @@ func TestStorageClassCells(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkCells(t, storageClassCells(&tt.sc, testNow()), tt.want)
+			// Alone in a list, a default class is the effective one.
+			checkCells(t, storageClassRows([]*storagev1.StorageClass{&tt.sc}, testNow())[0], tt.want)
 		})
 	}
+	t.Run("only the newest default is marked in a list, none alone", func(t *testing.T) {
+		def := map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}
+		older := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "older", CreationTimestamp: ago(48 * time.Hour), Annotations: def}}
+		newer := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "newer", CreationTimestamp: ago(time.Hour), Annotations: def}}
+		rows := storageClassRows([]*storagev1.StorageClass{older, newer}, testNow())
+		if rows[0][0] != "older" || rows[1][0] != "newer (default)" {
+			t.Errorf("names %v, %v; want older, newer (default)", rows[0][0], rows[1][0])
+		}
+		single, err := StorageClass().Row(newer)
+		if err != nil || single[0] != "newer" {
+			t.Errorf("a single default class prints as %v (%v), want its bare name", single[0], err)
+		}
+	})
 }
