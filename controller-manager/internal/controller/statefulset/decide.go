@@ -99,11 +99,13 @@ func unavailable(set *appsv1.StatefulSet, p *corev1.Pod, now time.Time) bool {
 func revisionOf(p *corev1.Pod) string { return p.Labels[RevisionLabel] }
 
 // Plan is what one sync does: create the pods of these ordinals (and
-// their claims); delete these pods (failed ones, to be recreated, and
-// those beyond the replicas); delete these others to recreate them at
-// the update revision.
+// their claims); give the claims of these pods the owners the set's
+// retention policy wants (before any deletion); delete these pods
+// (failed ones, to be recreated, and those beyond the replicas); delete
+// these others to recreate them at the update revision.
 type Plan struct {
 	Create []int
+	Claims []*corev1.Pod
 	Delete []*corev1.Pod
 	Update []*corev1.Pod
 }
@@ -115,9 +117,13 @@ type Plan struct {
 //     deleted (it is recreated once gone); a missing one is created.
 //     OrderedReady stops at the first pod it acts on, and at the first
 //     that is terminating, not Running and Ready, or not yet available.
-//  2. Pods beyond the range, highest first: deleted, OrderedReady one at
-//     a time and only when the target is healthy or is the lowest
-//     unhealthy pod of the set, so a set with unhealthy pods halts.
+//     The claims of each pod reached are set to the retention policy:
+//     OrderedReady only those of pods it passes, and of a Pending one.
+//  2. Pods beyond the range: first the claims of every one are set to
+//     the retention policy; then, highest first, they are deleted,
+//     OrderedReady one at a time and only when the target is healthy or
+//     is the lowest unhealthy pod of the set, so a set with unhealthy
+//     pods halts.
 //  3. RollingUpdate: pods at or above the partition not at the update
 //     revision are deleted, highest first, while fewer than
 //     maxUnavailable pods are unavailable (Parallel: old unavailable
@@ -176,11 +182,16 @@ func Decide(set *appsv1.StatefulSet, pods []*corev1.Pod, updateRevision string, 
 			}
 			continue
 		}
-		if mono && (p.DeletionTimestamp != nil || !runningAndReady(p) || !podstate.IsAvailable(p, set.Spec.MinReadySeconds, now)) {
+		passes := p.DeletionTimestamp == nil && runningAndReady(p) && podstate.IsAvailable(p, set.Spec.MinReadySeconds, now)
+		if !mono || passes || p.Status.Phase == corev1.PodPending {
+			plan.Claims = append(plan.Claims, p)
+		}
+		if mono && !passes {
 			return plan
 		}
 	}
 
+	plan.Claims = append(plan.Claims, condemned...)
 	for _, p := range condemned {
 		if p.DeletionTimestamp != nil {
 			if mono {

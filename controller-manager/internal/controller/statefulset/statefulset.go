@@ -1,10 +1,11 @@
 // Package statefulset is the StatefulSet controller: pods name-0 …
 // name-(N-1) with stable hostnames in the subdomain of the governing
 // (headless) Service, one PersistentVolumeClaim per pod and claim
-// template (kept when the set scales down), OrderedReady (one at a time,
-// in order, halting at an unhealthy pod) or Parallel pod management,
-// and RollingUpdate with a partition and maxUnavailable, or OnDelete.
-// Failed pods are deleted and recreated.
+// template (kept, or deleted with its pod or the set, as the set's
+// persistentVolumeClaimRetentionPolicy says: retention.go),
+// OrderedReady (one at a time, in order, halting at an unhealthy pod)
+// or Parallel pod management, and RollingUpdate with a partition and
+// maxUnavailable, or OnDelete. Failed pods are deleted and recreated.
 //
 // The set's templates are kept as ControllerRevisions (revisions.go):
 // pods below the partition are created from the current revision's
@@ -29,6 +30,7 @@ import (
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 
 	"coracle.dev/controller-manager/internal/controller"
@@ -77,10 +79,21 @@ func New(c controller.Context) (*Controller, error) {
 		claims: pvcInf.Lister(), recorder: c.Recorder, clock: c.Clock,
 	}
 	ctl.Base = controller.NewBase(c, ctl.sync)
-	ctl.WaitFor(pvcInf.Informer(), revInf.Informer())
+	ctl.WaitFor(revInf.Informer())
+	// A pod waits for a claim of an older pod of its name to go (under
+	// whenScaled Delete): the claim's deletion queues the sets whose
+	// selector its labels (copied from the set's) match.
+	selecting := controller.Selecting(func(ns string) ([]*appsv1.StatefulSet, error) {
+		return ctl.sets.StatefulSets(ns).List(labels.Everything())
+	}, func(s *appsv1.StatefulSet) *metav1.LabelSelector { return s.Spec.Selector })
 	return ctl, errors.Join(
 		ctl.Watch(setInf.Informer(), ctl.Objects()),
 		ctl.Watch(podInf.Informer(), ctl.Owners(kind)),
+		ctl.Watch(pvcInf.Informer(), controller.Handlers[*corev1.PersistentVolumeClaim]{Delete: func(pvc *corev1.PersistentVolumeClaim) {
+			for _, key := range selecting(pvc) {
+				ctl.Enqueue(key)
+			}
+		}}),
 	)
 }
 
@@ -189,6 +202,27 @@ func (c *Controller) act(ctx context.Context, set *appsv1.StatefulSet, plan Plan
 			}
 		}
 	}
+	// Claims first: a condemned pod deleted before its claims name it
+	// their owner would leave them behind for good. So, as in
+	// Kubernetes, a failure here holds back the scale-down and the
+	// update; a failed pod in range is still replaced.
+	var claimErrs []error
+	for _, p := range plan.Claims {
+		if err := c.updateClaimOwners(ctx, set, p, nil); err != nil {
+			claimErrs = append(claimErrs, err)
+		}
+	}
+	if len(claimErrs) > 0 {
+		errs = append(errs, claimErrs...)
+		for _, p := range plan.Delete {
+			if inRange(set, p) {
+				if err := c.delete(ctx, set, p); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		return 0, errors.Join(errs...)
+	}
 	for _, p := range plan.Delete {
 		if err := c.delete(ctx, set, p); err != nil {
 			errs = append(errs, err)
@@ -219,22 +253,39 @@ func (c *Controller) delete(ctx context.Context, set *appsv1.StatefulSet, p *cor
 	return nil
 }
 
-// create makes the claims of pod that are missing, then pod.
+// create makes the claims of pod that are missing, then pod, then
+// gives its claims the owners the set's retention policy wants. A pod
+// is not created on a claim of an older pod of its name, nor on one
+// being deleted: it waits for the claim to go.
 func (c *Controller) create(ctx context.Context, set *appsv1.StatefulSet, pod *corev1.Pod) error {
-	for _, pvc := range NewClaims(set, Ordinal(set, pod)) {
-		if _, err := c.claims.PersistentVolumeClaims(set.Namespace).Get(pvc.Name); err == nil {
+	claims := NewClaims(set, Ordinal(set, pod))
+	// The claims made here, which the cache may not show yet.
+	fresh := map[string]*corev1.PersistentVolumeClaim{}
+	for _, pvc := range claims {
+		if old, err := c.claims.PersistentVolumeClaims(set.Namespace).Get(pvc.Name); err == nil && podClaimIsStale(set, pod, old) {
+			return fmt.Errorf("claim %s of pod %s belongs to an older pod: %w", pvc.Name, pod.Name, controller.ErrWaiting)
+		}
+	}
+	for _, pvc := range claims {
+		if old, err := c.claims.PersistentVolumeClaims(set.Namespace).Get(pvc.Name); err == nil {
+			if old.DeletionTimestamp != nil {
+				err := fmt.Errorf("pvc %s is being deleted", pvc.Name)
+				c.recorder.Eventf(set, corev1.EventTypeWarning, ReasonFailedCreate, "create Pod %s in StatefulSet %s failed error: %v", pod.Name, set.Name, err)
+				return fmt.Errorf("create pod %s: %w: %w", pod.Name, controller.ErrWaiting, err)
+			}
 			continue
 		}
-		_, err := c.client.CoreV1().PersistentVolumeClaims(set.Namespace).Create(ctx, pvc, metav1.CreateOptions{})
+		made, err := c.client.CoreV1().PersistentVolumeClaims(set.Namespace).Create(ctx, pvc, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			c.recorder.Eventf(set, corev1.EventTypeWarning, ReasonFailedCreate, "create Claim %s for Pod %s in StatefulSet %s failed error: %v", pvc.Name, pod.Name, set.Name, err)
 			return fmt.Errorf("create claim %s: %w", pvc.Name, err)
 		}
 		if err == nil {
 			c.recorder.Eventf(set, corev1.EventTypeNormal, ReasonSuccessfulCreate, "create Claim %s Pod %s in StatefulSet %s success", pvc.Name, pod.Name, set.Name)
+			fresh[made.Name] = made
 		}
 	}
-	_, err := c.client.CoreV1().Pods(set.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	created, err := c.client.CoreV1().Pods(set.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) || apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 		return nil
 	}
@@ -243,7 +294,60 @@ func (c *Controller) create(ctx context.Context, set *appsv1.StatefulSet, pod *c
 		return fmt.Errorf("create pod %s: %w", pod.Name, err)
 	}
 	c.recorder.Eventf(set, corev1.EventTypeNormal, ReasonSuccessfulCreate, "create Pod %s in StatefulSet %s successful", pod.Name, set.Name)
-	return nil
+	return c.updateClaimOwners(ctx, set, created, fresh)
+}
+
+// updateClaimOwners gives the claims of pod the owner references set's
+// retention policy wants (Kubernetes' UpdatePodClaimForRetentionPolicy).
+// A claim not there yet is skipped: it is made with its pod. fresh are
+// claims just made, which the cache may not show yet.
+func (c *Controller) updateClaimOwners(ctx context.Context, set *appsv1.StatefulSet, pod *corev1.Pod, fresh map[string]*corev1.PersistentVolumeClaim) error {
+	var errs []error
+	for _, t := range set.Spec.VolumeClaimTemplates {
+		name := ClaimName(set, t.Name, Ordinal(set, pod))
+		cached, ok := fresh[name]
+		var err error
+		if !ok {
+			cached, err = c.claims.PersistentVolumeClaims(set.Namespace).Get(name)
+		}
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if isClaimOwnerUpToDate(cached, set, pod) {
+			continue
+		}
+		if hasUnexpectedController(cached, set, pod) {
+			// Kubernetes' words, its misspelling included.
+			c.recorder.Eventf(set, corev1.EventTypeWarning, ReasonConflictingController, "PersistentVolumeClaim %s has a conflicting OwnerReference that acts as a manging controller, the retention policy is ignored for this claim", name)
+		}
+		// The cache may lag behind our own last update of the claim: on
+		// a conflict, decide again on the claim as it is.
+		claim := cached.DeepCopy()
+		err = retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+			updateClaimOwnerRefForSetAndPod(claim, set, pod)
+			_, err := c.client.CoreV1().PersistentVolumeClaims(set.Namespace).Update(ctx, claim, metav1.UpdateOptions{})
+			if !apierrors.IsConflict(err) {
+				return err
+			}
+			live, getErr := c.client.CoreV1().PersistentVolumeClaims(set.Namespace).Get(ctx, name, metav1.GetOptions{})
+			if getErr != nil {
+				return getErr
+			}
+			if isClaimOwnerUpToDate(live, set, pod) {
+				return nil
+			}
+			claim = live
+			return err
+		})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("update claim %s owner references for its retention policy: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // setHistory is a set's revisions, sorted, with its current and update
