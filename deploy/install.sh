@@ -84,7 +84,7 @@ binary() {
 bindir=$prefix/usr/local/bin
 unitdir=$prefix/etc/systemd/system
 confdir=$prefix/etc/coracle
-mkdir -p "$bindir" "$unitdir" "$confdir/pki" "$prefix/var/lib/coracle" "$prefix/var/log/coracle"
+mkdir -p "$bindir" "$unitdir" "$confdir/pki" "$confdir/manifests" "$prefix/var/lib/coracle" "$prefix/var/log/coracle"
 for component in $components; do
 	name=coracle-$component
 	binary "$BIN/$component" "$bindir/$name"

@@ -35,8 +35,9 @@ node_dir() { echo "$STATE/nodes/node-$1"; }
 # once `REGISTRY=172.31.250.1:5000 ../shared/conformance/images.sh` has
 # pushed them) come from the local registry first, and so do the add-ons'
 # images (coracle.dev/addons/NAME:TAG, packed by make up). Pods resolve
-# names through the cluster DNS add-on (the kube-dns Service).
-KUBELET_FLAGS="--bootstrap-kubeconfig $CONF/bootstrap-kubelet.conf --kubeconfig $CONF/kubelet.conf --rotate-server-certificates --node-name $NODE_NAME --root-dir $STATE/kubelet --pod-log-dir $LOGS/pods --status-address 127.0.0.1:10248 --registry-mirror docker.io=http://$REGISTRY --registry-mirror registry.k8s.io=http://$REGISTRY --registry-mirror coracle.dev=http://$REGISTRY --cluster-dns 10.96.0.10 --cluster-domain cluster.local --node-ip $BRIDGE_IP"
+# names through the cluster DNS add-on (the kube-dns Service). Static pods
+# come from $CONF/manifests, the kubeadm convention.
+KUBELET_FLAGS="--bootstrap-kubeconfig $CONF/bootstrap-kubelet.conf --kubeconfig $CONF/kubelet.conf --rotate-server-certificates --node-name $NODE_NAME --root-dir $STATE/kubelet --pod-log-dir $LOGS/pods --status-address 127.0.0.1:10248 --registry-mirror docker.io=http://$REGISTRY --registry-mirror registry.k8s.io=http://$REGISTRY --registry-mirror coracle.dev=http://$REGISTRY --cluster-dns 10.96.0.10 --cluster-domain cluster.local --node-ip $BRIDGE_IP --pod-manifest-path $CONF/manifests"
 
 # The add-ons (deploy/addons/DIR) and the name of each in the add-on
 # manager's directory (NAME.yaml): `make up DISABLE=dns,ingress,storage`

@@ -7,7 +7,7 @@ set -eu
 
 . "$(dirname "$0")/local-common.sh"
 
-mkdir -p "$STATE" "$LOGS" "$RUN" "$CONF"
+mkdir -p "$STATE" "$LOGS" "$RUN" "$CONF" "$CONF/manifests"
 
 # start NAME "PORTS" ARGS...: start bin/NAME in the background unless it
 # runs already. PORTS are the TCP ports it listens on: each must be free,
@@ -287,12 +287,14 @@ while [ "$n" -le "$NODES" ]; do
 	"$ROOT/deploy/install.sh" --worker --prefix "$dir" >/dev/null
 	conf="$dir/etc/coracle"
 	# What make up sets on its nodes, whatever an earlier install wrote:
-	# the local registry as mirror, the cluster DNS.
-	sed -i '/^registry-mirror:/d; /^cluster-dns:/d; /^cluster-domain:/d' "$conf/kubelet.yaml"
+	# the local registry as mirror, the cluster DNS, the static pods'
+	# directory.
+	sed -i '/^registry-mirror:/d; /^cluster-dns:/d; /^cluster-domain:/d; /^pod-manifest-path:/d' "$conf/kubelet.yaml"
 	cat >> "$conf/kubelet.yaml" <<-EOF
 		registry-mirror: [docker.io=http://$REGISTRY, registry.k8s.io=http://$REGISTRY, coracle.dev=http://$REGISTRY]
 		cluster-dns: [10.96.0.10]
 		cluster-domain: cluster.local
+		pod-manifest-path: $conf/manifests
 	EOF
 	if ! running "$name.kubelet" && ! joined "$conf"; then
 		rm -f "$conf/kubelet.conf" "$conf/pki/ca.crt" "$dir/var/lib/coracle/kubelet/pki/kubelet-client-current.pem" "$dir/var/lib/coracle/kubelet/pki/kubelet-server-current.pem"

@@ -18,7 +18,8 @@
 // informer of the pods bound to the kubelet's nodes), the Service cache
 // (the Services with a cluster IP, for the containers' service
 // variables), the pod workers and probes,
-// the kubelet API (HTTPS, authenticated and authorized as --anonymous-auth,
+// the static pods (--pod-manifest-path, --manifest-url) and the keeper
+// of their mirror pods, the kubelet API (HTTPS, authenticated and authorized as --anonymous-auth,
 // --authentication-token-webhook and --authorization-mode say) and the
 // status server, one node status manager per node (registration,
 // status, Lease), the routes to other nodes' pods (a Node informer of
@@ -61,6 +62,7 @@ import (
 	"coracle.dev/kubelet/internal/prober"
 	kruntime "coracle.dev/kubelet/internal/runtime"
 	"coracle.dev/kubelet/internal/server"
+	"coracle.dev/kubelet/internal/staticpods"
 	"coracle.dev/kubelet/internal/volumes"
 	"coracle.dev/shared/apiclient"
 	"coracle.dev/shared/component"
@@ -98,9 +100,14 @@ type Kubelet struct {
 	recorders      map[string]record.EventRecorder
 	managers       map[string]*nodestatus.Manager
 	workers        *podworkers.Manager
-	server         *server.Server
-	status         *statusserver.Server // nil without --status-address
-	serverCerts    certificate.Manager  // nil unless --rotate-server-certificates
+	// static are the static pods (--pod-manifest-path, --manifest-url);
+	// mirrors keeps their mirror pods, prompted by mirrorKick.
+	static      *staticpods.Source
+	mirrors     *staticpods.Mirrors
+	mirrorKick  chan struct{}
+	server      *server.Server
+	status      *statusserver.Server // nil without --status-address
+	serverCerts certificate.Manager  // nil unless --rotate-server-certificates
 }
 
 var _ component.Component = (*Kubelet)(nil)
@@ -227,6 +234,7 @@ func (k *Kubelet) start(ctx context.Context) error {
 		return err
 	}
 	k.newServiceCache()
+	k.newStaticPods()
 	if err := k.newPodWorkers(); err != nil {
 		return err
 	}
@@ -239,12 +247,14 @@ func (k *Kubelet) start(ctx context.Context) error {
 	if err := k.startNodeRoutes(ctx); err != nil {
 		return err
 	}
+	k.startStaticPods(ctx)
 	k.factory.Start(ctx.Done())
 	k.serviceFactory.Start(ctx.Done())
 	k.Go(ctx, k.runPodWorkers)
 	if k.volumes != nil {
 		k.Go(ctx, func(ctx context.Context) error {
-			k.volumes.Run(ctx, k.opts.VolumeRefreshPeriod, k.cachedPods)
+			// Static pods have no volume the API feeds.
+			k.volumes.Run(ctx, k.opts.VolumeRefreshPeriod, k.apiPods)
 			return nil
 		})
 	}

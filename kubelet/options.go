@@ -120,6 +120,16 @@ type Options struct {
 	// sources (tokens renewed when due).
 	VolumeRefreshPeriod time.Duration `mapstructure:"volume-refresh-period"`
 
+	// Static pods, as Kubernetes' kubelet: the pod manifests of
+	// PodManifestPath (a directory, or one file), read on every change
+	// and every FileCheckFrequency, and of ManifestURL (a pod or a
+	// PodList), fetched every HTTPCheckFrequency, run without the API
+	// and show in it as mirror pods.
+	PodManifestPath    string        `mapstructure:"pod-manifest-path"`
+	FileCheckFrequency time.Duration `mapstructure:"file-check-frequency"`
+	ManifestURL        string        `mapstructure:"manifest-url"`
+	HTTPCheckFrequency time.Duration `mapstructure:"http-check-frequency"`
+
 	// Teardown makes Run remove what a kubelet left on the machine
 	// instead of running one (see Teardown).
 	Teardown bool `mapstructure:"teardown"`
@@ -201,6 +211,10 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Duration("node-lease-renew-interval", d.NodeLeaseRenewInterval, "how often the node's Lease is renewed")
 	fs.Duration("sync-frequency", d.SyncFrequency, "how often every pod is synced with nothing to prompt it")
 	fs.Duration("volume-refresh-period", d.VolumeRefreshPeriod, "how often the files of running pods' configMap, secret, downwardAPI and projected volumes are rewritten from their sources (atomically): ConfigMap and Secret changes reach the pods, ServiceAccount tokens are renewed at 80% of their life")
+	fs.String("pod-manifest-path", d.PodManifestPath, "directory of static pod manifests (one pod a file; files starting with '.' are ignored), or one manifest file, to run and to publish as mirror pods")
+	fs.Duration("file-check-frequency", d.FileCheckFrequency, "how often --pod-manifest-path is read again besides its changes")
+	fs.String("manifest-url", d.ManifestURL, "URL of a static pod, or a PodList of static pods, to run")
+	fs.Duration("http-check-frequency", d.HTTPCheckFrequency, "how often --manifest-url is fetched")
 	fs.Bool("teardown", d.Teardown, "stop every container of --root-dir and remove every pod, network attachment, cgroup and the bridge, then exit (the kubelet must be stopped)")
 }
 
@@ -228,7 +242,8 @@ func DefaultOptions() Options {
 		KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst, EventQPS: 50, EventBurst: 100,
 		NodeStatusUpdateFrequency: 10 * time.Second, NodeStatusReportFrequency: time.Minute,
 		NodeLeaseRenewInterval: 10 * time.Second, SyncFrequency: 10 * time.Second,
-		VolumeRefreshPeriod:        time.Minute,
+		VolumeRefreshPeriod: time.Minute,
+		FileCheckFrequency:  20 * time.Second, HTTPCheckFrequency: 20 * time.Second,
 		AuthenticationTokenWebhook: true, AuthenticationTokenWebhookTTL: 2 * time.Minute,
 		AuthorizationMode:              AuthorizationModeWebhook,
 		AuthorizationWebhookAllowedTTL: 5 * time.Minute, AuthorizationWebhookDeniedTTL: 30 * time.Second,
@@ -318,6 +333,9 @@ func (o *Options) Validate() error {
 	}
 	if o.VolumeRefreshPeriod <= 0 {
 		errs = append(errs, fmt.Errorf("--volume-refresh-period %v: must be positive", o.VolumeRefreshPeriod))
+	}
+	if o.FileCheckFrequency <= 0 || o.HTTPCheckFrequency <= 0 {
+		errs = append(errs, fmt.Errorf("--file-check-frequency %v, --http-check-frequency %v: must be positive", o.FileCheckFrequency, o.HTTPCheckFrequency))
 	}
 	for _, m := range o.RegistryMirror {
 		if k, v, ok := strings.Cut(m, "="); !ok || k == "" || v == "" {

@@ -18,6 +18,7 @@ import (
 	"coracle.dev/kubelet/internal/envvars"
 	"coracle.dev/kubelet/internal/podworkers"
 	"coracle.dev/kubelet/internal/prober"
+	"coracle.dev/kubelet/internal/staticpods"
 )
 
 // uidIndex indexes the pod cache by UID, the key of pod workers.
@@ -67,25 +68,36 @@ func (k *Kubelet) newServiceCache() {
 	k.env = envvars.APISource{Client: k.client, Services: services.Lister(), ServicesSynced: services.Informer().HasSynced}
 }
 
-// cachedPod returns the pod with this UID from the cache if it is bound
-// to one of the kubelet's nodes.
+// cachedPod returns the pod with this UID the kubelet runs: a static pod,
+// or one from the cache bound to one of the kubelet's nodes. Mirror pods
+// are not: their static pods run.
 func (k *Kubelet) cachedPod(uid types.UID) *v1.Pod {
+	if p := k.static.Pod(uid); p != nil {
+		return p
+	}
 	objs, err := k.podInformer.GetIndexer().ByIndex(uidIndex, string(uid))
 	if err != nil || len(objs) == 0 {
 		return nil
 	}
 	p := objs[0].(*v1.Pod)
-	if !k.nodeSet[p.Spec.NodeName] {
+	if !k.nodeSet[p.Spec.NodeName] || staticpods.IsMirrorPod(p) {
 		return nil
 	}
 	return p
 }
 
-// cachedPods lists the pods of this kubelet's nodes from the cache.
+// cachedPods lists the pods the kubelet runs: the API's pods of its
+// nodes (not mirror pods) and the static pods.
 func (k *Kubelet) cachedPods() []*v1.Pod {
+	return append(k.apiPods(), k.static.Pods()...)
+}
+
+// apiPods lists the pods of this kubelet's nodes from the cache, mirror
+// pods left out.
+func (k *Kubelet) apiPods() []*v1.Pod {
 	var out []*v1.Pod
 	for _, obj := range k.podInformer.GetStore().List() {
-		if p, ok := obj.(*v1.Pod); ok && k.nodeSet[p.Spec.NodeName] {
+		if p, ok := obj.(*v1.Pod); ok && k.nodeSet[p.Spec.NodeName] && !staticpods.IsMirrorPod(p) {
 			out = append(out, p)
 		}
 	}
@@ -112,6 +124,7 @@ func (k *Kubelet) newPodWorkers() error {
 			}
 			return out
 		},
+		MirrorPod:            k.mirrorPod,
 		Recorder:             func(node string) record.EventRecorder { return k.recorders[node] },
 		HostIP:               func(string) string { return k.nodeIP },
 		PodLogDir:            k.opts.PodLogDir,
@@ -135,7 +148,13 @@ func (k *Kubelet) newPodWorkers() error {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = d.Obj
 		}
-		if p, ok := obj.(*v1.Pod); ok && k.nodeSet[p.Spec.NodeName] {
+		p, ok := obj.(*v1.Pod)
+		switch {
+		case !ok || !k.nodeSet[p.Spec.NodeName]:
+		case staticpods.IsMirrorPod(p):
+			// Never run: its static pod runs.
+			k.mirrorChanged(p)
+		default:
 			k.workers.Update(p.UID)
 		}
 	}

@@ -6,7 +6,8 @@
 // containers under the restart policy and its back-off, stops containers
 // of pods being deleted and writes their final status before deleting
 // them, removes what is left of pods that no longer exist, and writes the
-// pod's status. Every
+// pod's status. Static pods (GetPod returns them from their files or URL)
+// run the same way; their status is written to their mirror pods. Every
 // sync starts from the current state, never from the event that caused
 // it, so a missed event or a restarted kubelet changes nothing.
 //
@@ -62,6 +63,11 @@ type Options struct {
 	// PodUIDs lists the UIDs of every pod in the informer cache of the
 	// kubelet's nodes; housekeeping gives each a worker.
 	PodUIDs func() []types.UID
+	// MirrorPod returns the current mirror pod in the API of a static
+	// pod (one GetPod returns from a file or URL, whose UID the API does
+	// not know), or nil while there is none: a static pod's status is
+	// written to it. Nil for a kubelet without static pods.
+	MirrorPod func(static *v1.Pod) *v1.Pod
 	// Recorder returns the event recorder of a node.
 	Recorder func(node string) record.EventRecorder
 	// HostIP returns a node's InternalIP.
@@ -156,7 +162,11 @@ type worker struct {
 
 	// Only the worker's goroutine touches what follows.
 	lastStatus *v1.Pod // the pod as our last status write returned it
-	deleted    bool    // the API delete with grace 0 was sent
+	// staticStatus is a static pod's status as last computed: the
+	// kubelet's own record, which a mirror pod made anew (deleted by
+	// someone, or not yet made) lacks.
+	staticStatus *v1.PodStatus
+	deleted      bool // the API delete with grace 0 was sent
 	// rejection is why admission refused the pod, until its Failed
 	// status is written.
 	rejection *rejection
@@ -289,6 +299,9 @@ func (m *Manager) sync(ctx context.Context, w *worker) (time.Duration, bool) {
 		if w.lastStatus != nil && newer(w.lastStatus.ResourceVersion, pod.ResourceVersion) {
 			pod.Status = w.lastStatus.Status
 		}
+		if isStaticPod(pod) {
+			pod.Status = m.statusBase(w, pod).Status
+		}
 	}
 	rp, err := m.opts.Runtime.GetPod(ctx, w.uid)
 	if errors.Is(err, kruntime.ErrNotFound) {
@@ -340,6 +353,13 @@ func (m *Manager) sync(ctx context.Context, w *worker) (time.Duration, bool) {
 			}
 		}
 		return 0, false
+	}
+	if rp == nil && isStaticPod(pod) && m.sameNameRunning(ctx, pod) {
+		// A static pod's manifest changed: its new UID waits for the
+		// old pod of the name to stop, as Kubernetes' pod workers make
+		// static pods of one full name wait (they would share host
+		// ports and files).
+		return time.Second, false
 	}
 	if !m.admit(ctx, w, pod, rp) {
 		// Rejected: its Failed status makes the next sync see a
@@ -466,6 +486,23 @@ func (m *Manager) removeVolumes(uid types.UID) error {
 		return nil
 	}
 	return m.opts.Volumes.Remove(string(uid))
+}
+
+// sameNameRunning reports whether the runtime still has another pod of
+// the static pod's namespace and name (its previous manifest's).
+func (m *Manager) sameNameRunning(ctx context.Context, pod *v1.Pod) bool {
+	pods, err := m.opts.Runtime.ListPods(ctx)
+	if err != nil {
+		m.log.Warn("list runtime pods", zap.Error(err))
+		return true
+	}
+	for _, p := range pods {
+		if p.UID != pod.UID && p.Namespace == pod.Namespace && p.Name == pod.Name {
+			m.Update(p.UID) // its worker tears it down
+			return true
+		}
+	}
+	return false
 }
 
 func gracePeriod(pod *v1.Pod) time.Duration {

@@ -545,6 +545,17 @@ func (m *Manager) writeFinalStatus(ctx context.Context, w *worker, pod *v1.Pod, 
 // cache may not have seen our last write yet, and computing from it would
 // make times flap.
 func (m *Manager) statusBase(w *worker, pod *v1.Pod) *v1.Pod {
+	if isStaticPod(pod) {
+		// The kubelet's own record first; after a restart, what the
+		// mirror pod shows.
+		base := pod.DeepCopy()
+		if w.staticStatus != nil {
+			base.Status = *w.staticStatus.DeepCopy()
+		} else if mirror := m.mirrorPod(pod); mirror != nil {
+			base.Status = *mirror.Status.DeepCopy()
+		}
+		return base
+	}
 	if w.lastStatus != nil && newer(w.lastStatus.ResourceVersion, pod.ResourceVersion) {
 		base := pod.DeepCopy()
 		base.Status = w.lastStatus.Status
@@ -556,7 +567,22 @@ func (m *Manager) statusBase(w *worker, pod *v1.Pod) *v1.Pod {
 // patchStatus patches the pod's status from old to st, if they differ,
 // as a strategic merge patch: what others changed meanwhile, such as a
 // condition they own (DisruptionTarget), stays.
+//
+// A static pod's status goes to its mirror pod, from what the mirror
+// shows; none is written while it has none (the next sync after it is
+// made writes it).
 func (m *Manager) patchStatus(ctx context.Context, w *worker, pod *v1.Pod, old, st v1.PodStatus) error {
+	if isStaticPod(pod) {
+		w.staticStatus = st.DeepCopy()
+		mirror := m.mirrorPod(pod)
+		if mirror == nil {
+			return nil
+		}
+		old, pod = mirror.Status, mirror
+		if w.lastStatus != nil && w.lastStatus.UID == mirror.UID && newer(w.lastStatus.ResourceVersion, mirror.ResourceVersion) {
+			old = w.lastStatus.Status
+		}
+	}
 	if apiequality.Semantic.DeepEqual(st, old) {
 		return nil
 	}
@@ -587,6 +613,14 @@ func (m *Manager) patchStatus(ctx context.Context, w *worker, pod *v1.Pod, old, 
 	}
 	w.lastStatus = updated
 	return nil
+}
+
+// mirrorPod returns the current mirror pod of a static pod, or nil.
+func (m *Manager) mirrorPod(pod *v1.Pod) *v1.Pod {
+	if m.opts.MirrorPod == nil {
+		return nil
+	}
+	return m.opts.MirrorPod(pod)
 }
 
 func addUID(patch []byte, uid types.UID) ([]byte, error) {
