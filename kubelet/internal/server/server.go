@@ -1,7 +1,10 @@
 // Package server is the kubelet API on HTTPS (port 10250), the part of
 // Kubernetes' kubelet API the apiserver proxies to: container logs
 // (/containerLogs), exec over WebSocket with the remote-command protocol
-// (/exec), the node's pods (/pods), a small /stats/summary and /healthz.
+// (/exec), port forwarding into a pod's network namespace over SPDY,
+// SPDY tunnelled in a WebSocket and the WebSocket channel protocol
+// (/portForward, portforward.go), the node's pods (/pods), a small
+// /stats/summary and /healthz.
 // Every request is authenticated (a client certificate of the client CA,
 // a bearer token the apiserver reviews, or anonymous if allowed) and
 // authorized (a SubjectAccessReview of a verb on nodes/proxy, nodes/stats,
@@ -91,6 +94,8 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("GET /containerLogs/{namespace}/{pod}/{container}", s.authorized(http.HandlerFunc(s.serveLogs)))
 	mux.Handle("/exec/{namespace}/{pod}/{container}", s.authorized(http.HandlerFunc(s.serveExec)))
 	mux.Handle("/exec/{namespace}/{pod}/{uid}/{container}", s.authorized(http.HandlerFunc(s.serveExec)))
+	mux.Handle("/portForward/{namespace}/{pod}", s.authorized(http.HandlerFunc(s.servePortForward)))
+	mux.Handle("/portForward/{namespace}/{pod}/{uid}", s.authorized(http.HandlerFunc(s.servePortForward)))
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
