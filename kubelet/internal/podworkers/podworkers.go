@@ -3,10 +3,12 @@
 // it, and acts on the difference: it admits a new pod to its node (or
 // rejects it, Failed, when its host ports are taken or the node cannot
 // run it), creates the sandbox, pulls images, starts and restarts
-// containers under the restart policy and its back-off, stops containers
-// of pods being deleted and writes their final status before deleting
-// them, removes what is left of pods that no longer exist, and writes the
-// pod's status. Static pods (GetPod returns them from their files or URL)
+// containers under the restart policy and its back-off, runs their
+// postStart and preStop hooks (lifecycle.go), fails pods past their
+// activeDeadlineSeconds (deadline.go), reports termination messages
+// (termination.go), stops containers of pods being deleted and writes
+// their final status before deleting them, removes what is left of pods
+// that no longer exist, and writes the pod's status. Static pods (GetPod returns them from their files or URL)
 // run the same way; their status is written to their mirror pods. Every
 // sync starts from the current state, never from the event that caused
 // it, so a missed event or a restarted kubelet changes nothing.
@@ -170,6 +172,11 @@ type worker struct {
 	// rejection is why admission refused the pod, until its Failed
 	// status is written.
 	rejection *rejection
+	// deadlineEvent: the DeadlineExceeded event was recorded.
+	deadlineEvent bool
+	// messages are the termination messages of exited attempts, by
+	// container ID.
+	messages map[string]string
 }
 
 // Run starts housekeeping and blocks until ctx ends and every worker has
@@ -456,7 +463,15 @@ func (m *Manager) stopContainers(ctx context.Context, pod *v1.Pod, rp *kruntime.
 			continue
 		}
 		if pod != nil && c.State == kruntime.StateRunning {
+			// Running: its preStop hook first, within grace.
 			m.event(pod, c.Name, v1.EventTypeNormal, "Killing", "Stopping container %s", c.Name)
+			spec, podIP := containerSpec(pod, c.Name), m.podIPOf(pod, rp)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = m.stopWithPreStop(ctx, pod, spec, c.ID, podIP, grace)
+			}()
+			continue
 		}
 		wg.Add(1)
 		go func() {

@@ -30,6 +30,9 @@ import (
 // syncPod makes a live pod's containers what its spec asks for, then
 // writes its status. It returns when to sync again.
 func (m *Manager) syncPod(ctx context.Context, w *worker, pod *v1.Pod, rp *kruntime.Pod) time.Duration {
+	if _, past := activeDeadline(pod, pod.Status.StartTime, time.Now()); past {
+		return m.failDeadlineExceeded(ctx, w, pod, rp)
+	}
 	waiting := map[string]status.Waiting{}
 	if requeue, ok := m.mountVolumes(ctx, w, pod, rp); !ok {
 		return requeue
@@ -101,6 +104,10 @@ func (m *Manager) syncPod(ctx context.Context, w *worker, pod *v1.Pod, rp *krunt
 		// Tear down at once rather than at the next resync.
 		soonest(100 * time.Millisecond)
 	}
+	if left, past := activeDeadline(pod, st.StartTime, time.Now()); left > 0 || past {
+		// Sync again as the deadline runs out.
+		soonest(max(left, 10*time.Millisecond))
+	}
 	return requeue
 }
 
@@ -163,7 +170,7 @@ func (m *Manager) probe(ctx context.Context, pod *v1.Pod, rp *kruntime.Pod, podI
 			ps.Started = r == prober.Success
 			ps.Ready = ps.Started
 			if r == prober.Failure {
-				m.kill(ctx, pod, latest, fmt.Sprintf("Container %s failed startup probe, will be restarted", c.Name))
+				m.kill(ctx, pod, rp, latest, fmt.Sprintf("Container %s failed startup probe, will be restarted", c.Name))
 			}
 		}
 		if c.ReadinessProbe != nil {
@@ -172,7 +179,7 @@ func (m *Manager) probe(ctx context.Context, pod *v1.Pod, rp *kruntime.Pod, podI
 		}
 		if c.LivenessProbe != nil && ps.Started {
 			if r, _ := m.opts.Probes.Result(pod.UID, c.Name, latest.ID, prober.Liveness); r == prober.Failure {
-				m.kill(ctx, pod, latest, fmt.Sprintf("Container %s failed liveness probe, will be restarted", c.Name))
+				m.kill(ctx, pod, rp, latest, fmt.Sprintf("Container %s failed liveness probe, will be restarted", c.Name))
 			}
 		}
 		out[c.Name] = ps
@@ -180,13 +187,10 @@ func (m *Manager) probe(ctx context.Context, pod *v1.Pod, rp *kruntime.Pod, podI
 	return out
 }
 
-// kill stops a container whose probe failed; its restart policy decides
-// what comes next.
-func (m *Manager) kill(ctx context.Context, pod *v1.Pod, c *kruntime.Container, why string) {
-	m.event(pod, c.Name, v1.EventTypeNormal, "Killing", "%s", why)
-	if err := m.opts.Runtime.StopContainer(ctx, pod.UID, c.ID, gracePeriod(pod)); err != nil {
-		m.log.Warn("stop unhealthy container", zap.String("pod", key(pod)), zap.String("container", c.Name), zap.Error(err))
-	}
+// kill stops a container whose probe failed (its preStop hook first);
+// its restart policy decides what comes next.
+func (m *Manager) kill(ctx context.Context, pod *v1.Pod, rp *kruntime.Pod, c *kruntime.Container, why string) {
+	m.killContainer(ctx, pod, containerSpec(pod, c.Name), c.ID, m.podIPOf(pod, rp), gracePeriod(pod), why)
 }
 
 // acquire waits for a slot to create a sandbox or a container and
@@ -214,7 +218,10 @@ func (m *Manager) ensureContainer(ctx context.Context, pod *v1.Pod, rp *kruntime
 		case kruntime.StateCreated:
 			// Created by a sync that did not get to start it (the kubelet
 			// died in between): start it now.
-			return m.start(ctx, pod, c, latest, waiting)
+			if !m.start(ctx, pod, c, latest, waiting) {
+				return time.Second
+			}
+			return m.postStart(ctx, pod, c, latest, podIP, waiting)
 		}
 		restart := status.ShouldRestart(pod.Spec.RestartPolicy, latest.ExitCode)
 		if isInit && latest.ExitCode != 0 && pod.Spec.RestartPolicy == v1.RestartPolicyAlways {
@@ -257,6 +264,11 @@ func (m *Manager) ensureContainer(ctx context.Context, pod *v1.Pod, rp *kruntime
 			cfg.Mounts, err = volumes.Mounts(c, vols)
 		}
 	}
+	if err == nil {
+		if mnt, ok := m.terminationMount(pod, c, attempt); ok {
+			cfg.Mounts = append(cfg.Mounts, mnt)
+		}
+	}
 	if err != nil {
 		waiting[c.Name] = status.Waiting{Reason: status.ReasonCreateContainerConfigError, Message: err.Error()}
 		m.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", err)
@@ -264,25 +276,32 @@ func (m *Manager) ensureContainer(ctx context.Context, pod *v1.Pod, rp *kruntime
 	}
 	m.opts.Images.Use(c.Image)
 	release := m.acquire(ctx)
-	defer release()
 	ctr, err := m.opts.Runtime.CreateContainer(ctx, pod, cfg)
 	if err != nil {
+		release()
 		waiting[c.Name] = status.Waiting{Reason: status.ReasonCreateContainerError, Message: err.Error()}
 		m.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		return 5 * time.Second
 	}
 	m.event(pod, c.Name, v1.EventTypeNormal, "Created", "Created container %s", c.Name)
-	return m.start(ctx, pod, c, ctr, waiting)
+	started := m.start(ctx, pod, c, ctr, waiting)
+	// The postStart hook may run long: it holds no start slot.
+	release()
+	if !started {
+		return time.Second
+	}
+	return m.postStart(ctx, pod, c, ctr, podIP, waiting)
 }
 
-func (m *Manager) start(ctx context.Context, pod *v1.Pod, c *v1.Container, ctr *kruntime.Container, waiting map[string]status.Waiting) time.Duration {
+// start starts a created container and reports whether it did.
+func (m *Manager) start(ctx context.Context, pod *v1.Pod, c *v1.Container, ctr *kruntime.Container, waiting map[string]status.Waiting) bool {
 	if err := m.opts.Runtime.StartContainer(ctx, pod.UID, ctr.ID); err != nil {
 		waiting[c.Name] = status.Waiting{Reason: status.ReasonRunContainerError, Message: err.Error()}
 		m.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", err)
-		return time.Second
+		return false
 	}
 	m.event(pod, c.Name, v1.EventTypeNormal, "Started", "Started container %s", c.Name)
-	return 0
+	return true
 }
 
 func backoffKey(pod *v1.Pod, c *v1.Container) string {
@@ -523,6 +542,7 @@ func (m *Manager) writeStatus(ctx context.Context, w *worker, pod *v1.Pod, rp *k
 		Pod: base, Runtime: rp, Waiting: waiting, HostIP: m.opts.HostIP(pod.Spec.NodeName),
 		SandboxError: sandboxErr, Probes: probes, Now: time.Now(),
 	})
+	m.setTerminationMessages(ctx, w, pod, rp, &st)
 	m.patchStatus(ctx, w, pod, base.Status, st)
 	return st
 }
@@ -535,6 +555,7 @@ func (m *Manager) writeFinalStatus(ctx context.Context, w *worker, pod *v1.Pod, 
 	st := status.Compute(status.Input{
 		Pod: base, Runtime: rp, HostIP: m.opts.HostIP(pod.Spec.NodeName), Terminal: true, Now: time.Now(),
 	})
+	m.setTerminationMessages(ctx, w, pod, rp, &st)
 	if err := m.patchStatus(ctx, w, pod, base.Status, st); err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
