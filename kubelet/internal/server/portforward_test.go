@@ -256,7 +256,11 @@ func TestPortForwardErrorKeepsSession(t *testing.T) {
 			if proto != portforward.PortForwardProtocolV1Name {
 				t.Errorf("protocol %q", proto)
 			}
-			pair := func(id string, port int32) (data, errs httpstream.Stream) {
+			// pair opens a connection's error and data streams; the data
+			// stream's error is returned, since the kubelet may reset
+			// the streams of a failed dial before the data stream's
+			// creation is answered.
+			pair := func(id string, port int32) (data, errs httpstream.Stream, dataErr error) {
 				h := http.Header{}
 				h.Set(v1.PortHeader, strconv.Itoa(int(port)))
 				h.Set(v1.PortForwardRequestIDHeader, id)
@@ -267,20 +271,20 @@ func TestPortForwardErrorKeepsSession(t *testing.T) {
 				}
 				_ = errs.Close()
 				h.Set(v1.StreamType, v1.StreamTypeData)
-				data, err = conn.CreateStream(h)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return data, errs
+				data, dataErr = conn.CreateStream(h)
+				return data, errs, dataErr
 			}
-			_, errs := pair("0", closed)
+			_, errs, _ := pair("0", closed)
 			msg, _ := io.ReadAll(errs)
 			want := fmt.Sprintf("error forwarding port %d to pod web, uid uid-1: dial tcp4 127.0.0.1:%d: connect: connection refused", closed, closed)
 			if string(msg) != want {
 				t.Errorf("error stream: %q, want %q", msg, want)
 			}
 
-			data, errs := pair("1", open)
+			data, errs, err := pair("1", open)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if _, err := io.WriteString(data, "GET / HTTP/1.0\r\n\r\n"); err != nil {
 				t.Fatal(err)
 			}
