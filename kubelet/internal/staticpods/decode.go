@@ -396,23 +396,33 @@ func allContainers(pod *v1.Pod) []v1.Container {
 	return append(append([]v1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...)
 }
 
+// envRefers reports whether a container's envFrom or env value source
+// names an object of the kind from and value look for.
+func envRefers(pod *v1.Pod, from func(v1.EnvFromSource) bool, value func(*v1.EnvVarSource) bool) bool {
+	for _, c := range allContainers(pod) {
+		for _, e := range c.EnvFrom {
+			if from(e) {
+				return true
+			}
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && value(e.ValueFrom) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // hasSecretRef reports whether the pod names a Secret anywhere
 // podutil.VisitPodSecretNames looks.
 func hasSecretRef(pod *v1.Pod) bool {
 	if len(pod.Spec.ImagePullSecrets) > 0 {
 		return true
 	}
-	for _, c := range allContainers(pod) {
-		for _, e := range c.EnvFrom {
-			if e.SecretRef != nil {
-				return true
-			}
-		}
-		for _, e := range c.Env {
-			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
-				return true
-			}
-		}
+	if envRefers(pod, func(e v1.EnvFromSource) bool { return e.SecretRef != nil },
+		func(e *v1.EnvVarSource) bool { return e.SecretKeyRef != nil }) {
+		return true
 	}
 	for _, v := range pod.Spec.Volumes {
 		switch {
@@ -437,17 +447,9 @@ func hasSecretRef(pod *v1.Pod) bool {
 // hasConfigMapRef reports whether the pod names a ConfigMap anywhere
 // podutil.VisitPodConfigmapNames looks.
 func hasConfigMapRef(pod *v1.Pod) bool {
-	for _, c := range allContainers(pod) {
-		for _, e := range c.EnvFrom {
-			if e.ConfigMapRef != nil {
-				return true
-			}
-		}
-		for _, e := range c.Env {
-			if e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
-				return true
-			}
-		}
+	if envRefers(pod, func(e v1.EnvFromSource) bool { return e.ConfigMapRef != nil },
+		func(e *v1.EnvVarSource) bool { return e.ConfigMapKeyRef != nil }) {
+		return true
 	}
 	for _, v := range pod.Spec.Volumes {
 		switch {
