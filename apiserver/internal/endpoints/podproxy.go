@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/httpstream/wsstream"
 	"k8s.io/apimachinery/pkg/util/proxy"
 )
 
@@ -152,6 +153,18 @@ func (r *request) servePodLog() {
 		r.fail(kubeletError(resp.StatusCode, body))
 		return
 	}
+	if wsstream.IsWebSocketRequest(r.c.Request) {
+		// A WebSocket client (a browser, the conformance test) gets the
+		// log as WebSocket messages, as from Kubernetes' apiserver:
+		// binary frames by default or with binary.k8s.io, base64 text
+		// with base64.binary.k8s.io. The kubelet answered first, so its
+		// errors still come back as an HTTP Status before any upgrade.
+		ws := wsstream.NewReader(&dataThenEnd{r: resp.Body}, true, wsstream.NewDefaultReaderProtocols())
+		if err := ws.Copy(r.c.Writer, r.c.Request); err != nil {
+			r.api.log.Debug("log stream over WebSocket ended", zap.String("pod", pod.Namespace+"/"+pod.Name), zap.Error(err))
+		}
+		return
+	}
 	w := r.c.Writer
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(http.StatusOK)
@@ -168,6 +181,26 @@ func (r *request) servePodLog() {
 			return
 		}
 	}
+}
+
+// dataThenEnd hands out a reader's data and its end in separate reads:
+// wsstream's copier drops the bytes of a read that also returns io.EOF,
+// which is how the kubelet's answer of a short log ends.
+type dataThenEnd struct {
+	r   io.Reader
+	err error // the end, once the data read with it is handed out
+}
+
+func (d *dataThenEnd) Read(p []byte) (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	n, err := d.r.Read(p)
+	if n > 0 && err != nil {
+		d.err = err
+		return n, nil
+	}
+	return n, err
 }
 
 // kubeletError turns a kubelet's error answer into a Status.
