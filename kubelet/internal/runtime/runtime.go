@@ -146,8 +146,14 @@ type ContainerConfig struct {
 	Mounts []Mount
 	// LogPath is the file the container's output goes to.
 	LogPath string
-	// TTY, Stdin as in the container spec.
-	TTY, Stdin bool
+	// TTY, Stdin and StdinOnce as in the container spec: the container
+	// runs on a terminal, or with a stdin that attached clients write
+	// to (closed after the first client detaches with StdinOnce).
+	TTY, Stdin, StdinOnce bool
+	// TargetPID, if set, is the host PID of a running process whose PID
+	// namespace the container joins (an ephemeral container's
+	// targetContainerName), instead of one of its own.
+	TargetPID int
 }
 
 // Mount is a bind mount into a container.
@@ -165,6 +171,16 @@ type ExecOptions struct {
 	Stderr  io.Writer
 	TTY     bool
 	// Resize delivers terminal sizes while a TTY process runs.
+	Resize <-chan TerminalSize
+}
+
+// AttachOptions are the client's streams of an attach. Nil streams are
+// not connected; Resize delivers the client's terminal sizes for a TTY
+// container.
+type AttachOptions struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
 	Resize <-chan TerminalSize
 }
 
@@ -217,6 +233,12 @@ type Runtime interface {
 	// Exec runs a process in a running container and returns its exit
 	// code.
 	Exec(ctx context.Context, uid types.UID, id string, opts ExecOptions) (int, error)
+
+	// Attach connects to the streams of a running container's first
+	// process: its output from now on, and its stdin or terminal when
+	// the container was made with Stdin or TTY. It returns when the
+	// client's streams end or the container exits.
+	Attach(ctx context.Context, uid types.UID, id string, opts AttachOptions) error
 
 	// Changes delivers the UID of a pod whose containers changed on their
 	// own (a container exited), so its worker syncs at once.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/remotecommand"
 
 	kruntime "coracle.dev/kubelet/internal/runtime"
@@ -22,9 +24,17 @@ import (
 // with a channel byte — 0 stdin, 1 stdout, 2 stderr, 3 error (a
 // metav1.Status when the process ends), 4 resize ({"Width","Height"}).
 // v5 adds 255, close: [255, channel] half-closes a channel (the client's
-// end of stdin).
+// end of stdin). The first version, channel.k8s.io (also what a client
+// naming no subprotocol gets), writes only a failure on the error
+// channel, as plain text; base64.channel.k8s.io is it in text messages,
+// the channel an ASCII digit and the data in base64.
+const (
+	protocolV1       = "channel.k8s.io"
+	protocolV1Base64 = "base64.channel.k8s.io"
+)
+
 var upgrader = websocket.Upgrader{
-	Subprotocols:    []string{remotecommand.StreamProtocolV5Name, remotecommand.StreamProtocolV4Name},
+	Subprotocols:    []string{remotecommand.StreamProtocolV5Name, remotecommand.StreamProtocolV4Name, protocolV1, protocolV1Base64},
 	CheckOrigin:     func(*http.Request) bool { return true },
 	ReadBufferSize:  32 * 1024,
 	WriteBufferSize: 32 * 1024,
@@ -32,14 +42,21 @@ var upgrader = websocket.Upgrader{
 
 // wsConn serializes writes to a WebSocket.
 type wsConn struct {
-	ws *websocket.Conn
-	mu sync.Mutex // guards writes to ws
+	ws     *websocket.Conn
+	base64 bool
+	mu     sync.Mutex // guards writes to ws
 }
 
 func (c *wsConn) write(channel byte, data []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(60 * time.Second))
+	if c.base64 {
+		msg := make([]byte, 1+base64.StdEncoding.EncodedLen(len(data)))
+		msg[0] = '0' + channel
+		base64.StdEncoding.Encode(msg[1:], data)
+		return c.ws.WriteMessage(websocket.TextMessage, msg)
+	}
 	w, err := c.ws.NextWriter(websocket.BinaryMessage)
 	if err != nil {
 		return err
@@ -66,22 +83,56 @@ func (w channelWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// streams are a remote command's client streams: nil when not asked
+// for.
+type streams struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	tty            bool
+	resize         <-chan kruntime.TerminalSize
+}
+
 // serveExec runs a command in a container over a WebSocket, as the
 // kubelet's /exec does.
 func (s *Server) serveExec(w http.ResponseWriter, r *http.Request) {
+	command := r.URL.Query()["command"]
+	if len(command) == 0 && websocket.IsWebSocketUpgrade(r) {
+		http.Error(w, "you must specify at least one command for the container", http.StatusBadRequest)
+		return
+	}
+	s.serveRemoteCommand(w, r, "exec", func(ctx context.Context, uid types.UID, id string, st streams) metav1.Status {
+		code, err := s.opts.Runtime.Exec(ctx, uid, id, kruntime.ExecOptions{
+			Command: command, Stdin: st.stdin, Stdout: st.stdout, Stderr: st.stderr, TTY: st.tty, Resize: st.resize,
+		})
+		return exitStatus(command, code, err)
+	})
+}
+
+// serveAttach connects to a running container's first process over a
+// WebSocket, as the kubelet's /attach does: its output from now on, its
+// stdin or terminal if it has one. It ends when the container exits or
+// the client goes.
+func (s *Server) serveAttach(w http.ResponseWriter, r *http.Request) {
+	s.serveRemoteCommand(w, r, "attach", func(ctx context.Context, uid types.UID, id string, st streams) metav1.Status {
+		err := s.opts.Runtime.Attach(ctx, uid, id, kruntime.AttachOptions{
+			Stdin: st.stdin, Stdout: st.stdout, Stderr: st.stderr, Resize: st.resize,
+		})
+		return exitStatus(nil, 0, err)
+	})
+}
+
+// serveRemoteCommand serves exec and attach: it checks the request,
+// upgrades it, wires the client's channels to run's streams and writes
+// the status run returns on the error channel.
+func (s *Server) serveRemoteCommand(w http.ResponseWriter, r *http.Request, what string, run func(ctx context.Context, uid types.UID, id string, st streams) metav1.Status) {
 	ns, name, container := r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container")
 	q := r.URL.Query()
-	command := q["command"]
 	stdin, stdout, stderr, tty := boolParam(q.Get("input")), boolParam(q.Get("output")), boolParam(q.Get("error")), boolParam(q.Get("tty"))
 	if tty {
 		stderr = false
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
-		http.Error(w, "exec needs a WebSocket upgrade (subprotocol v5.channel.k8s.io or v4.channel.k8s.io); SPDY is not supported", http.StatusBadRequest)
-		return
-	}
-	if len(command) == 0 {
-		http.Error(w, "you must specify at least one command for the container", http.StatusBadRequest)
+		http.Error(w, what+" needs a WebSocket upgrade (subprotocol v5.channel.k8s.io, v4.channel.k8s.io or channel.k8s.io); SPDY is not supported", http.StatusBadRequest)
 		return
 	}
 	if !stdin && !stdout && !stderr {
@@ -112,8 +163,10 @@ func (s *Server) serveExec(w http.ResponseWriter, r *http.Request) {
 		// The upgrader has answered.
 		return
 	}
-	conn := &wsConn{ws: ws}
-	v5 := ws.Subprotocol() == remotecommand.StreamProtocolV5Name
+	proto := ws.Subprotocol()
+	conn := &wsConn{ws: ws, base64: proto == protocolV1Base64}
+	v5 := proto == remotecommand.StreamProtocolV5Name
+	v1 := proto != remotecommand.StreamProtocolV5Name && proto != remotecommand.StreamProtocolV4Name
 	defer ws.Close()
 
 	// Tell the client the streams are ready: an empty message on the
@@ -135,30 +188,34 @@ func (s *Server) serveExec(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer close(readDone)
 		defer stdinW.Close()
-		s.readLoop(ctx, ws, v5, stdinW, resize)
+		s.readLoop(ctx, ws, conn.base64, v5, stdinW, resize)
 		// The client is gone: end the process's input, and the process
 		// if it is still running when the client hung up.
 		cancel()
 	}()
 
-	opts := kruntime.ExecOptions{Command: command, TTY: tty}
+	st := streams{tty: tty}
 	if stdin {
-		opts.Stdin = stdinR
+		st.stdin = stdinR
 	}
 	if stdout {
-		opts.Stdout = channelWriter{conn, remotecommand.StreamStdOut}
+		st.stdout = channelWriter{conn, remotecommand.StreamStdOut}
 	}
 	if stderr {
-		opts.Stderr = channelWriter{conn, remotecommand.StreamStdErr}
+		st.stderr = channelWriter{conn, remotecommand.StreamStdErr}
 	}
 	if tty {
-		opts.Resize = resize
+		st.resize = resize
 	}
-	code, err := s.opts.Runtime.Exec(ctx, pod.UID, ctrID, opts)
+	status := run(ctx, pod.UID, ctrID, st)
 	_ = stdinR.Close()
-	status := exitStatus(command, code, err)
-	b, _ := json.Marshal(status)
-	_ = conn.write(remotecommand.StreamErr, b)
+	switch {
+	case !v1:
+		b, _ := json.Marshal(status)
+		_ = conn.write(remotecommand.StreamErr, b)
+	case status.Status != metav1.StatusSuccess:
+		_ = conn.write(remotecommand.StreamErr, []byte(status.Message))
+	}
 	conn.mu.Lock()
 	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 	conn.mu.Unlock()
@@ -167,13 +224,13 @@ func (s *Server) serveExec(w http.ResponseWriter, r *http.Request) {
 	case <-readDone:
 	case <-time.After(2 * time.Second):
 	}
-	if err != nil {
-		s.log.Debug("exec", zap.String("pod", ns+"/"+name), zap.String("container", container), zap.Error(err))
+	if status.Status != metav1.StatusSuccess {
+		s.log.Debug(what, zap.String("pod", ns+"/"+name), zap.String("container", container), zap.String("status", status.Message))
 	}
 }
 
 // readLoop demultiplexes the client's messages: stdin, resize, close.
-func (s *Server) readLoop(ctx context.Context, ws *websocket.Conn, v5 bool, stdin *io.PipeWriter, resize chan<- kruntime.TerminalSize) {
+func (s *Server) readLoop(ctx context.Context, ws *websocket.Conn, b64, v5 bool, stdin *io.PipeWriter, resize chan<- kruntime.TerminalSize) {
 	for {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
@@ -181,6 +238,13 @@ func (s *Server) readLoop(ctx context.Context, ws *websocket.Conn, v5 bool, stdi
 		}
 		if len(data) == 0 {
 			continue
+		}
+		if b64 {
+			decoded, err := base64.StdEncoding.DecodeString(string(data[1:]))
+			if err != nil || data[0] < '0' {
+				continue
+			}
+			data = append([]byte{data[0] - '0'}, decoded...)
 		}
 		switch data[0] {
 		case remotecommand.StreamStdIn:

@@ -94,6 +94,8 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("GET /containerLogs/{namespace}/{pod}/{container}", s.authorized(http.HandlerFunc(s.serveLogs)))
 	mux.Handle("/exec/{namespace}/{pod}/{container}", s.authorized(http.HandlerFunc(s.serveExec)))
 	mux.Handle("/exec/{namespace}/{pod}/{uid}/{container}", s.authorized(http.HandlerFunc(s.serveExec)))
+	mux.Handle("/attach/{namespace}/{pod}/{container}", s.authorized(http.HandlerFunc(s.serveAttach)))
+	mux.Handle("/attach/{namespace}/{pod}/{uid}/{container}", s.authorized(http.HandlerFunc(s.serveAttach)))
 	mux.Handle("/portForward/{namespace}/{pod}", s.authorized(http.HandlerFunc(s.servePortForward)))
 	mux.Handle("/portForward/{namespace}/{pod}/{uid}", s.authorized(http.HandlerFunc(s.servePortForward)))
 	s.http = &http.Server{
@@ -258,6 +260,11 @@ func hasContainer(pod *v1.Pod, name string) bool {
 		}
 	}
 	for _, c := range pod.Spec.InitContainers {
+		if c.Name == name {
+			return true
+		}
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
 		if c.Name == name {
 			return true
 		}

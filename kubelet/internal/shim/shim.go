@@ -1,10 +1,13 @@
 // Package shim is the one small process per container that outlives the
 // kubelet: it runs `runc create` with the container's output on pipes it
-// holds, copies that output into the container's log file, waits for the
-// container's first process (as the child subreaper it becomes its
-// parent) and records how it exited in the bundle's exit.json. It is its
-// own small binary (cmd/kubelet-shim), so that a hundred of them cost
-// little memory and start fast.
+// holds (or, for a container with a terminal, with the terminal's master,
+// which runc sends it), copies that output into the container's log file
+// and to the clients attached through the bundle's attach socket, passes
+// their input to the container's stdin, waits for the container's first
+// process (as the child subreaper it becomes its parent) and records how
+// it exited in the bundle's exit.json. It is its own small binary
+// (cmd/kubelet-shim), so that a hundred of them cost little memory and
+// start fast.
 package shim
 
 import (
@@ -12,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +45,12 @@ type Config struct {
 	// MemoryCgroup is the container's memory cgroup directory, read for
 	// OOM kills.
 	MemoryCgroup string `json:"memoryCgroup"`
+	// TTY, Stdin and StdinOnce are the container's: a terminal, or a
+	// stdin pipe attached clients write to, closed when the first
+	// client is done with StdinOnce.
+	TTY       bool `json:"tty,omitempty"`
+	Stdin     bool `json:"stdin,omitempty"`
+	StdinOnce bool `json:"stdinOnce,omitempty"`
 }
 
 // Reply is written on the sync pipe (fd 3) once the container is
@@ -89,33 +99,100 @@ func run(cfg Config) int {
 		return 1
 	}
 	defer lw.Close()
-	outR, outW, err := os.Pipe()
-	if err != nil {
+	// The attach socket, bound from inside the bundle (see
+	// AttachSocket).
+	if err := os.Chdir(cfg.Bundle); err != nil {
 		reply(Reply{Error: err.Error()})
 		return 1
 	}
-	errR, errW, err := os.Pipe()
+	_ = os.Remove(AttachSocket)
+	attachL, err := net.Listen("unix", AttachSocket)
 	if err != nil {
-		reply(Reply{Error: err.Error()})
+		reply(Reply{Error: "attach socket: " + err.Error()})
 		return 1
 	}
-	devNull, err := os.Open(os.DevNull)
+	devNull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		reply(Reply{Error: err.Error()})
 		return 1
 	}
 	pidFile := filepath.Join(cfg.Bundle, "pid")
 	runcLog := filepath.Join(cfg.Bundle, "runc.log")
-	cmd := exec.Command(cfg.Runc, "--root", cfg.RuncRoot, "--log", runcLog, "--log-format", "json",
-		"create", "--bundle", cfg.Bundle, "--pid-file", pidFile, cfg.ID)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devNull, outW, errW
+	args := []string{"--root", cfg.RuncRoot, "--log", runcLog, "--log-format", "json",
+		"create", "--bundle", cfg.Bundle, "--pid-file", pidFile}
+	cmd := exec.Command(cfg.Runc)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devNull, devNull, devNull
+	var (
+		outR, errR, master *os.File
+		stdin              io.WriteCloser
+		resize             func(w, h uint16)
+		closeAfterCreate   []*os.File
+		console            *consoleSocket
+	)
+	if cfg.TTY {
+		if console, err = newConsoleSocket(); err != nil {
+			reply(Reply{Error: "console socket: " + err.Error()})
+			return 1
+		}
+		defer console.close()
+		args = append(args, "--console-socket", console.path)
+	} else {
+		var outW, errW *os.File
+		if outR, outW, err = os.Pipe(); err != nil {
+			reply(Reply{Error: err.Error()})
+			return 1
+		}
+		if errR, errW, err = os.Pipe(); err != nil {
+			reply(Reply{Error: err.Error()})
+			return 1
+		}
+		cmd.Stdout, cmd.Stderr = outW, errW
+		closeAfterCreate = append(closeAfterCreate, outW, errW)
+		if cfg.Stdin {
+			inR, inW, err := os.Pipe()
+			if err != nil {
+				reply(Reply{Error: err.Error()})
+				return 1
+			}
+			cmd.Stdin, stdin = inR, inW
+			closeAfterCreate = append(closeAfterCreate, inR)
+		}
+	}
+	cmd.Args = append([]string{cfg.Runc}, append(args, cfg.ID)...)
+	type received struct {
+		f   *os.File
+		err error
+	}
+	masterCh := make(chan received, 1)
+	if console != nil {
+		go func() {
+			f, err := console.receive()
+			masterCh <- received{f, err}
+		}()
+	}
 	runErr := cmd.Run()
-	outW.Close()
-	errW.Close()
+	for _, f := range closeAfterCreate {
+		f.Close()
+	}
 	devNull.Close()
+	if runErr == nil && console != nil {
+		select {
+		case got := <-masterCh:
+			master, runErr = got.f, got.err
+		case <-time.After(10 * time.Second):
+			runErr = errors.New("no terminal received from runc")
+		}
+		console.close()
+	}
 	if runErr != nil {
 		reply(Reply{Error: fmt.Sprintf("runc create: %v: %s", runErr, runcError(runcLog))})
 		return 1
+	}
+	if master != nil {
+		if cfg.Stdin {
+			stdin = terminalInput{master}
+		}
+		resize = func(w, h uint16) { setWinsize(master, w, h) }
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
@@ -127,12 +204,14 @@ func run(cfg Config) int {
 		reply(Reply{Error: "runc create: bad pid file: " + err.Error()})
 		return 1
 	}
+	attach := newAttachServer(attachL, stdin, cfg.StdinOnce, resize)
+	go attach.serve()
 	reply(Reply{PID: pid})
 
 	var copies sync.WaitGroup
-	copies.Add(2)
 	// A log that cannot be written (a full disk) must not block the
-	// container: what cannot be written is dropped.
+	// container: what cannot be written is dropped. Attached clients
+	// get the output as it is read.
 	drain := func(stream string, r io.Reader) {
 		defer copies.Done()
 		if err := lw.Copy(stream, r); err != nil {
@@ -140,8 +219,14 @@ func run(cfg Config) int {
 			_, _ = io.Copy(io.Discard, r)
 		}
 	}
-	go drain(logs.Stdout, outR)
-	go drain(logs.Stderr, errR)
+	if master != nil {
+		copies.Add(1)
+		go drain(logs.Stdout, io.TeeReader(eioAsEOF{master}, attach.writer(FrameStdout)))
+	} else {
+		copies.Add(2)
+		go drain(logs.Stdout, io.TeeReader(outR, attach.writer(FrameStdout)))
+		go drain(logs.Stderr, io.TeeReader(errR, attach.writer(FrameStderr)))
+	}
 
 	exit := Exit{}
 	for {
@@ -176,6 +261,11 @@ func run(cfg Config) int {
 	select {
 	case <-done:
 	case <-time.After(2 * time.Second):
+	}
+	// Attached clients get what is left for them, then their end.
+	attach.close(2 * time.Second)
+	if stdin != nil {
+		_ = stdin.Close()
 	}
 	if err := writeFile(filepath.Join(cfg.Bundle, ExitFile), exit); err != nil {
 		fmt.Fprintln(os.Stderr, "shim: write exit record:", err)

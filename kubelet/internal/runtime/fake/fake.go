@@ -194,6 +194,12 @@ func (r *Runtime) Exec(context.Context, types.UID, string, kruntime.ExecOptions)
 	return 0, kruntime.ErrNotSupported
 }
 
+// Attach implements kruntime.Runtime: a simulated container has no
+// streams.
+func (r *Runtime) Attach(context.Context, types.UID, string, kruntime.AttachOptions) error {
+	return kruntime.ErrNotSupported
+}
+
 // find returns the container; r.mu must be held.
 func (r *Runtime) find(uid types.UID, id string) *kruntime.Container {
 	p := r.pods[uid]
