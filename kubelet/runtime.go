@@ -73,7 +73,8 @@ func (k *Kubelet) newRuncRuntime() (*runc.Runtime, error) {
 	rt, err := runc.New(runc.Options{
 		RootDir: o.RootDir, Runc: o.Runc, CgroupRoot: o.CgroupRoot, Images: store, Network: k.network,
 		ShimPath: o.ShimPath, LogMaxSize: maxSize.Value(), LogMaxFiles: o.ContainerLogMaxFiles,
-		DNS: k.dnsConfigurer(),
+		SeccompProfileRoot: filepath.Join(o.RootDir, "seccomp"),
+		DNS:                k.dnsConfigurer(),
 		// The recorders are made at Start, after the runtime: looked up
 		// when a pod's DNS is formed.
 		Recorder: func(node string) record.EventRecorder { return k.recorders[node] },

@@ -260,17 +260,37 @@ func (m *Manager) killContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 		message = "Stopping container " + c.Name
 	}
 	m.event(pod, c.Name, v1.EventTypeNormal, "Killing", "%s", message)
-	if err := m.stopWithPreStop(ctx, pod, c, id, podIP, grace); err != nil {
+	if err := m.stopOne(ctx, pod, c, id, podIP, grace, false); err != nil {
 		m.log.Warn("stop container", zap.String("pod", key(pod)), zap.String("container", c.Name), zap.Error(err))
 	}
 }
 
-// stopWithPreStop runs the container's preStop hook, if any, then stops
-// it with the grace period the hook left.
+// stopWithPreStop stops one container of a pod that stops as a whole
+// (deleted, past its deadline, finished): its preStop hook, if any, then
+// its turn (a sidecar waits for the regular containers and the sidecars
+// after it to exit, see sidecars.go), then SIGTERM with the grace period
+// the hook and the wait left.
 func (m *Manager) stopWithPreStop(ctx context.Context, pod *v1.Pod, c *v1.Container, id, podIP string, grace time.Duration) error {
-	if c != nil && c.Lifecycle != nil && c.Lifecycle.PreStop != nil && grace > 0 {
-		took := m.preStop(ctx, hookTarget{pod: pod, spec: c, id: id, podIP: podIP}, grace)
+	return m.stopOne(ctx, pod, c, id, podIP, grace, true)
+}
+
+// stopOne runs the container's preStop hook, if any, waits for its turn
+// if ordered, then stops it with the grace period left. As upstream,
+// every preStop hook of a stopping pod runs at once; only SIGTERM waits.
+func (m *Manager) stopOne(ctx context.Context, pod *v1.Pod, c *v1.Container, id, podIP string, grace time.Duration, ordered bool) error {
+	start := time.Now()
+	hook := c != nil && c.Lifecycle != nil && c.Lifecycle.PreStop != nil && grace > 0
+	if hook {
+		m.preStop(ctx, hookTarget{pod: pod, spec: c, id: id, podIP: podIP}, grace)
+	}
+	if ordered && c != nil {
+		m.waitForTurn(ctx, pod, c.Name, start.Add(grace))
+	}
+	if took := time.Since(start); hook {
 		grace = stopGrace(grace, took)
+	} else if ordered && c != nil && len(stopAfter(pod, c.Name)) > 0 {
+		// A sidecar gets what its wait left of the pod's grace period.
+		grace = max(grace-took, 0)
 	}
 	return m.opts.Runtime.StopContainer(ctx, pod.UID, id, grace)
 }
@@ -303,7 +323,7 @@ func (m *Manager) preStop(ctx context.Context, t hookTarget, grace time.Duration
 }
 
 // containerSpec returns the spec of the pod's container of that name
-// (regular or init: sidecars have hooks too), or nil.
+// (regular, init: sidecars have hooks too, or ephemeral), or nil.
 func containerSpec(pod *v1.Pod, name string) *v1.Container {
 	for i := range pod.Spec.Containers {
 		if pod.Spec.Containers[i].Name == name {
@@ -313,6 +333,14 @@ func containerSpec(pod *v1.Pod, name string) *v1.Container {
 	for i := range pod.Spec.InitContainers {
 		if pod.Spec.InitContainers[i].Name == name {
 			return &pod.Spec.InitContainers[i]
+		}
+	}
+	for i := range pod.Spec.EphemeralContainers {
+		if pod.Spec.EphemeralContainers[i].Name == name {
+			// The same fields as a container's (lifecycle hooks are not
+			// allowed in ephemeral containers), as upstream converts.
+			c := v1.Container(pod.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+			return &c
 		}
 	}
 	return nil

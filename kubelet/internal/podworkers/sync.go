@@ -66,20 +66,30 @@ func (m *Manager) syncPod(ctx context.Context, w *worker, pod *v1.Pod, rp *krunt
 			requeue = d
 		}
 	}
-	initDone := true
-	for i := range pod.Spec.InitContainers {
-		c := &pod.Spec.InitContainers[i]
-		latest := rp.Latest(c.Name)
-		if latest != nil && latest.State == kruntime.StateExited && latest.ExitCode == 0 {
-			continue
+	if regularContainersDone(pod, rp) {
+		// Done: its sidecars (and ephemeral containers) stop, sidecars
+		// last started first; the status then is the regular
+		// containers'.
+		if rp.Running() {
+			if err := m.stopContainers(ctx, pod, rp, gracePeriod(pod)); err != nil {
+				m.log.Warn("stop sidecars of finished pod", zap.String("pod", key(pod)), zap.Error(err))
+				soonest(2 * time.Second)
+			}
 		}
-		initDone = false
-		soonest(m.ensureContainer(ctx, pod, rp, c, podIP, hostIP, waiting, true))
-		break
-	}
-	if initDone {
-		for i := range pod.Spec.Containers {
-			soonest(m.ensureContainer(ctx, pod, rp, &pod.Spec.Containers[i], podIP, hostIP, waiting, false))
+	} else {
+		actions := computeInitActions(pod, rp, m.sidecarStarted(pod))
+		for _, c := range actions.start {
+			soonest(m.ensureContainer(ctx, pod, rp, c, podIP, hostIP, waiting, true))
+		}
+		if actions.initialized {
+			for i := range pod.Spec.Containers {
+				soonest(m.ensureContainer(ctx, pod, rp, &pod.Spec.Containers[i], podIP, hostIP, waiting, false))
+			}
+		}
+		if !actions.failed {
+			// Ephemeral containers start whether or not the pod has
+			// initialized, as upstream's.
+			soonest(m.ensureEphemeralContainers(ctx, pod, rp, podIP, hostIP, waiting))
 		}
 	}
 	if rp, err = m.opts.Runtime.GetPod(ctx, pod.UID); err != nil {
@@ -158,8 +168,7 @@ func (m *Manager) probe(ctx context.Context, pod *v1.Pod, rp *kruntime.Pod, podI
 	}
 	m.opts.Probes.Sync(pod, rp, podIP)
 	out := map[string]status.ProbeState{}
-	for i := range pod.Spec.Containers {
-		c := &pod.Spec.Containers[i]
+	for _, c := range prober.Probed(pod) {
 		latest := rp.Latest(c.Name)
 		if latest == nil || latest.State != kruntime.StateRunning {
 			continue
@@ -227,6 +236,10 @@ func (m *Manager) ensureContainer(ctx context.Context, pod *v1.Pod, rp *kruntime
 		if isInit && latest.ExitCode != 0 && pod.Spec.RestartPolicy == v1.RestartPolicyAlways {
 			restart = true
 		}
+		if isInit && status.IsSidecar(c) {
+			// A sidecar runs again whatever the pod's policy.
+			restart = true
+		}
 		if !restart {
 			return 0
 		}
@@ -253,11 +266,21 @@ func (m *Manager) ensureContainer(ctx context.Context, pod *v1.Pod, rp *kruntime
 		}
 	}
 
+	return m.runContainer(ctx, pod, c, attempt, podIP, hostIP, waiting, 0)
+}
+
+// runContainer creates and starts one attempt of a container (pulling
+// its image first as its policy says), then runs its postStart hook.
+// targetPID, if not 0, is the process whose PID namespace it joins. It
+// records in waiting why the container is not running, and returns when
+// the pod should be synced again for it.
+func (m *Manager) runContainer(ctx context.Context, pod *v1.Pod, c *v1.Container, attempt int, podIP, hostIP string, waiting map[string]status.Waiting, targetPID int) time.Duration {
 	img, requeue := m.ensureImage(ctx, pod, c, waiting)
 	if img == nil {
 		return requeue
 	}
 	cfg, err := m.containerConfig(ctx, pod, c, img, attempt, podIP, hostIP)
+	cfg.TargetPID = targetPID
 	if err == nil && m.opts.Volumes != nil {
 		var vols map[string]volumes.Volume
 		if vols, err = m.opts.Volumes.Prepare(ctx, pod, podIP, hostIP); err == nil {
@@ -320,7 +343,7 @@ func (m *Manager) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Container,
 	}
 	if policy != v1.PullAlways {
 		if img, ok := m.opts.Images.Get(c.Image); ok {
-			m.event(pod, c.Name, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
+			m.event(pod, c.Name, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine and can be accessed by the pod", c.Image)
 			return img, 0
 		}
 	}
@@ -423,7 +446,7 @@ func (m *Manager) containerConfig(ctx context.Context, pod *v1.Pod, c *v1.Contai
 	cfg := kruntime.ContainerConfig{
 		Name: c.Name, Attempt: attempt, Image: c.Image, ImageRef: img.Ref,
 		Args: args, Env: list, WorkingDir: c.WorkingDir,
-		TTY: c.TTY, Stdin: c.Stdin, PidsLimit: m.opts.PodPidsLimit,
+		TTY: c.TTY, Stdin: c.Stdin, StdinOnce: c.StdinOnce, PidsLimit: m.opts.PodPidsLimit,
 		LogPath: LogPath(m.opts.PodLogDir, pod, c.Name, attempt),
 	}
 	if cfg.WorkingDir == "" {
@@ -692,6 +715,11 @@ func fieldPath(pod *v1.Pod, container string) string {
 	for _, c := range pod.Spec.InitContainers {
 		if c.Name == container {
 			return "spec.initContainers{" + container + "}"
+		}
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		if c.Name == container {
+			return "spec.ephemeralContainers{" + container + "}"
 		}
 	}
 	return "spec.containers{" + container + "}"

@@ -83,8 +83,9 @@ func (m *Manager) terminationMount(pod *v1.Pod, c *v1.Container, attempt int) (k
 }
 
 // setTerminationMessages gives every terminated state in st (current and
-// last, of init and regular containers) its attempt's message. Messages
-// are remembered by container ID: an exited attempt's do not change.
+// last, of init, regular and ephemeral containers) its attempt's
+// message. Messages are remembered by container ID: an exited attempt's
+// do not change.
 func (m *Manager) setTerminationMessages(ctx context.Context, w *worker, pod *v1.Pod, rp *kruntime.Pod, st *v1.PodStatus) {
 	if rp == nil {
 		return
@@ -123,7 +124,7 @@ func (m *Manager) setTerminationMessages(ctx context.Context, w *worker, pod *v1
 			delete(w.messages, id)
 		}
 	}
-	for _, list := range [][]v1.ContainerStatus{st.InitContainerStatuses, st.ContainerStatuses} {
+	for _, list := range [][]v1.ContainerStatus{st.InitContainerStatuses, st.ContainerStatuses, st.EphemeralContainerStatuses} {
 		for i := range list {
 			cs := &list[i]
 			set(cs.State.Terminated, cs.Name)

@@ -1,5 +1,5 @@
 // Package prober runs containers' liveness, readiness and startup probes
-// (exec, tcpSocket, httpGet) on their schedules, one goroutine per probe
+// (exec, tcpSocket, httpGet, grpc) on their schedules, one goroutine per probe
 // of a running container, and keeps the latest verdict of each. Pod
 // workers read the verdicts: readiness makes a container Ready, a failed
 // liveness probe gets it restarted, startup gates the other two.
@@ -21,8 +21,10 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	kruntime "coracle.dev/kubelet/internal/runtime"
+	"coracle.dev/shared/version"
 )
 
 // Kind is the kind of a probe.
@@ -79,13 +81,29 @@ func New(rt kruntime.Runtime, changed func(types.UID), event func(pod *v1.Pod, c
 	return &Manager{runtime: rt, changed: changed, event: event, probes: map[key]*probe{}}
 }
 
+// Probed lists the containers whose probes run: the pod's sidecars
+// (init containers with restartPolicy Always, which run beside the
+// others) and its regular containers.
+func Probed(pod *v1.Pod) []*v1.Container {
+	var out []*v1.Container
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		if c.RestartPolicy != nil && *c.RestartPolicy == v1.ContainerRestartPolicyAlways {
+			out = append(out, c)
+		}
+	}
+	for i := range pod.Spec.Containers {
+		out = append(out, &pod.Spec.Containers[i])
+	}
+	return out
+}
+
 // Sync starts the probes of the pod's running containers that have none
 // and stops those of containers that are no longer running.
 func (m *Manager) Sync(pod *v1.Pod, rp *kruntime.Pod, podIP string) {
 	want := map[key]*v1.Container{}
 	if rp != nil {
-		for i := range pod.Spec.Containers {
-			c := &pod.Spec.Containers[i]
+		for _, c := range Probed(pod) {
 			latest := rp.Latest(c.Name)
 			if latest == nil || latest.State != kruntime.StateRunning {
 				continue
@@ -279,9 +297,20 @@ func (m *Manager) probeOnce(ctx context.Context, k key, c *v1.Container, p *v1.P
 	case p.HTTPGet != nil:
 		return httpProbe(ctx, c, p.HTTPGet, podIP)
 	case p.GRPC != nil:
-		return fmt.Errorf("grpc probes are not supported")
+		host := podIP
+		if host == "" {
+			return fmt.Errorf("error: the pod has no IP to probe")
+		}
+		return grpcProbe(ctx, host, int(p.GRPC.Port), ptr.Deref(p.GRPC.Service, ""), timeout)
 	}
 	return fmt.Errorf("probe has no handler")
+}
+
+// userAgent is Kubernetes' probes' User-Agent: kube-probe/<major>.<minor>
+// of the Kubernetes version the node serves.
+func userAgent() string {
+	v := version.Get()
+	return "kube-probe/" + v.Major + "." + v.Minor
 }
 
 // portOf resolves a probe's port: a number, or the name of one of the
@@ -323,7 +352,7 @@ func httpProbe(ctx context.Context, c *v1.Container, g *v1.HTTPGetAction, podIP 
 	if err != nil {
 		return err
 	}
-	req.Header.Set("User-Agent", "kube-probe/1.32")
+	req.Header.Set("User-Agent", userAgent())
 	for _, h := range g.HTTPHeaders {
 		req.Header.Set(h.Name, h.Value)
 	}

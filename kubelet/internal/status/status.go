@@ -5,7 +5,6 @@ package status
 
 import (
 	"fmt"
-	"sort"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -124,19 +123,40 @@ func Compute(in Input) v1.PodStatus {
 		// terminated, not waiting for a restart.
 		waiting = nil
 	}
-	initDone := true
 	for _, c := range pod.Spec.InitContainers {
-		cs := containerStatus(c, rt, waiting, pod.Spec.RestartPolicy)
+		policy := pod.Spec.RestartPolicy
+		if IsSidecar(&c) {
+			// A sidecar runs again whatever the pod's policy.
+			policy = v1.RestartPolicyAlways
+		}
+		cs := containerStatus(c, rt, waiting, policy)
+		switch {
+		case IsSidecar(&c):
+			if ps, ok := in.Probes[c.Name]; ok && cs.State.Running != nil {
+				cs.Started, cs.Ready = &ps.Started, ps.Ready
+			}
+		default:
+			// A regular init container is ready once it completed, as
+			// upstream's prober reports it.
+			cs.Ready = cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
+		}
+		if w := cs.State.Waiting; w != nil && w.Reason == ReasonContainerCreating && cs.ContainerID == "" {
+			// Not run yet: it waits for the pod's initialization, as
+			// upstream's default state of a pod with init containers.
+			w.Reason = ReasonPodInitializing
+		}
 		if in.SandboxError != "" && cs.State.Waiting != nil {
 			cs.State.Waiting.Message = in.SandboxError
 		}
 		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
-		if cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 {
-			initDone = false
-		}
 	}
+	var regular []v1.ContainerStatus
 	for _, c := range pod.Spec.Containers {
-		cs := containerStatus(c, rt, waiting, pod.Spec.RestartPolicy)
+		regular = append(regular, containerStatus(c, rt, waiting, pod.Spec.RestartPolicy))
+	}
+	initDone := Initialized(pod.Spec, st.InitContainerStatuses, regular)
+	for i, c := range pod.Spec.Containers {
+		cs := regular[i]
 		if ps, ok := in.Probes[c.Name]; ok && cs.State.Running != nil {
 			cs.Started, cs.Ready = &ps.Started, ps.Ready
 		}
@@ -147,6 +167,15 @@ func Compute(in Input) v1.PodStatus {
 			cs.State.Waiting.Message = in.SandboxError
 		}
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
+	}
+	for _, ec := range pod.Spec.EphemeralContainers {
+		// Never restarted: an exited one stays terminated.
+		cs := containerStatus(v1.Container(ec.EphemeralContainerCommon), rt, waiting, v1.RestartPolicyNever)
+		cs.Ready = false
+		if cs.State.Running == nil {
+			cs.Started = nil
+		}
+		st.EphemeralContainerStatuses = append(st.EphemeralContainerStatuses, cs)
 	}
 	st.Phase = Phase(pod.Spec, st.InitContainerStatuses, st.ContainerStatuses, initDone)
 	if in.Terminal {
@@ -161,28 +190,14 @@ func Compute(in Input) v1.PodStatus {
 		st.Reason, st.Message = old.Reason, old.Message
 	}
 
-	allReady := len(st.ContainerStatuses) > 0
-	for _, cs := range st.ContainerStatuses {
-		allReady = allReady && cs.Ready
-	}
-	if isTerminal(st.Phase) {
-		allReady = false
-	}
+	ready := readyCondition(pod.Spec, &st)
 	conds := []v1.PodCondition{
 		{Type: v1.PodScheduled, Status: v1.ConditionTrue},
-		condition(v1.PodInitialized, initDone, "ContainersNotInitialized", "containers with incomplete status: "+incomplete(st.InitContainerStatuses)),
-		condition(v1.ContainersReady, allReady, "ContainersNotReady", "containers with unready status: "+unready(st.ContainerStatuses)),
-		condition(v1.PodReady, allReady, "ContainersNotReady", "containers with unready status: "+unready(st.ContainerStatuses)),
+		initializedCondition(pod.Spec, &st, initDone),
+		ready,
+		ready,
 	}
-	if isTerminal(st.Phase) {
-		for i := range conds[1:] {
-			c := &conds[i+1]
-			if c.Type != v1.PodInitialized {
-				c.Reason = "PodCompleted"
-				c.Message = ""
-			}
-		}
-	}
+	conds[3].Type = v1.PodReady
 	for i := range conds {
 		conds[i].LastTransitionTime = now
 		for _, o := range old.Conditions {
@@ -204,8 +219,9 @@ func Compute(in Input) v1.PodStatus {
 // terminate gives every container of a pod that is done for good a
 // terminated state and returns the pod's final phase, as Kubernetes'
 // kubelet does for a terminated pod (getPhase with podIsTerminal, then
-// the status manager's TerminatePod): Succeeded if every container
-// exited 0, else Failed. A container with no exit on record counts as a
+// the status manager's TerminatePod): Succeeded if every regular
+// container exited 0, else Failed; sidecars, stopped because the pod
+// ended, do not count. A container with no exit on record counts as a
 // failure once the pod has initialized; before, only the init containers
 // that were started do.
 func terminate(st *v1.PodStatus, initDone bool) v1.PodPhase {
@@ -230,6 +246,11 @@ func terminate(st *v1.PodStatus, initDone bool) v1.PodPhase {
 	}
 	for i := range st.InitContainerStatuses[:started] {
 		markUnknownExit(&st.InitContainerStatuses[i])
+	}
+	for i := range st.EphemeralContainerStatuses {
+		if st.EphemeralContainerStatuses[i].ContainerID != "" {
+			markUnknownExit(&st.EphemeralContainerStatuses[i])
+		}
 	}
 	if !initialized {
 		return v1.PodFailed
@@ -285,19 +306,181 @@ func kubeletCondition(t v1.PodConditionType) bool {
 	return false
 }
 
-// Phase is the pod phase, as Kubernetes computes it from its containers.
-func Phase(spec v1.PodSpec, initStatuses, statuses []v1.ContainerStatus, initDone bool) v1.PodPhase {
-	if !initDone {
-		for _, cs := range initStatuses {
-			if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && spec.RestartPolicy == v1.RestartPolicyNever {
-				return v1.PodFailed
-			}
-		}
-		return v1.PodPending
+// IsSidecar reports whether an init container is a sidecar: a
+// restartable init container (restartPolicy Always), which keeps running
+// beside the pod's containers.
+func IsSidecar(c *v1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == v1.ContainerRestartPolicyAlways
+}
+
+// Initialized reports whether the pod's initialization is done, as
+// upstream's Initialized condition says: every regular init container
+// completed and every sidecar started, or any regular container has
+// started already (a sidecar restarting later does not uninitialize the
+// pod).
+func Initialized(spec v1.PodSpec, initStatuses, statuses []v1.ContainerStatus) bool {
+	if anyRegularStarted(statuses) {
+		return true
 	}
-	var running, waiting, stopped, succeeded int
+	return len(incompleteInit(spec, initStatuses)) == 0
+}
+
+// anyRegularStarted reports whether a regular container has run (or
+// runs) in the pod, as upstream's HasAnyRegularContainerStarted.
+func anyRegularStarted(statuses []v1.ContainerStatus) bool {
 	for _, cs := range statuses {
+		if cs.State.Running != nil || cs.State.Terminated != nil || cs.LastTerminationState.Terminated != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// incompleteInit lists, in spec order, the init containers not
+// initialized: regular ones that have not completed, sidecars that have
+// not started.
+func incompleteInit(spec v1.PodSpec, initStatuses []v1.ContainerStatus) []string {
+	out := []string{}
+	for i, c := range spec.InitContainers {
+		cs := statusOf(initStatuses, c.Name, i)
 		switch {
+		case cs == nil:
+			out = append(out, c.Name)
+		case IsSidecar(&c):
+			if cs.Started == nil || !*cs.Started {
+				out = append(out, c.Name)
+			}
+		case cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0:
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+func statusOf(statuses []v1.ContainerStatus, name string, hint int) *v1.ContainerStatus {
+	if hint < len(statuses) && statuses[hint].Name == name {
+		return &statuses[hint]
+	}
+	for i := range statuses {
+		if statuses[i].Name == name {
+			return &statuses[i]
+		}
+	}
+	return nil
+}
+
+// initializedCondition is the pod's Initialized condition, as upstream's
+// GeneratePodInitializedCondition.
+func initializedCondition(spec v1.PodSpec, st *v1.PodStatus, initDone bool) v1.PodCondition {
+	c := v1.PodCondition{Type: v1.PodInitialized, Status: v1.ConditionTrue}
+	if st.Phase == v1.PodSucceeded {
+		c.Reason = "PodCompleted"
+		return c
+	}
+	if initDone {
+		return c
+	}
+	c.Status, c.Reason = v1.ConditionFalse, "ContainersNotInitialized"
+	c.Message = fmt.Sprintf("containers with incomplete status: %s", incompleteInit(spec, st.InitContainerStatuses))
+	return c
+}
+
+// readyCondition is the pod's ContainersReady condition (PodReady is the
+// same here, having no readiness gates), as upstream's
+// GenerateContainersReadyCondition: every sidecar and regular container
+// ready, listed in spec order when not; false with PodCompleted or
+// PodFailed once the pod has ended.
+func readyCondition(spec v1.PodSpec, st *v1.PodStatus) v1.PodCondition {
+	c := v1.PodCondition{Type: v1.ContainersReady, Status: v1.ConditionFalse}
+	switch st.Phase {
+	case v1.PodSucceeded:
+		c.Reason = "PodCompleted"
+		return c
+	case v1.PodFailed:
+		c.Reason = "PodFailed"
+		return c
+	}
+	unready := []string{}
+	for i, ic := range spec.InitContainers {
+		if !IsSidecar(&ic) {
+			continue
+		}
+		if cs := statusOf(st.InitContainerStatuses, ic.Name, i); cs == nil || !cs.Ready {
+			unready = append(unready, ic.Name)
+		}
+	}
+	for i, rc := range spec.Containers {
+		if cs := statusOf(st.ContainerStatuses, rc.Name, i); cs == nil || !cs.Ready {
+			unready = append(unready, rc.Name)
+		}
+	}
+	if len(unready) == 0 {
+		c.Status = v1.ConditionTrue
+		return c
+	}
+	c.Reason = "ContainersNotReady"
+	c.Message = fmt.Sprintf("containers with unready status: %s", unready)
+	return c
+}
+
+// Phase is the pod phase, as Kubernetes computes it from its containers
+// (upstream's getPhase): a failed regular init container fails a pod
+// that restarts Never; a pod is Pending while a regular init container
+// has not completed or a sidecar has not started (before it
+// initialized), or a container waits for its first run; Running while a
+// container (sidecars included) runs; once every regular container has
+// exited, Succeeded or Failed by their exit codes unless the policy
+// restarts them. Sidecars that exited do not count.
+func Phase(spec v1.PodSpec, initStatuses, statuses []v1.ContainerStatus, initDone bool) v1.PodPhase {
+	pendingInit, pendingSidecars, failedInit := 0, 0, 0
+	var unknown, running, waiting, stopped, succeeded int
+	for i, c := range spec.InitContainers {
+		cs := statusOf(initStatuses, c.Name, i)
+		if IsSidecar(&c) {
+			switch {
+			case cs == nil:
+				unknown++
+			case cs.State.Running != nil:
+				if cs.Started == nil || !*cs.Started {
+					pendingSidecars++
+				}
+				running++
+			case cs.State.Terminated != nil:
+			case cs.State.Waiting != nil:
+				if cs.LastTerminationState.Terminated == nil {
+					pendingSidecars++
+					waiting++
+				}
+			default:
+				pendingSidecars++
+				unknown++
+			}
+			continue
+		}
+		switch {
+		case cs == nil, cs.State.Running != nil:
+			pendingInit++
+		case cs.State.Terminated != nil:
+			if cs.State.Terminated.ExitCode != 0 {
+				failedInit++
+			}
+		case cs.State.Waiting != nil:
+			if t := cs.LastTerminationState.Terminated; t != nil {
+				if t.ExitCode != 0 {
+					failedInit++
+				}
+			} else {
+				pendingInit++
+			}
+		default:
+			pendingInit++
+		}
+	}
+	for i, c := range spec.Containers {
+		cs := statusOf(statuses, c.Name, i)
+		switch {
+		case cs == nil:
+			unknown++
 		case cs.State.Running != nil:
 			running++
 		case cs.State.Terminated != nil:
@@ -311,28 +494,28 @@ func Phase(spec v1.PodSpec, initStatuses, statuses []v1.ContainerStatus, initDon
 			} else {
 				waiting++
 			}
+		default:
+			unknown++
 		}
 	}
+	if failedInit > 0 && spec.RestartPolicy == v1.RestartPolicyNever {
+		return v1.PodFailed
+	}
 	switch {
-	case waiting > 0:
+	case pendingInit > 0, pendingSidecars > 0 && !initDone, waiting > 0:
 		return v1.PodPending
-	case running > 0:
+	case running > 0 && unknown == 0:
 		return v1.PodRunning
-	case stopped == len(statuses) && stopped > 0:
-		switch spec.RestartPolicy {
-		case v1.RestartPolicyAlways:
+	case running == 0 && stopped > 0 && unknown == 0:
+		switch {
+		case spec.RestartPolicy == v1.RestartPolicyAlways:
 			return v1.PodRunning
-		case v1.RestartPolicyOnFailure:
-			if succeeded == stopped {
-				return v1.PodSucceeded
-			}
-			return v1.PodRunning
-		default:
-			if succeeded == stopped {
-				return v1.PodSucceeded
-			}
+		case stopped == succeeded:
+			return v1.PodSucceeded
+		case spec.RestartPolicy == v1.RestartPolicyNever:
 			return v1.PodFailed
 		}
+		return v1.PodRunning
 	}
 	return v1.PodPending
 }
@@ -420,31 +603,6 @@ func condition(t v1.PodConditionType, ok bool, reason, message string) v1.PodCon
 		return v1.PodCondition{Type: t, Status: v1.ConditionTrue}
 	}
 	return v1.PodCondition{Type: t, Status: v1.ConditionFalse, Reason: reason, Message: message}
-}
-
-// unready lists, in brackets, the containers that are not ready.
-func unready(statuses []v1.ContainerStatus) string {
-	var out []string
-	for _, s := range statuses {
-		if !s.Ready {
-			out = append(out, s.Name)
-		}
-	}
-	sort.Strings(out)
-	return fmt.Sprintf("%v", out)
-}
-
-// incomplete lists, in brackets, the init containers that have not
-// completed.
-func incomplete(statuses []v1.ContainerStatus) string {
-	var out []string
-	for _, s := range statuses {
-		if t := s.State.Terminated; t == nil || t.ExitCode != 0 {
-			out = append(out, s.Name)
-		}
-	}
-	sort.Strings(out)
-	return fmt.Sprintf("%v", out)
 }
 
 func isTerminal(p v1.PodPhase) bool { return p == v1.PodSucceeded || p == v1.PodFailed }

@@ -183,7 +183,7 @@ func TestComputeTerminal(t *testing.T) {
 		{name: "before initializing, only the started init containers end", pod: withInit(pod(v1.RestartPolicyAlways, "c")),
 			rt:     &kruntime.Pod{Containers: []kruntime.Container{exited("i1", 0, 137, "")}},
 			phase:  v1.PodFailed,
-			states: []string{"waiting:PodInitializing", "terminated:Error", "waiting:ContainerCreating"}, exits: []int32{-1, 137, -1}},
+			states: []string{"waiting:PodInitializing", "terminated:Error", "waiting:PodInitializing"}, exits: []int32{-1, 137, -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

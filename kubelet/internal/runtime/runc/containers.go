@@ -33,6 +33,13 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod *v1.Pod, cfg kruntime
 			spec = &pod.Spec.Containers[i]
 		}
 	}
+	for i := range pod.Spec.EphemeralContainers {
+		if pod.Spec.EphemeralContainers[i].Name == cfg.Name {
+			// The same fields as a container's, as upstream converts.
+			c := v1.Container(pod.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+			spec = &c
+		}
+	}
 	if spec == nil {
 		return nil, fmt.Errorf("create container: pod has no container %q", cfg.Name)
 	}
@@ -46,6 +53,21 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod *v1.Pod, cfg kruntime
 		if err := writeJSON(filepath.Join(podDir, "pod.json"), rec); err != nil {
 			return nil, err
 		}
+	}
+	pidNS, err := r.pidNamespace(pod, rec, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create container %s: %w", cfg.Name, err)
+	}
+	// The spec first: a security context the runtime cannot apply (a
+	// missing seccomp profile) leaves nothing behind.
+	cgroupPath := filepath.Join(r.opts.CgroupRoot, "pod"+uid, cfg.Name+"-"+itoa(cfg.Attempt))
+	sandbox := r.opts.Network.SandboxOf(uid, rec.HostNetwork)
+	s, err := buildSpec(specInput{
+		cfg: cfg, container: spec, pod: pod, sandbox: sandbox, podDir: podDir, cgroupPath: cgroupPath, pidNS: pidNS,
+		seccompRoot: r.opts.SeccompProfileRoot,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create container %s: %w", cfg.Name, err)
 	}
 	bundle := r.containerDir(uid, cfg.Name, cfg.Attempt)
 	if _, err := os.Stat(bundle); err == nil {
@@ -66,7 +88,6 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod *v1.Pod, cfg kruntime
 		}
 	}
 	id := containerID(uid, cfg.Name, cfg.Attempt)
-	cgroupPath := filepath.Join(r.opts.CgroupRoot, "pod"+uid, cfg.Name+"-"+itoa(cfg.Attempt))
 	crec := containerRecord{
 		ID: id, Name: cfg.Name, Attempt: cfg.Attempt, Image: cfg.Image, ImageRef: cfg.ImageRef,
 		CreatedAt: time.Now(), LogPath: cfg.LogPath, CgroupPath: cgroupPath,
@@ -78,8 +99,6 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod *v1.Pod, cfg kruntime
 	if err := unix.Mount("overlay", rootfs, "overlay", 0, opts); err != nil {
 		return nil, fmt.Errorf("mount root file system: %w", err)
 	}
-	sandbox := r.opts.Network.SandboxOf(uid, rec.HostNetwork)
-	s := buildSpec(specInput{cfg: cfg, container: spec, pod: pod, sandbox: sandbox, podDir: podDir, cgroupPath: cgroupPath})
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return nil, err
@@ -100,6 +119,26 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod *v1.Pod, cfg kruntime
 	r.watch(bundle, pod.UID)
 	c, _ := r.containerFrom(bundle, crec)
 	return &c, nil
+}
+
+// pidNamespace is the PID namespace file the container joins: the
+// pod's shared one, or its target's (an ephemeral container's
+// targetContainerName); "" for a namespace of its own or the host's.
+func (r *Runtime) pidNamespace(pod *v1.Pod, rec podRecord, cfg kruntime.ContainerConfig) (string, error) {
+	switch {
+	case pod.Spec.HostPID:
+		return "", nil
+	case sharesPIDNamespace(pod):
+		return r.pauseNamespace(rec)
+	case cfg.TargetPID > 0:
+		// The target's process, not a later one with its PID, must still
+		// be there when runc joins: checked as close to that as can be.
+		if _, err := processStart(cfg.TargetPID); err != nil {
+			return "", fmt.Errorf("target container's process %d is not running", cfg.TargetPID)
+		}
+		return fmt.Sprintf("/proc/%d/ns/pid", cfg.TargetPID), nil
+	}
+	return "", nil
 }
 
 // StartContainer implements kruntime.Runtime.

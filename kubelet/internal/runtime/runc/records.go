@@ -31,6 +31,10 @@ type podRecord struct {
 	LogDir       string            `json:"logDir"`
 	Ports        []cni.PortMapping `json:"ports,omitempty"`
 	HostNetwork  bool              `json:"hostNetwork,omitempty"`
+	// PausePID and PausePIDStart identify the pause process holding the
+	// pod's shared PID namespace (shareProcessNamespace), 0 for none.
+	PausePID      int    `json:"pausePid,omitempty"`
+	PausePIDStart uint64 `json:"pausePidStart,omitempty"`
 }
 
 // containerRecord is one container attempt, written at creation.

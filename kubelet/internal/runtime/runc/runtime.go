@@ -53,6 +53,9 @@ type Options struct {
 	ShimPath    string
 	LogMaxSize  int64
 	LogMaxFiles int
+	// SeccompProfileRoot is the directory of Localhost seccomp profiles
+	// (<root-dir>/seccomp, as Kubernetes' kubelet).
+	SeccompProfileRoot string
 	// DNS forms pods' resolv.conf, host names and hosts files; nil gives
 	// pods the node's /etc/resolv.conf and no cluster DNS.
 	DNS *dns.Configurer

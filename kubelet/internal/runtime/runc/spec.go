@@ -28,27 +28,31 @@ type specInput struct {
 	sandbox    *cni.Sandbox
 	podDir     string
 	cgroupPath string
+	// pidNS is the PID namespace file the container joins (the pod's
+	// shared one, or an ephemeral container's target's); "" gives it one
+	// of its own, unless the pod uses the host's.
+	pidNS string
+	// seccompRoot is the directory of Localhost seccomp profiles.
+	seccompRoot string
 }
 
-// buildSpec returns the container's OCI runtime spec: its own PID and
-// mount namespaces, the pod's network, IPC and UTS namespaces, the pod's
+// buildSpec returns the container's OCI runtime spec: its own mount
+// namespace, a PID namespace as the pod says (see namespaces), the pod's
+// network, IPC and UTS namespaces, the pod's
 // /etc/hosts, /etc/resolv.conf, /etc/hostname and /dev/shm, and its
-// resource limits in its own cgroup.
-func buildSpec(in specInput) *specs.Spec {
+// resource limits in its own cgroup, and its security context
+// (applySecurity: capabilities, no_new_privs, masked paths, seccomp,
+// sysctls).
+func buildSpec(in specInput) (*specs.Spec, error) {
 	cfg := in.cfg
-	caps := capabilities(in.container)
 	s := &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
-			Terminal: false,
+			Terminal: cfg.TTY,
 			User:     specs.User{UID: cfg.UID, GID: cfg.GID, AdditionalGids: cfg.AdditionalGIDs},
 			Args:     cfg.Args,
 			Env:      cfg.Env,
 			Cwd:      cfg.WorkingDir,
-			Capabilities: &specs.LinuxCapabilities{
-				Bounding: caps, Effective: caps, Permitted: caps,
-			},
-			NoNewPrivileges: in.container.SecurityContext != nil && in.container.SecurityContext.AllowPrivilegeEscalation != nil && !*in.container.SecurityContext.AllowPrivilegeEscalation,
 		},
 		Root: &specs.Root{Path: "rootfs", Readonly: cfg.ReadOnlyRootfs},
 		Mounts: []specs.Mount{
@@ -65,15 +69,8 @@ func buildSpec(in specInput) *specs.Spec {
 		},
 		Linux: &specs.Linux{
 			CgroupsPath: in.cgroupPath,
-			Namespaces:  namespaces(in.sandbox),
+			Namespaces:  namespaces(in.sandbox, in.pod, in.pidNS),
 			Resources:   resources(cfg),
-			MaskedPaths: []string{
-				"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
-			},
-			ReadonlyPaths: []string{
-				"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-			},
 		},
 	}
 	for _, m := range cfg.Mounts {
@@ -83,17 +80,25 @@ func buildSpec(in specInput) *specs.Spec {
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
 	}
-	if sc := in.container.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
-		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	if err := applySecurity(s, in.pod, in.container, in.seccompRoot); err != nil {
+		return nil, err
 	}
-	return s
+	return s, nil
 }
 
-// namespaces: the container's own PID and mount namespaces, the pod's
-// others. With no network (UTS) namespace file the container is in the
-// node's (a hostNetwork pod).
-func namespaces(sb *cni.Sandbox) []specs.LinuxNamespace {
-	ns := []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.IPCNamespace, Path: sb.IPCNS}}
+// namespaces: the container's own PID namespace (or the one it joins:
+// pidNS), its own mount namespace, the pod's others. A hostPID or
+// hostIPC pod's containers stay in the node's PID or IPC namespace; with
+// no network (UTS) namespace file the container is in the node's (a
+// hostNetwork pod).
+func namespaces(sb *cni.Sandbox, pod *v1.Pod, pidNS string) []specs.LinuxNamespace {
+	ns := []specs.LinuxNamespace{{Type: specs.MountNamespace}}
+	if pod == nil || !pod.Spec.HostPID {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace, Path: pidNS})
+	}
+	if pod == nil || !pod.Spec.HostIPC {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.IPCNamespace, Path: sb.IPCNS})
+	}
 	if sb.NetNS != "" {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.NetNS})
 	}
@@ -125,45 +130,6 @@ func resources(cfg kruntime.ContainerConfig) *specs.LinuxResources {
 		r.Pids = &specs.LinuxPids{Limit: &limit}
 	}
 	return r
-}
-
-// capabilities applies the container's securityContext to the default
-// set.
-func capabilities(c *v1.Container) []string {
-	sc := c.SecurityContext
-	if sc != nil && sc.Privileged != nil && *sc.Privileged {
-		return boundedCapabilities()
-	}
-	set := map[string]bool{}
-	for _, cp := range defaultCapabilities {
-		set[cp] = true
-	}
-	if sc != nil && sc.Capabilities != nil {
-		for _, d := range sc.Capabilities.Drop {
-			if strings.EqualFold(string(d), "ALL") {
-				set = map[string]bool{}
-				continue
-			}
-			delete(set, capName(d))
-		}
-		for _, a := range sc.Capabilities.Add {
-			if strings.EqualFold(string(a), "ALL") {
-				for _, cp := range boundedCapabilities() {
-					set[cp] = true
-				}
-				continue
-			}
-			set[capName(a)] = true
-		}
-	}
-	out := make([]string, 0, len(set))
-	for _, cp := range append(allCapabilities(), defaultCapabilities...) {
-		if set[cp] {
-			out = append(out, cp)
-			delete(set, cp)
-		}
-	}
-	return out
 }
 
 func capName(c v1.Capability) string {
