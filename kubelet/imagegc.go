@@ -28,6 +28,22 @@ func (k *Kubelet) imageGCLoop(ctx context.Context) error {
 
 // imageGC runs one pass of image garbage collection.
 func (k *Kubelet) imageGC(ctx context.Context) error {
+	return k.removeImages(ctx, k.opts.ImageGCHighThreshold, k.opts.ImageGCLowThreshold)
+}
+
+// deleteUnusedImages removes every image no container uses (and none
+// used in the last 2 minutes), whatever the disk usage: the eviction
+// manager's first answer to disk pressure, as upstream's
+// DeleteUnusedImages.
+func (k *Kubelet) deleteUnusedImages(ctx context.Context) error {
+	// Usage is above 0% while there is anything on the disk, and never
+	// at or below it: every unused image goes.
+	return k.removeImages(ctx, 0, 0)
+}
+
+// removeImages removes unused images, least recently used first, when
+// the disk is fuller than high percent, until it is at most low percent.
+func (k *Kubelet) removeImages(ctx context.Context, high, low int) error {
 	pods, err := k.runtime.ListPods(ctx)
 	if err != nil {
 		return err
@@ -39,7 +55,7 @@ func (k *Kubelet) imageGC(ctx context.Context) error {
 		}
 	}
 	removed, err := k.images.GC(images.GCPolicy{
-		Dir: k.opts.RootDir, HighPercent: k.opts.ImageGCHighThreshold, LowPercent: k.opts.ImageGCLowThreshold,
+		Dir: k.opts.RootDir, HighPercent: high, LowPercent: low,
 		MinAge: 2 * time.Minute,
 	}, inUse)
 	for _, r := range removed {

@@ -25,14 +25,17 @@
 // status, Lease), the routes to other nodes' pods (a Node informer of
 // the cluster, with --node-routes=host-gw or vxlan), then the informers,
 // the refresh of the pods' volume files and tokens
-// (--volume-refresh-period, runc only), image garbage collection, and
-// the certificate managers (--rotate-server-certificates: the serving certificate is
+// (--volume-refresh-period, runc only), image garbage collection, the
+// eviction manager (node-pressure eviction, runc only: --eviction-hard
+// and the other eviction flags; it sets the node's pressure conditions),
+// and the certificate managers (--rotate-server-certificates: the serving certificate is
 // requested once the node is registered; --rotate-certificates). Ready
 // closes once the pods are listed and every node is registered; the pod
 // workers start then.
 //
 // Close stops the node status managers, the pod workers (the sync in
-// flight finishes) and image garbage collection and waits for them; then,
+// flight finishes), image garbage collection and the eviction manager
+// and waits for them; then,
 // in order, the status server and the kubelet API, the probes, the
 // informers, the event recorders and the runtime's exit watcher. It stops
 // the kubelet, not the containers: a kubelet started again on the same
@@ -55,6 +58,7 @@ import (
 
 	"coracle.dev/kubelet/internal/certificate"
 	"coracle.dev/kubelet/internal/envvars"
+	"coracle.dev/kubelet/internal/eviction"
 	"coracle.dev/kubelet/internal/images"
 	"coracle.dev/kubelet/internal/network/cni"
 	"coracle.dev/kubelet/internal/nodestatus"
@@ -100,6 +104,7 @@ type Kubelet struct {
 	recorders      map[string]record.EventRecorder
 	managers       map[string]*nodestatus.Manager
 	workers        *podworkers.Manager
+	eviction       *eviction.Manager // nil with the fake runtime
 	// static are the static pods (--pod-manifest-path, --manifest-url);
 	// mirrors keeps their mirror pods, prompted by mirrorKick.
 	static      *staticpods.Source
@@ -241,6 +246,9 @@ func (k *Kubelet) start(ctx context.Context) error {
 	if err := k.startServers(); err != nil {
 		return err
 	}
+	if err := k.newEviction(); err != nil {
+		return err
+	}
 	if err := k.startNodeStatus(ctx); err != nil {
 		return err
 	}
@@ -266,6 +274,9 @@ func (k *Kubelet) start(ctx context.Context) error {
 	}
 	if k.images != nil {
 		k.Go(ctx, k.imageGCLoop)
+	}
+	if k.eviction != nil {
+		k.Go(ctx, func(ctx context.Context) error { k.eviction.Run(ctx); return nil })
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 
@@ -12,9 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
+	"coracle.dev/kubelet/internal/eviction"
 	"coracle.dev/kubelet/internal/nodestatus"
 	"coracle.dev/shared/version"
 )
@@ -113,7 +116,16 @@ func (k *Kubelet) nodeOptions(name string, capacity, allocatable v1.ResourceList
 	}
 	if k.opts.Runtime == RuntimeRunc {
 		o.Ready = k.runtime.Status
-		o.Checks = nodestatus.HostChecks(k.opts.RootDir, nodestatus.DefaultThresholds)
+		// The pressure conditions are the eviction manager's.
+		o.Checks = map[v1.NodeConditionType]nodestatus.Check{}
+		for _, c := range []v1.NodeConditionType{v1.NodeMemoryPressure, v1.NodeDiskPressure, v1.NodePIDPressure} {
+			o.Checks[c] = func() (v1.ConditionStatus, string, string) {
+				if k.eviction.IsUnderPressure(c) {
+					return v1.ConditionTrue, "", ""
+				}
+				return v1.ConditionFalse, "", ""
+			}
+		}
 		// The PersistentVolumes mounted for the node's pods. None is
 		// attachable here (hostPath, local, nfs), so volumesAttached
 		// stays empty.
@@ -136,7 +148,83 @@ func (k *Kubelet) resources() (v1.ResourceList, v1.ResourceList, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return c, nodestatus.Allocatable(c, nodestatus.DefaultThresholds), nil
+	thresholds, err := k.opts.evictionThresholds()
+	if err != nil {
+		return nil, nil, err
+	}
+	system, kube, err := k.opts.reserved()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, eviction.Allocatable(c, eviction.Reservation(c, system, kube, thresholds)), nil
+}
+
+// newEviction builds the node-pressure eviction manager (runc only): it
+// observes the node's memory, disks and processes and the pods' cgroup,
+// reports the pressure conditions the node status shows (a change is
+// written at once), frees unused images under disk pressure and evicts
+// pods through their workers. Its metric kubelet_evictions is on the
+// status server's /metrics.
+func (k *Kubelet) newEviction() error {
+	if k.opts.Runtime != RuntimeRunc {
+		return nil
+	}
+	thresholds, err := k.opts.evictionThresholds()
+	if err != nil {
+		return err
+	}
+	system, kube, err := k.opts.reserved()
+	if err != nil {
+		return err
+	}
+	capacity, err := nodestatus.HostCapacity(goruntime.NumCPU(), k.opts.RootDir, k.opts.MaxPods)
+	if err != nil {
+		return err
+	}
+	// The pods' share of memory: what upstream makes the pods' cgroup's
+	// limit (capacity less the reservations, not the eviction threshold).
+	podsMemory := capacity.Memory().DeepCopy()
+	podsMemory.Sub(*system.Memory())
+	podsMemory.Sub(*kube.Memory())
+	node := k.opts.NodeName
+	o := eviction.Options{
+		Thresholds: thresholds, PressureTransitionPeriod: k.opts.EvictionPressureTransitionPeriod,
+		MaxPodGracePeriodSeconds: k.opts.EvictionMaxPodGracePeriod,
+		Summary: eviction.NewHost(eviction.HostOptions{
+			CgroupRoot: k.opts.CgroupRoot, RootDir: k.opts.RootDir, ImageDir: filepath.Join(k.opts.RootDir, "images"),
+			PodLogDir: k.opts.PodLogDir, PodsMemoryCapacity: podsMemory.Value(),
+		}),
+		ActivePods:         k.activePods,
+		Killer:             k.workers,
+		PodCleanedUp:       eviction.PodCgroupCleanedUp(k.opts.CgroupRoot),
+		DeleteUnusedImages: k.deleteUnusedImages,
+		ConditionsChanged: func() {
+			if m := k.managers[node]; m != nil {
+				m.Kick()
+			}
+		},
+		Recorder: k.recorders[node],
+		NodeRef:  &v1.ObjectReference{Kind: "Node", Name: node, UID: types.UID(node)},
+		Log:      k.log.Named("eviction"),
+		Interval: k.opts.EvictionMonitoringInterval,
+	}
+	if k.status != nil {
+		o.Metrics = k.status.Registry()
+	}
+	k.eviction = eviction.New(o)
+	return nil
+}
+
+// activePods are the pods the eviction manager may evict: bound to the
+// node, neither terminal nor being deleted, as upstream's active pods.
+func (k *Kubelet) activePods() []*v1.Pod {
+	var out []*v1.Pod
+	for _, p := range k.cachedPods() {
+		if p.Status.Phase != v1.PodSucceeded && p.Status.Phase != v1.PodFailed && p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (k *Kubelet) nodeInfo() v1.NodeSystemInfo {

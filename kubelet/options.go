@@ -9,10 +9,13 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
+	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 
 	"coracle.dev/kubelet/internal/dns"
+	"coracle.dev/kubelet/internal/eviction"
+	"coracle.dev/kubelet/internal/sysctl"
 )
 
 // Runtimes the kubelet can run pods with.
@@ -61,18 +64,21 @@ type Options struct {
 	FakeNodes        int           `mapstructure:"fake-nodes"`
 	FakeStartupDelay time.Duration `mapstructure:"fake-startup-delay"`
 
-	CNIBinDir      string   `mapstructure:"cni-bin-dir"`
-	CNIConfDir     string   `mapstructure:"cni-conf-dir"`
-	BridgeName     string   `mapstructure:"bridge-name"`
-	NetworkName    string   `mapstructure:"network-name"`
-	Runc           string   `mapstructure:"runc"`
-	ShimPath       string   `mapstructure:"shim"` // kubelet-shim, each container's monitor
-	CgroupRoot     string   `mapstructure:"cgroup-root"`
-	MaxPods        int      `mapstructure:"max-pods"`
-	PodPidsLimit   int64    `mapstructure:"pod-max-pids"`
-	PodLogDir      string   `mapstructure:"pod-log-dir"`
-	RegistryMirror []string `mapstructure:"registry-mirror"`
-	NodeRoutes     string   `mapstructure:"node-routes"`
+	CNIBinDir    string `mapstructure:"cni-bin-dir"`
+	CNIConfDir   string `mapstructure:"cni-conf-dir"`
+	BridgeName   string `mapstructure:"bridge-name"`
+	NetworkName  string `mapstructure:"network-name"`
+	Runc         string `mapstructure:"runc"`
+	ShimPath     string `mapstructure:"shim"` // kubelet-shim, each container's monitor
+	CgroupRoot   string `mapstructure:"cgroup-root"`
+	MaxPods      int    `mapstructure:"max-pods"`
+	PodPidsLimit int64  `mapstructure:"pod-max-pids"`
+	// AllowedUnsafeSysctls are the sysctls (or prefixes ending in *)
+	// pods may set beyond the safe set.
+	AllowedUnsafeSysctls []string `mapstructure:"allowed-unsafe-sysctls"`
+	PodLogDir            string   `mapstructure:"pod-log-dir"`
+	RegistryMirror       []string `mapstructure:"registry-mirror"`
+	NodeRoutes           string   `mapstructure:"node-routes"`
 
 	// Pods' DNS, as Kubernetes' kubelet forms it: ClusterDNS are the
 	// cluster DNS servers of ClusterFirst pods (none: they get the
@@ -86,6 +92,28 @@ type Options struct {
 
 	ImageGCHighThreshold int `mapstructure:"image-gc-high-threshold"`
 	ImageGCLowThreshold  int `mapstructure:"image-gc-low-threshold"`
+
+	// Node-pressure eviction, with upstream's flags and formats (see
+	// internal/eviction): EvictionHard and EvictionSoft are
+	// SIGNAL<QUANTITY|PERCENT% lists, EvictionSoftGracePeriod and
+	// EvictionMinimumReclaim SIGNAL=VALUE lists; SystemReserved and
+	// KubeReserved NAME=QUANTITY lists (cpu, memory, ephemeral-storage,
+	// pid) that node allocatable holds back with the hard thresholds;
+	// EnforceNodeAllocatable "pods" evaluates the pods' cgroup against
+	// allocatable memory (allocatableMemory.available), "none" does not.
+	EvictionHard                     string        `mapstructure:"eviction-hard"`
+	EvictionSoft                     string        `mapstructure:"eviction-soft"`
+	EvictionSoftGracePeriod          string        `mapstructure:"eviction-soft-grace-period"`
+	EvictionMaxPodGracePeriod        int64         `mapstructure:"eviction-max-pod-grace-period"`
+	EvictionPressureTransitionPeriod time.Duration `mapstructure:"eviction-pressure-transition-period"`
+	EvictionMinimumReclaim           string        `mapstructure:"eviction-minimum-reclaim"`
+	SystemReserved                   string        `mapstructure:"system-reserved"`
+	KubeReserved                     string        `mapstructure:"kube-reserved"`
+	EnforceNodeAllocatable           []string      `mapstructure:"enforce-node-allocatable"`
+	// EvictionMonitoringInterval is the time between two rounds of the
+	// eviction manager (10s, as upstream's). Not a flag: tests shorten
+	// it.
+	EvictionMonitoringInterval time.Duration `mapstructure:"-"`
 
 	ContainerLogMaxSize  string `mapstructure:"container-log-max-size"`
 	ContainerLogMaxFiles int    `mapstructure:"container-log-max-files"`
@@ -187,10 +215,20 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.String("cgroup-root", d.CgroupRoot, "cgroup under which pod cgroups are made")
 	fs.Int("max-pods", d.MaxPods, "pods this node accepts (its pods capacity)")
 	fs.Int64("pod-max-pids", d.PodPidsLimit, "most processes per container (0: no limit)")
+	fs.StringSlice("allowed-unsafe-sysctls", d.AllowedUnsafeSysctls, "Comma-separated allowlist of unsafe sysctls or unsafe sysctl patterns (ending in *). Use these at your own risk.")
 	fs.String("pod-log-dir", d.PodLogDir, "directory of container logs (<ns>_<pod>_<uid>/<container>/<restart>.log)")
 	fs.StringSlice("registry-mirror", d.RegistryMirror, "REGISTRY=[http://]HOST[:PORT] pairs: pull images of REGISTRY from the mirror first (docker.io=127.0.0.1:5000); http:// means plain HTTP, as a loopback mirror always is")
 	fs.Int("image-gc-high-threshold", d.ImageGCHighThreshold, "disk usage percent above which unused images are removed")
 	fs.Int("image-gc-low-threshold", d.ImageGCLowThreshold, "disk usage percent image garbage collection frees down to")
+	fs.String("eviction-hard", d.EvictionHard, "A set of eviction thresholds (e.g. memory.available<1Gi) that if met would trigger a pod eviction. Signals: memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree, pid.available; values are quantities or percentages of the capacity")
+	fs.String("eviction-soft", d.EvictionSoft, "A set of eviction thresholds (e.g. memory.available<1.5Gi) that if met over a corresponding grace period would trigger a pod eviction.")
+	fs.String("eviction-soft-grace-period", d.EvictionSoftGracePeriod, "A set of eviction grace periods (e.g. memory.available=1m30s) that correspond to how long a soft eviction threshold must hold before triggering a pod eviction.")
+	fs.Int64("eviction-max-pod-grace-period", d.EvictionMaxPodGracePeriod, "Maximum allowed grace period (in seconds) to use when terminating pods in response to a soft eviction threshold being met.  If negative, defer to pod specified value.")
+	fs.Duration("eviction-pressure-transition-period", d.EvictionPressureTransitionPeriod, "Duration for which the kubelet has to wait before transitioning out of an eviction pressure condition.")
+	fs.String("eviction-minimum-reclaim", d.EvictionMinimumReclaim, "A set of minimum reclaims (e.g. imagefs.available=2Gi) that describes the minimum amount of resource the kubelet will reclaim when performing a pod eviction if that resource is under pressure.")
+	fs.String("system-reserved", d.SystemReserved, "A set of ResourceName=ResourceQuantity (e.g. cpu=200m,memory=500Mi,ephemeral-storage=1Gi,pid=1000) pairs that describe resources reserved for non-kubernetes components. [default=none]")
+	fs.String("kube-reserved", d.KubeReserved, "A set of ResourceName=ResourceQuantity (e.g. cpu=200m,memory=500Mi,ephemeral-storage=1Gi,pid=1000) pairs that describe resources reserved for kubernetes system components. [default=none]")
+	fs.StringSlice("enforce-node-allocatable", d.EnforceNodeAllocatable, "A comma separated list of levels of node allocatable enforcement to be enforced by kubelet: 'pods' (evict pods when the pods together use more memory than node allocatable: the allocatableMemory.available signal with the hard memory.available threshold) or 'none'")
 	fs.String("container-log-max-size", d.ContainerLogMaxSize, "size at which a container log file is rotated")
 	fs.Int("container-log-max-files", d.ContainerLogMaxFiles, "log files kept per container attempt, the current one included")
 	fs.String("tls-cert-file", d.TLSCertFile, "serving certificate of the kubelet API (default: a self-signed one in --root-dir/pki)")
@@ -238,6 +276,8 @@ func DefaultOptions() Options {
 		CNIBinDir: "/usr/lib/cni", CNIConfDir: "/etc/cni/net.d", BridgeName: "cni0", NetworkName: "coracle",
 		CgroupRoot: "/coracle", MaxPods: DefaultMaxPods, PodLogDir: "/var/log/pods",
 		ImageGCHighThreshold: 85, ImageGCLowThreshold: 80,
+		EvictionHard: eviction.DefaultEvictionHard, EvictionPressureTransitionPeriod: 5 * time.Minute,
+		EnforceNodeAllocatable: []string{EnforceNodeAllocatablePods}, EvictionMonitoringInterval: eviction.DefaultInterval,
 		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
 		KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst, EventQPS: 50, EventBurst: 100,
 		NodeStatusUpdateFrequency: 10 * time.Second, NodeStatusReportFrequency: time.Minute,
@@ -276,6 +316,9 @@ func (o *Options) Validate() error {
 		if _, _, err := net.ParseCIDR(o.PodCIDR); err != nil {
 			errs = append(errs, fmt.Errorf("--pod-cidr %q: %v", o.PodCIDR, err))
 		}
+	}
+	if _, err := sysctl.NewAllowlist(nil, o.AllowedUnsafeSysctls); err != nil {
+		errs = append(errs, fmt.Errorf("--allowed-unsafe-sysctls: %v", err))
 	}
 	switch o.Runtime {
 	case RuntimeRunc:
@@ -320,6 +363,23 @@ func (o *Options) Validate() error {
 	if o.ImageGCLowThreshold > o.ImageGCHighThreshold || o.ImageGCHighThreshold > 100 || o.ImageGCLowThreshold < 0 {
 		errs = append(errs, fmt.Errorf("--image-gc-low-threshold %d, --image-gc-high-threshold %d: want 0 ≤ low ≤ high ≤ 100", o.ImageGCLowThreshold, o.ImageGCHighThreshold))
 	}
+	if _, err := o.evictionThresholds(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, _, err := o.reserved(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, l := range o.EnforceNodeAllocatable {
+		switch {
+		case l == EnforceNodeAllocatableNone && len(o.EnforceNodeAllocatable) > 1:
+			errs = append(errs, fmt.Errorf("--enforce-node-allocatable %q: none must be alone", strings.Join(o.EnforceNodeAllocatable, ",")))
+		case l != EnforceNodeAllocatablePods && l != EnforceNodeAllocatableNone:
+			errs = append(errs, fmt.Errorf("--enforce-node-allocatable %q: want pods or none (the kubelet has no system-reserved or kube-reserved cgroups)", l))
+		}
+	}
+	if o.EvictionPressureTransitionPeriod < 0 {
+		errs = append(errs, fmt.Errorf("--eviction-pressure-transition-period %v: must not be negative", o.EvictionPressureTransitionPeriod))
+	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file: give both or neither"))
 	}
@@ -343,6 +403,35 @@ func (o *Options) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Levels of --enforce-node-allocatable.
+const (
+	EnforceNodeAllocatablePods = "pods"
+	EnforceNodeAllocatableNone = "none"
+)
+
+// evictionThresholds parses the eviction flags.
+func (o *Options) evictionThresholds() ([]eviction.Threshold, error) {
+	enforcePods := false
+	for _, l := range o.EnforceNodeAllocatable {
+		enforcePods = enforcePods || l == EnforceNodeAllocatablePods
+	}
+	return eviction.ParseThresholds(eviction.Flags{
+		Hard: o.EvictionHard, Soft: o.EvictionSoft, SoftGracePeriod: o.EvictionSoftGracePeriod,
+		MinimumReclaim: o.EvictionMinimumReclaim, EnforcePods: enforcePods,
+	})
+}
+
+// reserved parses --system-reserved and --kube-reserved.
+func (o *Options) reserved() (system, kube v1.ResourceList, err error) {
+	if system, err = eviction.ParseResourceList("--system-reserved", o.SystemReserved); err != nil {
+		return nil, nil, err
+	}
+	if kube, err = eviction.ParseResourceList("--kube-reserved", o.KubeReserved); err != nil {
+		return nil, nil, err
+	}
+	return system, kube, nil
 }
 
 // nodeNames lists the nodes this kubelet is: one, or with fake nodes

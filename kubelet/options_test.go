@@ -156,3 +156,65 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// The eviction flags as upstream's: the Linux default hard thresholds,
+// a 5m transition period, pods allocatable enforced; bad entries are
+// errors naming the flag and the entry.
+func TestEvictionFlags(t *testing.T) {
+	opts, err := load(t, "--kubeconfig", "/k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.EvictionHard != "memory.available<100Mi,nodefs.available<10%,imagefs.available<15%,nodefs.inodesFree<5%" ||
+		opts.EvictionPressureTransitionPeriod != 5*time.Minute || strings.Join(opts.EnforceNodeAllocatable, ",") != "pods" ||
+		opts.EvictionMaxPodGracePeriod != 0 || opts.SystemReserved != "" || opts.KubeReserved != "" {
+		t.Errorf("defaults: %+v", opts)
+	}
+	th, err := opts.evictionThresholds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(th) != 5 || th[4].Signal != "allocatableMemory.available" {
+		t.Errorf("default thresholds %v: want the four of --eviction-hard and allocatableMemory.available", th)
+	}
+
+	opts, err = load(t, "--kubeconfig", "/k", "--eviction-hard", "memory.available<1Gi,pid.available<5%",
+		"--eviction-soft", "memory.available<2Gi", "--eviction-soft-grace-period", "memory.available=1m30s",
+		"--eviction-max-pod-grace-period", "30", "--eviction-pressure-transition-period", "30s",
+		"--eviction-minimum-reclaim", "memory.available=500Mi", "--system-reserved", "memory=1Gi,cpu=500m",
+		"--kube-reserved", "memory=256Mi,pid=1000", "--enforce-node-allocatable", "none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := opts.Validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	if th, _ := opts.evictionThresholds(); len(th) != 3 {
+		t.Errorf("thresholds %v: want 3, none for allocatable with --enforce-node-allocatable=none", th)
+	}
+	system, kube, _ := opts.reserved()
+	if system.Memory().String() != "1Gi" || system.Cpu().String() != "500m" || kube.Memory().String() != "256Mi" {
+		t.Errorf("reserved: system %v kube %v", system, kube)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--eviction-hard", "memory.available>1Gi"}, `--eviction-hard "memory.available>1Gi": want SIGNAL<QUANTITY or SIGNAL<PERCENT%`},
+		{[]string{"--eviction-soft", "nodefs.available<20%"}, "--eviction-soft-grace-period: no grace period for soft threshold nodefs.available"},
+		{[]string{"--system-reserved", "memory=lots"}, `--system-reserved "memory=lots"`},
+		{[]string{"--kube-reserved", "gpu=1"}, `--kube-reserved "gpu=1": cannot reserve "gpu"`},
+		{[]string{"--enforce-node-allocatable", "pods,system-reserved"}, `--enforce-node-allocatable "system-reserved": want pods or none`},
+		{[]string{"--enforce-node-allocatable", "pods,none"}, "none must be alone"},
+		{[]string{"--eviction-pressure-transition-period", "-1s"}, "--eviction-pressure-transition-period -1s: must not be negative"},
+	} {
+		opts, err := load(t, append([]string{"--kubeconfig", "/k"}, c.args...)...)
+		if err == nil {
+			err = opts.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
+		}
+	}
+}

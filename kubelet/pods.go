@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,6 +20,7 @@ import (
 	"coracle.dev/kubelet/internal/podworkers"
 	"coracle.dev/kubelet/internal/prober"
 	"coracle.dev/kubelet/internal/staticpods"
+	"coracle.dev/kubelet/internal/sysctl"
 )
 
 // uidIndex indexes the pod cache by UID, the key of pod workers.
@@ -113,6 +115,14 @@ func (k *Kubelet) newPodWorkers() error {
 		// Simulated nodes are many: they sync and list their pods less.
 		resync, housekeeping = 5*time.Minute, 30*time.Second
 	}
+	kernel, err := sysctl.KernelVersion()
+	if err != nil {
+		k.log.Warn("kernel version unknown: only the sysctls every kernel has are safe", zap.Error(err))
+	}
+	sysctls, err := sysctl.NewAllowlist(sysctl.SafeSysctls(kernel), k.opts.AllowedUnsafeSysctls)
+	if err != nil {
+		return fmt.Errorf("--allowed-unsafe-sysctls: %w", err)
+	}
 	k.workers = podworkers.New(podworkers.Options{
 		Client: k.client, Runtime: k.runtime, Images: k.imageService(), Env: k.env,
 		GetPod: k.cachedPod,
@@ -132,7 +142,18 @@ func (k *Kubelet) newPodWorkers() error {
 		ResyncInterval:       resync,
 		HousekeepingInterval: housekeeping,
 		Volumes:              k.volumes,
-		Log:                  k.log.Named("podworkers"),
+		AdmitHandlers: []podworkers.AdmitHandler{
+			// The eviction manager is made after the workers (it
+			// evicts through them).
+			func(pod *v1.Pod) (bool, string, string) {
+				if k.eviction == nil {
+					return true, "", ""
+				}
+				return k.eviction.Admit(pod)
+			},
+			sysctls.Admit,
+		},
+		Log: k.log.Named("podworkers"),
 	})
 	if !fake {
 		k.probes = prober.New(k.runtime, k.workers.Update, func(pod *v1.Pod, container, reason, message string) {
@@ -158,7 +179,7 @@ func (k *Kubelet) newPodWorkers() error {
 			k.workers.Update(p.UID)
 		}
 	}
-	_, err := k.podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	_, err = k.podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: enqueue,
 		UpdateFunc: func(old, obj any) {
 			if changedForKubelet(old, obj) {

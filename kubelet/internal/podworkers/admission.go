@@ -330,6 +330,14 @@ func (m *Manager) admit(ctx context.Context, w *worker, pod *v1.Pod, rp *kruntim
 			} else {
 				why = decide(pod, node, m.nodePods(), m.admission)
 			}
+			for _, h := range m.opts.AdmitHandlers {
+				if why != nil {
+					break
+				}
+				if ok, reason, message := h(pod); !ok {
+					why = &rejection{Reason: reason, Message: message}
+				}
+			}
 			if why != nil {
 				verdict = rejected
 			}

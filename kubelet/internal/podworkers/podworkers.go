@@ -79,6 +79,12 @@ type Options struct {
 	// NoExecute taints). Without it only host ports and the OS are
 	// checked.
 	GetNode func(name string) *v1.Node
+	// AdmitHandlers are further checks a new pod must pass, after the
+	// node's own (resources, ports, affinity), as upstream's pod admit
+	// handlers: the eviction manager's (no BestEffort pods under memory
+	// pressure), the allowed sysctls. A refusal's reason and message go
+	// to the Failed pod's status.
+	AdmitHandlers []AdmitHandler
 	// Volumes makes pods' volumes; nil runs pods without (the fake
 	// runtime).
 	Volumes *volumes.Manager
@@ -96,6 +102,9 @@ type Options struct {
 	HousekeepingInterval time.Duration
 	Log                  *zap.Logger
 }
+
+// AdmitHandler decides whether the node takes a pod.
+type AdmitHandler func(pod *v1.Pod) (ok bool, reason, message string)
 
 // Manager owns the workers.
 type Manager struct {
@@ -121,6 +130,8 @@ type Manager struct {
 	workers map[types.UID]*worker
 	// pending holds updates that came before Run.
 	pending map[types.UID]bool
+	// evictions are the pods the eviction manager asked to end.
+	evictions map[types.UID]eviction
 
 	// admitMu serializes admission, so two pods cannot both take the
 	// last of a port or a resource; it guards admission.
@@ -152,6 +163,7 @@ func New(opts Options) *Manager {
 		mountBackoff: flowcontrol.NewBackOff(time.Second, opts.ResyncInterval),
 		workers:      map[types.UID]*worker{},
 		pending:      map[types.UID]bool{},
+		evictions:    map[types.UID]eviction{},
 		admission:    map[types.UID]admission{},
 		starting:     make(chan struct{}, max(2, runtime.NumCPU())),
 	}
@@ -284,6 +296,7 @@ func (m *Manager) run(ctx context.Context, w *worker) {
 				delete(m.workers, w.uid)
 				m.mu.Unlock()
 				m.release(w.uid)
+				m.forgetEviction(w.uid)
 				return
 			}
 			m.mu.Unlock()
@@ -351,6 +364,7 @@ func (m *Manager) sync(ctx context.Context, w *worker) (time.Duration, bool) {
 			}
 		}
 		m.release(w.uid)
+		m.forgetEviction(w.uid)
 		// Its containers are done with its claims: unmounted, and no
 		// longer in the node's volumesInUse.
 		if m.opts.Volumes != nil {
@@ -360,6 +374,9 @@ func (m *Manager) sync(ctx context.Context, w *worker) (time.Duration, bool) {
 			}
 		}
 		return 0, false
+	}
+	if ev, ok := m.evictionOf(w.uid); ok {
+		return m.evict(ctx, w, pod, rp, ev), false
 	}
 	if rp == nil && isStaticPod(pod) && m.sameNameRunning(ctx, pod) {
 		// A static pod's manifest changed: its new UID waits for the
