@@ -17,6 +17,8 @@ import (
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+
+	"coracle.dev/kubelet/internal/cgroups"
 )
 
 // Killer ends pods for the eviction manager.
@@ -374,7 +376,7 @@ func (m *Manager) waitForPodsCleanup(ctx context.Context, pods []*v1.Pod) {
 // holds no process any more: its memory is the node's again.
 func PodCgroupCleanedUp(cgroupRoot string) func(*v1.Pod) bool {
 	return func(pod *v1.Pod) bool {
-		dir := memoryCgroupDir(filepath.Join(cgroupRoot, "pod"+string(pod.UID)))
+		dir := cgroups.MemoryDir(filepath.Join(cgroupRoot, "pod"+string(pod.UID)))
 		if dir == "" {
 			return true
 		}

@@ -13,7 +13,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"coracle.dev/kubelet/internal/mount"
+	"coracle.dev/kubelet/internal/cgroups"
+	"coracle.dev/kubelet/internal/nodestatus"
 )
 
 // Summary is one observation of the node and its pods: what upstream's
@@ -104,12 +105,12 @@ var _ SummaryProvider = (*Host)(nil)
 // Summary observes the machine.
 func (h *Host) Summary(pods []*v1.Pod) (*Summary, error) {
 	s := &Summary{Time: time.Now(), Pods: map[types.UID]PodStats{}}
-	if total, err := memInfo("MemTotal"); err == nil {
+	if total, err := nodestatus.MemInfo("MemTotal"); err == nil {
 		if ws, err := rootWorkingSet(); err == nil {
 			s.Memory = &MemoryStats{CapacityBytes: total, WorkingSetBytes: ws}
 		}
 	}
-	if dir := memoryCgroupDir(h.opts.CgroupRoot); dir != "" {
+	if dir := cgroups.MemoryDir(h.opts.CgroupRoot); dir != "" {
 		ws, err := workingSet(dir)
 		if os.IsNotExist(err) {
 			// No pod ran yet: the pods use nothing.
@@ -153,7 +154,7 @@ func (h *Host) podStats(pod *v1.Pod) PodStats {
 		}
 		return c
 	}
-	if dir := memoryCgroupDir(filepath.Join(h.opts.CgroupRoot, "pod"+uid)); dir != "" {
+	if dir := cgroups.MemoryDir(filepath.Join(h.opts.CgroupRoot, "pod"+uid)); dir != "" {
 		if ws, err := workingSet(dir); err == nil {
 			ps.MemoryWorkingSetBytes = ws
 		}
@@ -236,44 +237,6 @@ func du(dir string) (bytes, inodes int64) {
 	return bytes, inodes
 }
 
-// memoryCgroupDir is the memory controller's directory of a cgroup path:
-// the v1 memory hierarchy, else the unified one.
-func memoryCgroupDir(path string) string {
-	mounts := cgroupMounts()
-	for _, m := range mounts {
-		if m.fstype == "cgroup" && filepath.Base(m.dir) == "memory" {
-			return filepath.Join(m.dir, path)
-		}
-	}
-	for _, m := range mounts {
-		if m.fstype == "cgroup2" {
-			return filepath.Join(m.dir, path)
-		}
-	}
-	return ""
-}
-
-type cgroupMount struct{ dir, fstype string }
-
-func cgroupMounts() []cgroupMount {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	var out []cgroupMount
-	for _, line := range strings.Split(string(b), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		f, pf := strings.Fields(pre), strings.Fields(post)
-		if len(f) >= 5 && len(pf) >= 1 && (pf[0] == "cgroup" || pf[0] == "cgroup2") {
-			out = append(out, cgroupMount{dir: mount.Unescape(f[4]), fstype: pf[0]})
-		}
-	}
-	return out
-}
-
 // workingSet is a memory cgroup's usage less its inactive file pages, as
 // cAdvisor computes it for upstream: memory.usage_in_bytes and
 // total_inactive_file (v1), or memory.current and inactive_file (v2).
@@ -301,20 +264,20 @@ func workingSet(dir string) (int64, error) {
 // memory cgroup's with cgroup v1, and from /proc/meminfo with v2, whose
 // root has no memory.current.
 func rootWorkingSet() (int64, error) {
-	if dir := memoryCgroupDir("/"); dir != "" {
+	if dir := cgroups.MemoryDir("/"); dir != "" {
 		if _, err := os.Stat(filepath.Join(dir, "memory.usage_in_bytes")); err == nil {
 			return workingSet(dir)
 		}
 	}
-	total, err := memInfo("MemTotal")
+	total, err := nodestatus.MemInfo("MemTotal")
 	if err != nil {
 		return 0, err
 	}
-	free, err := memInfo("MemFree")
+	free, err := nodestatus.MemInfo("MemFree")
 	if err != nil {
 		return 0, err
 	}
-	inactive, _ := memInfo("Inactive(file)")
+	inactive, _ := nodestatus.MemInfo("Inactive(file)")
 	ws := total - free - inactive
 	return max(ws, 0), nil
 }
@@ -387,30 +350,4 @@ func readInt(file string) (int64, error) {
 		return 0, err
 	}
 	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-}
-
-// memInfo reads one /proc/meminfo field, in bytes.
-func memInfo(field string) (int64, error) {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, rest, ok := strings.Cut(sc.Text(), ":")
-		if !ok || name != field {
-			continue
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			break
-		}
-		kb, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		return kb * 1024, nil
-	}
-	return 0, fmt.Errorf("/proc/meminfo: no %s", field)
 }

@@ -15,7 +15,7 @@ import (
 // HostCapacity is this machine's capacity: CPUs, memory, the size of the
 // file system holding dir, and maxPods.
 func HostCapacity(cpus int, dir string, maxPods int) (v1.ResourceList, error) {
-	mem, err := memInfo("MemTotal")
+	mem, err := MemInfo("MemTotal")
 	if err != nil {
 		return nil, err
 	}
@@ -31,8 +31,8 @@ func HostCapacity(cpus int, dir string, maxPods int) (v1.ResourceList, error) {
 	}, nil
 }
 
-// memInfo reads one /proc/meminfo field, in bytes.
-func memInfo(field string) (int64, error) {
+// MemInfo reads one /proc/meminfo field, in bytes.
+func MemInfo(field string) (int64, error) {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0, err

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"coracle.dev/kubelet/internal/cgroups"
 	kruntime "coracle.dev/kubelet/internal/runtime"
 	"coracle.dev/kubelet/internal/shim"
 )
@@ -20,7 +21,7 @@ func (r *Runtime) startShim(bundle, id string, cfg kruntime.ContainerConfig) (in
 	sc := shim.Config{
 		Runc: r.runc, RuncRoot: filepath.Join(r.opts.RootDir, "runc"), Bundle: bundle, ID: id,
 		LogPath: cfg.LogPath, LogMaxSize: r.opts.LogMaxSize, LogMaxFiles: r.opts.LogMaxFiles,
-		MemoryCgroup: memoryCgroupDir(filepath.Join(r.opts.CgroupRoot, "pod"+filepath.Base(filepath.Dir(filepath.Dir(bundle))), cfg.Name+"-"+itoa(cfg.Attempt))),
+		MemoryCgroup: cgroups.MemoryDir(filepath.Join(r.opts.CgroupRoot, "pod"+filepath.Base(filepath.Dir(filepath.Dir(bundle))), cfg.Name+"-"+itoa(cfg.Attempt))),
 		TTY:          cfg.TTY, Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce,
 	}
 	env, err := json.Marshal(sc)
