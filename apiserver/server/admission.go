@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -74,6 +75,9 @@ func (s *Server) admitters(d *apiresource.Descriptor) []genericstore.Admitter {
 		}
 	}
 	out = append(out, s.storageAdmitters(d, on)...)
+	if d.Group == "" && d.Resource == "pods" && on(AdmissionRuntimeClass) {
+		out = append(out, &admission.RuntimeClass{Classes: runtimeClasses{s}})
+	}
 	if d.Group == networkingv1.GroupName && d.Resource == "ingresses" && on(AdmissionDefaultIngressClass) {
 		out = append(out, &admission.DefaultIngressClass{Classes: ingressClasses{s}})
 	}
@@ -142,6 +146,21 @@ func (c storageClasses) List(ctx context.Context) ([]*storagev1.StorageClass, er
 		out[i] = obj.(*storagev1.StorageClass)
 	}
 	return out, nil
+}
+
+// runtimeClasses reads RuntimeClasses for the RuntimeClass admission from
+// storage, as Kubernetes' plugin falls back to a live read: a pod created
+// right after its class must find it.
+type runtimeClasses struct{ s *Server }
+
+var _ admission.RuntimeClasses = runtimeClasses{}
+
+func (c runtimeClasses) Get(ctx context.Context, name string) (*nodev1.RuntimeClass, error) {
+	obj, err := c.s.store(nodev1.GroupName, "runtimeclasses").Get(ctx, "", name)
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*nodev1.RuntimeClass), nil
 }
 
 // ingressClasses reads IngressClasses for DefaultIngressClass, fresh as

@@ -118,13 +118,14 @@ const (
 	AdmissionDefaultStorageClass          = "DefaultStorageClass"
 	AdmissionStorageObjectInUseProtection = "StorageObjectInUseProtection"
 	AdmissionPersistentVolumeClaimResize  = "PersistentVolumeClaimResize"
+	AdmissionRuntimeClass                 = "RuntimeClass"
 	AdmissionDefaultIngressClass          = "DefaultIngressClass"
 	AdmissionResourceQuota                = "ResourceQuota"
 )
 
 // AdmissionPlugins are the plugins the apiserver has.
 var AdmissionPlugins = []string{AdmissionServiceAccount, AdmissionNodeRestriction, AdmissionPriority, AdmissionDefaultTolerationSeconds, AdmissionLimitRanger,
-	AdmissionDefaultStorageClass, AdmissionStorageObjectInUseProtection, AdmissionPersistentVolumeClaimResize, AdmissionDefaultIngressClass,
+	AdmissionDefaultStorageClass, AdmissionStorageObjectInUseProtection, AdmissionPersistentVolumeClaimResize, AdmissionRuntimeClass, AdmissionDefaultIngressClass,
 	AdmissionMutatingAdmissionPolicy, AdmissionMutatingWebhook, AdmissionValidatingAdmissionPolicy, AdmissionValidatingWebhook, AdmissionResourceQuota}
 
 // DefaultServiceAccountIssuer is kubeadm's issuer.
