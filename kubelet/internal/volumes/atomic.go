@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -39,14 +40,22 @@ const (
 )
 
 // writeAtomic makes dir hold exactly files, in the layout above. It
-// writes nothing when the current version already has these contents
-// and modes, and reports whether it wrote.
-func writeAtomic(dir string, files map[string]file) (bool, error) {
+// writes nothing when the current version already has these contents,
+// modes and owners, and reports whether it wrote.
+//
+// With an fsGroup, a new version is given to the group before it is
+// swapped in, as Kubernetes' configMap, secret, downwardAPI and
+// projected volumes do: the whole volume is walked (its root too, the
+// first time) with the read-only volume's bits, so the files get the
+// group's read bit (a defaultMode of 0400 reads 0440) and directories
+// setgid and the group's search bit. Every rewrite does it again, so a
+// refreshed volume keeps its group.
+func writeAtomic(dir string, files map[string]file, fsGroup *int64) (bool, error) {
 	clean, err := cleanPaths(files)
 	if err != nil {
 		return false, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := setUpDir(dir); err != nil {
 		return false, err
 	}
 	oldTs, err := os.Readlink(filepath.Join(dir, dataDirName))
@@ -55,7 +64,7 @@ func writeAtomic(dir string, files map[string]file) (bool, error) {
 	}
 	changed := true
 	if oldTs != "" {
-		same, err := sameFiles(filepath.Join(dir, oldTs), clean)
+		same, err := sameFiles(filepath.Join(dir, oldTs), clean, fsGroup)
 		if err != nil {
 			return false, err
 		}
@@ -63,7 +72,7 @@ func writeAtomic(dir string, files map[string]file) (bool, error) {
 	}
 	newTs := oldTs
 	if changed {
-		if newTs, err = writeVersion(dir, clean); err != nil {
+		if newTs, err = writeVersion(dir, clean, fsGroup); err != nil {
 			return false, err
 		}
 	}
@@ -114,8 +123,9 @@ func validatePath(p string) error {
 }
 
 // sameFiles reports whether the version directory ts holds exactly the
-// files, with their contents and modes.
-func sameFiles(ts string, files map[string]file) (bool, error) {
+// files, with their contents, modes and owners (the group fsGroup, and
+// their users), as writeVersion leaves them.
+func sameFiles(ts string, files map[string]file, fsGroup *int64) (bool, error) {
 	seen := 0
 	err := filepath.WalkDir(ts, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -136,7 +146,16 @@ func sameFiles(ts string, files map[string]file) (bool, error) {
 		if err != nil {
 			return err
 		}
-		if !info.Mode().IsRegular() || info.Mode().Perm() != f.mode.Perm() || info.Size() != int64(len(f.data)) {
+		want := f.mode.Perm()
+		if fsGroup != nil {
+			want |= groupMask(true, false)
+		}
+		if !info.Mode().IsRegular() || info.Mode().Perm() != want || info.Size() != int64(len(f.data)) {
+			return errDiffers
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); !ok ||
+			fsGroup != nil && int64(st.Gid) != *fsGroup ||
+			f.user != nil && int64(st.Uid) != *f.user {
 			return errDiffers
 		}
 		data, err := os.ReadFile(p)
@@ -161,9 +180,10 @@ func sameFiles(ts string, files map[string]file) (bool, error) {
 // errDiffers stops sameFiles' walk at the first difference.
 var errDiffers = errors.New("differs")
 
-// writeVersion writes the files to a new timestamped directory and
-// points ..data at it with one rename; it returns the directory's name.
-func writeVersion(dir string, files map[string]file) (string, error) {
+// writeVersion writes the files to a new timestamped directory, gives
+// the volume to fsGroup if there is one, and points ..data at the new
+// directory with one rename; it returns the directory's name.
+func writeVersion(dir string, files map[string]file, fsGroup *int64) (string, error) {
 	ts, err := os.MkdirTemp(dir, time.Now().UTC().Format(tsDirLayout))
 	if err != nil {
 		return "", err
@@ -176,6 +196,14 @@ func writeVersion(dir string, files map[string]file) (string, error) {
 	if err := writeFiles(ts, files); err != nil {
 		_ = os.RemoveAll(ts)
 		return "", err
+	}
+	if fsGroup != nil {
+		// The whole volume, not the new version only: the first
+		// version's root and visible names are new too.
+		if err := setVolumeOwnership(dir, *fsGroup, true, nil); err != nil {
+			_ = os.RemoveAll(ts)
+			return "", err
+		}
 	}
 	tmp := filepath.Join(dir, newDataDirName)
 	_ = os.Remove(tmp) // left by a crash
@@ -199,10 +227,8 @@ func writeFiles(dir string, files map[string]file) error {
 	}
 	defer root.Close()
 	for p, f := range files {
-		if d := filepath.Dir(p); d != "." {
-			if err := root.MkdirAll(d, 0o755); err != nil {
-				return err
-			}
+		if err := mkdirs(root, filepath.Dir(p)); err != nil {
+			return err
 		}
 		if err := root.WriteFile(p, f.data, f.mode); err != nil {
 			return err
@@ -211,17 +237,44 @@ func writeFiles(dir string, files map[string]file) error {
 		if err := root.Chmod(p, f.mode); err != nil {
 			return err
 		}
+		if f.user != nil {
+			if err := root.Lchown(p, int(*f.user), -1); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
+// mkdirs makes the directory d below root and what is missing above
+// it, each 0755 whatever the umask: the containers' users, whoever they
+// are, reach the files.
+func mkdirs(root *os.Root, d string) error {
+	if d == "." {
+		return nil
+	}
+	if _, err := root.Lstat(d); err == nil {
+		return nil
+	}
+	if err := mkdirs(root, filepath.Dir(d)); err != nil {
+		return err
+	}
+	if err := root.Mkdir(d, 0o755); err != nil {
+		return err
+	}
+	return root.Chmod(d, 0o755)
+}
+
 // topLevel returns the first element of each file's path: the names
-// visible in the volume's directory.
-func topLevel(files map[string]file) map[string]bool {
-	out := map[string]bool{}
-	for p := range files {
+// visible in the volume's directory, each with the user of a file
+// below it that has one (that user owns the visible link).
+func topLevel(files map[string]file) map[string]*int64 {
+	out := map[string]*int64{}
+	for p, f := range files {
 		first, _, _ := strings.Cut(p, "/")
-		out[first] = true
+		if out[first] == nil {
+			out[first] = f.user
+		}
 	}
 	return out
 }
@@ -231,7 +284,7 @@ func topLevel(files map[string]file) map[string]bool {
 // wrote volumes in place) is replaced with a rename, so a reader never
 // finds the name missing.
 func linkVisible(dir string, files map[string]file) error {
-	for name := range topLevel(files) {
+	for name, user := range topLevel(files) {
 		visible := filepath.Join(dir, name)
 		want := filepath.Join(dataDirName, name)
 		if got, err := os.Readlink(visible); err == nil && got == want {
@@ -251,6 +304,11 @@ func linkVisible(dir string, files map[string]file) error {
 				return err
 			}
 		}
+		if user != nil {
+			if err := os.Lchown(visible, int(*user), -1); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -265,6 +323,7 @@ func removeStale(dir string, files map[string]file, currentTs string) error {
 	keep := topLevel(files)
 	for _, e := range entries {
 		name := e.Name()
+		_, kept := keep[name]
 		switch {
 		case name == dataDirName || name == currentTs:
 			continue
@@ -272,7 +331,7 @@ func removeStale(dir string, files map[string]file, currentTs string) error {
 			if !isVersionDir(name) && name != newLinkName && name != newDataDirName {
 				continue
 			}
-		case keep[name]:
+		case kept:
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {

@@ -84,21 +84,22 @@ func (m *Manager) refresh(ctx context.Context, src envvars.Source, pod *v1.Pod, 
 			errs = append(errs, fmt.Errorf("volume %q: %w", vol.Name, err))
 			continue
 		}
-		if err := m.rewrite(dir, files); err != nil {
+		if err := m.rewrite(dir, files, fsGroup(pod)); err != nil {
 			errs = append(errs, fmt.Errorf("volume %q: %w", vol.Name, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// rewrite writes a refreshed volume unless Remove took it meanwhile.
-func (m *Manager) rewrite(dir string, files map[string]file) error {
+// rewrite writes a refreshed volume unless Remove took it meanwhile,
+// giving a new version to the pod's fsGroup as Prepare did.
+func (m *Manager) rewrite(dir string, files map[string]file, fsGroup *int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, err := os.Stat(dir); err != nil {
 		return nil
 	}
-	changed, err := writeAtomic(dir, files)
+	changed, err := writeAtomic(dir, files, fsGroup)
 	if changed && err == nil {
 		m.log().Debug("volume files updated", zap.String("dir", dir))
 	}

@@ -95,6 +95,12 @@ func (m *Manager) prepare(ctx context.Context, pod *v1.Pod, vol v1.Volume, podIP
 		return cv.Volume, err
 	}
 	path, err := m.preparePath(ctx, pod, vol, podIP, hostIP)
+	// Upstream mounts configMap, secret, downwardAPI and projected
+	// volumes read-only, having made the mount points of volumes nested
+	// under them inside (MakeNestedMountpoints); without that step a
+	// nested mount could not be made in a read-only one, so they stay
+	// writable here (what a container writes is gone at the next
+	// refresh).
 	return Volume{Path: path}, err
 }
 
@@ -105,21 +111,7 @@ func (m *Manager) preparePath(ctx context.Context, pod *v1.Pod, vol v1.Volume, p
 	case src.HostPath != nil:
 		return src.HostPath.Path, checkHostPath(src.HostPath.Path, src.HostPath.Type)
 	case src.EmptyDir != nil:
-		if err := os.MkdirAll(dir, 0o777); err != nil {
-			return "", err
-		}
-		if mounted, err := mount.IsPoint(dir); err != nil {
-			return "", err
-		} else if src.EmptyDir.Medium == v1.StorageMediumMemory && !mounted {
-			opts := "mode=1777"
-			if l := src.EmptyDir.SizeLimit; l != nil && !l.IsZero() {
-				opts += fmt.Sprintf(",size=%d", l.Value())
-			}
-			if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
-				return "", fmt.Errorf("tmpfs: %w", err)
-			}
-		}
-		return dir, os.Chmod(dir, 0o777)
+		return dir, m.setUpEmptyDir(pod, vol.Name, dir, src.EmptyDir)
 	case hasFiles(src):
 		files, err := m.files(ctx, m.Src, pod, src, podIP, hostIP)
 		if err != nil {
@@ -127,16 +119,93 @@ func (m *Manager) preparePath(ctx context.Context, pod *v1.Pod, vol v1.Volume, p
 		}
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		_, err = writeAtomic(dir, files)
+		_, err = writeAtomic(dir, files, fsGroup(pod))
 		return dir, err
 	}
 	return "", errors.New("unsupported volume type")
+}
+
+// emptyDirPerm is the mode of an emptyDir's directory (and of the
+// directory of a volume whose files the kubelet writes, which Kubernetes
+// makes as an emptyDir): anyone may write there, whatever user the
+// containers run as.
+const emptyDirPerm = os.FileMode(0o777)
+
+// readyDirName is the directory, beside a pod's volumes, that marks the
+// emptyDirs that are set up: a DNS label never starts with a dot, so it
+// is no volume's name.
+const readyDirName = "..ready"
+
+// setUpEmptyDir makes an emptyDir volume at dir: a directory of mode
+// 0777 or, for medium Memory, a tmpfs mounted there (whose root is
+// 1777). The pod's fsGroup is then applied as Kubernetes' emptyDir
+// plugin does, whatever the fsGroupChangePolicy. It is done once: a
+// volume marked ready (its directory there, its tmpfs mounted) is left
+// as the pod made it, so the next container's start does not take back
+// the modes a pod gave its files.
+func (m *Manager) setUpEmptyDir(pod *v1.Pod, name, dir string, src *v1.EmptyDirVolumeSource) error {
+	ready := filepath.Join(m.Dir, string(pod.UID), readyDirName, name)
+	memory := src.Medium == v1.StorageMediumMemory
+	mounted := false
+	if memory {
+		var err error
+		if mounted, err = mount.IsPoint(dir); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(ready); err == nil {
+		if _, err := os.Stat(dir); err == nil && (!memory || mounted) {
+			return nil
+		}
+	}
+	if err := setUpDir(dir); err != nil {
+		return err
+	}
+	if memory && !mounted {
+		opts := "mode=1777"
+		if l := src.SizeLimit; l != nil && !l.IsZero() {
+			opts += fmt.Sprintf(",size=%d", l.Value())
+		}
+		if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+			return fmt.Errorf("tmpfs: %w", err)
+		}
+	}
+	if g := fsGroup(pod); g != nil {
+		// As Kubernetes', a volume whose group could not be changed
+		// is still used.
+		if err := setVolumeOwnership(dir, *g, false, nil); err != nil {
+			m.log().Warn("set volume ownership", zap.String("dir", dir), zap.Error(err))
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(ready), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(ready, nil, 0o600)
+}
+
+// setUpDir makes a volume's directory with emptyDirPerm, whatever the
+// kubelet's umask.
+func setUpDir(dir string) error {
+	if err := os.MkdirAll(dir, emptyDirPerm); err != nil {
+		return err
+	}
+	info, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if info.Mode().Perm() == emptyDirPerm {
+		return nil
+	}
+	return os.Chmod(dir, emptyDirPerm)
 }
 
 // file is one file of a volume.
 type file struct {
 	data []byte
 	mode os.FileMode
+	// user, if set, owns the file (and its visible name): the pod's
+	// fsUser, for ServiceAccount tokens.
+	user *int64
 }
 
 // hasFiles reports whether the volume is one whose files the kubelet
@@ -162,7 +231,7 @@ func (m *Manager) files(ctx context.Context, cms envvars.Source, pod *v1.Pod, sr
 	addKeys := func(data map[string][]byte, items []v1.KeyToPath, def *int32, what string) error {
 		if len(items) == 0 {
 			for k, v := range data {
-				out[k] = file{v, mode(def, nil)}
+				out[k] = file{data: v, mode: mode(def, nil)}
 			}
 			return nil
 		}
@@ -171,7 +240,7 @@ func (m *Manager) files(ctx context.Context, cms envvars.Source, pod *v1.Pod, sr
 			if !ok {
 				return fmt.Errorf("%s has no key %q", what, it.Key)
 			}
-			out[it.Path] = file{v, mode(def, it.Mode)}
+			out[it.Path] = file{data: v, mode: mode(def, it.Mode)}
 		}
 		return nil
 	}
@@ -219,7 +288,7 @@ func (m *Manager) files(ctx context.Context, cms envvars.Source, pod *v1.Pod, sr
 			if err != nil {
 				return err
 			}
-			out[it.Path] = file{[]byte(v), mode(def, it.Mode)}
+			out[it.Path] = file{data: []byte(v), mode: mode(def, it.Mode)}
 		}
 		return nil
 	}
@@ -241,7 +310,7 @@ func (m *Manager) files(ctx context.Context, cms envvars.Source, pod *v1.Pod, sr
 			case s.DownwardAPI != nil:
 				err = downward(s.DownwardAPI.Items, src.Projected.DefaultMode)
 			case s.ServiceAccountToken != nil:
-				err = m.token(ctx, pod, s.ServiceAccountToken, mode(src.Projected.DefaultMode, nil), out)
+				err = m.token(ctx, pod, s.ServiceAccountToken, tokenMode(pod, src.Projected.DefaultMode), out)
 			}
 			if err != nil {
 				break
@@ -277,8 +346,23 @@ func (m *Manager) token(ctx context.Context, pod *v1.Pod, p *v1.ServiceAccountTo
 	if err != nil {
 		return fmt.Errorf("token of serviceaccount %s/%s: %w", pod.Namespace, sa, err)
 	}
-	out[p.Path] = file{[]byte(tr.Status.Token), fileMode}
+	out[p.Path] = file{data: []byte(tr.Status.Token), mode: fileMode, user: fsUser(pod)}
 	return nil
+}
+
+// tokenMode is the mode of a ServiceAccount token's file: the projected
+// volume's defaultMode, but 0600 when the pod has an fsUser (the file is
+// that user's) or an fsGroup (whose read bit the ownership adds: 0640),
+// as Kubernetes', so that a token is readable by the pod's user and
+// group and not by every user of the container.
+func tokenMode(pod *v1.Pod, def *int32) os.FileMode {
+	if fsUser(pod) != nil || fsGroup(pod) != nil {
+		return 0o600
+	}
+	if def != nil {
+		return os.FileMode(*def)
+	}
+	return 0o644
 }
 
 func container(pod *v1.Pod, name string) *v1.Container {
@@ -335,11 +419,7 @@ func subPath(root, sub string) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			rest := filepath.Join(append([]string{cur}, parts[i:]...)...)
-			if err := os.MkdirAll(rest, info.Mode().Perm()); err != nil {
-				return "", err
-			}
-			return rest, nil
+			return makeSubDirs(cur, parts[i:], info.Mode())
 		}
 		if next, err = filepath.EvalSymlinks(next); err != nil {
 			return "", err
@@ -348,6 +428,26 @@ func subPath(root, sub string) (string, error) {
 			return "", fmt.Errorf("subpath %q not within volume path %q", next, root)
 		}
 		cur = next
+	}
+	return cur, nil
+}
+
+// makeSubDirs makes the directories parts below cur with the volume root's
+// mode: its permission bits whatever the kubelet's umask, and its setgid
+// and sticky bits (an fsGroup's setgid, a tmpfs' sticky bit), so a
+// container's user may write in a subPath of a volume it may write in.
+func makeSubDirs(cur string, parts []string, mode os.FileMode) (string, error) {
+	for _, part := range parts {
+		if part == "" {
+			continue
+		}
+		cur = filepath.Join(cur, part)
+		if err := os.Mkdir(cur, mode.Perm()); err != nil && !os.IsExist(err) {
+			return "", err
+		}
+		if err := os.Chmod(cur, mode&(os.ModePerm|os.ModeSetgid|os.ModeSetuid|os.ModeSticky)); err != nil {
+			return "", err
+		}
 	}
 	return cur, nil
 }

@@ -67,14 +67,14 @@ func entries(t *testing.T, dir string) []string {
 func files(kv ...string) map[string]file {
 	out := map[string]file{}
 	for i := 0; i < len(kv); i += 2 {
-		out[kv[i]] = file{[]byte(kv[i+1]), 0o644}
+		out[kv[i]] = file{data: []byte(kv[i+1]), mode: 0o644}
 	}
 	return out
 }
 
 func TestWriteAtomicLayout(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "vol")
-	changed, err := writeAtomic(dir, files("token", "t1", "ca.crt", "ca", "sub/dir/file", "deep"))
+	changed, err := writeAtomic(dir, files("token", "t1", "ca.crt", "ca", "sub/dir/file", "deep"), nil)
 	if err != nil || !changed {
 		t.Fatalf("first write: changed %v, %v", changed, err)
 	}
@@ -99,7 +99,7 @@ func TestWriteAtomicLayout(t *testing.T) {
 	}
 
 	// The same files again: nothing is written.
-	changed, err = writeAtomic(dir, files("ca.crt", "ca", "token", "t1", "sub/dir/file", "deep"))
+	changed, err = writeAtomic(dir, files("ca.crt", "ca", "token", "t1", "sub/dir/file", "deep"), nil)
 	if err != nil || changed {
 		t.Errorf("unchanged write: changed %v, %v", changed, err)
 	}
@@ -108,7 +108,7 @@ func TestWriteAtomicLayout(t *testing.T) {
 	}
 
 	// A change is a new version; the old one and dropped names go.
-	changed, err = writeAtomic(dir, files("token", "t2", "ca.crt", "ca"))
+	changed, err = writeAtomic(dir, files("token", "t2", "ca.crt", "ca"), nil)
 	if err != nil || !changed {
 		t.Fatalf("second write: changed %v, %v", changed, err)
 	}
@@ -126,14 +126,14 @@ func TestWriteAtomicLayout(t *testing.T) {
 
 func TestWriteAtomicModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "vol")
-	if _, err := writeAtomic(dir, map[string]file{"token": {[]byte("t"), 0o600}}); err != nil {
+	if _, err := writeAtomic(dir, map[string]file{"token": {data: []byte("t"), mode: 0o600}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if info, err := os.Stat(filepath.Join(dir, "token")); err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("mode %v, %v", info.Mode(), err)
 	}
 	// A new mode with the same content is a change.
-	changed, err := writeAtomic(dir, map[string]file{"token": {[]byte("t"), 0o640}})
+	changed, err := writeAtomic(dir, map[string]file{"token": {data: []byte("t"), mode: 0o640}}, nil)
 	if err != nil || !changed {
 		t.Fatalf("mode change: changed %v, %v", changed, err)
 	}
@@ -154,7 +154,7 @@ func TestWriteAtomicReplacesInPlaceFiles(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "gone"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := writeAtomic(dir, files("token", "new", "sub/f", "s")); err != nil {
+	if _, err := writeAtomic(dir, files("token", "new", "sub/f", "s"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if v := visible(t, dir); len(v) != 2 || v["token"] != "new" || v["sub/f"] != "s" {
@@ -164,12 +164,12 @@ func TestWriteAtomicReplacesInPlaceFiles(t *testing.T) {
 
 func TestWriteAtomicRefusesBadPaths(t *testing.T) {
 	for _, p := range []string{"", "/abs", "../up", "a/../../b", "..data", "..hidden/x", strings.Repeat("n", 256)} {
-		if _, err := writeAtomic(t.TempDir(), files(p, "x")); err == nil {
+		if _, err := writeAtomic(t.TempDir(), files(p, "x"), nil); err == nil {
 			t.Errorf("path %q accepted", p)
 		}
 	}
 	// ".." inside a name is fine.
-	if _, err := writeAtomic(t.TempDir(), files("a..b", "x")); err != nil {
+	if _, err := writeAtomic(t.TempDir(), files("a..b", "x"), nil); err != nil {
 		t.Errorf("a..b: %v", err)
 	}
 }
@@ -183,7 +183,7 @@ func TestWriteAtomicReadersSeeWholeVersions(t *testing.T) {
 		body := strings.Repeat(string(rune('a'+i%26)), 64<<10)
 		return files("token", body, "ca.crt", body)
 	}
-	if _, err := writeAtomic(dir, version(0)); err != nil {
+	if _, err := writeAtomic(dir, version(0), nil); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
@@ -217,7 +217,7 @@ func TestWriteAtomicReadersSeeWholeVersions(t *testing.T) {
 		}
 	}()
 	for i := 1; i < 50; i++ {
-		if _, err := writeAtomic(dir, version(i)); err != nil {
+		if _, err := writeAtomic(dir, version(i), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -230,9 +230,10 @@ func TestWriteAtomicReadersSeeWholeVersions(t *testing.T) {
 
 // fakeSource serves ConfigMaps and counts reads.
 type fakeSource struct {
-	mu    sync.Mutex
-	cms   map[string]*v1.ConfigMap
-	reads int
+	mu      sync.Mutex
+	cms     map[string]*v1.ConfigMap
+	secrets map[string]*v1.Secret
+	reads   int
 }
 
 func (f *fakeSource) ConfigMap(_ context.Context, _, name string) (*v1.ConfigMap, error) {
@@ -245,7 +246,12 @@ func (f *fakeSource) ConfigMap(_ context.Context, _, name string) (*v1.ConfigMap
 	return nil, errors.New("not found")
 }
 
-func (f *fakeSource) Secret(context.Context, string, string) (*v1.Secret, error) {
+func (f *fakeSource) Secret(_ context.Context, _, name string) (*v1.Secret, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.secrets[name]; ok {
+		return s, nil
+	}
 	return nil, errors.New("not found")
 }
 
