@@ -204,7 +204,7 @@ func changedForKubelet(oldObj, newObj any) bool {
 		!apiequality.Semantic.DeepEqual(o.DeletionTimestamp, n.DeletionTimestamp) ||
 		!apiequality.Semantic.DeepEqual(o.Labels, n.Labels) ||
 		!apiequality.Semantic.DeepEqual(o.Annotations, n.Annotations) ||
-		o.UID != n.UID
+		o.Generation != n.Generation || o.UID != n.UID
 }
 
 // runPodWorkers waits until the pods and Services are listed (a

@@ -199,6 +199,9 @@ func Compute(in Input) v1.PodStatus {
 	}
 	conds[3].Type = v1.PodReady
 	for i := range conds {
+		// The generation of the spec this status is of, as upstream's
+		// kubelet records it (PodObservedGenerationTracking).
+		conds[i].ObservedGeneration = pod.Generation
 		conds[i].LastTransitionTime = now
 		for _, o := range old.Conditions {
 			if o.Type == conds[i].Type && o.Status == conds[i].Status {
@@ -207,6 +210,7 @@ func Compute(in Input) v1.PodStatus {
 		}
 	}
 	st.Conditions = conds
+	st.ObservedGeneration = pod.Generation
 	// Conditions other components own (e.g. DisruptionTarget) are kept.
 	for _, o := range old.Conditions {
 		if !kubeletCondition(o.Type) {
@@ -283,6 +287,8 @@ func Rejected(pod *v1.Pod, reason, message string, now time.Time) v1.PodStatus {
 		Message:   "Pod was rejected: " + message,
 		QOSClass:  old.QOSClass,
 		StartTime: old.StartTime,
+		// ObservedGeneration: the spec the refusal is of.
+		ObservedGeneration: pod.Generation,
 	}
 	if st.StartTime == nil {
 		t := metav1.NewTime(now.Truncate(time.Second))

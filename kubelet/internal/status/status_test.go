@@ -115,6 +115,31 @@ func TestComputeKeepsTransitionTimesAndTerminalPhase(t *testing.T) {
 	}
 }
 
+// The status says which generation of the spec it is of, and so does
+// each condition the kubelet owns; the others keep theirs.
+func TestComputeObservedGeneration(t *testing.T) {
+	p := pod(v1.RestartPolicyAlways, "c")
+	p.Generation = 3
+	p.Status.Conditions = []v1.PodCondition{{Type: v1.DisruptionTarget, Status: v1.ConditionTrue, ObservedGeneration: 1}}
+	rt := &kruntime.Pod{Containers: []kruntime.Container{running("c", 0)}}
+	st := Compute(Input{Pod: p, Runtime: rt, Now: t0})
+	if st.ObservedGeneration != 3 {
+		t.Errorf("observedGeneration %d, want 3", st.ObservedGeneration)
+	}
+	for _, c := range st.Conditions {
+		want := int64(3)
+		if c.Type == v1.DisruptionTarget {
+			want = 1
+		}
+		if c.ObservedGeneration != want {
+			t.Errorf("%s observedGeneration %d, want %d", c.Type, c.ObservedGeneration, want)
+		}
+	}
+	if got := Rejected(p, "NodePorts", "no", t0).ObservedGeneration; got != 3 {
+		t.Errorf("rejected: observedGeneration %d, want 3", got)
+	}
+}
+
 func TestShouldRestart(t *testing.T) {
 	for _, tt := range []struct {
 		policy v1.RestartPolicy
