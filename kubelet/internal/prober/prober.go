@@ -8,6 +8,7 @@ package prober
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -274,10 +275,17 @@ func (m *Manager) probeOnce(ctx context.Context, k key, c *v1.Container, p *v1.P
 			return err
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("command timed out after %s", timeout)
+			// Upstream's words (the CRI's ErrCommandTimedOut).
+			return errors.New("command timed out")
 		}
 		if code != 0 {
-			return fmt.Errorf("command %q exited with %d: %s", strings.Join(p.Exec.Command, " "), code, strings.TrimSpace(out.String()))
+			// As upstream's exec prober: the failure is the command's
+			// output (its first 10 KiB), whatever it says.
+			o := out.String()
+			if len(o) > maxExecOutput {
+				o = o[:maxExecOutput]
+			}
+			return errors.New(o)
 		}
 		return nil
 	case p.TCPSocket != nil:
@@ -312,6 +320,10 @@ func userAgent() string {
 	v := version.Get()
 	return "kube-probe/" + v.Major + "." + v.Minor
 }
+
+// maxExecOutput is how much of an exec probe's output its failure
+// message keeps, as upstream's maxReadLength.
+const maxExecOutput = 10 * 1024
 
 // portOf resolves a probe's port: a number, or the name of one of the
 // container's ports (as charts made by `helm create` probe "http").
