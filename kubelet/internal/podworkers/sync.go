@@ -41,6 +41,11 @@ func (m *Manager) syncPod(ctx context.Context, w *worker, pod *v1.Pod, rp *krunt
 	began := time.Now()
 	var release func()
 	if rp == nil || !rp.SandboxReady {
+		if err := m.checkRuntimeClass(ctx, pod); err != nil {
+			m.event(pod, "", v1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
+			m.writeStatus(ctx, w, pod, rp, waiting, "Failed to create pod sandbox: "+err.Error(), nil)
+			return 5 * time.Second
+		}
 		release = m.acquire(ctx)
 	}
 	podIP, err := m.opts.Runtime.EnsureSandbox(ctx, pod)
