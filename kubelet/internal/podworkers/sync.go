@@ -289,7 +289,7 @@ func (m *Manager) runContainer(ctx context.Context, pod *v1.Pod, c *v1.Container
 	if err == nil && m.opts.Volumes != nil {
 		var vols map[string]volumes.Volume
 		if vols, err = m.opts.Volumes.Prepare(ctx, pod, podIP, hostIP); err == nil {
-			cfg.Mounts, err = volumes.Mounts(c, vols)
+			cfg.Mounts, err = volumes.Mounts(c, vols, cfg.Env)
 		}
 	}
 	if err == nil {

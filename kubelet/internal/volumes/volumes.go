@@ -17,8 +17,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -374,24 +376,64 @@ func container(pod *v1.Pod, name string) *v1.Container {
 	return nil
 }
 
-// Mounts returns the container's bind mounts of the pod's volumes. A
-// mount is read-only when the container's volumeMount or the volume says
-// so.
-func Mounts(c *v1.Container, vols map[string]Volume) ([]kruntime.Mount, error) {
+// Mounts lists the container's volume mounts as bind mounts of the
+// prepared volumes. A subPath (or a subPathExpr, expanded with env, the
+// container's KEY=value environment) mounts a path inside the volume,
+// made if missing; as upstream's kubelet, one that is absolute or steps
+// up with ".." is refused, and so is an expansion that names a variable
+// the container lacks or has empty.
+func Mounts(c *v1.Container, vols map[string]Volume, env []string) ([]kruntime.Mount, error) {
 	var out []kruntime.Mount
 	for _, vm := range c.VolumeMounts {
 		v, ok := vols[vm.Name]
 		if !ok {
 			return nil, fmt.Errorf("volumeMount %q: no such volume", vm.Name)
 		}
-		src := v.Path
-		if vm.SubPath != "" {
+		sub := vm.SubPath
+		if vm.SubPathExpr != "" {
 			var err error
-			if src, err = subPath(v.Path, vm.SubPath); err != nil {
+			if sub, err = expandSubPath(vm.SubPathExpr, env); err != nil {
+				return nil, err
+			}
+		}
+		src := v.Path
+		if sub != "" {
+			if filepath.IsAbs(sub) {
+				return nil, fmt.Errorf("error SubPath `%s` must not be an absolute path", sub)
+			}
+			if slices.Contains(strings.Split(filepath.ToSlash(sub), "/"), "..") {
+				return nil, fmt.Errorf("unable to provision SubPath `%s`: must not contain '..'", sub)
+			}
+			var err error
+			if src, err = subPath(v.Path, sub); err != nil {
 				return nil, fmt.Errorf("volumeMount %q: %w", vm.Name, err)
 			}
 		}
 		out = append(out, kruntime.Mount{Source: src, Destination: vm.MountPath, ReadOnly: vm.ReadOnly || v.ReadOnly})
+	}
+	return out, nil
+}
+
+// expandSubPath expands a subPathExpr's $(VAR) references with the
+// container's environment, as upstream's ExpandContainerVolumeMounts: a
+// variable missing or empty is an error naming it.
+func expandSubPath(expr string, env []string) (string, error) {
+	vars := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	missing := map[string]bool{}
+	out := envvars.Expand(expr, func(name string) (string, bool) {
+		v, ok := vars[name]
+		if !ok || v == "" {
+			missing[name] = true
+		}
+		return v, true
+	})
+	if len(missing) > 0 {
+		names := slices.Sorted(maps.Keys(missing))
+		return "", fmt.Errorf("missing value for %s", strings.Join(names, ", "))
 	}
 	return out, nil
 }

@@ -402,3 +402,38 @@ func TestRefreshAll(t *testing.T) {
 		t.Errorf("a finished pod's volumes were written: %v", err)
 	}
 }
+
+// A subPathExpr is expanded with the container's environment; what it
+// expands to obeys a subPath's rules, with upstream's errors.
+func TestMountsSubPathExpr(t *testing.T) {
+	root := t.TempDir()
+	vols := map[string]Volume{"work": {Path: root}}
+	env := []string{"POD_NAME=web-0", "ABS=/tmp", "UP=..", "EMPTY="}
+	tests := []struct {
+		expr, want, err string
+	}{
+		{expr: "$(POD_NAME)", want: filepath.Join(root, "web-0")},
+		{expr: "logs/$(POD_NAME)/x", want: filepath.Join(root, "logs/web-0/x")},
+		{expr: "$(ABS)", err: "error SubPath `/tmp` must not be an absolute path"},
+		{expr: "$(UP)", err: "unable to provision SubPath `..`: must not contain '..'"},
+		{expr: "a/$(UP)/b", err: "unable to provision SubPath `a/../b`: must not contain '..'"},
+		{expr: "$(NOPE)/$(EMPTY)", err: "missing value for EMPTY, NOPE"},
+	}
+	for _, tc := range tests {
+		c := &v1.Container{Name: "c", VolumeMounts: []v1.VolumeMount{{Name: "work", MountPath: "/w", SubPathExpr: tc.expr}}}
+		got, err := Mounts(c, vols, env)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("%s: error %v, want %q", tc.expr, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || len(got) != 1 || got[0].Source != tc.want {
+			t.Errorf("%s: %+v, %v; want source %s", tc.expr, got, err, tc.want)
+			continue
+		}
+		if info, err := os.Stat(tc.want); err != nil || !info.IsDir() {
+			t.Errorf("%s: %s not made: %v", tc.expr, tc.want, err)
+		}
+	}
+}
