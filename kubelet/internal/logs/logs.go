@@ -376,6 +376,14 @@ func readTail(files []string, cur *os.File, n int64, keep func(entry) bool, out 
 	if n == 0 {
 		return rest, nil
 	}
+	// A last line the container never ended (`echo -n DONE`; its exit
+	// ended it) is a line too.
+	if len(pending) > 0 {
+		lines = append(lines, pending)
+		if int64(len(lines)) > n {
+			lines = lines[1:]
+		}
+	}
 	for _, l := range lines {
 		for _, e := range l {
 			if err := out.emit(e); err != nil {

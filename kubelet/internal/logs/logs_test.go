@@ -48,7 +48,10 @@ func TestWriteAndRead(t *testing.T) {
 		want string
 	}{
 		{"everything", all, "one\ntwo\nthree\nfour"},
-		{"tail counts whole lines", Options{TailLines: 2}, "two\nthree\n"},
+		{"tail counts whole lines", Options{TailLines: 3}, "two\nthree\nfour"},
+		// The last line, unfinished when the stream ended, is a line
+		// (upstream counts it too).
+		{"tail takes the unfinished last line", Options{TailLines: 1}, "four"},
 		{"tail 0 is nothing", Options{TailLines: 0}, ""},
 		{"limit bytes cuts", Options{TailLines: -1, LimitBytes: 6}, "one\ntw"},
 		{"since the future is nothing", Options{TailLines: -1, Since: time.Now().Add(time.Hour)}, ""},
@@ -60,8 +63,8 @@ func TestWriteAndRead(t *testing.T) {
 			}
 		})
 	}
-	ts := read(t, path, Options{TailLines: 1, Timestamps: true})
-	if _, err := time.Parse(time.RFC3339Nano, strings.Fields(ts)[0]); err != nil || !strings.HasSuffix(ts, " three\n") {
+	ts := read(t, path, Options{TailLines: 2, Timestamps: true})
+	if _, err := time.Parse(time.RFC3339Nano, strings.Fields(ts)[0]); err != nil || !strings.Contains(ts, " three\n") || !strings.HasSuffix(ts, " four") {
 		t.Errorf("timestamps: %q", ts)
 	}
 }
