@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/component-helpers/node/util/sysctl"
 	"k8s.io/utils/ptr"
 )
 
@@ -76,6 +78,9 @@ func validatePodSpec(spec *corev1.PodSpec, isPod bool, path *field.Path) field.E
 	errs = append(errs, validateDNSPolicy(spec.DNSPolicy, path.Child("dnsPolicy"))...)
 	errs = append(errs, metav1validation.ValidateLabels(spec.NodeSelector, path.Child("nodeSelector"))...)
 	errs = append(errs, validatePodSecurityContext(spec.SecurityContext, path.Child("securityContext"))...)
+	if spec.SecurityContext != nil && len(spec.SecurityContext.Sysctls) > 0 {
+		errs = append(errs, validateSysctls(spec, path.Child("securityContext", "sysctls"))...)
+	}
 	errs = append(errs, validateAffinity(spec.Affinity, path.Child("affinity"))...)
 	errs = append(errs, validateDNSConfig(spec.DNSConfig, spec.DNSPolicy, path.Child("dnsConfig"))...)
 	for i, gate := range spec.ReadinessGates {
@@ -356,6 +361,40 @@ func validatePodSecurityContext(sc *corev1.PodSecurityContext, p *field.Path) fi
 	}
 	for i, gid := range sc.SupplementalGroups {
 		errs = append(errs, invalids(p.Child("supplementalGroups").Index(i), gid, validation.IsValidGroupID(gid))...)
+	}
+	return errs
+}
+
+// sysctlName is a sysctl's name as upstream's validation takes it:
+// segments of lower-case letters, digits, - and _ joined by dots or
+// slashes, at most 253 characters.
+var sysctlName = regexp.MustCompile(`^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`)
+
+// validateSysctls checks the pod's sysctls as upstream's validateSysctls:
+// named, well formed, not twice, and none of a namespace the pod shares
+// with the node (net.* with hostNetwork, IPC ones with hostIPC). Which
+// are allowed on a node is the kubelet's to say.
+func validateSysctls(spec *corev1.PodSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	seen := map[string]bool{}
+	for i, s := range spec.SecurityContext.Sysctls {
+		name := p.Index(i).Child("name")
+		switch {
+		case s.Name == "":
+			errs = append(errs, field.Required(name, ""))
+		case len(s.Name) > 253 || !sysctlName.MatchString(s.Name):
+			errs = append(errs, field.Invalid(name, s.Name, fmt.Sprintf("must have at most %d characters and match regex %s", 253, sysctlName.String())))
+		case seen[s.Name]:
+			errs = append(errs, field.Duplicate(name, s.Name))
+		}
+		ns, _, _ := sysctl.GetNamespace(s.Name)
+		switch {
+		case spec.HostNetwork && ns == sysctl.NetNamespace:
+			errs = append(errs, field.Invalid(name, s.Name, "may not be specified when 'hostNetwork' is true"))
+		case spec.HostIPC && ns == sysctl.IPCNamespace:
+			errs = append(errs, field.Invalid(name, s.Name, "may not be specified when 'hostIPC' is true"))
+		}
+		seen[s.Name] = true
 	}
 	return errs
 }

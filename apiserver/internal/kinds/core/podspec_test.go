@@ -497,6 +497,17 @@ func TestValidatePodSpec(t *testing.T) {
 		}, []string{"spec.containers[0].ports[0].hostPort: Invalid value"}},
 		{"terminationGracePeriodSeconds is required", func(p *corev1.Pod) { p.Spec.TerminationGracePeriodSeconds = nil },
 			[]string{"spec.terminationGracePeriodSeconds: Required value"}},
+		// The conformance test's pod: the names are checked, not whether
+		// a node allows them.
+		{"sysctl names are well formed and unique", func(p *corev1.Pod) {
+			p.Spec.SecurityContext.Sysctls = []corev1.Sysctl{{Name: "foo-", Value: "bar"}, {Name: "kernel.shmmax", Value: "1"},
+				{Name: "safe-and-unsafe", Value: "1"}, {Name: "bar..", Value: "42"}, {Name: "kernel.shmmax", Value: "2"}, {Name: "net/ipv4/ip_forward"}, {}}
+		}, []string{"spec.securityContext.sysctls[0].name: Invalid value", "spec.securityContext.sysctls[3].name: Invalid value",
+			"spec.securityContext.sysctls[4].name: Duplicate value", "spec.securityContext.sysctls[6].name: Required value"}},
+		{"no net sysctls with hostNetwork, no IPC ones with hostIPC", func(p *corev1.Pod) {
+			p.Spec.HostNetwork, p.Spec.HostIPC = true, true
+			p.Spec.SecurityContext.Sysctls = []corev1.Sysctl{{Name: "net.ipv4.ip_local_port_range", Value: "1024 65535"}, {Name: "kernel.shm_rmid_forced", Value: "1"}, {Name: "kernel.domainname", Value: "x"}}
+		}, []string{"spec.securityContext.sysctls[0].name: Invalid value", "spec.securityContext.sysctls[1].name: Invalid value"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
