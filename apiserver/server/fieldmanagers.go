@@ -86,7 +86,7 @@ func (f *fieldManagers) typeConverter(d *apiresource.Descriptor) managedfields.T
 }
 
 // get returns d's manager through sub ("", "status", or pods'
-// "ephemeralcontainers"), nil for other subresources and for kinds
+// "ephemeralcontainers" and "resize"), nil for other subresources and for kinds
 // without one.
 func (f *fieldManagers) get(d *apiresource.Descriptor, sub string) endpoints.FieldManager {
 	var opts []fieldmanager.Option
@@ -96,6 +96,15 @@ func (f *fieldManagers) get(d *apiresource.Descriptor, sub string) endpoints.Fie
 		// The endpoint keeps nothing but the ephemeral containers of
 		// what it is sent, as upstream's reset fields filter says.
 		opts = append(opts, fieldmanager.Only(fieldpath.MakePrefixMatcherOrDie("spec", "ephemeralContainers")))
+	case apiresource.Resize:
+		// Only the containers' resources and resize policies, as
+		// upstream's resize strategy's reset fields filter.
+		opts = append(opts, fieldmanager.Only(
+			fieldpath.MakePrefixMatcherOrDie("spec", "containers", fieldpath.MatchAnyPathElement(), "resources"),
+			fieldpath.MakePrefixMatcherOrDie("spec", "containers", fieldpath.MatchAnyPathElement(), "resizePolicy"),
+			fieldpath.MakePrefixMatcherOrDie("spec", "initContainers", fieldpath.MatchAnyPathElement(), "resources"),
+			fieldpath.MakePrefixMatcherOrDie("spec", "initContainers", fieldpath.MatchAnyPathElement(), "resizePolicy"),
+		))
 	default:
 		return nil
 	}

@@ -34,6 +34,9 @@ const (
 	Proxy       = "proxy"
 	// EphemeralContainers writes pods' spec.ephemeralContainers.
 	EphemeralContainers = "ephemeralcontainers"
+	// Resize writes pods' containers' resources and resizePolicy (in-place
+	// pod resize).
+	Resize = "resize"
 	// Approval is CertificateSigningRequests' approval subresource, which
 	// writes the Approved and Denied conditions.
 	Approval = "approval"

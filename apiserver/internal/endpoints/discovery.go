@@ -35,6 +35,7 @@ var subresourceInfos = map[string]subresourceInfo{
 	apiresource.Proxy:               {group: "", version: "v1", verbs: metav1.Verbs{"create", "delete", "get", "patch", "update"}},
 	apiresource.PortForward:         {group: "", version: "v1", kind: "PodPortForwardOptions", verbs: metav1.Verbs{"create", "get"}},
 	apiresource.EphemeralContainers: {verbs: metav1.Verbs{"get", "patch", "update"}},
+	apiresource.Resize:              {verbs: metav1.Verbs{"get", "patch", "update"}},
 }
 
 // createOnly are the verbs of virtual kinds and actions.

@@ -25,7 +25,7 @@ func (r *request) serveSubresource() {
 		return
 	}
 	switch sub {
-	case apiresource.Status, apiresource.Approval, apiresource.EphemeralContainers:
+	case apiresource.Status, apiresource.Approval, apiresource.EphemeralContainers, apiresource.Resize:
 		r.serveStatus()
 	case apiresource.Scale:
 		r.serveScale()
@@ -127,7 +127,7 @@ func (r *request) onlyVerb(verb string, serve func()) {
 
 // serveStatus serves the subresources that read and write the whole
 // object (status; CertificateSigningRequests' approval; pods'
-// ephemeralcontainers): the store keeps what the subresource may not
+// ephemeralcontainers and resize): the store keeps what the subresource may not
 // change.
 func (r *request) serveStatus() {
 	switch r.info.Verb {

@@ -257,9 +257,9 @@ func (s *Store) carrySystemFields(m, cur metav1.Object) {
 // not change and validates the change: with the kind's SubresourceStrategy
 // if it has one, else as a status write.
 func (s *Store) prepareSubresource(sub string, obj, current runtime.Object) field.ErrorList {
-	// Pods' binding and ephemeralcontainers write part of the spec: the
-	// caller, or the kind's strategy, keeps the rest.
-	if sub != apiresource.Binding && sub != apiresource.EphemeralContainers {
+	// Pods' binding, ephemeralcontainers and resize write part of the
+	// spec: the caller, or the kind's strategy, keeps the rest.
+	if sub != apiresource.Binding && sub != apiresource.EphemeralContainers && sub != apiresource.Resize {
 		s.keepAllButStatus(obj, current)
 	}
 	ss, ok := s.desc.Strategy.(apiresource.SubresourceStrategy)

@@ -151,7 +151,7 @@ func addKind(ws *restful.WebService, d *apiresource.Descriptor) error {
 			// The log is text, not an object.
 			r.object, r.getOptions, verbs = "", &corev1.PodLogOptions{}, []string{"GET"}
 			r.produces = []string{"text/plain", "application/json", "application/yaml", "application/vnd.kubernetes.protobuf"}
-		case apiresource.EphemeralContainers:
+		case apiresource.EphemeralContainers, apiresource.Resize:
 			// Read and written as the Pod, as /status.
 		case apiresource.Exec, apiresource.Attach, apiresource.PortForward, apiresource.Proxy:
 			opts, ok := connectOptions(d, sub)

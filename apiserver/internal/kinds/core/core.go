@@ -69,7 +69,7 @@ func Pods() *apiresource.Descriptor {
 	d.Categories = []string{"all"}
 	d.Strategy = podStrategy{}
 	d.Subresources = []string{apiresource.Status, apiresource.Binding, apiresource.Eviction, apiresource.Log, apiresource.Exec,
-		apiresource.Attach, apiresource.PortForward, apiresource.Proxy, apiresource.EphemeralContainers}
+		apiresource.Attach, apiresource.PortForward, apiresource.Proxy, apiresource.EphemeralContainers, apiresource.Resize}
 	d.Table = printers.Pod()
 	d.FieldLabels = []string{"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
 		"spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"}

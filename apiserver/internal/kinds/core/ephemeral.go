@@ -19,20 +19,27 @@ import (
 )
 
 // Pods' subresources that take whole pods: status (the kubelet's),
-// binding (the scheduler's nodeName) and ephemeralcontainers (kubectl
-// debug's spec.ephemeralContainers), each changing only what it owns.
+// binding (the scheduler's nodeName), ephemeralcontainers (kubectl
+// debug's spec.ephemeralContainers) and resize (containers' resources),
+// each changing only what it owns.
 var _ apiresource.SubresourceStrategy = podStrategy{}
 
 // PrepareForSubresourceUpdate keeps what a write through sub may not
 // change. Through ephemeralcontainers only spec.ephemeralContainers
 // changes, as Kubernetes' EphemeralContainersStrategy: the rest of the
 // spec, the status and the metadata a status write keeps stay as they
-// were, and a changed spec is a new generation.
+// were, and a changed spec is a new generation. Through resize only the
+// containers' resources change (prepareResize).
 func (s podStrategy) PrepareForSubresourceUpdate(sub string, obj, old runtime.Object) {
-	if sub != apiresource.EphemeralContainers {
+	pod, oldPod := obj.(*corev1.Pod), old.(*corev1.Pod)
+	switch sub {
+	case apiresource.Resize:
+		prepareResize(pod, oldPod)
+		return
+	case apiresource.EphemeralContainers:
+	default:
 		return
 	}
-	pod, oldPod := obj.(*corev1.Pod), old.(*corev1.Pod)
 	ephemeral := pod.Spec.EphemeralContainers
 	pod.Spec = *oldPod.Spec.DeepCopy()
 	pod.Status = *oldPod.Status.DeepCopy()
@@ -46,14 +53,17 @@ func (s podStrategy) PrepareForSubresourceUpdate(sub string, obj, old runtime.Ob
 
 // ValidateSubresourceUpdate checks a write through sub: the status as any
 // status write, ephemeral containers as Kubernetes'
-// ValidatePodEphemeralContainersUpdate; binding sets only the node name,
-// which its handler checks.
+// ValidatePodEphemeralContainersUpdate, a resize as its
+// ValidatePodResize; binding sets only the node name, which its handler
+// checks.
 func (s podStrategy) ValidateSubresourceUpdate(sub string, obj, old runtime.Object) field.ErrorList {
 	switch sub {
 	case apiresource.Status:
 		return s.ValidateStatusUpdate(obj, old)
 	case apiresource.EphemeralContainers:
 		return validateEphemeralContainersUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
+	case apiresource.Resize:
+		return validateResize(obj.(*corev1.Pod), old.(*corev1.Pod))
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/diff"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -104,6 +105,7 @@ func validatePod(pod *corev1.Pod) field.ErrorList {
 	errs := validatePodSpec(&pod.Spec, true, spec)
 	volumes, _ := validateVolumes(pod.Spec.Volumes, spec.Child("volumes"))
 	errs = append(errs, validateEphemeralContainers(&pod.Spec, volumes, spec.Child("ephemeralContainers"))...)
+	errs = append(errs, validateResizePolicies(&pod.Spec, spec)...)
 	for _, list := range []struct {
 		name       string
 		containers []corev1.Container
@@ -176,7 +178,8 @@ func (podStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 	// Coracle lets it change freely.
 	munged.TerminationGracePeriodSeconds = oldPod.Spec.TerminationGracePeriodSeconds
 	if !equality.Semantic.DeepEqual(*munged, oldPod.Spec) {
-		errs = append(errs, field.Forbidden(spec, "pod updates may not change fields other than "+strings.Join(updatablePodSpecFields, ",")))
+		// The diff says what changed, as Kubernetes' message does.
+		errs = append(errs, field.Forbidden(spec, fmt.Sprintf("pod updates may not change fields other than %s\n%v", strings.Join(updatablePodSpecFields, ","), diff.Diff(oldPod.Spec, *munged))))
 	}
 	return errs
 }
