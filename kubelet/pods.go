@@ -3,6 +3,7 @@ package kubelet
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -142,6 +143,15 @@ func (k *Kubelet) newPodWorkers() error {
 		ResyncInterval:       resync,
 		HousekeepingInterval: housekeeping,
 		Volumes:              k.volumes,
+		// The Node as its status manager last wrote or saw it: pods and
+		// resizes are admitted against its allocatable.
+		GetNode: func(name string) *v1.Node {
+			if m := k.managers[name]; m != nil {
+				return m.Node()
+			}
+			return nil
+		},
+		AllocationDir: filepath.Join(k.opts.RootDir, "allocation"),
 		AdmitHandlers: []podworkers.AdmitHandler{
 			// The eviction manager is made after the workers (it
 			// evicts through them).

@@ -79,11 +79,12 @@ type Manager struct {
 
 	registered chan struct{}
 
-	mu         sync.Mutex // guards podCIDR, lastStatus, lastReport, nodeUID
+	mu         sync.Mutex // guards podCIDR, lastStatus, lastReport, nodeUID, node
 	podCIDR    string
 	lastStatus *v1.NodeStatus
 	lastReport time.Time
 	nodeUID    types.UID
+	node       *v1.Node
 	kick       chan struct{}
 
 	// lease is the Lease as last written; only Run's goroutine uses it.
@@ -219,11 +220,20 @@ func (m *Manager) register(ctx context.Context) error {
 func (m *Manager) observe(node *v1.Node) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.node = node
 	m.nodeUID = node.UID
 	if node.Spec.PodCIDR != "" && node.Spec.PodCIDR != m.podCIDR {
 		m.podCIDR = node.Spec.PodCIDR
 		m.log.Info("pod CIDR from node spec", zap.String("podCIDR", m.podCIDR))
 	}
+}
+
+// Node returns the Node as last registered or watched (not a copy), or
+// nil before: what the pod workers admit pods and resizes against.
+func (m *Manager) Node() *v1.Node {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.node
 }
 
 // ObserveNode takes spec.podCIDR from a Node the caller watched.

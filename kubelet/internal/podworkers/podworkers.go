@@ -95,6 +95,10 @@ type Options struct {
 	PodLogDir string
 	// PodPidsLimit caps each container's processes; 0 means no cap.
 	PodPidsLimit int64
+	// AllocationDir is where each pod's allocated and actuated resources
+	// are kept (in-place resize), so a restarted kubelet knows them;
+	// "" keeps them in memory only.
+	AllocationDir string
 	// ResyncInterval is how often a pod is synced with nothing to
 	// prompt it; HousekeepingInterval how often the runtime is listed for
 	// pods with no worker.
@@ -137,6 +141,9 @@ type Manager struct {
 	// last of a port or a resource; it guards admission.
 	admitMu   sync.Mutex
 	admission map[types.UID]admission
+
+	// allocs are the pods' allocated resources (resize.go).
+	allocs *allocations
 }
 
 // Back-off of crashing containers and failed pulls, as Kubernetes'.
@@ -165,6 +172,7 @@ func New(opts Options) *Manager {
 		pending:      map[types.UID]bool{},
 		evictions:    map[types.UID]eviction{},
 		admission:    map[types.UID]admission{},
+		allocs:       newAllocations(opts.AllocationDir),
 		starting:     make(chan struct{}, max(2, runtime.NumCPU())),
 	}
 }
@@ -297,6 +305,7 @@ func (m *Manager) run(ctx context.Context, w *worker) {
 				m.mu.Unlock()
 				m.release(w.uid)
 				m.forgetEviction(w.uid)
+				m.allocs.forget(w.uid)
 				return
 			}
 			m.mu.Unlock()

@@ -33,6 +33,9 @@ func (m *Manager) syncPod(ctx context.Context, w *worker, pod *v1.Pod, rp *krunt
 	if _, past := activeDeadline(pod, pod.Status.StartTime, time.Now()); past {
 		return m.failDeadlineExceeded(ctx, w, pod, rp)
 	}
+	// From here on the pod has the resources the node allocated, which
+	// its containers are made with and its status reports.
+	pod = m.handleResize(ctx, pod)
 	waiting := map[string]status.Waiting{}
 	if requeue, ok := m.mountVolumes(ctx, w, pod, rp); !ok {
 		return requeue
@@ -82,6 +85,12 @@ func (m *Manager) syncPod(ctx context.Context, w *worker, pod *v1.Pod, rp *krunt
 			}
 		}
 	} else {
+		if d, acted := m.actuateResize(ctx, pod, rp, podIP, hostIP, waiting); acted {
+			soonest(d)
+			if rp, err = m.opts.Runtime.GetPod(ctx, pod.UID); err != nil {
+				return time.Second
+			}
+		}
 		actions := computeInitActions(pod, rp, m.sidecarStarted(pod))
 		for _, c := range actions.start {
 			soonest(m.ensureContainer(ctx, pod, rp, c, podIP, hostIP, waiting, true))
@@ -312,6 +321,7 @@ func (m *Manager) runContainer(ctx context.Context, pod *v1.Pod, c *v1.Container
 		return 5 * time.Second
 	}
 	m.event(pod, c.Name, v1.EventTypeNormal, "Created", "Created container %s", c.Name)
+	m.setActuated(pod.UID, c)
 	started := m.start(ctx, pod, c, ctr, waiting)
 	// The postStart hook may run long: it holds no start slot.
 	release()
@@ -487,22 +497,7 @@ func (m *Manager) containerConfig(ctx context.Context, pod *v1.Pod, c *v1.Contai
 	cfg.UID, cfg.GID = uid, gid
 	cfg.AdditionalGIDs = m.supplementalGroups(pod)
 
-	if q, ok := c.Resources.Limits[v1.ResourceMemory]; ok {
-		cfg.MemoryLimit = q.Value()
-	}
-	req, hasReq := c.Resources.Requests[v1.ResourceCPU]
-	if lim, ok := c.Resources.Limits[v1.ResourceCPU]; ok {
-		cfg.CPUPeriod = 100000
-		cfg.CPUQuota = max(lim.MilliValue()*100000/1000, 1000)
-		if !hasReq {
-			req, hasReq = lim, true
-		}
-	}
-	// CPU shares from the request, as Kubernetes: 1024 per CPU, at least 2.
-	cfg.CPUShares = 2
-	if hasReq {
-		cfg.CPUShares = uint64(max(req.MilliValue()*1024/1000, 2))
-	}
+	setResources(&cfg, c)
 	return cfg, nil
 }
 
@@ -568,7 +563,7 @@ func (m *Manager) writeStatus(ctx context.Context, w *worker, pod *v1.Pod, rp *k
 	base := m.statusBase(w, pod)
 	st := status.Compute(status.Input{
 		Pod: base, Runtime: rp, Waiting: waiting, HostIP: m.opts.HostIP(pod.Spec.NodeName),
-		SandboxError: sandboxErr, Probes: probes, Now: time.Now(),
+		SandboxError: sandboxErr, Probes: probes, ResizeConditions: m.resizeConditions(pod, rp), Now: time.Now(),
 	})
 	m.setTerminationMessages(ctx, w, pod, rp, &st)
 	m.patchStatus(ctx, w, pod, base.Status, st)

@@ -56,6 +56,22 @@ type Container struct {
 	// OOMKilled.
 	Reason  string
 	LogPath string
+	// Resources are the container's cgroup values as the runtime last
+	// applied them (at creation, or by UpdateContainerResources); nil
+	// when the runtime does not know them.
+	Resources *ContainerResources
+}
+
+// ContainerResources are the cgroup values of a container's CPU and
+// memory, as Kubernetes derives them from its requests and limits.
+type ContainerResources struct {
+	// MemoryLimit in bytes, 0 for none.
+	MemoryLimit int64
+	// CPUShares from the CPU request; CPUQuota and CPUPeriod (µs) from the
+	// limit, quota 0 for none.
+	CPUShares uint64
+	CPUQuota  int64
+	CPUPeriod uint64
 }
 
 // Pod is what the runtime has of one pod: its sandbox and every attempt of
@@ -156,6 +172,11 @@ type ContainerConfig struct {
 	TargetPID int
 }
 
+// Resources are the cgroup values the container is created with.
+func (c *ContainerConfig) Resources() ContainerResources {
+	return ContainerResources{MemoryLimit: c.MemoryLimit, CPUShares: c.CPUShares, CPUQuota: c.CPUQuota, CPUPeriod: c.CPUPeriod}
+}
+
 // Mount is a bind mount into a container.
 type Mount struct {
 	Source, Destination string
@@ -229,6 +250,12 @@ type Runtime interface {
 	// ListPods returns every pod the runtime has, for every node it
 	// serves.
 	ListPods(ctx context.Context) ([]*Pod, error)
+
+	// UpdateContainerResources changes a running container's CPU and
+	// memory cgroup values in place (an in-place pod resize), and
+	// records them as the container's Resources. A memory limit below
+	// what the container uses fails, as the kernel refuses it.
+	UpdateContainerResources(ctx context.Context, uid types.UID, id string, res ContainerResources) error
 
 	// Exec runs a process in a running container and returns its exit
 	// code.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kruntime "coracle.dev/kubelet/internal/runtime"
@@ -74,7 +75,11 @@ type Input struct {
 	// reported terminated (ContainerStatusUnknown, 137). Waiting is
 	// ignored.
 	Terminal bool
-	Now      time.Time
+	// ResizeConditions are the pod's PodResizePending and
+	// PodResizeInProgress conditions, as the kubelet's resize handling
+	// keeps them; they replace the ones the pod has.
+	ResizeConditions []v1.PodCondition
+	Now              time.Time
 }
 
 // ProbeState is what a running container's probes say.
@@ -209,7 +214,7 @@ func Compute(in Input) v1.PodStatus {
 			}
 		}
 	}
-	st.Conditions = conds
+	st.Conditions = append(conds, in.ResizeConditions...)
 	st.ObservedGeneration = pod.Generation
 	// Conditions other components own (e.g. DisruptionTarget) are kept.
 	for _, o := range old.Conditions {
@@ -306,7 +311,8 @@ func Rejected(pod *v1.Pod, reason, message string, now time.Time) v1.PodStatus {
 // the others (DisruptionTarget, readiness gates) are kept as they are.
 func kubeletCondition(t v1.PodConditionType) bool {
 	switch t {
-	case v1.PodScheduled, v1.PodInitialized, v1.ContainersReady, v1.PodReady:
+	case v1.PodScheduled, v1.PodInitialized, v1.ContainersReady, v1.PodReady,
+		v1.PodResizePending, v1.PodResizeInProgress:
 		return true
 	}
 	return false
@@ -553,6 +559,11 @@ func containerStatus(c v1.Container, rt *kruntime.Pod, waiting map[string]Waitin
 	}
 	cs.ImageID = latest.ImageRef
 	cs.ContainerID = containerID(latest)
+	// The pod's spec holds the resources the kubelet allocated (the
+	// caller passes the allocated pod, as upstream generates the status
+	// from it).
+	cs.Resources = Resources(&c, latest)
+	cs.AllocatedResources = c.Resources.Requests.DeepCopy()
 	cs.RestartCount = int32(latest.Attempt)
 	if prev := rt.Previous(c.Name); prev != nil && prev.State == kruntime.StateExited {
 		cs.LastTerminationState.Terminated = terminated(prev)
@@ -578,6 +589,59 @@ func containerStatus(c v1.Container, rt *kruntime.Pod, waiting map[string]Waitin
 		}
 	}
 	return cs
+}
+
+// The smallest CPU shares and CPU limit (millicores) the kernel tells
+// apart, as upstream's cm.MinShares and cm.MinMilliCPULimit: values at or
+// below them read back the same.
+const (
+	minShares        = 2
+	minMilliCPULimit = 10
+	sharesPerCPU     = 1024
+)
+
+// Resources is a container status's resources, as upstream's
+// convertContainerStatusResources: the allocated requests and limits
+// (c's), with the CPU and memory values the runtime actually applied to a
+// running container put in their place where the allocation has them.
+// A CPU value at or below what the kernel can tell apart stays the
+// allocated one when both are that small, so an allocation of 1m does
+// not read back as 2m. Memory requests are not cgroup values and stay as
+// allocated.
+func Resources(c *v1.Container, ctr *kruntime.Container) *v1.ResourceRequirements {
+	res := c.Resources.DeepCopy()
+	applied := ctr.Resources
+	if ctr.State != kruntime.StateRunning || applied == nil {
+		return res
+	}
+	if res.Limits != nil {
+		if applied.CPUQuota > 0 && applied.CPUPeriod > 0 {
+			milli := applied.CPUQuota * 1000 / int64(applied.CPUPeriod)
+			if milli > minMilliCPULimit || res.Limits.Cpu().MilliValue() > minMilliCPULimit {
+				res.Limits[v1.ResourceCPU] = *resource.NewMilliQuantity(milli, resource.DecimalSI)
+			}
+		}
+		if applied.MemoryLimit > 0 {
+			res.Limits[v1.ResourceMemory] = *resource.NewQuantity(applied.MemoryLimit, resource.BinarySI)
+		}
+	}
+	if res.Requests != nil && applied.CPUShares > 0 {
+		milli := SharesToMilliCPU(applied.CPUShares)
+		if milli > minShares || res.Requests.Cpu().MilliValue() > minShares {
+			res.Requests[v1.ResourceCPU] = *resource.NewMilliQuantity(milli, resource.DecimalSI)
+		}
+	}
+	return res
+}
+
+// SharesToMilliCPU converts CPU shares back to millicores, rounding up as
+// upstream's sharesToMilliCPU, so a request converted to shares and back
+// is the request again.
+func SharesToMilliCPU(shares uint64) int64 {
+	if shares < minShares {
+		return 0
+	}
+	return int64((shares*1000 + sharesPerCPU - 1) / sharesPerCPU)
 }
 
 func terminated(c *kruntime.Container) *v1.ContainerStateTerminated {

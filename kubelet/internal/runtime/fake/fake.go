@@ -93,6 +93,8 @@ func (r *Runtime) CreateContainer(_ context.Context, pod *v1.Pod, cfg kruntime.C
 		Name: cfg.Name, Attempt: cfg.Attempt, ID: fmt.Sprintf("%s-%s-%d", pod.UID, cfg.Name, cfg.Attempt),
 		State: kruntime.StateCreated, Image: cfg.Image, ImageRef: cfg.ImageRef, CreatedAt: time.Now(),
 	}
+	res := cfg.Resources()
+	c.Resources = &res
 	p.Containers = append(p.Containers, c)
 	return &c, nil
 }
@@ -189,6 +191,23 @@ func (r *Runtime) ListPods(context.Context) ([]*kruntime.Pod, error) {
 	return out, nil
 }
 
+// UpdateContainerResources implements kruntime.Runtime: the values are
+// recorded as the container's, as a real runtime reports what it
+// applied.
+func (r *Runtime) UpdateContainerResources(_ context.Context, uid types.UID, id string, res kruntime.ContainerResources) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.find(uid, id)
+	if c == nil {
+		return fmt.Errorf("update container %s: %w", id, kruntime.ErrNotFound)
+	}
+	if c.State != kruntime.StateRunning {
+		return fmt.Errorf("update container %s: container is not running", id)
+	}
+	c.Resources = &res
+	return nil
+}
+
 // Exec implements kruntime.Runtime; fake containers run nothing.
 func (r *Runtime) Exec(context.Context, types.UID, string, kruntime.ExecOptions) (int, error) {
 	return 0, kruntime.ErrNotSupported
@@ -217,5 +236,11 @@ func (r *Runtime) find(uid types.UID, id string) *kruntime.Container {
 func clone(p *kruntime.Pod) *kruntime.Pod {
 	c := *p
 	c.Containers = append([]kruntime.Container(nil), p.Containers...)
+	for i := range c.Containers {
+		if res := c.Containers[i].Resources; res != nil {
+			copied := *res
+			c.Containers[i].Resources = &copied
+		}
+	}
 	return &c
 }

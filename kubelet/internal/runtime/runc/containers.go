@@ -95,6 +95,9 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod *v1.Pod, cfg kruntime
 	if err := writeJSON(filepath.Join(bundle, "container.json"), crec); err != nil {
 		return nil, err
 	}
+	if err := recordResources(bundle, cfg.Resources()); err != nil {
+		return nil, err
+	}
 	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + work
 	if err := unix.Mount("overlay", rootfs, "overlay", 0, opts); err != nil {
 		return nil, fmt.Errorf("mount root file system: %w", err)
@@ -306,6 +309,7 @@ func (r *Runtime) containerFrom(bundle string, crec containerRecord) (kruntime.C
 	c := kruntime.Container{
 		Name: crec.Name, Attempt: crec.Attempt, ID: crec.ID, Image: crec.Image, ImageRef: crec.ImageRef,
 		PID: crec.PID, CreatedAt: crec.CreatedAt, StartedAt: crec.StartedAt, LogPath: crec.LogPath,
+		Resources: appliedResources(bundle),
 	}
 	exit := shim.Exit{}
 	switch err := readJSON(filepath.Join(bundle, "exit.json"), &exit); {
