@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"coracle.dev/e2e/framework"
+	"coracle.dev/shared/testproc"
 	"coracle.dev/shared/testserver"
 )
 
@@ -115,10 +115,10 @@ func (k *kubectl) notFound(t *testing.T, want string, args ...string) {
 
 // background runs a long kubectl command (a watch) until the test ends;
 // its stdout collects in the returned buffer.
-func (k *kubectl) background(t *testing.T, args ...string) *syncBuffer {
+func (k *kubectl) background(t *testing.T, args ...string) *testproc.Buffer {
 	t.Helper()
-	out := &syncBuffer{}
-	var stderr syncBuffer
+	out := &testproc.Buffer{}
+	var stderr testproc.Buffer
 	cmd := exec.Command(k.path, args...)
 	cmd.Env = k.env
 	cmd.Stdout, cmd.Stderr = out, &stderr
@@ -138,24 +138,6 @@ func (k *kubectl) background(t *testing.T, args ...string) *syncBuffer {
 		}
 	})
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // writeManifest writes a manifest into the test's temporary directory.

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"coracle.dev/shared/testbin"
+	"coracle.dev/shared/testproc"
 	"coracle.dev/shared/testserver"
 )
 
@@ -159,10 +160,10 @@ type bg struct {
 
 // background runs a long command (a watch) until it ends or the test
 // does.
-func (c *cli) background(t *testing.T, args ...string) (*syncBuffer, *bg) {
+func (c *cli) background(t *testing.T, args ...string) (*testproc.Buffer, *bg) {
 	t.Helper()
-	out := &syncBuffer{}
-	var stderr syncBuffer
+	out := &testproc.Buffer{}
+	var stderr testproc.Buffer
 	cmd := exec.Command(c.path, args...)
 	cmd.Env = c.env
 	cmd.Stdout, cmd.Stderr = out, &stderr
@@ -182,24 +183,6 @@ func (c *cli) background(t *testing.T, args ...string) (*syncBuffer, *bg) {
 		}
 	})
 	return out, &bg{cmd: cmd, done: done}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // eventually polls cond every 100ms for up to 20s.

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,25 +15,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/remotecommand"
+
+	"coracle.dev/shared/testproc"
 )
-
-// syncBuffer is a buffer written by one goroutine and read by another.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // waitOutput polls what a client has printed until it contains want.
 func waitOutput(t *testing.T, what string, out fmt.Stringer, want string) {
@@ -50,10 +33,10 @@ func waitOutput(t *testing.T, what string, out fmt.Stringer, want string) {
 
 // kubectlProcess runs the real kubectl against the test's apiserver,
 // its output in out; it is killed when the test ends.
-func (n *node) kubectlProcess(kubectl string, stdin io.Reader, args ...string) (*exec.Cmd, *syncBuffer, <-chan error) {
+func (n *node) kubectlProcess(kubectl string, stdin io.Reader, args ...string) (*exec.Cmd, *testproc.Buffer, <-chan error) {
 	n.t.Helper()
 	cmd := exec.Command(kubectl, append([]string{"--kubeconfig", n.ts.Kubeconfig, "-n", n.ns}, args...)...)
-	out := &syncBuffer{}
+	out := &testproc.Buffer{}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, out, out
 	if err := cmd.Start(); err != nil {
 		n.t.Fatal(err)
@@ -167,7 +150,7 @@ func TestAttachTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	inR, inW := io.Pipe()
-	out := &syncBuffer{}
+	out := &testproc.Buffer{}
 	sizes := &fixedSize{size: remotecommand.TerminalSize{Width: 123, Height: 45}}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
