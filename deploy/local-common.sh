@@ -28,6 +28,11 @@ node_ip() { echo "$NET_PREFIX.$((10 + $1))"; }
 node_netns() { echo "coracle-node-$1"; }
 node_dir() { echo "$STATE/nodes/node-$1"; }
 
+# make up's kubelets evict on memory only, the disk signals off (0%) as
+# kind's nodes: this machine's free disk is not the cluster's concern.
+# deploy/config/kubelet.yaml (real hosts) keeps upstream's thresholds.
+EVICTION_HARD="memory.available<100Mi,nodefs.available<0%,nodefs.inodesFree<0%,imagefs.available<0%"
+
 # The kubelet's settings, for running it and for its --teardown. It joins
 # with a bootstrap token like any node (ctl join writes
 # bootstrap-kubelet.conf; its TLS bootstrap writes kubelet.conf). Images
@@ -37,7 +42,7 @@ node_dir() { echo "$STATE/nodes/node-$1"; }
 # images (coracle.dev/addons/NAME:TAG, packed by make up). Pods resolve
 # names through the cluster DNS add-on (the kube-dns Service). Static pods
 # come from $CONF/manifests, the kubeadm convention.
-KUBELET_FLAGS="--bootstrap-kubeconfig $CONF/bootstrap-kubelet.conf --kubeconfig $CONF/kubelet.conf --rotate-server-certificates --node-name $NODE_NAME --root-dir $STATE/kubelet --pod-log-dir $LOGS/pods --status-address 127.0.0.1:10248 --registry-mirror docker.io=http://$REGISTRY --registry-mirror registry.k8s.io=http://$REGISTRY --registry-mirror coracle.dev=http://$REGISTRY --cluster-dns 10.96.0.10 --cluster-domain cluster.local --node-ip $BRIDGE_IP --pod-manifest-path $CONF/manifests"
+KUBELET_FLAGS="--bootstrap-kubeconfig $CONF/bootstrap-kubelet.conf --kubeconfig $CONF/kubelet.conf --rotate-server-certificates --node-name $NODE_NAME --root-dir $STATE/kubelet --pod-log-dir $LOGS/pods --status-address 127.0.0.1:10248 --registry-mirror docker.io=http://$REGISTRY --registry-mirror registry.k8s.io=http://$REGISTRY --registry-mirror coracle.dev=http://$REGISTRY --cluster-dns 10.96.0.10 --cluster-domain cluster.local --node-ip $BRIDGE_IP --pod-manifest-path $CONF/manifests --eviction-hard $EVICTION_HARD"
 
 # The add-ons (deploy/addons/DIR) and the name of each in the add-on
 # manager's directory (NAME.yaml): `make up DISABLE=dns,ingress,storage`

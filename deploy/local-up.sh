@@ -288,13 +288,16 @@ while [ "$n" -le "$NODES" ]; do
 	conf="$dir/etc/coracle"
 	# What make up sets on its nodes, whatever an earlier install wrote:
 	# the local registry as mirror, the cluster DNS, the static pods'
-	# directory.
-	sed -i '/^registry-mirror:/d; /^cluster-dns:/d; /^cluster-domain:/d; /^pod-manifest-path:/d' "$conf/kubelet.yaml"
+	# directory, and eviction on memory only (the disk signals off, as
+	# kind's nodes: the nodes share this machine's disk, whose free share
+	# is not the cluster's concern).
+	sed -i '/^registry-mirror:/d; /^cluster-dns:/d; /^cluster-domain:/d; /^pod-manifest-path:/d; /^eviction-hard:/d' "$conf/kubelet.yaml"
 	cat >> "$conf/kubelet.yaml" <<-EOF
 		registry-mirror: [docker.io=http://$REGISTRY, registry.k8s.io=http://$REGISTRY, coracle.dev=http://$REGISTRY]
 		cluster-dns: [10.96.0.10]
 		cluster-domain: cluster.local
 		pod-manifest-path: $conf/manifests
+		eviction-hard: $EVICTION_HARD
 	EOF
 	if ! running "$name.kubelet" && ! joined "$conf"; then
 		rm -f "$conf/kubelet.conf" "$conf/pki/ca.crt" "$dir/var/lib/coracle/kubelet/pki/kubelet-client-current.pem" "$dir/var/lib/coracle/kubelet/pki/kubelet-server-current.pem"

@@ -81,7 +81,7 @@ func startNode(t *testing.T, c *cluster, registry string) *node {
 	root := t.TempDir()
 	n := &node{name: "cm-e2e-" + suffix, rootDir: filepath.Join(root, "kubelet"), cgroupRoot: "/coracle-cm-e2e-" + suffix, bridge: "cm" + suffix}
 	flags := []string{
-		"--kubeconfig", c.ts.Kubeconfig, "--node-name", n.name, "--root-dir", n.rootDir,
+		"--kubeconfig", c.ts.Kubeconfig, "--node-name", n.name, "--root-dir", n.rootDir, "--eviction-hard", testbin.KubeletEvictionHard,
 		"--node-ip", "127.0.0.1", "--pod-cidr", testnet.FreePodCIDR(t, testnet.ControllerManagerE2E).String(), "--port", "0",
 		"--cni-conf-dir", filepath.Join(root, "cni"), "--bridge-name", n.bridge, "--network-name", "cm-e2e-" + suffix,
 		"--cgroup-root", n.cgroupRoot, "--pod-log-dir", filepath.Join(root, "logs"),

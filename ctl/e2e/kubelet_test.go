@@ -49,7 +49,7 @@ func startNode(t *testing.T, c *cluster) {
 	suffix := fmt.Sprintf("%06x", rand.Uint32()&0xffffff)
 	root := t.TempDir()
 	flags := []string{
-		"--kubeconfig", c.ts.Kubeconfig, "--node-name", "e2e-" + suffix, "--root-dir", filepath.Join(root, "kubelet"),
+		"--kubeconfig", c.ts.Kubeconfig, "--node-name", "e2e-" + suffix, "--root-dir", filepath.Join(root, "kubelet"), "--eviction-hard", testbin.KubeletEvictionHard,
 		"--node-ip", "127.0.0.1", "--pod-cidr", testnet.FreePodCIDR(t, testnet.CtlE2E).String(), "--port", "0",
 		"--cni-conf-dir", filepath.Join(root, "cni"), "--bridge-name", "ce" + suffix, "--network-name", "ctl-e2e-" + suffix,
 		"--cgroup-root", "/coracle-e2e-" + suffix, "--pod-log-dir", filepath.Join(root, "logs"),

@@ -296,6 +296,7 @@ func (c *cluster) newNode(t testing.TB, i int) *node {
 	// What differs from a real host's files: images from the test's
 	// registry, and this cluster's pod range for kube-proxy.
 	n.appendConfig(t, "kubelet.yaml", fmt.Sprintf("registry-mirror: [docker.io=http://%s, coracle.dev=http://%s]\n", c.registry, c.registry))
+	n.replaceConfig(t, "kubelet.yaml", "eviction-hard:", "eviction-hard: "+testbin.KubeletEvictionHard)
 	n.replaceConfig(t, "kube-proxy.yaml", "cluster-cidr:", "cluster-cidr: "+clusterCIDR)
 	if c.settings.vxlan {
 		n.replaceConfig(t, "kubelet.yaml", "node-routes:", "node-routes: vxlan")

@@ -130,7 +130,7 @@ func startNode(t *testing.T, ts *testserver.TestServer) *node {
 	registry := start(t, &n.ns, "local-registry", "--address", registryAddr, "--log-format", "console")
 
 	flags := []string{
-		"--kubeconfig", kubeconfig, "--node-name", n.name, "--root-dir", n.rootDir,
+		"--kubeconfig", kubeconfig, "--node-name", n.name, "--root-dir", n.rootDir, "--eviction-hard", testbin.KubeletEvictionHard,
 		"--node-ip", nodeIP, "--pod-cidr", n.podCIDR, "--port", "0",
 		"--cni-conf-dir", filepath.Join(root, "cni"), "--bridge-name", n.bridge, "--network-name", "kp-e2e-" + id,
 		"--cgroup-root", n.cgroupRoot, "--pod-log-dir", filepath.Join(root, "logs"),

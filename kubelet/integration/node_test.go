@@ -124,6 +124,7 @@ func startNode(t testing.TB, opts ...nodeOption) *node {
 	o.BridgeName = "ct" + suffix
 	o.NetworkName = "ctest-" + suffix
 	o.CgroupRoot = "/coracle-test-" + suffix
+	o.EvictionHard = testbin.KubeletEvictionHard
 	o.PodLogDir = filepath.Join(root, "logs")
 	o.SyncFrequency = 2 * time.Second
 	// One node per apiserver has no routes to make; and a test kubelet

@@ -23,7 +23,7 @@ func (n *node) startProcess(t testing.TB) {
 	t.Helper()
 	o := n.opts
 	args := []string{
-		"--kubeconfig", n.ts.Kubeconfig, "--node-name", o.NodeName, "--root-dir", o.RootDir,
+		"--kubeconfig", n.ts.Kubeconfig, "--node-name", o.NodeName, "--root-dir", o.RootDir, "--eviction-hard", o.EvictionHard,
 		"--node-ip", o.NodeIP, "--pod-cidr", o.PodCIDR, "--port", "0", "--status-address", "127.0.0.1:0",
 		"--cni-conf-dir", o.CNIConfDir, "--bridge-name", o.BridgeName, "--network-name", o.NetworkName,
 		"--cgroup-root", o.CgroupRoot, "--node-routes", o.NodeRoutes, "--pod-log-dir", o.PodLogDir, "--sync-frequency", "2s", "--shim", testbin.Path(t, "kubelet-shim"),

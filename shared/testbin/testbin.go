@@ -154,3 +154,10 @@ func workspaceRoot(dir string) string {
 		}
 	}
 }
+
+// KubeletEvictionHard is the --eviction-hard of the kubelets tests run:
+// memory only, the disk signals off (0%), as kind runs its nodes' kubelets,
+// so that a test never depends on how full the host's disk is (upstream's
+// defaults put a host with less than 15% free under DiskPressure, which
+// refuses every pod). The eviction tests set their own.
+const KubeletEvictionHard = "memory.available<100Mi,nodefs.available<0%,nodefs.inodesFree<0%,imagefs.available<0%"
