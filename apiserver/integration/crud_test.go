@@ -310,13 +310,18 @@ func TestGracefulDeletionOfBoundPods(t *testing.T) {
 	if d := time.Until(got.DeletionTimestamp.Time); d < 25*time.Second || d > 31*time.Second {
 		t.Fatalf("deletionTimestamp %v is not ~30s ahead", got.DeletionTimestamp)
 	}
+	// The graceful delete is a new generation (created at 1), as upstream;
+	// a shorter grace period later is not.
+	if got.Generation != 2 {
+		t.Fatalf("generation %d after the graceful delete, want 2", got.Generation)
+	}
 	// A shorter grace period moves the deadline closer.
 	if err := pods.Delete(ctx(t), "bound", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](5)}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = pods.Get(ctx(t), "bound", metav1.GetOptions{})
-	if *got.DeletionGracePeriodSeconds != 5 {
-		t.Fatalf("grace %d, want 5", *got.DeletionGracePeriodSeconds)
+	if *got.DeletionGracePeriodSeconds != 5 || got.Generation != 2 {
+		t.Fatalf("grace %d generation %d, want 5 and 2", *got.DeletionGracePeriodSeconds, got.Generation)
 	}
 	if err := pods.Delete(ctx(t), "bound", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
 		t.Fatal(err)

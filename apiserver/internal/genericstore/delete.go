@@ -116,7 +116,9 @@ func (s *Store) tryDelete(ctx context.Context, key, name string, current runtime
 		deadline := metav1.NewTime(now.Add(time.Duration(grace) * time.Second))
 		nm.SetDeletionTimestamp(&deadline)
 		nm.SetDeletionGracePeriodSeconds(&grace)
-		if s.desc.TracksGeneration {
+		// Its controllers now see it going: a new generation, as
+		// upstream bumps any object that has one (a pod's too).
+		if nm.GetGeneration() > 0 {
 			nm.SetGeneration(nm.GetGeneration() + 1)
 		}
 		return s.writeDeleting(ctx, key, name, next, current, rev, dryRun)
@@ -124,7 +126,7 @@ func (s *Store) tryDelete(ctx context.Context, key, name string, current runtime
 		nm.SetDeletionTimestamp(&now)
 		zero := int64(0)
 		nm.SetDeletionGracePeriodSeconds(&zero)
-		if s.desc.TracksGeneration {
+		if nm.GetGeneration() > 0 {
 			nm.SetGeneration(nm.GetGeneration() + 1)
 		}
 		return s.writeDeleting(ctx, key, name, next, current, rev, dryRun)
