@@ -423,3 +423,31 @@ func TestPodPriorityFromClass(t *testing.T) {
 		t.Fatalf("plain pod priority %v err %v", plain.Spec.Priority, err)
 	}
 }
+
+// A pod gets the not-ready and unreachable NoExecute tolerations at
+// creation, and keeps them through an update that replaces its
+// tolerations with new ones (which may only be added): the update is a
+// new generation, as the conformance test of pod generations expects.
+func TestDefaultTolerationsOnPodUpdate(t *testing.T) {
+	c := start(t)
+	pods := c.client.CoreV1().Pods("default")
+	created, err := pods.Create(ctx(t), pod("tolerant"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(created.Spec.Tolerations) != 2 || created.Generation != 1 {
+		t.Fatalf("created with tolerations %+v generation %d", created.Spec.Tolerations, created.Generation)
+	}
+	created.Spec.Tolerations = []corev1.Toleration{{Key: "foo", Operator: corev1.TolerationOpEqual, Value: "bar", Effect: corev1.TaintEffectNoSchedule}}
+	updated, err := pods.Update(ctx(t), created, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("replacing the tolerations: %v", err)
+	}
+	keys := map[string]bool{}
+	for _, tol := range updated.Spec.Tolerations {
+		keys[tol.Key] = true
+	}
+	if len(updated.Spec.Tolerations) != 3 || !keys["foo"] || !keys[corev1.TaintNodeNotReady] || !keys[corev1.TaintNodeUnreachable] || updated.Generation != 2 {
+		t.Errorf("after the update: tolerations %+v generation %d", updated.Spec.Tolerations, updated.Generation)
+	}
+}

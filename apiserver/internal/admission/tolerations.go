@@ -22,6 +22,26 @@ func (DefaultTolerations) AdmitCreate(_ context.Context, obj runtime.Object) err
 	if !ok {
 		return nil
 	}
+	addDefaultTolerations(pod)
+	return nil
+}
+
+// MutateUpdate implements genericstore.UpdateMutator: an update of the
+// pod itself (not a subresource) gets them too, as upstream's plugin
+// admits updates, so one that replaces the tolerations with new ones
+// keeps the defaults (which may not be removed).
+func (DefaultTolerations) MutateUpdate(_ context.Context, subresource string, obj, _ runtime.Object) error {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || subresource != "" {
+		return nil
+	}
+	addDefaultTolerations(pod)
+	return nil
+}
+
+// addDefaultTolerations adds the not-ready and unreachable tolerations
+// the pod lacks.
+func addDefaultTolerations(pod *corev1.Pod) {
 	for _, key := range []string{corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable} {
 		if toleratesNoExecute(pod.Spec.Tolerations, key) {
 			continue
@@ -31,7 +51,6 @@ func (DefaultTolerations) AdmitCreate(_ context.Context, obj runtime.Object) err
 			Key: key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: &seconds,
 		})
 	}
-	return nil
 }
 
 // toleratesNoExecute reports whether some toleration already covers the
