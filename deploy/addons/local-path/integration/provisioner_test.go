@@ -233,7 +233,10 @@ func TestProvisioner(t *testing.T) {
 			t.Errorf("with a bad configuration the volume went to %s", pv.Spec.HostPath.Path)
 		}
 
-		moved := filepath.Join(t.TempDir(), "n2-moved")
+		// Beside n2's root, in the whole test's directory: the
+		// provisioner and its helper runs outlive this subtest, and
+		// would make the directory again in a subtest's removed one.
+		moved := e.roots["n2"] + "-moved"
 		e.setConfig(e.configJSON(map[string]string{"n2": moved}))
 		// The change reaches the provisioner through a watch: a claim
 		// made just after may still see the old root; a later one does
