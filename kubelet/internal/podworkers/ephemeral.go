@@ -61,13 +61,14 @@ func ephemeralTarget(pod *v1.Pod, rp *kruntime.Pod, ec *v1.EphemeralContainer) (
 	return t.PID, nil
 }
 
-// soonestOf is the earlier of two requeue delays, 0 meaning none.
+// soonestOf is the earlier of two requeue delays, 0 (or less) meaning
+// none.
 func soonestOf(a, b time.Duration) time.Duration {
 	switch {
-	case a <= 0:
-		return b
 	case b <= 0:
 		return a
+	case a <= 0:
+		return b
 	}
 	return min(a, b)
 }

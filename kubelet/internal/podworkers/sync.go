@@ -69,11 +69,7 @@ func (m *Manager) syncPod(ctx context.Context, w *worker, pod *v1.Pod, rp *krunt
 	}
 
 	requeue := time.Duration(0)
-	soonest := func(d time.Duration) {
-		if d > 0 && (requeue == 0 || d < requeue) {
-			requeue = d
-		}
-	}
+	soonest := func(d time.Duration) { requeue = soonestOf(requeue, d) }
 	if regularContainersDone(pod, rp) {
 		// Done: its sidecars (and ephemeral containers) stop, sidecars
 		// last started first; the status then is the regular
